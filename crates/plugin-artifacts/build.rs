@@ -1,0 +1,65 @@
+//! Builds every guest component of the workspace for `wasm32-wasip2` and writes
+//! their paths as constants, so `cargo test` works from a fresh clone (the way
+//! wasmtime's test-programs and Spin's test-components do it).
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The guest crates: (package name, constant name).
+const GUESTS: &[(&str, &str)] = &[("hello-rust", "HELLO_RUST"), ("chaos", "CHAOS")];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.join("../..").canonicalize().expect("workspace root exists");
+    // A stable folder outside OUT_DIR: debug, release and clippy builds of the
+    // host share one guest build instead of compiling the guests three times.
+    let target_dir = root.join("target").join("guest");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (package, _) in GUESTS {
+        cmd.args(["-p", package]);
+    }
+    // The outer build's settings are for the host, not the guests.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(status.success(), "building the guest components failed: {status}");
+
+    let mut out = String::new();
+    for (package, constant) in GUESTS {
+        let file = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", package.replace('-', "_")));
+        assert!(file.exists(), "{} was not built", file.display());
+        writeln!(
+            out,
+            "/// The `{package}` component, built for wasm32-wasip2.\npub const {constant}: &str = {:?};",
+            file.display().to_string()
+        )
+        .expect("writing to a String cannot fail");
+    }
+    let dest = Path::new(&env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("artifacts.rs");
+    std::fs::write(dest, out).expect("OUT_DIR is writable");
+
+    for dir in ["sdk", "wit", "crates/requisites", "examples/plugins/hello-rust", "tests/plugins/chaos"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+}

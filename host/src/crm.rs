@@ -1,0 +1,154 @@
+//! The CRM domain: entity kinds and their fields, validation of what callers
+//! write, stage rules and money. No SQL here; [`crate::store`] persists what
+//! this module has checked.
+
+pub mod changes;
+pub mod filter;
+pub mod money;
+pub mod schema;
+pub mod validate;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub use filter::{Filter, FilterOp};
+pub use schema::{EntitySpec, FieldSpec, FieldType};
+
+/// The kinds of CRM entities reachable through the API and the plugin contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntityKind {
+    /// An inbound request.
+    Lead,
+    /// A person.
+    Contact,
+    /// A legal entity or sole trader.
+    Company,
+    /// A sale in a pipeline.
+    Deal,
+    /// A catalogue item.
+    Product,
+    /// An invoice to a buyer.
+    Invoice,
+    /// An outgoing payment awaiting approval.
+    PaymentRequest,
+    /// A to-do for a user.
+    Task,
+    /// A CRM user.
+    User,
+}
+
+impl EntityKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [EntityKind; 9] = [
+        EntityKind::Lead,
+        EntityKind::Contact,
+        EntityKind::Company,
+        EntityKind::Deal,
+        EntityKind::Product,
+        EntityKind::Invoice,
+        EntityKind::PaymentRequest,
+        EntityKind::Task,
+        EntityKind::User,
+    ];
+
+    /// The kind's name as it appears in JSON, the timeline and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Lead => "lead",
+            EntityKind::Contact => "contact",
+            EntityKind::Company => "company",
+            EntityKind::Deal => "deal",
+            EntityKind::Product => "product",
+            EntityKind::Invoice => "invoice",
+            EntityKind::PaymentRequest => "payment-request",
+            EntityKind::Task => "task",
+            EntityKind::User => "user",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn parse(name: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reference to one entity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EntityRef {
+    /// Its kind.
+    pub kind: EntityKind,
+    /// Its id.
+    pub id: String,
+}
+
+impl fmt::Display for EntityRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.id)
+    }
+}
+
+/// Why a CRM operation was refused. Each message names what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrmError {
+    /// A field's value is wrong; `field` names it (`company.inn`).
+    #[error("{field}: {reason}")]
+    InvalidField {
+        /// `kind.field`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The input is wrong as a whole.
+    #[error("{0}")]
+    Invalid(String),
+    /// Moving into a stage needs fields the deal lacks.
+    #[error("stage `{stage}` requires fields that are empty: {}", .missing.join(", "))]
+    MissingStageFields {
+        /// The stage's code.
+        stage: String,
+        /// The fields that are empty.
+        missing: Vec<String>,
+    },
+    /// The entity does not exist.
+    #[error("{0} not found")]
+    NotFound(EntityRef),
+    /// The change clashes with the current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed; the message says how.
+    #[error("storage failed: {0}")]
+    Storage(String),
+}
+
+impl CrmError {
+    /// An [`CrmError::InvalidField`] for `kind.field`.
+    pub fn field(kind: EntityKind, field: &str, reason: impl Into<String>) -> CrmError {
+        CrmError::InvalidField {
+            field: format!("{}.{field}", kind.as_str()),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A new time-ordered id (UUIDv7): made by the host so a buffered create can
+/// return its id before anything is written.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Now, as stored: RFC 3339 UTC with microseconds, so text order is time order.
+pub fn now_text() -> String {
+    timestamp_text(chrono::Utc::now())
+}
+
+/// A timestamp as stored.
+pub fn timestamp_text(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}

@@ -1,0 +1,105 @@
+//! A change set: everything one step (or one API call) wants to write,
+//! applied by the store in one transaction.
+
+use super::{EntityKind, EntityRef};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One change to the CRM.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Create an entity with this host-made id.
+    Create {
+        /// What kind.
+        kind: EntityKind,
+        /// The id, made when the change was buffered.
+        id: String,
+        /// Its fields as given.
+        fields: Map<String, Value>,
+    },
+    /// Change some fields of an entity.
+    Update {
+        /// Which entity.
+        target: EntityRef,
+        /// The fields to change.
+        fields: Map<String, Value>,
+    },
+    /// Link two entities (a timeline entry on each).
+    Link {
+        /// One end.
+        from: EntityRef,
+        /// The other end.
+        to: EntityRef,
+    },
+    /// A note on an entity's timeline.
+    Note {
+        /// Which entity.
+        target: EntityRef,
+        /// The text.
+        text: String,
+    },
+    /// An e-mail into the outbox.
+    Mail(OutgoingMail),
+    /// An in-app notification.
+    Notify(Notification),
+}
+
+/// An e-mail queued for the dispatcher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutgoingMail {
+    /// The outbox row's id.
+    pub id: String,
+    /// The stable Message-ID header, the same on every delivery attempt.
+    pub message_id: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Carbon copies.
+    pub cc: Vec<String>,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text_body: String,
+    /// HTML body.
+    pub html_body: Option<String>,
+    /// Attached files.
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// A file attached to an e-mail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailAttachment {
+    /// The file name.
+    pub filename: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// The bytes.
+    pub content: Vec<u8>,
+}
+
+/// An in-app notification to a user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The notification's id.
+    pub id: String,
+    /// Who gets it.
+    pub user_id: String,
+    /// Short title.
+    pub title: String,
+    /// Text.
+    pub body: String,
+    /// The entity it is about.
+    pub about: Option<EntityRef>,
+}
+
+/// What a committed change set produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommitReport {
+    /// Entities created, in order.
+    pub created: Vec<EntityRef>,
+    /// Entities updated, in order.
+    pub updated: Vec<EntityRef>,
+    /// Outbox rows queued.
+    pub mails: usize,
+    /// Notifications sent.
+    pub notifications: usize,
+}

@@ -1,0 +1,434 @@
+//! Checking and normalising what callers write, before anything is stored.
+//!
+//! Two passes: [`normalize_patch`] checks each given field on its own (type,
+//! format, checksum) and returns it in stored form; [`check_record`] checks the
+//! whole record after the patch is merged (required fields, and rules that
+//! join fields, such as an account key computed with the BIK).
+
+use super::schema::{EntitySpec, FieldSpec, FieldType, VAT_RATES, spec};
+use super::{CrmError, EntityKind, timestamp_text};
+use robota_requisites as req;
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use std::str::FromStr;
+
+/// Whether a patch creates a record or changes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A new record.
+    Create,
+    /// A change to an existing record.
+    Update,
+}
+
+/// System fields every record has and callers cannot set (but `custom_fields`).
+pub const SYSTEM_FIELDS: &[&str] = &["id", "version", "created_at", "updated_at"];
+
+/// Checks every field of `patch` on its own and returns it normalised
+/// (decimals in canonical form, timestamps in UTC, phones trimmed).
+pub fn normalize_patch(kind: EntityKind, patch: &Map<String, Value>, mode: Mode) -> Result<Map<String, Value>, CrmError> {
+    let spec = spec(kind);
+    let mut out = Map::new();
+    for (name, value) in patch {
+        if name == "custom_fields" {
+            out.insert(name.clone(), normalize_custom_fields(kind, value)?);
+            continue;
+        }
+        if SYSTEM_FIELDS.contains(&name.as_str()) {
+            return Err(CrmError::field(kind, name, "is set by the host and cannot be written"));
+        }
+        let Some(field) = spec.field(name) else {
+            return Err(CrmError::field(kind, name, "no such field"));
+        };
+        if !field.writable {
+            return Err(CrmError::field(kind, name, "is computed by the host and cannot be written"));
+        }
+        if value.is_null() {
+            if field.required || (mode == Mode::Create && field.ty == FieldType::Items && field.required) {
+                return Err(CrmError::field(kind, name, "is required and cannot be empty"));
+            }
+            out.insert(name.clone(), Value::Null);
+            continue;
+        }
+        let normalized = normalize_value(kind, field, value)?;
+        out.insert(name.clone(), normalized);
+    }
+    Ok(out)
+}
+
+fn normalize_custom_fields(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
+    let Value::Object(map) = value else {
+        return Err(CrmError::field(kind, "custom_fields", "must be an object"));
+    };
+    for (code, v) in map {
+        if v.is_object() || v.is_array() {
+            return Err(CrmError::field(kind, &format!("custom_fields.{code}"), "must be a text, number, boolean or null"));
+        }
+    }
+    Ok(value.clone())
+}
+
+fn text<'a>(kind: EntityKind, field: &FieldSpec, value: &'a Value) -> Result<&'a str, CrmError> {
+    value
+        .as_str()
+        .ok_or_else(|| CrmError::field(kind, field.name, format!("must be a string, got {value}")))
+}
+
+/// A decimal from a JSON string or integer; floats are refused because they
+/// cannot carry money exactly.
+pub fn parse_decimal(kind: EntityKind, name: &str, value: &Value) -> Result<Decimal, CrmError> {
+    match value {
+        Value::String(s) => Decimal::from_str(s.trim())
+            .map_err(|_| CrmError::field(kind, name, format!("`{s}` is not a decimal number"))),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Decimal::from_str(&n.to_string())
+            .map_err(|_| CrmError::field(kind, name, format!("{n} is out of range"))),
+        Value::Number(n) => Err(CrmError::field(
+            kind,
+            name,
+            format!("{n} is a float; give exact decimals as strings, such as \"{n}\""),
+        )),
+        other => Err(CrmError::field(kind, name, format!("must be a decimal string, got {other}"))),
+    }
+}
+
+fn requisite<T>(kind: EntityKind, name: &str, r: Result<T, req::RequisiteError>) -> Result<T, CrmError> {
+    r.map_err(|e| CrmError::field(kind, name, e.to_string()))
+}
+
+fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result<Value, CrmError> {
+    let name = field.name;
+    Ok(match field.ty {
+        FieldType::Text | FieldType::Pipeline | FieldType::Stage => {
+            let s = text(kind, field, value)?.trim();
+            if s.is_empty() && field.required {
+                return Err(CrmError::field(kind, name, "is required and cannot be empty"));
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Ref(_) => {
+            let s = text(kind, field, value)?.trim();
+            if s.is_empty() {
+                return Err(CrmError::field(kind, name, "must be an id, got an empty string"));
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Email => {
+            let s = text(kind, field, value)?.trim();
+            let ok = s.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace));
+            if !ok {
+                return Err(CrmError::field(kind, name, format!("`{s}` is not an e-mail address")));
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Phone => {
+            let s = text(kind, field, value)?.trim();
+            let digits = s.chars().filter(char::is_ascii_digit).count();
+            if digits < 5 || !s.chars().all(|c| c.is_ascii_digit() || " +()-".contains(c)) {
+                return Err(CrmError::field(kind, name, format!("`{s}` is not a phone number")));
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Decimal => Value::String(parse_decimal(kind, name, value)?.normalize().to_string()),
+        FieldType::Currency => {
+            let s = text(kind, field, value)?;
+            if s.len() != 3 || !s.chars().all(|c| c.is_ascii_uppercase()) {
+                return Err(CrmError::field(kind, name, format!("`{s}` is not an ISO 4217 code such as RUB")));
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Date => {
+            let s = text(kind, field, value)?;
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| CrmError::field(kind, name, format!("`{s}` is not a date YYYY-MM-DD")))?;
+            Value::String(s.to_owned())
+        }
+        FieldType::Timestamp => {
+            let s = text(kind, field, value)?;
+            let at = chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| CrmError::field(kind, name, format!("`{s}` is not an RFC 3339 timestamp")))?;
+            Value::String(timestamp_text(at.with_timezone(&chrono::Utc)))
+        }
+        FieldType::Bool => match value {
+            Value::Bool(b) => Value::Bool(*b),
+            other => return Err(CrmError::field(kind, name, format!("must be true or false, got {other}"))),
+        },
+        FieldType::Integer => match value.as_i64() {
+            Some(n) => Value::from(n),
+            None => return Err(CrmError::field(kind, name, format!("must be a whole number, got {value}"))),
+        },
+        FieldType::Enum(allowed) => {
+            let s = text(kind, field, value)?;
+            if !allowed.contains(&s) {
+                return Err(CrmError::field(kind, name, format!("`{s}` is not one of {}", allowed.join(", "))));
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::EntityKindName => {
+            let s = text(kind, field, value)?;
+            if EntityKind::parse(s).is_none() {
+                return Err(CrmError::field(kind, name, format!("`{s}` is not an entity kind")));
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::TextList => {
+            let Value::Array(items) = value else {
+                return Err(CrmError::field(kind, name, "must be a list of strings"));
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let s = item
+                    .as_str()
+                    .ok_or_else(|| CrmError::field(kind, name, format!("must be a list of strings, found {item}")))?;
+                out.push(Value::String(s.trim().to_owned()));
+            }
+            Value::Array(out)
+        }
+        FieldType::Json => {
+            if !value.is_object() {
+                return Err(CrmError::field(kind, name, "must be an object"));
+            }
+            value.clone()
+        }
+        FieldType::Inn => {
+            let s = text(kind, field, value)?.trim();
+            requisite(kind, name, req::check_inn(s))?;
+            Value::String(s.to_owned())
+        }
+        FieldType::Kpp => {
+            let s = text(kind, field, value)?.trim();
+            requisite(kind, name, req::check_kpp(s))?;
+            Value::String(s.to_owned())
+        }
+        FieldType::Ogrn => {
+            let s = text(kind, field, value)?.trim();
+            requisite(kind, name, req::check_ogrn(s))?;
+            Value::String(s.to_owned())
+        }
+        FieldType::Bik => {
+            let s = text(kind, field, value)?.trim();
+            requisite(kind, name, req::check_bik(s))?;
+            Value::String(s.to_owned())
+        }
+        FieldType::SettlementAccount | FieldType::CorrespondentAccount => {
+            // The key needs the BIK, which may come in another patch: the
+            // shape is checked here, the key in check_record.
+            let s = text(kind, field, value)?.trim();
+            if s.len() != 20 || !s.chars().all(|c| c.is_ascii_digit()) {
+                return Err(CrmError::field(kind, name, format!("must have 20 digits, got `{s}`")));
+            }
+            Value::String(s.to_owned())
+        }
+        FieldType::Items => normalize_items(kind, value)?,
+    })
+}
+
+fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
+    let Value::Array(items) = value else {
+        return Err(CrmError::field(kind, "items", "must be a list of line items"));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = |f: &str| format!("items[{i}].{f}");
+        let Value::Object(obj) = item else {
+            return Err(CrmError::field(kind, &format!("items[{i}]"), "must be an object"));
+        };
+        for key in obj.keys() {
+            if !["product_id", "name", "quantity", "unit", "price", "vat_rate"].contains(&key.as_str()) {
+                return Err(CrmError::field(kind, &at(key), "no such field"));
+            }
+        }
+        let name = obj.get("name").and_then(Value::as_str).map(str::trim).unwrap_or_default();
+        if name.is_empty() {
+            return Err(CrmError::field(kind, &at("name"), "is required"));
+        }
+        let quantity = parse_decimal(kind, &at("quantity"), obj.get("quantity").unwrap_or(&Value::Null))?;
+        if quantity <= Decimal::ZERO {
+            return Err(CrmError::field(kind, &at("quantity"), "must be greater than zero"));
+        }
+        let price = parse_decimal(kind, &at("price"), obj.get("price").unwrap_or(&Value::Null))?;
+        if price < Decimal::ZERO {
+            return Err(CrmError::field(kind, &at("price"), "must not be negative"));
+        }
+        let vat = obj.get("vat_rate").and_then(Value::as_str).unwrap_or("");
+        if !VAT_RATES.contains(&vat) {
+            return Err(CrmError::field(kind, &at("vat_rate"), format!("`{vat}` is not one of {}", VAT_RATES.join(", "))));
+        }
+        let mut clean = Map::new();
+        clean.insert("product_id".into(), obj.get("product_id").cloned().unwrap_or(Value::Null));
+        clean.insert("name".into(), Value::String(name.to_owned()));
+        clean.insert("quantity".into(), Value::String(quantity.normalize().to_string()));
+        clean.insert("unit".into(), Value::String(obj.get("unit").and_then(Value::as_str).unwrap_or("шт").to_owned()));
+        clean.insert("price".into(), Value::String(price.normalize().to_string()));
+        clean.insert("vat_rate".into(), Value::String(vat.to_owned()));
+        out.push(Value::Object(clean));
+    }
+    Ok(Value::Array(out))
+}
+
+fn str_field<'a>(record: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    record.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Checks a whole record after a patch is merged into it: required fields
+/// are present, and the rules that join fields hold.
+pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(), CrmError> {
+    let spec: &EntitySpec = spec(kind);
+    for field in spec.fields.iter().filter(|f| f.required && f.writable) {
+        let missing = match record.get(field.name) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            Some(Value::Array(a)) => a.is_empty() && field.ty != FieldType::Items,
+            _ => false,
+        };
+        if missing {
+            return Err(CrmError::field(kind, field.name, "is required"));
+        }
+    }
+    // Bank accounts are checked with the record's own BIK.
+    let bik = str_field(record, "bik");
+    for (name, check) in [
+        ("settlement_account", req::check_settlement_account as fn(&str, &str) -> Result<(), req::RequisiteError>),
+        ("correspondent_account", req::check_correspondent_account),
+    ] {
+        if let Some(account) = str_field(record, name) {
+            let Some(bik) = bik else {
+                return Err(CrmError::field(kind, name, "needs the bank's bik to check its key"));
+            };
+            requisite(kind, name, check(account, bik))?;
+        }
+    }
+    if kind == EntityKind::Company {
+        let organisation = str_field(record, "kind") == Some("organisation");
+        if let Some(inn) = str_field(record, "inn") {
+            let inn_kind = requisite(kind, "inn", req::check_inn(inn))?;
+            if organisation != (inn_kind == req::InnKind::Organisation) {
+                let want = if organisation { "10 digits for an organisation" } else { "12 digits for a sole trader" };
+                return Err(CrmError::field(kind, "inn", format!("must have {want}")));
+            }
+        }
+        if !organisation && str_field(record, "kpp").is_some() {
+            return Err(CrmError::field(kind, "kpp", "a sole trader has no KPP"));
+        }
+        if let Some(ogrn) = str_field(record, "ogrn") {
+            let ogrn_kind = requisite(kind, "ogrn", req::check_ogrn(ogrn))?;
+            if organisation != (ogrn_kind == req::OgrnKind::Ogrn) {
+                let want = if organisation { "an OGRN of 13 digits" } else { "an OGRNIP of 15 digits" };
+                return Err(CrmError::field(kind, "ogrn", format!("must be {want}")));
+            }
+        }
+    }
+    if kind == EntityKind::PaymentRequest && let Some(amount) = record.get("amount") {
+        let amount = parse_decimal(kind, "amount", amount)?;
+        if amount <= Decimal::ZERO {
+            return Err(CrmError::field(kind, "amount", "must be greater than zero"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("test input is an object"),
+        }
+    }
+
+    fn company() -> Map<String, Value> {
+        obj(json!({
+            "kind": "organisation",
+            "short_name": "ПАО Сбербанк",
+            "inn": "7707083893",
+            "kpp": "773601001",
+            "ogrn": "1027700132195",
+            "bik": "044525225",
+            "correspondent_account": "30101810400000000225",
+            "settlement_account": "40702810438000060473"
+        }))
+    }
+
+    #[test]
+    fn a_valid_company_passes_both_passes() {
+        let patch = normalize_patch(EntityKind::Company, &company(), Mode::Create).expect("valid");
+        check_record(EntityKind::Company, &patch).expect("valid");
+    }
+
+    #[test]
+    fn bad_requisites_name_the_field() {
+        let mut c = company();
+        c.insert("inn".into(), json!("7707083894"));
+        let e = normalize_patch(EntityKind::Company, &c, Mode::Create).unwrap_err();
+        assert_eq!(e.to_string(), "company.inn: control digit does not match");
+
+        let mut c = company();
+        c.insert("settlement_account".into(), json!("40702810438000060474"));
+        let p = normalize_patch(EntityKind::Company, &c, Mode::Create).expect("shape is fine");
+        let e = check_record(EntityKind::Company, &p).unwrap_err();
+        assert_eq!(e.to_string(), "company.settlement_account: control digit does not match");
+
+        let mut c = company();
+        c.insert("kpp".into(), json!("77360100"));
+        let e = normalize_patch(EntityKind::Company, &c, Mode::Create).unwrap_err();
+        assert!(e.to_string().starts_with("company.kpp:"), "{e}");
+    }
+
+    #[test]
+    fn inn_length_must_fit_the_company_kind() {
+        let mut c = company();
+        c.insert("kind".into(), json!("sole_trader"));
+        c.remove("kpp");
+        c.remove("ogrn");
+        let p = normalize_patch(EntityKind::Company, &c, Mode::Create).expect("fields fine alone");
+        let e = check_record(EntityKind::Company, &p).unwrap_err();
+        assert_eq!(e.to_string(), "company.inn: must have 12 digits for a sole trader");
+    }
+
+    #[test]
+    fn unknown_and_computed_fields_are_refused() {
+        let e = normalize_patch(EntityKind::Deal, &obj(json!({"titel": "x"})), Mode::Create).unwrap_err();
+        assert_eq!(e.to_string(), "deal.titel: no such field");
+        let e = normalize_patch(EntityKind::Invoice, &obj(json!({"number": "1"})), Mode::Update).unwrap_err();
+        assert!(e.to_string().contains("computed by the host"));
+        let e = normalize_patch(EntityKind::Deal, &obj(json!({"id": "x"})), Mode::Create).unwrap_err();
+        assert!(e.to_string().contains("set by the host"));
+    }
+
+    #[test]
+    fn money_must_be_exact() {
+        let e = normalize_patch(EntityKind::Deal, &obj(json!({"amount": 10.5})), Mode::Update).unwrap_err();
+        assert!(e.to_string().contains("is a float"), "{e}");
+        let p = normalize_patch(EntityKind::Deal, &obj(json!({"amount": "10.50"})), Mode::Update).expect("decimal string");
+        assert_eq!(p["amount"], json!("10.5"));
+        let p = normalize_patch(EntityKind::Deal, &obj(json!({"amount": 10})), Mode::Update).expect("integer");
+        assert_eq!(p["amount"], json!("10"));
+    }
+
+    #[test]
+    fn items_are_checked_line_by_line() {
+        let e = normalize_patch(
+            EntityKind::Deal,
+            &obj(json!({"items": [{"name": "Work", "quantity": "1", "price": "100", "vat_rate": "18"}]})),
+            Mode::Update,
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "deal.items[0].vat_rate: `18` is not one of 20, 10, 0, none");
+    }
+
+    #[test]
+    fn required_fields_are_required() {
+        let e = check_record(EntityKind::Contact, &obj(json!({"first_name": "Ada"}))).unwrap_err();
+        assert_eq!(e.to_string(), "contact.last_name: is required");
+        let e = normalize_patch(EntityKind::Contact, &obj(json!({"last_name": null})), Mode::Update).unwrap_err();
+        assert_eq!(e.to_string(), "contact.last_name: is required and cannot be empty");
+    }
+
+    #[test]
+    fn timestamps_are_stored_in_utc() {
+        let p = normalize_patch(EntityKind::Task, &obj(json!({"due_at": "2026-11-22T12:00:00+03:00"})), Mode::Update).expect("valid");
+        assert_eq!(p["due_at"], json!("2026-11-22T09:00:00.000000Z"));
+    }
+}

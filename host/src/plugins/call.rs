@@ -1,0 +1,263 @@
+//! One call: a fresh store with its limits and grants, instantiate from the
+//! cached `InstancePre`, run, and turn every way it can end into a typed result.
+
+use super::bindings::{ActionPre, WitContext, WitError, WitManifest};
+use super::engine::{LoadedPlugin, PluginHost};
+use super::grants::Grants;
+use super::limits::Limits;
+use super::session::CrmSession;
+use super::state::{CallState, MemoryCap};
+use super::stdio::CappedPipe;
+use crate::crm::changes::Change;
+use crate::store::Store;
+use anyhow::Context as _;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::Store as WasmStore;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// One line an action logged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// trace, debug, info, warn or error.
+    pub level: &'static str,
+    /// The text.
+    pub message: String,
+}
+
+/// What to run.
+pub struct CallRequest {
+    /// The run this step belongs to.
+    pub run_id: String,
+    /// The step.
+    pub step_id: String,
+    /// Stable across retries of the step.
+    pub idempotency_key: String,
+    /// Which attempt, from 1.
+    pub attempt: u32,
+    /// The input, JSON text.
+    pub input: String,
+    /// What the admin granted.
+    pub grants: Grants,
+    /// The action's settings.
+    pub config: Arc<BTreeMap<String, String>>,
+    /// The limits of this call.
+    pub limits: Limits,
+    /// The CRM the action reads and writes.
+    pub store: Store,
+}
+
+/// A call that returned normally.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// The output, parsed.
+    pub output: serde_json::Value,
+    /// The CRM changes to commit with the step.
+    pub changes: Vec<Change>,
+    /// The action's log.
+    pub logs: Vec<LogLine>,
+    /// Captured stdout (capped).
+    pub stdout: String,
+    /// Captured stderr (capped).
+    pub stderr: String,
+    /// How long the call took.
+    pub elapsed: Duration,
+}
+
+/// Every way a call can fail. The action's own errors keep their kind, so
+/// the engine can retry `transient` ones.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The action returned an error.
+    #[error("{kind}: {message}")]
+    Action {
+        /// invalid-input, not-found, denied, conflict, transient or failed.
+        kind: &'static str,
+        /// The action's message.
+        message: String,
+    },
+    /// The input is not acceptable.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The call ran past its deadline.
+    #[error("deadline exceeded: the action ran longer than {0:?}")]
+    Deadline(Duration),
+    /// The action tried to use more memory than its cap.
+    #[error("memory limit exceeded: the action tried to grow its memory to {tried} bytes; the cap is {cap} bytes")]
+    Memory {
+        /// The cap.
+        cap: usize,
+        /// The size it asked for.
+        tried: usize,
+    },
+    /// The action trapped (a panic, an illegal operation); the message carries what it printed.
+    #[error("the action crashed: {0}")]
+    Trap(String),
+    /// The output was too big.
+    #[error("output too large: {size} bytes, the cap is {cap} bytes")]
+    OutputTooLarge {
+        /// Its size.
+        size: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// The output is not JSON.
+    #[error("invalid output: {0}")]
+    InvalidOutput(String),
+    /// The host could not run the call.
+    #[error("host error: {0:#}")]
+    Host(anyhow::Error),
+}
+
+impl CallError {
+    /// Whether retrying the step may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CallError::Action { kind: "transient", .. } | CallError::Host(_))
+    }
+}
+
+fn wit_error_parts(e: WitError) -> (&'static str, String) {
+    match e {
+        WitError::InvalidInput(m) => ("invalid-input", m),
+        WitError::NotFound(m) => ("not-found", m),
+        WitError::Denied(m) => ("denied", m),
+        WitError::Conflict(m) => ("conflict", m),
+        WitError::Transient(m) => ("transient", m),
+        WitError::Failed(m) => ("failed", m),
+    }
+}
+
+impl PluginHost {
+    fn new_state(&self, plugin_id: &str, grants: Grants, config: Arc<BTreeMap<String, String>>, session: Option<CrmSession>, limits: Limits, key: String) -> (CallState, CappedPipe, CappedPipe) {
+        let stdout = CappedPipe::new(limits.log_bytes);
+        let stderr = CappedPipe::new(limits.log_bytes);
+        // No preopened folders, no environment, no arguments, no sockets:
+        // everything an action reaches goes through a capability.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = CallState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap { max_bytes: limits.memory_bytes.min(self.settings.max_memory_bytes), refused: None },
+            plugin_id: plugin_id.to_owned(),
+            grants,
+            config,
+            session,
+            http: self.http.clone(),
+            started: Instant::now(),
+            limits,
+            idempotency_key: key,
+            mails_sent: 0,
+            logs: Vec::new(),
+            log_bytes: 0,
+            logs_dropped: 0,
+        };
+        (state, stdout, stderr)
+    }
+
+    fn new_store(&self, state: CallState, deadline: Duration) -> WasmStore<CallState> {
+        let mut store = WasmStore::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        let tick = self.settings.epoch_tick.as_nanos().max(1);
+        let ticks = u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1);
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Calls `describe` with no grants and default limits.
+    pub(crate) async fn describe(&self, pre: &ActionPre<CallState>) -> anyhow::Result<WitManifest> {
+        let limits = Limits::default();
+        let (state, _out, stderr) = self.new_state("(describing)", Grants::none(), Arc::new(BTreeMap::new()), None, limits, String::new());
+        let mut store = self.new_store(state, limits.deadline);
+        let run = async {
+            let action = pre.instantiate_async(&mut store).await?;
+            action.call_describe(&mut store).await
+        };
+        match tokio::time::timeout(limits.deadline, run).await {
+            Ok(Ok(m)) => Ok(m),
+            Ok(Err(e)) => Err(anyhow::Error::from(e)).with_context(|| format!("describe failed; stderr: {}", stderr.contents())),
+            Err(_) => anyhow::bail!("describe did not return within {:?}", limits.deadline),
+        }
+    }
+
+    /// Runs one call of `plugin`.
+    pub async fn call(&self, plugin: &LoadedPlugin, req: CallRequest) -> Result<CallOutcome, CallError> {
+        let limits = req.limits;
+        if req.input.len() > limits.input_bytes {
+            return Err(CallError::InvalidInput(format!("{} bytes, the cap is {} bytes", req.input.len(), limits.input_bytes)));
+        }
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(&req.input) {
+            return Err(CallError::InvalidInput(format!("not JSON: {e}")));
+        }
+        let _slot = self.slots.acquire().await.map_err(|e| CallError::Host(e.into()))?;
+        let started = Instant::now();
+        let grants = req.grants.intersect(&plugin.wanted);
+        let session = CrmSession::new(req.store.clone());
+        let (state, stdout, stderr) = self.new_state(&plugin.manifest.id, grants, req.config.clone(), Some(session), limits, req.idempotency_key.clone());
+        let mut store = self.new_store(state, limits.deadline);
+        let ctx = WitContext { run_id: req.run_id, step_id: req.step_id, idempotency_key: req.idempotency_key, attempt: req.attempt };
+        let result = {
+            let run = async {
+                let action = plugin.pre.instantiate_async(&mut store).await?;
+                action.call_run(&mut store, &ctx, &req.input).await
+            };
+            // The epoch deadline stops guest code; this timeout stops a call
+            // blocked in a host function (a slow HTTP server, a WASI sleep).
+            tokio::time::timeout(limits.deadline, run).await
+        };
+        let elapsed = started.elapsed();
+        let output = match result {
+            Err(_) => return Err(CallError::Deadline(limits.deadline)),
+            Ok(Err(e)) => return Err(classify_trap(&e, store.data(), &stderr, limits)),
+            Ok(Ok(Err(e))) => {
+                let (kind, message) = wit_error_parts(e);
+                return Err(CallError::Action { kind, message });
+            }
+            Ok(Ok(Ok(output))) => output,
+        };
+        if output.len() > limits.output_bytes {
+            return Err(CallError::OutputTooLarge { size: output.len(), cap: limits.output_bytes });
+        }
+        let output = serde_json::from_str(&output).map_err(|e| CallError::InvalidOutput(format!("not JSON: {e}")))?;
+        let state = store.into_data();
+        let mut logs = state.logs;
+        if state.logs_dropped > 0 {
+            logs.push(LogLine { level: "warn", message: format!("{} log lines dropped: the log cap is {} bytes", state.logs_dropped, limits.log_bytes) });
+        }
+        Ok(CallOutcome {
+            output,
+            changes: state.session.map(CrmSession::into_changes).unwrap_or_default(),
+            logs,
+            stdout: stdout.contents(),
+            stderr: stderr.contents(),
+            elapsed,
+        })
+    }
+}
+
+/// Names why a call trapped: the memory cap, the deadline, or the guest's own
+/// failure with what it printed to stderr (a Rust panic prints its message there).
+fn classify_trap(e: &wasmtime::Error, state: &CallState, stderr: &CappedPipe, limits: Limits) -> CallError {
+    if let Some(tried) = state.memory.refused {
+        return CallError::Memory { cap: state.memory.max_bytes, tried };
+    }
+    if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
+        return CallError::Deadline(limits.deadline);
+    }
+    let printed = stderr.contents();
+    let printed = printed.trim();
+    let trap = e.downcast_ref::<wasmtime::Trap>().map_or_else(|| format!("{e:#}"), |t| t.to_string());
+    if printed.is_empty() {
+        CallError::Trap(trap)
+    } else {
+        CallError::Trap(format!("{printed} ({trap})"))
+    }
+}

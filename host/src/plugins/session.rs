@@ -1,0 +1,126 @@
+//! The CRM as one step sees it: reads go to the store, writes are buffered
+//! and become visible to the step's own later reads, and the whole buffer is
+//! committed with the step's result (or dropped if the step fails).
+//!
+//! Why buffer: a database write transaction must never stay open while an
+//! action runs (on SQLite it would stall every other writer), yet a step's
+//! effects must be all-or-nothing.
+
+use crate::crm::changes::Change;
+use crate::crm::schema::spec;
+use crate::crm::validate::{Mode, check_record, normalize_patch};
+use crate::crm::{CrmError, EntityKind, EntityRef, Filter, new_id};
+use crate::store::Store;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// One step's view of the CRM with its buffered writes.
+pub struct CrmSession {
+    store: Store,
+    changes: Vec<Change>,
+    /// The step's own version of every entity it created or changed.
+    overlay: HashMap<EntityRef, Map<String, Value>>,
+    /// Ids this step created, in order, so queries can return them.
+    created: Vec<EntityRef>,
+}
+
+impl CrmSession {
+    /// A session over `store` with nothing buffered.
+    pub fn new(store: Store) -> CrmSession {
+        CrmSession { store, changes: Vec::new(), overlay: HashMap::new(), created: Vec::new() }
+    }
+
+    /// The buffered changes, to commit with the step.
+    pub fn into_changes(self) -> Vec<Change> {
+        self.changes
+    }
+
+    /// Buffers a change that is not an entity write (mail, notification).
+    pub fn push(&mut self, change: Change) {
+        self.changes.push(change);
+    }
+
+    /// One entity, with this step's changes applied.
+    pub async fn get(&self, target: &EntityRef) -> Result<Map<String, Value>, CrmError> {
+        if let Some(record) = self.overlay.get(target) {
+            return Ok(record.clone());
+        }
+        self.store.get(target).await?.ok_or_else(|| CrmError::NotFound(target.clone()))
+    }
+
+    /// Entities passing every filter, with this step's changes applied.
+    pub async fn query(&self, kind: EntityKind, filters: &[Filter], limit: u32) -> Result<Vec<Map<String, Value>>, CrmError> {
+        let spec = spec(kind);
+        let mut rows = self.store.query(kind, filters, limit).await?;
+        if self.overlay.keys().all(|r| r.kind != kind) {
+            return Ok(rows);
+        }
+        let passes = |row: &Map<String, Value>| {
+            let v = Value::Object(row.clone());
+            filters.iter().all(|f| f.matches(kind, spec, &v))
+        };
+        // Rows the step changed: use its version, drop it if it no longer matches.
+        rows.retain_mut(|row| {
+            let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            match self.overlay.get(&EntityRef { kind, id }) {
+                Some(mine) => {
+                    *row = mine.clone();
+                    passes(row)
+                }
+                None => true,
+            }
+        });
+        for r in self.created.iter().filter(|r| r.kind == kind) {
+            if let Some(row) = self.overlay.get(r)
+                && passes(row)
+            {
+                rows.push(row.clone());
+            }
+        }
+        rows.truncate(limit as usize);
+        Ok(rows)
+    }
+
+    /// Buffers a create after checking the fields; returns the new id.
+    pub fn create(&mut self, kind: EntityKind, fields: Map<String, Value>) -> Result<EntityRef, CrmError> {
+        let mut record = normalize_patch(kind, &fields, Mode::Create)?;
+        check_record(kind, &record)?;
+        let target = EntityRef { kind, id: new_id() };
+        record.insert("id".into(), Value::String(target.id.clone()));
+        self.overlay.insert(target.clone(), record);
+        self.created.push(target.clone());
+        self.changes.push(Change::Create { kind, id: target.id.clone(), fields });
+        Ok(target)
+    }
+
+    /// Buffers an update after checking it against the current record.
+    pub async fn update(&mut self, target: &EntityRef, fields: Map<String, Value>) -> Result<(), CrmError> {
+        let patch = normalize_patch(target.kind, &fields, Mode::Update)?;
+        let mut record = self.get(target).await?;
+        for (k, v) in patch {
+            record.insert(k, v);
+        }
+        check_record(target.kind, &record)?;
+        self.overlay.insert(target.clone(), record);
+        self.changes.push(Change::Update { target: target.clone(), fields });
+        Ok(())
+    }
+
+    /// Buffers a link between two existing entities.
+    pub async fn link(&mut self, from: &EntityRef, to: &EntityRef) -> Result<(), CrmError> {
+        self.get(from).await?;
+        self.get(to).await?;
+        self.changes.push(Change::Link { from: from.clone(), to: to.clone() });
+        Ok(())
+    }
+
+    /// Buffers a timeline note.
+    pub async fn note(&mut self, target: &EntityRef, text: &str) -> Result<(), CrmError> {
+        if text.trim().is_empty() {
+            return Err(CrmError::Invalid("a note needs text".into()));
+        }
+        self.get(target).await?;
+        self.changes.push(Change::Note { target: target.clone(), text: text.to_owned() });
+        Ok(())
+    }
+}

@@ -1,0 +1,45 @@
+//! Persistence: the only module with SQL.
+//!
+//! [`CrmStore`] is the seam callers use; [`sqlite::SqliteStore`] is the
+//! embedded implementation. A PostgreSQL implementation slots in behind the
+//! same trait without touching callers.
+
+mod apply;
+mod rows;
+pub mod sqlite;
+
+use crate::crm::changes::{Change, CommitReport};
+use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+pub use sqlite::SqliteStore;
+
+/// The CRM store as the rest of the host sees it.
+#[async_trait::async_trait]
+pub trait CrmStore: Send + Sync {
+    /// One entity as a JSON object (with its line items, if it has any).
+    async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError>;
+
+    /// Entities of `kind` passing every filter, oldest first, at most `limit`.
+    async fn query(&self, kind: EntityKind, filters: &[Filter], limit: u32) -> Result<Vec<Map<String, Value>>, CrmError>;
+
+    /// Applies a change set in one transaction: all of it, or none of it.
+    async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError>;
+}
+
+/// A shared handle to a store.
+pub type Store = Arc<dyn CrmStore>;
+
+/// Opens the database at `url` (`sqlite://path.db`, `sqlite::memory:`), creating
+/// it if missing, and applies the migrations.
+pub async fn open(url: &str) -> anyhow::Result<Arc<SqliteStore>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        anyhow::bail!("unsupported database URL `{url}`: only sqlite: URLs are supported in this version")
+    }
+}
+
+/// The largest page a query returns.
+pub const MAX_QUERY_LIMIT: u32 = 1000;

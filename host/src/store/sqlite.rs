@@ -1,0 +1,158 @@
+//! The embedded SQLite store: WAL, foreign keys, one writer connection (so
+//! writers queue in-process instead of failing with SQLITE_BUSY) and a pool
+//! of readers.
+
+use super::apply::apply_change;
+use super::rows::{self, Sql};
+use super::{CrmStore, MAX_QUERY_LIMIT};
+use crate::crm::changes::{Change, CommitReport};
+use crate::crm::filter::FilterOp;
+use crate::crm::schema::{FieldType, spec};
+use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
+use anyhow::Context as _;
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How durable each commit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives power loss.
+    Full,
+    /// `synchronous=NORMAL`: faster; a power loss may drop the last commits (never corrupts).
+    Normal,
+}
+
+/// The SQLite implementation of [`CrmStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+/// Maps a database error to the CRM's error, keeping its message.
+pub(crate) fn db_err(e: sqlx::Error) -> CrmError {
+    CrmError::Storage(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url` with full durability.
+    pub async fn open(url: &str) -> anyhow::Result<SqliteStore> {
+        SqliteStore::open_with(url, Durability::Full).await
+    }
+
+    /// Opens with a chosen durability.
+    pub async fn open_with(url: &str, durability: Durability) -> anyhow::Result<SqliteStore> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("bad database URL `{url}`"))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            });
+        let options = if memory { options } else { options.journal_mode(SqliteJournalMode::Wal) };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("cannot open database `{url}`"))?;
+        sqlx::migrate!("../migrations/sqlite")
+            .run(&writer)
+            .await
+            .context("applying migrations")?;
+        // An in-memory database exists once per connection: share the writer.
+        let reader = if memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await
+                .with_context(|| format!("cannot open database `{url}` for reading"))?
+        };
+        Ok(SqliteStore { reader, writer })
+    }
+
+    /// The pool for reads (tests and reports use it directly).
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The single-connection pool that every write goes through.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+#[async_trait::async_trait]
+impl CrmStore for SqliteStore {
+    async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        rows::load(&mut conn, target).await
+    }
+
+    async fn query(&self, kind: EntityKind, filters: &[Filter], limit: u32) -> Result<Vec<Map<String, Value>>, CrmError> {
+        let spec = spec(kind);
+        for f in filters {
+            f.check(spec)?;
+        }
+        let limit = limit.clamp(1, MAX_QUERY_LIMIT) as usize;
+        // Filters SQL can answer exactly go into the WHERE clause; decimal
+        // comparisons and case-insensitive Cyrillic `contains` are checked
+        // here, page by page, so the limit still holds.
+        let (in_sql, in_rust): (Vec<&Filter>, Vec<&Filter>) = filters.iter().partition(|f| {
+            let ty = spec.field(&f.field).map(|s| s.ty);
+            f.op != FilterOp::Contains && !matches!(ty, Some(FieldType::Decimal | FieldType::Items | FieldType::Json | FieldType::TextList))
+        });
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = rows::select_page(&mut conn, spec, &in_sql, &after, if in_rust.is_empty() { limit } else { 500 }).await?;
+            let Some(last) = page.last() else { break };
+            after = last.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let full = page.len();
+            for row in page {
+                let value = Value::Object(row);
+                if in_rust.iter().all(|f| f.matches(kind, spec, &value)) {
+                    if let Value::Object(row) = value {
+                        out.push(row);
+                    }
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if in_rust.is_empty() || full < 500 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut report = CommitReport::default();
+        for change in changes {
+            apply_change(&mut tx, change, &mut report).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(report)
+    }
+}
+
+/// Binds one of our values to a query.
+pub(crate) fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    v: Sql,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    match v {
+        Sql::Null => q.bind(Option::<String>::None),
+        Sql::Text(s) => q.bind(s),
+        Sql::Int(i) => q.bind(i),
+    }
+}
