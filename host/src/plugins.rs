@@ -13,7 +13,7 @@ mod call;
 mod engine;
 mod grants;
 mod host;
-mod limits;
+pub mod limits;
 mod session;
 mod state;
 mod stdio;
@@ -41,4 +41,6 @@ pub struct Manifest {
     pub output_schema: serde_json::Value,
     /// Capabilities it asks for.
     pub capabilities: Vec<Capability>,
+    /// The hosts it wants to reach with `http.fetch` (empty if none).
+    pub http_hosts: Vec<String>,
 }

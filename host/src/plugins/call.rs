@@ -253,11 +253,40 @@ fn classify_trap(e: &wasmtime::Error, state: &CallState, stderr: &CappedPipe, li
         return CallError::Deadline(limits.deadline);
     }
     let printed = stderr.contents();
+    if let Some(panic) = panic_message(&printed) {
+        return CallError::Trap(panic);
+    }
     let printed = printed.trim();
     let trap = e.downcast_ref::<wasmtime::Trap>().map_or_else(|| format!("{e:#}"), |t| t.to_string());
     if printed.is_empty() {
         CallError::Trap(trap)
     } else {
         CallError::Trap(format!("{printed} ({trap})"))
+    }
+}
+
+/// Pulls a Rust panic out of what the guest printed:
+/// `thread '<unnamed>' panicked at src/lib.rs:3:5:\nmessage\nnote: …` becomes
+/// `panicked at src/lib.rs:3:5: message`.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let rest = &stderr[start..];
+    let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
+    let message: Vec<&str> = message
+        .lines()
+        .take_while(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    Some(format!("{location}: {}", message.join("\n").trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn a_rust_panic_is_reduced_to_its_location_and_message() {
+        let printed = "thread '<unnamed>' (1) panicked at src/lib.rs:106:41:\nboom at step 3\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(panic_message(printed).as_deref(), Some("panicked at src/lib.rs:106:41: boom at step 3"));
+        assert_eq!(panic_message("just some output\n"), None);
     }
 }

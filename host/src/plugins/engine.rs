@@ -237,5 +237,6 @@ fn manifest_from_wit(m: &WitManifest) -> anyhow::Result<Manifest> {
         input_schema: schema(&m.input_schema, "input")?,
         output_schema: schema(&m.output_schema, "output")?,
         capabilities: wanted.capabilities().collect::<Vec<Capability>>(),
+        http_hosts: wanted.http_hosts().to_vec(),
     })
 }

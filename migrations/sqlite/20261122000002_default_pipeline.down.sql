@@ -1,0 +1,2 @@
+DELETE FROM stages WHERE pipeline_id = 'pipeline-sales';
+DELETE FROM pipelines WHERE id = 'pipeline-sales';
