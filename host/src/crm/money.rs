@@ -12,6 +12,16 @@ pub fn round_money(x: Decimal) -> Decimal {
     x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// A money amount as stored and shown: exact, with at least two decimals
+/// (`100.5` → `100.50`, `1.2345` stays `1.2345`), never rounded here.
+pub fn money_text(x: Decimal) -> String {
+    let mut d = x.normalize();
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
+    d.to_string()
+}
+
 /// The VAT included in `gross` at `rate` ("20", "10", "0" or "none").
 pub fn vat_included(gross: Decimal, rate: &str) -> Decimal {
     match Decimal::from_str(rate) {
@@ -49,6 +59,15 @@ pub fn totals(items: &[Value]) -> Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_text_keeps_every_digit_and_shows_kopecks() {
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(money_text(d("100.5")), "100.50");
+        assert_eq!(money_text(d("3000")), "3000.00");
+        assert_eq!(money_text(d("1.2345")), "1.2345");
+        assert_eq!(money_text(d("150000.000")), "150000.00");
+    }
     use serde_json::json;
 
     fn d(s: &str) -> Decimal {

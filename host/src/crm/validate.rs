@@ -5,6 +5,7 @@
 //! whole record after the patch is merged (required fields, and rules that
 //! join fields, such as an account key computed with the BIK).
 
+use super::money::money_text;
 use super::schema::{EntitySpec, FieldSpec, FieldType, VAT_RATES, spec};
 use super::{CrmError, EntityKind, timestamp_text};
 use robota_requisites as req;
@@ -128,7 +129,7 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
             }
             Value::String(s.to_owned())
         }
-        FieldType::Decimal => Value::String(parse_decimal(kind, name, value)?.normalize().to_string()),
+        FieldType::Decimal => Value::String(money_text(parse_decimal(kind, name, value)?)),
         FieldType::Currency => {
             let s = text(kind, field, value)?;
             if s.len() != 3 || !s.chars().all(|c| c.is_ascii_uppercase()) {
@@ -258,7 +259,7 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
         clean.insert("name".into(), Value::String(name.to_owned()));
         clean.insert("quantity".into(), Value::String(quantity.normalize().to_string()));
         clean.insert("unit".into(), Value::String(obj.get("unit").and_then(Value::as_str).unwrap_or("шт").to_owned()));
-        clean.insert("price".into(), Value::String(price.normalize().to_string()));
+        clean.insert("price".into(), Value::String(money_text(price)));
         clean.insert("vat_rate".into(), Value::String(vat.to_owned()));
         out.push(Value::Object(clean));
     }
@@ -402,9 +403,9 @@ mod tests {
         let e = normalize_patch(EntityKind::Deal, &obj(json!({"amount": 10.5})), Mode::Update).unwrap_err();
         assert!(e.to_string().contains("is a float"), "{e}");
         let p = normalize_patch(EntityKind::Deal, &obj(json!({"amount": "10.50"})), Mode::Update).expect("decimal string");
-        assert_eq!(p["amount"], json!("10.5"));
+        assert_eq!(p["amount"], json!("10.50"));
         let p = normalize_patch(EntityKind::Deal, &obj(json!({"amount": 10})), Mode::Update).expect("integer");
-        assert_eq!(p["amount"], json!("10"));
+        assert_eq!(p["amount"], json!("10.00"));
     }
 
     #[test]

@@ -14,7 +14,11 @@ use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::Store as WasmStore;
+use wasmtime::{Store as WasmStore, UpdateDeadline};
+
+/// How many epoch ticks guest code runs before the host checks its deadline
+/// and lets other tasks run.
+const SLICE_TICKS: u64 = 2;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -165,10 +169,14 @@ impl PluginHost {
     fn new_store(&self, state: CallState, deadline: Duration) -> WasmStore<CallState> {
         let mut store = WasmStore::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
-        let tick = self.settings.epoch_tick.as_nanos().max(1);
-        let ticks = u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1);
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // Guest code runs in slices of a few epoch ticks. At the end of each
+        // slice it either stops (past its deadline) or yields to the executor,
+        // so a busy action never holds a worker thread away from other calls.
+        let started = Instant::now();
+        store.set_epoch_deadline(SLICE_TICKS);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if started.elapsed() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(SLICE_TICKS) })
+        });
         store
     }
 

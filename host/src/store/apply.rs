@@ -5,7 +5,7 @@
 use super::rows::{self, bind_columns, statements};
 use super::sqlite::db_err;
 use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail};
-use crate::crm::money::totals;
+use crate::crm::money::{money_text, totals};
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::validate::{Mode, check_record, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
@@ -206,7 +206,7 @@ async fn derive(conn: &mut SqliteConnection, kind: EntityKind, record: &mut Map<
                 && !items.is_empty()
             {
                 let t = totals(items);
-                record.insert("amount".into(), Value::String(t.total.to_string()));
+                record.insert("amount".into(), Value::String(money_text(t.total)));
             }
         }
         EntityKind::Invoice => {
@@ -215,9 +215,9 @@ async fn derive(conn: &mut SqliteConnection, kind: EntityKind, record: &mut Map<
                 _ => return Err(CrmError::field(kind, "items", "an invoice needs at least one line")),
             };
             let t = totals(&items);
-            record.insert("subtotal".into(), Value::String(t.subtotal.to_string()));
-            record.insert("vat_total".into(), Value::String(t.vat.to_string()));
-            record.insert("total".into(), Value::String(t.total.to_string()));
+            record.insert("subtotal".into(), Value::String(money_text(t.subtotal)));
+            record.insert("vat_total".into(), Value::String(money_text(t.vat)));
+            record.insert("total".into(), Value::String(money_text(t.total)));
             if creating {
                 assign_invoice_number(conn, record).await?;
             }

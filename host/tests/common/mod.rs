@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests: a host with a test cache, a
+//! fresh in-memory CRM, and a call request with sensible defaults.
+#![allow(dead_code, missing_docs)]
+
+use robota::plugins::{CallRequest, Grants, HostSettings, Limits, PluginHost};
+use robota::store::{SqliteStore, Store};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The compile cache the tests share, so each test binary compiles a component once.
+pub fn shared_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+}
+
+/// A host with a few slots and the shared cache.
+pub fn host() -> PluginHost {
+    PluginHost::new(HostSettings { cache_dir: Some(shared_cache()), max_concurrent_calls: 4, ..HostSettings::default() })
+        .expect("the host starts")
+}
+
+/// A fresh, migrated, in-memory CRM.
+pub async fn store() -> Arc<SqliteStore> {
+    Arc::new(SqliteStore::open("sqlite::memory:").await.expect("the in-memory store opens"))
+}
+
+/// A call of `input` with `grants` against `store`, default limits.
+pub fn request(input: serde_json::Value, grants: Grants, store: Store) -> CallRequest {
+    CallRequest {
+        run_id: "run-1".into(),
+        step_id: "step-1".into(),
+        idempotency_key: "run-1/step-1".into(),
+        attempt: 1,
+        input: input.to_string(),
+        grants,
+        config: Arc::new(BTreeMap::new()),
+        limits: Limits::default(),
+        store,
+    }
+}
+
+/// Every CRM capability but HTTP.
+pub fn crm_grants() -> Grants {
+    Grants::parse(&["crm.read", "crm.write"]).expect("valid grants")
+}
