@@ -266,6 +266,34 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
     Ok(Value::Array(out))
 }
 
+/// The status moves a payment request may make: draft → on approval →
+/// approved → paid, rejected from approval or before payment, and a rejected
+/// or returned request goes back to draft for rework.
+const PAYMENT_REQUEST_MOVES: &[(&str, &[&str])] = &[
+    ("draft", &["on_approval"]),
+    ("on_approval", &["approved", "rejected", "draft"]),
+    ("approved", &["paid", "rejected"]),
+    ("rejected", &["draft"]),
+    ("paid", &[]),
+];
+
+/// Checks a status change against the kind's workflow (only payment
+/// requests have a fixed one).
+pub fn check_transition(kind: EntityKind, from: Option<&str>, to: Option<&str>) -> Result<(), CrmError> {
+    if kind != EntityKind::PaymentRequest || from == to {
+        return Ok(());
+    }
+    let (Some(from), Some(to)) = (from, to) else { return Ok(()) };
+    let allowed = PAYMENT_REQUEST_MOVES.iter().find(|(f, _)| *f == from).map_or(&[][..], |(_, to)| *to);
+    if allowed.contains(&to) {
+        Ok(())
+    } else if allowed.is_empty() {
+        Err(CrmError::field(kind, "status", format!("`{from}` is final; it cannot become `{to}`")))
+    } else {
+        Err(CrmError::field(kind, "status", format!("cannot go from `{from}` to `{to}`; allowed: {}", allowed.join(", "))))
+    }
+}
+
 fn str_field<'a>(record: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     record.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
@@ -396,6 +424,18 @@ mod tests {
         assert!(e.to_string().contains("computed by the host"));
         let e = normalize_patch(EntityKind::Deal, &obj(json!({"id": "x"})), Mode::Create).unwrap_err();
         assert!(e.to_string().contains("set by the host"));
+    }
+
+    #[test]
+    fn payment_requests_follow_their_workflow() {
+        let pr = EntityKind::PaymentRequest;
+        assert!(check_transition(pr, Some("draft"), Some("on_approval")).is_ok());
+        assert!(check_transition(pr, Some("on_approval"), Some("approved")).is_ok());
+        assert!(check_transition(pr, Some("approved"), Some("paid")).is_ok());
+        let e = check_transition(pr, Some("draft"), Some("paid")).unwrap_err().to_string();
+        assert!(e.contains("payment-request.status") && e.contains("allowed: on_approval"), "{e}");
+        assert!(check_transition(pr, Some("paid"), Some("draft")).unwrap_err().to_string().contains("final"));
+        assert!(check_transition(EntityKind::Invoice, Some("paid"), Some("draft")).is_ok());
     }
 
     #[test]

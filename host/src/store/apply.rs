@@ -7,7 +7,7 @@ use super::sqlite::db_err;
 use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail};
 use crate::crm::money::{money_text, totals};
 use crate::crm::schema::{FieldType, spec};
-use crate::crm::validate::{Mode, check_record, normalize_patch};
+use crate::crm::validate::{Mode, check_record, check_transition, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -124,7 +124,24 @@ async fn create(conn: &mut SqliteConnection, kind: EntityKind, id: &str, fields:
         rows::write_items(conn, &target, items).await?;
     }
     timeline(conn, &target, "created", &format!("{kind} created"), json!({})).await?;
+    if kind == EntityKind::PaymentRequest {
+        payment_history(conn, id, None, record.get("status").and_then(Value::as_str)).await?;
+    }
     event(conn, &target, "created", &Value::Object(record)).await
+}
+
+/// Records a payment request's move from one status to another.
+async fn payment_history(conn: &mut SqliteConnection, request_id: &str, from: Option<&str>, to: Option<&str>) -> Result<(), CrmError> {
+    sqlx::query("INSERT INTO payment_request_history (id, request_id, at, from_status, to_status) VALUES (?, ?, ?, ?, ?)")
+        .bind(new_id())
+        .bind(request_id)
+        .bind(now_text())
+        .bind(from)
+        .bind(to)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 async fn update(conn: &mut SqliteConnection, target: &EntityRef, fields: &Map<String, Value>) -> Result<(), CrmError> {
@@ -135,6 +152,8 @@ async fn update(conn: &mut SqliteConnection, target: &EntityRef, fields: &Map<St
     merge(&mut record, patch);
     derive(conn, kind, &mut record, false).await?;
     check_record(kind, &record)?;
+    let status = |r: &Map<String, Value>| r.get("status").and_then(Value::as_str).map(str::to_owned);
+    check_transition(kind, status(&current).as_deref(), status(&record).as_deref())?;
     check_references(conn, kind, &record).await?;
     check_custom_fields(conn, kind, &record).await?;
     let stage_moved = kind == EntityKind::Deal
@@ -169,6 +188,9 @@ async fn update(conn: &mut SqliteConnection, target: &EntityRef, fields: &Map<St
         && let Some(Value::Array(items)) = record.get("items")
     {
         rows::write_items(conn, target, items).await?;
+    }
+    if kind == EntityKind::PaymentRequest && changes.contains_key("status") {
+        payment_history(conn, &target.id, status(&current).as_deref(), status(&record).as_deref()).await?;
     }
     let names: Vec<&str> = changes.keys().map(String::as_str).collect();
     let text = if stage_moved {
@@ -335,8 +357,11 @@ async fn check_stage(conn: &mut SqliteConnection, record: &Map<String, Value>) -
                 Some(code) => record.get("custom_fields").and_then(|c| c.get(code)),
                 None => record.get(name.as_str()),
             };
+            // A money field left at zero is as unfilled as an empty one.
+            let is_money = spec(EntityKind::Deal).field(name).is_some_and(|f| f.ty == FieldType::Decimal);
             match value {
                 None | Some(Value::Null) => true,
+                Some(Value::String(s)) if is_money => s.parse::<rust_decimal::Decimal>().map_or(true, |d| d.is_zero()),
                 Some(Value::String(s)) => s.trim().is_empty(),
                 Some(Value::Array(a)) => a.is_empty(),
                 _ => false,
