@@ -11,8 +11,12 @@ use std::process::Command;
 const GUESTS: &[(&str, &str)] = &[("hello-rust", "HELLO_RUST"), ("chaos", "CHAOS")];
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.join("../..").canonicalize().expect("workspace root exists");
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists");
     // A stable folder outside OUT_DIR: debug, release and clippy builds of the
     // host share one guest build instead of compiling the guests three times.
     let target_dir = root.join("target").join("guest");
@@ -41,7 +45,10 @@ fn main() {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("cargo runs");
-    assert!(status.success(), "building the guest components failed: {status}");
+    assert!(
+        status.success(),
+        "building the guest components failed: {status}"
+    );
 
     let mut out = String::new();
     for (package, constant) in GUESTS {
@@ -59,7 +66,13 @@ fn main() {
     let dest = Path::new(&env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("artifacts.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
 
-    for dir in ["sdk", "wit", "crates/requisites", "examples/plugins/hello-rust", "tests/plugins/chaos"] {
+    for dir in [
+        "sdk",
+        "wit",
+        "crates/requisites",
+        "examples/plugins/hello-rust",
+        "tests/plugins/chaos",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 }

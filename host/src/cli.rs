@@ -85,7 +85,9 @@ pub struct CallArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Plugin(PluginCommand::Call(args)) => plugin::call(args).await,
-        Command::Plugin(PluginCommand::Inspect { plugin, cache_dir }) => plugin::inspect(&plugin, cache_dir).await,
+        Command::Plugin(PluginCommand::Inspect { plugin, cache_dir }) => {
+            plugin::inspect(&plugin, cache_dir).await
+        }
         Command::Migrate { db } => {
             crate::store::open(&db).await?;
             println!("migrated {db}");

@@ -22,7 +22,12 @@ pub trait CrmStore: Send + Sync {
     async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError>;
 
     /// Entities of `kind` passing every filter, oldest first, at most `limit`.
-    async fn query(&self, kind: EntityKind, filters: &[Filter], limit: u32) -> Result<Vec<Map<String, Value>>, CrmError>;
+    async fn query(
+        &self,
+        kind: EntityKind,
+        filters: &[Filter],
+        limit: u32,
+    ) -> Result<Vec<Map<String, Value>>, CrmError>;
 
     /// Applies a change set in one transaction: all of it, or none of it.
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError>;
@@ -37,7 +42,9 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<SqliteStore>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
     } else {
-        anyhow::bail!("unsupported database URL `{url}`: only sqlite: URLs are supported in this version")
+        anyhow::bail!(
+            "unsupported database URL `{url}`: only sqlite: URLs are supported in this version"
+        )
     }
 }
 

@@ -1,5 +1,7 @@
 //! The `robota` binary end to end: `plugin call`, `plugin inspect`, `migrate`.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use robota_plugin_artifacts::{CHAOS, HELLO_RUST};
 use serde_json::{Value, json};
 use std::process::{Command, Output};
@@ -7,7 +9,10 @@ use std::process::{Command, Output};
 fn robota(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_robota"))
         .args(args)
-        .env("ROBOTA_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+        .env(
+            "ROBOTA_CACHE_DIR",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
+        )
         .env_remove("ROBOTA_DB")
         .output()
         .expect("the robota binary runs")
@@ -16,39 +21,98 @@ fn robota(args: &[&str]) -> Output {
 /// Runs a call that must succeed and returns its JSON output.
 fn call_ok(args: &[&str]) -> Value {
     let out = robota(args);
-    assert!(out.status.success(), "robota {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "robota {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
 /// Runs a call that must fail and returns its one-line error.
 fn call_err(args: &[&str]) -> String {
     let out = robota(args);
-    assert!(!out.status.success(), "robota {args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "robota {args:?} succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(out.stdout.is_empty(), "a failed call printed output");
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-    assert_eq!(stderr.lines().count(), 1, "the error is not one line: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "the error is not one line: {stderr}"
+    );
     assert!(stderr.starts_with("error: "), "{stderr}");
     stderr
 }
 
 #[test]
 fn plugin_call_prints_the_output() {
-    let out = call_ok(&["plugin", "call", CHAOS, "--input", r#"{"do":"echo","value":{"n":1}}"#]);
+    let out = call_ok(&[
+        "plugin",
+        "call",
+        CHAOS,
+        "--input",
+        r#"{"do":"echo","value":{"n":1}}"#,
+    ]);
     assert_eq!(out["value"], json!({"n": 1}));
     assert_eq!(out["attempt"], 1);
-    let out = call_ok(&["plugin", "call", CHAOS, "--input", r#"{"do":"config","key":"due_days"}"#, "--config", "due_days=7"]);
+    let out = call_ok(&[
+        "plugin",
+        "call",
+        CHAOS,
+        "--input",
+        r#"{"do":"config","key":"due_days"}"#,
+        "--config",
+        "due_days=7",
+    ]);
     assert_eq!(out["value"], "7");
 }
 
 #[test]
 fn plugin_call_failures_name_their_cause_in_one_line() {
-    let e = call_err(&["plugin", "call", CHAOS, "--input", r#"{"do":"loop"}"#, "--deadline", "300ms"]);
+    let e = call_err(&[
+        "plugin",
+        "call",
+        CHAOS,
+        "--input",
+        r#"{"do":"loop"}"#,
+        "--deadline",
+        "300ms",
+    ]);
     assert!(e.contains("deadline exceeded"), "{e}");
-    let e = call_err(&["plugin", "call", CHAOS, "--input", r#"{"do":"grow"}"#, "--memory", "16MiB"]);
+    let e = call_err(&[
+        "plugin",
+        "call",
+        CHAOS,
+        "--input",
+        r#"{"do":"grow"}"#,
+        "--memory",
+        "16MiB",
+    ]);
     assert!(e.contains("memory limit exceeded"), "{e}");
-    let e = call_err(&["plugin", "call", CHAOS, "--input", r#"{"do":"panic","message":"template missing"}"#]);
-    assert!(e.contains("panicked at") && e.contains("template missing"), "{e}");
-    let e = call_err(&["plugin", "call", CHAOS, "--input", r#"{"do":"create","kind":"lead","fields":{"title":"x"}}"#, "--grant", "crm.read"]);
+    let e = call_err(&[
+        "plugin",
+        "call",
+        CHAOS,
+        "--input",
+        r#"{"do":"panic","message":"template missing"}"#,
+    ]);
+    assert!(
+        e.contains("panicked at") && e.contains("template missing"),
+        "{e}"
+    );
+    let e = call_err(&[
+        "plugin",
+        "call",
+        CHAOS,
+        "--input",
+        r#"{"do":"create","kind":"lead","fields":{"title":"x"}}"#,
+        "--grant",
+        "crm.read",
+    ]);
     assert!(e.contains("denied") && e.contains("crm.write"), "{e}");
     let e = call_err(&["plugin", "call", CHAOS, "--input", r#"{"do":"nonsense"}"#]);
     assert!(e.contains("invalid-input"), "{e}");
@@ -87,7 +151,19 @@ fn writes_persist_in_the_given_database_and_bad_ones_change_nothing() {
     let bad = r#"{"do":"create","kind":"company","fields":{"kind":"organisation","short_name":"ООО «Сбой»","inn":"7707083894"}}"#;
     let e = call_err(&[&["plugin", "call", CHAOS, "--input", bad], &rw[..]].concat());
     assert!(e.contains("company.inn"), "{e}");
-    let all = call_ok(&[&["plugin", "call", CHAOS, "--input", r#"{"do":"query","kind":"company","field":"kind","value":"organisation"}"#], &rw[..]].concat());
+    let all = call_ok(
+        &[
+            &[
+                "plugin",
+                "call",
+                CHAOS,
+                "--input",
+                r#"{"do":"query","kind":"company","field":"kind","value":"organisation"}"#,
+            ],
+            &rw[..],
+        ]
+        .concat(),
+    );
     assert_eq!(all["rows"].as_array().unwrap().len(), 1, "{all}");
 }
 
@@ -97,11 +173,19 @@ fn plugin_inspect_prints_the_manifest() {
     assert_eq!(out["id"], "chaos");
     assert_eq!(out["version"], "0.1.0");
     assert_eq!(out["http_hosts"], json!(["127.0.0.1", "localhost"]));
-    assert!(out["capabilities"].as_array().unwrap().contains(&json!("crm.write")));
+    assert!(
+        out["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("crm.write"))
+    );
     assert_eq!(out["digest"].as_str().unwrap().len(), 64);
     let out = call_ok(&["plugin", "inspect", HELLO_RUST]);
     assert_eq!(out["id"], "hello-rust");
-    assert!(out["input_schema"]["properties"]["name"].is_object(), "{out}");
+    assert!(
+        out["input_schema"]["properties"]["name"].is_object(),
+        "{out}"
+    );
 }
 
 #[test]
@@ -110,7 +194,11 @@ fn migrate_creates_the_database_and_is_idempotent() {
     let db = format!("sqlite://{}", dir.path().join("new.db").display());
     for _ in 0..2 {
         let out = robota(&["migrate", "--db", &db]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert!(dir.path().join("new.db").exists());
 }

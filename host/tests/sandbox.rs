@@ -1,6 +1,8 @@
 //! The sandbox against a real misbehaving component (`tests/plugins/chaos`):
 //! deadlines, memory, traps, output caps, grants and stdout capture.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod common;
 
 use common::{host, request, store};
@@ -20,27 +22,53 @@ async fn a_looping_action_is_stopped_at_its_deadline_while_the_host_answers_anot
     // One thread only: the echo can answer only if the loop yields the thread.
     let (looped, echoed) = tokio::join!(host.call(&chaos, looping), async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let r = host.call(&chaos, request(json!({"do": "echo", "value": 7}), Grants::none(), store.clone())).await;
+        let r = host
+            .call(
+                &chaos,
+                request(
+                    json!({"do": "echo", "value": 7}),
+                    Grants::none(),
+                    store.clone(),
+                ),
+            )
+            .await;
         (r, started.elapsed())
     });
     let (echo, echo_at) = echoed;
     assert_eq!(echo.unwrap().output["value"], 7);
-    assert!(echo_at < Duration::from_millis(700), "the echo waited for the loop: {echo_at:?}");
-    assert!(matches!(looped, Err(CallError::Deadline(d)) if d == Duration::from_millis(800)), "{looped:?}");
+    assert!(
+        echo_at < Duration::from_millis(700),
+        "the echo waited for the loop: {echo_at:?}"
+    );
+    assert!(
+        matches!(looped, Err(CallError::Deadline(d)) if d == Duration::from_millis(800)),
+        "{looped:?}"
+    );
     let stopped_at = started.elapsed();
-    assert!(stopped_at >= Duration::from_millis(800) && stopped_at < Duration::from_millis(1500), "stopped after {stopped_at:?}");
+    assert!(
+        stopped_at >= Duration::from_millis(800) && stopped_at < Duration::from_millis(1500),
+        "stopped after {stopped_at:?}"
+    );
 }
 
 #[tokio::test]
 async fn an_action_blocked_in_a_host_call_is_stopped_at_its_deadline() {
     let host = host();
     let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
-    let mut req = request(json!({"do": "sleep", "ms": 10_000}), Grants::none(), store().await);
+    let mut req = request(
+        json!({"do": "sleep", "ms": 10_000}),
+        Grants::none(),
+        store().await,
+    );
     req.limits.deadline = Duration::from_millis(300);
     let started = Instant::now();
     let r = host.call(&chaos, req).await;
     assert!(matches!(r, Err(CallError::Deadline(_))), "{r:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -58,8 +86,27 @@ async fn growing_memory_past_the_cap_fails_cleanly_and_the_host_goes_on() {
         }
         other => panic!("expected a memory failure, got {other:?}"),
     }
-    assert!(err_text(host.call(&chaos, request(json!({"do": "grow"}), Grants::none(), store.clone())).await).contains("memory limit exceeded"));
-    let ok = host.call(&chaos, request(json!({"do": "echo", "value": "still here"}), Grants::none(), store)).await.unwrap();
+    assert!(
+        err_text(
+            host.call(
+                &chaos,
+                request(json!({"do": "grow"}), Grants::none(), store.clone())
+            )
+            .await
+        )
+        .contains("memory limit exceeded")
+    );
+    let ok = host
+        .call(
+            &chaos,
+            request(
+                json!({"do": "echo", "value": "still here"}),
+                Grants::none(),
+                store,
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(ok.output["value"], "still here");
 }
 
@@ -71,7 +118,16 @@ fn err_text<T: std::fmt::Debug>(r: Result<T, CallError>) -> String {
 async fn a_panic_message_reaches_the_error() {
     let host = host();
     let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
-    let r = host.call(&chaos, request(json!({"do": "panic", "message": "invoice template missing"}), Grants::none(), store().await)).await;
+    let r = host
+        .call(
+            &chaos,
+            request(
+                json!({"do": "panic", "message": "invoice template missing"}),
+                Grants::none(),
+                store().await,
+            ),
+        )
+        .await;
     match r {
         Err(CallError::Trap(m)) => {
             assert!(m.contains("invoice template missing"), "{m}");
@@ -86,11 +142,33 @@ async fn an_action_error_keeps_its_kind() {
     let host = host();
     let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
     let store = store().await;
-    let r = host.call(&chaos, request(json!({"do": "fail", "kind": "transient", "message": "registry down"}), Grants::none(), store.clone())).await;
+    let r = host
+        .call(
+            &chaos,
+            request(
+                json!({"do": "fail", "kind": "transient", "message": "registry down"}),
+                Grants::none(),
+                store.clone(),
+            ),
+        )
+        .await;
     let e = r.unwrap_err();
-    assert!(matches!(&e, CallError::Action { kind: "transient", message } if message == "registry down"), "{e:?}");
+    assert!(
+        matches!(&e, CallError::Action { kind: "transient", message } if message == "registry down"),
+        "{e:?}"
+    );
     assert!(e.is_transient());
-    let e = host.call(&chaos, request(json!({"do": "fail", "kind": "failed", "message": "no"}), Grants::none(), store)).await.unwrap_err();
+    let e = host
+        .call(
+            &chaos,
+            request(
+                json!({"do": "fail", "kind": "failed", "message": "no"}),
+                Grants::none(),
+                store,
+            ),
+        )
+        .await
+        .unwrap_err();
     assert!(!e.is_transient());
 }
 
@@ -99,29 +177,56 @@ async fn oversize_output_and_input_are_refused() {
     let host = host();
     let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
     let store = store().await;
-    let mut req = request(json!({"do": "big-output", "bytes": 200_000}), Grants::none(), store.clone());
+    let mut req = request(
+        json!({"do": "big-output", "bytes": 200_000}),
+        Grants::none(),
+        store.clone(),
+    );
     req.limits.output_bytes = 100_000;
     let r = host.call(&chaos, req).await;
-    assert!(matches!(r, Err(CallError::OutputTooLarge { cap: 100_000, size }) if size > 200_000), "{r:?}");
+    assert!(
+        matches!(r, Err(CallError::OutputTooLarge { cap: 100_000, size }) if size > 200_000),
+        "{r:?}"
+    );
 
-    let mut req = request(json!({"do": "echo", "value": "x".repeat(5000)}), Grants::none(), store.clone());
+    let mut req = request(
+        json!({"do": "echo", "value": "x".repeat(5000)}),
+        Grants::none(),
+        store.clone(),
+    );
     req.limits.input_bytes = 1000;
-    assert!(matches!(host.call(&chaos, req).await, Err(CallError::InvalidInput(m)) if m.contains("the cap is 1000 bytes")));
+    assert!(
+        matches!(host.call(&chaos, req).await, Err(CallError::InvalidInput(m)) if m.contains("the cap is 1000 bytes"))
+    );
 
     let mut req = request(json!({}), Grants::none(), store);
     req.input = "{not json".into();
-    assert!(matches!(host.call(&chaos, req).await, Err(CallError::InvalidInput(m)) if m.contains("not JSON")));
+    assert!(
+        matches!(host.call(&chaos, req).await, Err(CallError::InvalidInput(m)) if m.contains("not JSON"))
+    );
 }
 
 #[tokio::test]
 async fn stdout_is_captured_and_capped() {
     let host = host();
     let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
-    let mut req = request(json!({"do": "print", "lines": 10_000}), Grants::none(), store().await);
+    let mut req = request(
+        json!({"do": "print", "lines": 10_000}),
+        Grants::none(),
+        store().await,
+    );
     req.limits.log_bytes = 4096;
     let out = host.call(&chaos, req).await.unwrap();
-    assert!(out.stdout.starts_with("line 0 of chaos output\n"), "{}", &out.stdout[..40]);
-    assert!(out.stdout.len() <= 4096 + 100, "kept {} bytes", out.stdout.len());
+    assert!(
+        out.stdout.starts_with("line 0 of chaos output\n"),
+        "{}",
+        &out.stdout[..40]
+    );
+    assert!(
+        out.stdout.len() <= 4096 + 100,
+        "kept {} bytes",
+        out.stdout.len()
+    );
 }
 
 #[tokio::test]
@@ -131,37 +236,88 @@ async fn ungranted_capabilities_are_denied_by_name() {
     let store = store().await;
     let create = json!({"do": "create", "kind": "lead", "fields": {"title": "From the site"}});
     // Read granted, write not.
-    let r = host.call(&chaos, request(create.clone(), Grants::parse(&["crm.read"]).unwrap(), store.clone())).await;
-    assert!(matches!(&r, Err(CallError::Action { kind: "denied", message }) if message.contains("crm.write")), "{r:?}");
+    let r = host
+        .call(
+            &chaos,
+            request(
+                create.clone(),
+                Grants::parse(&["crm.read"]).unwrap(),
+                store.clone(),
+            ),
+        )
+        .await;
+    assert!(
+        matches!(&r, Err(CallError::Action { kind: "denied", message }) if message.contains("crm.write")),
+        "{r:?}"
+    );
     for (input, cap) in [
         (json!({"do": "get", "kind": "lead", "id": "x"}), "crm.read"),
-        (json!({"do": "mail", "to": "a@example.ru", "subject": "Hi"}), "mail.send"),
+        (
+            json!({"do": "mail", "to": "a@example.ru", "subject": "Hi"}),
+            "mail.send",
+        ),
         (json!({"do": "notify", "user_id": "u1"}), "notify.send"),
-        (json!({"do": "fetch", "url": "http://127.0.0.1:9/"}), "http.fetch"),
+        (
+            json!({"do": "fetch", "url": "http://127.0.0.1:9/"}),
+            "http.fetch",
+        ),
     ] {
-        let r = host.call(&chaos, request(input, Grants::none(), store.clone())).await;
-        assert!(matches!(&r, Err(CallError::Action { kind: "denied", message }) if message.contains(cap)), "{cap}: {r:?}");
+        let r = host
+            .call(&chaos, request(input, Grants::none(), store.clone()))
+            .await;
+        assert!(
+            matches!(&r, Err(CallError::Action { kind: "denied", message }) if message.contains(cap)),
+            "{cap}: {r:?}"
+        );
     }
     // Nothing reached the store.
-    assert!(robota::store::CrmStore::query(&*store, robota::crm::EntityKind::Lead, &[], 10).await.unwrap().is_empty());
+    assert!(
+        robota::store::CrmStore::query(&*store, robota::crm::EntityKind::Lead, &[], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn a_grant_the_manifest_did_not_ask_for_gives_nothing() {
     let host = host();
-    let hello = host.load_file(robota_plugin_artifacts::HELLO_RUST.as_ref()).await.unwrap();
-    assert!(!hello.manifest.capabilities.iter().any(|c| c.name() == "mail.send"));
+    let hello = host
+        .load_file(robota_plugin_artifacts::HELLO_RUST.as_ref())
+        .await
+        .unwrap();
+    assert!(
+        !hello
+            .manifest
+            .capabilities
+            .iter()
+            .any(|c| c.name() == "mail.send")
+    );
     // hello-rust asks for crm only; its manifest is what limits it even when an admin grants more.
     let grants = Grants::parse(&["crm.read", "crm.write", "mail.send"]).unwrap();
-    let out = host.call(&hello, request(json!({"name": "Ирина"}), grants, store().await)).await.unwrap();
-    assert!(out.output["greeting"].as_str().unwrap().contains("Ирина"), "{}", out.output);
+    let out = host
+        .call(
+            &hello,
+            request(json!({"name": "Ирина"}), grants, store().await),
+        )
+        .await
+        .unwrap();
+    assert!(
+        out.output["greeting"].as_str().unwrap().contains("Ирина"),
+        "{}",
+        out.output
+    );
 }
 
 #[tokio::test]
 async fn config_values_reach_the_action() {
     let host = host();
     let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
-    let mut req = request(json!({"do": "config", "key": "due_days"}), Grants::none(), store().await);
+    let mut req = request(
+        json!({"do": "config", "key": "due_days"}),
+        Grants::none(),
+        store().await,
+    );
     req.config = std::sync::Arc::new([("due_days".to_owned(), "5".to_owned())].into());
     assert_eq!(host.call(&chaos, req).await.unwrap().output["value"], "5");
 }
@@ -170,9 +326,16 @@ async fn config_values_reach_the_action() {
 async fn a_default_limit_call_succeeds_and_reports_context() {
     let host = host();
     let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
-    let mut req = request(json!({"do": "echo", "value": [1, 2]}), Grants::none(), store().await);
+    let mut req = request(
+        json!({"do": "echo", "value": [1, 2]}),
+        Grants::none(),
+        store().await,
+    );
     req.attempt = 3;
     req.limits = Limits::default();
     let out = host.call(&chaos, req).await.unwrap();
-    assert_eq!(out.output, json!({"value": [1, 2], "run_id": "run-1", "step_id": "step-1", "idempotency_key": "run-1/step-1", "attempt": 3}));
+    assert_eq!(
+        out.output,
+        json!({"value": [1, 2], "run_id": "run-1", "step_id": "step-1", "idempotency_key": "run-1/step-1", "attempt": 3})
+    );
 }

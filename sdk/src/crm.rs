@@ -16,17 +16,26 @@ pub fn get<T: DeserializeOwned>(target: &EntityRef) -> Result<T, Error> {
 
 /// Fetches a deal.
 pub fn get_deal(id: &str) -> Result<Deal, Error> {
-    get(&EntityRef { kind: EntityKind::Deal, id: id.to_owned() })
+    get(&EntityRef {
+        kind: EntityKind::Deal,
+        id: id.to_owned(),
+    })
 }
 
 /// Fetches a company.
 pub fn get_company(id: &str) -> Result<Company, Error> {
-    get(&EntityRef { kind: EntityKind::Company, id: id.to_owned() })
+    get(&EntityRef {
+        kind: EntityKind::Company,
+        id: id.to_owned(),
+    })
 }
 
 /// Fetches a contact.
 pub fn get_contact(id: &str) -> Result<Contact, Error> {
-    get(&EntityRef { kind: EntityKind::Contact, id: id.to_owned() })
+    get(&EntityRef {
+        kind: EntityKind::Contact,
+        id: id.to_owned(),
+    })
 }
 
 /// A search over one kind of entity; run it with [`Query::fetch`].
@@ -40,12 +49,20 @@ pub struct Query {
 impl Query {
     /// Searches entities of `kind`, at most 100 unless [`Query::limit`] says otherwise.
     pub fn new(kind: EntityKind) -> Self {
-        Query { kind, filters: Vec::new(), limit: 100 }
+        Query {
+            kind,
+            filters: Vec::new(),
+            limit: 100,
+        }
     }
 
     fn with(mut self, field: &str, op: host::FilterOp, value: impl Serialize) -> Self {
         let value = serde_json::to_string(&value).unwrap_or_else(|_| "null".to_owned());
-        self.filters.push(host::Filter { field: field.to_owned(), op, value });
+        self.filters.push(host::Filter {
+            field: field.to_owned(),
+            op,
+            value,
+        });
         self
     }
 
@@ -89,7 +106,11 @@ impl Query {
 
     /// Runs the query; each result deserialises into `T`.
     pub fn fetch<T: DeserializeOwned>(self) -> Result<Vec<T>, Error> {
-        let rows = host::query(&host::EntityQuery { kind: self.kind, filters: self.filters, limit: self.limit })?;
+        let rows = host::query(&host::EntityQuery {
+            kind: self.kind,
+            filters: self.filters,
+            limit: self.limit,
+        })?;
         rows.iter()
             .map(|row| serde_json::from_str(row).map_err(Error::from))
             .collect()

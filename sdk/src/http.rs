@@ -16,7 +16,13 @@ impl Request {
     /// A request with a method and an absolute URL.
     pub fn new(method: Method, url: &str) -> Self {
         Request {
-            inner: host::Request { method, url: url.to_owned(), headers: Vec::new(), body: None, timeout_ms: None },
+            inner: host::Request {
+                method,
+                url: url.to_owned(),
+                headers: Vec::new(),
+                body: None,
+                timeout_ms: None,
+            },
         }
     }
     /// A GET request.
@@ -29,7 +35,10 @@ impl Request {
     }
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.inner.headers.push(host::Header { name: name.to_owned(), value: value.to_owned() });
+        self.inner.headers.push(host::Header {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        });
         self
     }
     /// Sets a raw body.
@@ -50,7 +59,11 @@ impl Request {
     /// Sends the request.
     pub fn send(self) -> Result<Response, Error> {
         let r = host::fetch(&self.inner)?;
-        Ok(Response { status: r.status, headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(), body: r.body })
+        Ok(Response {
+            status: r.status,
+            headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            body: r.body,
+        })
     }
 }
 
@@ -68,7 +81,8 @@ pub struct Response {
 impl Response {
     /// The body parsed as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Failed(format!("response body is not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::Failed(format!("response body is not the expected JSON: {e}")))
     }
     /// The body as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {

@@ -76,6 +76,7 @@ pub use rust_decimal::Decimal;
 /// The generated bindings. Private to the SDK: the export macro needs a path
 /// to them, nothing else should use them.
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated code mirrors the WIT signatures
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -140,8 +141,8 @@ pub mod __private {
             idempotency_key: ctx.idempotency_key,
             attempt: ctx.attempt,
         };
-        let input: A::Input = serde_json::from_str(&input)
-            .map_err(|e| Error::InvalidInput(format!("input: {e}")))?;
+        let input: A::Input =
+            serde_json::from_str(&input).map_err(|e| Error::InvalidInput(format!("input: {e}")))?;
         let output = A::run(&ctx, input)?;
         serde_json::to_string(&output)
             .map_err(|e| Error::Failed(format!("output could not be serialised: {e}")).into())

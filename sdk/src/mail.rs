@@ -17,7 +17,10 @@ pub struct Message {
 impl Message {
     /// A message to one recipient.
     pub fn to(address: &str) -> Self {
-        Message { to: vec![address.to_owned()], ..Message::default() }
+        Message {
+            to: vec![address.to_owned()],
+            ..Message::default()
+        }
     }
     /// Adds a recipient.
     pub fn also_to(mut self, address: &str) -> Self {

@@ -46,11 +46,7 @@ impl fmt::Display for RequisiteError {
             RequisiteError::NotDigits => f.write_str("must contain digits only"),
             RequisiteError::WrongLength { expected, got } => {
                 let expected: Vec<String> = expected.iter().map(|n| n.to_string()).collect();
-                write!(
-                    f,
-                    "must have {} digits, got {got}",
-                    expected.join(" or ")
-                )
+                write!(f, "must have {} digits, got {got}", expected.join(" or "))
             }
             RequisiteError::BadChecksum => f.write_str("control digit does not match"),
             RequisiteError::Malformed(why) => f.write_str(why),
@@ -170,13 +166,14 @@ fn account_key_ok(prefix: &[u32], account: &[u32]) -> bool {
         .enumerate()
         .map(|(i, d)| (d * W[i % 3]) % 10)
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Checks a settlement account (расчётный счёт) of 20 digits against the BIK of
 /// its bank: the key is computed over the BIK's last three digits and the account.
 pub fn check_settlement_account(account: &str, bik: &str) -> Result<(), RequisiteError> {
-    let b = digits(bik, &[9]).map_err(|_| RequisiteError::Malformed("the BIK it is checked with is not 9 digits"))?;
+    let b = digits(bik, &[9])
+        .map_err(|_| RequisiteError::Malformed("the BIK it is checked with is not 9 digits"))?;
     let a = digits(account, &[20])?;
     if account_key_ok(&b[6..9], &a) {
         Ok(())
@@ -189,7 +186,8 @@ pub fn check_settlement_account(account: &str, bik: &str) -> Result<(), Requisit
 /// the BIK: the key is computed over "0", the BIK's 5th and 6th digits, and the
 /// account; a correspondent account also starts with 301.
 pub fn check_correspondent_account(account: &str, bik: &str) -> Result<(), RequisiteError> {
-    let b = digits(bik, &[9]).map_err(|_| RequisiteError::Malformed("the BIK it is checked with is not 9 digits"))?;
+    let b = digits(bik, &[9])
+        .map_err(|_| RequisiteError::Malformed("the BIK it is checked with is not 9 digits"))?;
     let a = digits(account, &[20])?;
     if !account.starts_with("301") {
         return Err(RequisiteError::Malformed("must start with 301"));
@@ -229,10 +227,19 @@ mod tests {
     fn inn_of_wrong_shape_fails() {
         assert_eq!(
             check_inn("77070838"),
-            Err(RequisiteError::WrongLength { expected: &[10, 12], got: 8 })
+            Err(RequisiteError::WrongLength {
+                expected: &[10, 12],
+                got: 8
+            })
         );
         assert_eq!(check_inn("77070838a3"), Err(RequisiteError::NotDigits));
-        assert_eq!(check_inn(""), Err(RequisiteError::WrongLength { expected: &[10, 12], got: 0 }));
+        assert_eq!(
+            check_inn(""),
+            Err(RequisiteError::WrongLength {
+                expected: &[10, 12],
+                got: 0
+            })
+        );
     }
 
     #[test]
@@ -249,9 +256,18 @@ mod tests {
         assert_eq!(check_ogrn("1027700132195"), Ok(OgrnKind::Ogrn));
         assert_eq!(check_ogrn("1027739609391"), Ok(OgrnKind::Ogrn));
         assert_eq!(check_ogrn("304500116000157"), Ok(OgrnKind::Ogrnip));
-        assert_eq!(check_ogrn("1027700132196"), Err(RequisiteError::BadChecksum));
-        assert_eq!(check_ogrn("304500116000158"), Err(RequisiteError::BadChecksum));
-        assert!(matches!(check_ogrn("12345"), Err(RequisiteError::WrongLength { .. })));
+        assert_eq!(
+            check_ogrn("1027700132196"),
+            Err(RequisiteError::BadChecksum)
+        );
+        assert_eq!(
+            check_ogrn("304500116000158"),
+            Err(RequisiteError::BadChecksum)
+        );
+        assert!(matches!(
+            check_ogrn("12345"),
+            Err(RequisiteError::WrongLength { .. })
+        ));
     }
 
     #[test]
@@ -259,7 +275,10 @@ mod tests {
         // Sberbank's Moscow BIK and its published correspondent account.
         let bik = "044525225";
         assert_eq!(check_bik(bik), Ok(()));
-        assert_eq!(check_correspondent_account("30101810400000000225", bik), Ok(()));
+        assert_eq!(
+            check_correspondent_account("30101810400000000225", bik),
+            Ok(())
+        );
         assert_eq!(
             check_correspondent_account("30101810400000000226", bik),
             Err(RequisiteError::BadChecksum)
@@ -269,7 +288,10 @@ mod tests {
             check_correspondent_account("30101810400000000225", "044525974"),
             Err(RequisiteError::BadChecksum)
         );
-        assert_eq!(check_settlement_account("40702810438000060473", bik), Ok(()));
+        assert_eq!(
+            check_settlement_account("40702810438000060473", bik),
+            Ok(())
+        );
         assert_eq!(
             check_settlement_account("40702810438000060474", bik),
             Err(RequisiteError::BadChecksum)

@@ -1,8 +1,8 @@
 //! `robota plugin call` and `robota plugin inspect`.
 
 use super::CallArgs;
-use crate::plugins::{CallRequest, Grants, HostSettings, Limits, PluginHost};
 use crate::plugins::limits::{parse_duration, parse_size};
+use crate::plugins::{CallRequest, Grants, HostSettings, Limits, PluginHost};
 use crate::store::CrmStore as _;
 use anyhow::Context as _;
 use std::collections::BTreeMap;
@@ -72,10 +72,12 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         .call(&plugin, request)
         .await
         .with_context(|| format!("{} failed", plugin.manifest.id))?;
-    let report = store
-        .commit(&outcome.changes)
-        .await
-        .with_context(|| format!("{} succeeded, but its CRM changes were rejected", plugin.manifest.id))?;
+    let report = store.commit(&outcome.changes).await.with_context(|| {
+        format!(
+            "{} succeeded, but its CRM changes were rejected",
+            plugin.manifest.id
+        )
+    })?;
     if args.verbose {
         for line in &outcome.logs {
             eprintln!("[{}] {}", line.level, line.message);
@@ -91,7 +93,10 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         for r in &report.updated {
             eprintln!("updated {} {}", r.kind.as_str(), r.id);
         }
-        eprintln!("{} mail(s) queued, {} notification(s) sent, {:?}", report.mails, report.notifications, outcome.elapsed);
+        eprintln!(
+            "{} mail(s) queued, {} notification(s) sent, {:?}",
+            report.mails, report.notifications, outcome.elapsed
+        );
     }
     println!("{}", serde_json::to_string_pretty(&outcome.output)?);
     Ok(())
@@ -103,7 +108,10 @@ pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> anyhow::Result<
     let plugin = host.load_file(path).await?;
     let mut doc = serde_json::to_value(&plugin.manifest)?;
     if let Some(obj) = doc.as_object_mut() {
-        obj.insert("digest".into(), serde_json::Value::String(plugin.digest.clone()));
+        obj.insert(
+            "digest".into(),
+            serde_json::Value::String(plugin.digest.clone()),
+        );
     }
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())

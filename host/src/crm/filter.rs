@@ -45,14 +45,22 @@ impl Filter {
     /// Checks that the field exists on `kind` and the value suits it.
     pub fn check(&self, spec: &EntitySpec) -> Result<(), CrmError> {
         let Some(field) = spec.field(&self.field) else {
-            return Err(CrmError::field(spec.kind, &self.field, "no such field to filter on"));
+            return Err(CrmError::field(
+                spec.kind,
+                &self.field,
+                "no such field to filter on",
+            ));
         };
         if self.op == FilterOp::IsNull {
             return Ok(());
         }
         match (&field.ty, &self.value) {
             (FieldType::Decimal, Value::String(s)) if Decimal::from_str(s).is_err() => {
-                Err(CrmError::field(spec.kind, &self.field, format!("filter value `{s}` is not a decimal")))
+                Err(CrmError::field(
+                    spec.kind,
+                    &self.field,
+                    format!("filter value `{s}` is not a decimal"),
+                ))
             }
             (FieldType::Decimal, Value::Number(_) | Value::String(_)) => Ok(()),
             (FieldType::Decimal, other) => Err(CrmError::field(
@@ -60,8 +68,14 @@ impl Filter {
                 &self.field,
                 format!("filter value {other} is not a decimal"),
             )),
-            (FieldType::Items | FieldType::Json | FieldType::TextList, _) if self.op != FilterOp::Contains => {
-                Err(CrmError::field(spec.kind, &self.field, "only `contains` applies to this field"))
+            (FieldType::Items | FieldType::Json | FieldType::TextList, _)
+                if self.op != FilterOp::Contains =>
+            {
+                Err(CrmError::field(
+                    spec.kind,
+                    &self.field,
+                    "only `contains` applies to this field",
+                ))
             }
             _ => Ok(()),
         }
@@ -70,7 +84,9 @@ impl Filter {
     /// Whether `row` (an entity's JSON object) passes this filter.
     pub fn matches(&self, kind: EntityKind, spec: &EntitySpec, row: &Value) -> bool {
         let actual = row.get(&self.field).unwrap_or(&Value::Null);
-        let is_decimal = spec.field(&self.field).is_some_and(|f| f.ty == FieldType::Decimal);
+        let is_decimal = spec
+            .field(&self.field)
+            .is_some_and(|f| f.ty == FieldType::Decimal);
         let _ = kind;
         match self.op {
             FilterOp::IsNull => actual.is_null() || actual.as_str() == Some(""),
@@ -143,19 +159,41 @@ mod tests {
     fn decimals_compare_exactly_not_as_text() {
         let spec = spec(EntityKind::Deal);
         let row = json!({ "amount": "9.50" });
-        let gt = |v: Value| Filter { field: "amount".into(), op: FilterOp::Gt, value: v };
+        let gt = |v: Value| Filter {
+            field: "amount".into(),
+            op: FilterOp::Gt,
+            value: v,
+        };
         // As text "9.50" > "10000" would hold; as decimals it must not.
         assert!(!gt(json!("10000")).matches(EntityKind::Deal, spec, &row));
         assert!(gt(json!("9.49")).matches(EntityKind::Deal, spec, &row));
-        assert!(Filter { field: "amount".into(), op: FilterOp::Eq, value: json!("9.5") }.matches(EntityKind::Deal, spec, &row));
+        assert!(
+            Filter {
+                field: "amount".into(),
+                op: FilterOp::Eq,
+                value: json!("9.5")
+            }
+            .matches(EntityKind::Deal, spec, &row)
+        );
     }
 
     #[test]
     fn unknown_field_and_bad_decimal_are_refused() {
         let spec = spec(EntityKind::Deal);
-        let f = Filter { field: "amout".into(), op: FilterOp::Eq, value: json!(1) };
-        assert_eq!(f.check(spec).unwrap_err().to_string(), "deal.amout: no such field to filter on");
-        let f = Filter { field: "amount".into(), op: FilterOp::Gt, value: json!("ten") };
+        let f = Filter {
+            field: "amout".into(),
+            op: FilterOp::Eq,
+            value: json!(1),
+        };
+        assert_eq!(
+            f.check(spec).unwrap_err().to_string(),
+            "deal.amout: no such field to filter on"
+        );
+        let f = Filter {
+            field: "amount".into(),
+            op: FilterOp::Gt,
+            value: json!("ten"),
+        };
         assert!(f.check(spec).is_err());
     }
 
@@ -163,9 +201,17 @@ mod tests {
     fn contains_ignores_case_and_is_null_sees_empty() {
         let spec = spec(EntityKind::Company);
         let row = json!({ "short_name": "ООО Ромашка", "kpp": null });
-        let c = Filter { field: "short_name".into(), op: FilterOp::Contains, value: json!("ромашка") };
+        let c = Filter {
+            field: "short_name".into(),
+            op: FilterOp::Contains,
+            value: json!("ромашка"),
+        };
         assert!(c.matches(EntityKind::Company, spec, &row));
-        let n = Filter { field: "kpp".into(), op: FilterOp::IsNull, value: Value::Null };
+        let n = Filter {
+            field: "kpp".into(),
+            op: FilterOp::IsNull,
+            value: Value::Null,
+        };
         assert!(n.matches(EntityKind::Company, spec, &row));
     }
 }

@@ -45,15 +45,28 @@ pub struct Totals {
 /// Sums normalised items; items that lack numbers count as zero (validation
 /// has already refused those).
 pub fn totals(items: &[Value]) -> Totals {
-    let dec = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|s| Decimal::from_str(s).ok()).unwrap_or_default();
+    let dec = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .and_then(|s| Decimal::from_str(s).ok())
+            .unwrap_or_default()
+    };
     let mut total = Decimal::ZERO;
     let mut vat = Decimal::ZERO;
     for item in items {
         let line = round_money(dec(item.get("quantity")) * dec(item.get("price")));
         total += line;
-        vat += vat_included(line, item.get("vat_rate").and_then(Value::as_str).unwrap_or("none"));
+        vat += vat_included(
+            line,
+            item.get("vat_rate")
+                .and_then(Value::as_str)
+                .unwrap_or("none"),
+        );
     }
-    Totals { subtotal: total - vat, vat, total }
+    Totals {
+        subtotal: total - vat,
+        vat,
+        total,
+    }
 }
 
 #[cfg(test)]

@@ -100,13 +100,28 @@ impl EntitySpec {
 }
 
 const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
-    FieldSpec { name, ty, required: true, writable: true }
+    FieldSpec {
+        name,
+        ty,
+        required: true,
+        writable: true,
+    }
 }
 const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
-    FieldSpec { name, ty, required: false, writable: true }
+    FieldSpec {
+        name,
+        ty,
+        required: false,
+        writable: true,
+    }
 }
 const fn computed(name: &'static str, ty: FieldType) -> FieldSpec {
-    FieldSpec { name, ty, required: false, writable: false }
+    FieldSpec {
+        name,
+        ty,
+        required: false,
+        writable: false,
+    }
 }
 
 /// VAT rates a line may carry: 20 %, 10 %, 0 %, or "none" (без НДС).
@@ -114,11 +129,20 @@ pub const VAT_RATES: &[&str] = &["20", "10", "0", "none"];
 /// User roles.
 pub const ROLES: &[&str] = &["manager", "head_of_sales", "accountant", "admin"];
 /// Lead statuses, in the order a lead moves through them.
-pub const LEAD_STATUSES: &[&str] = &["new", "qualification", "proposal_sent", "meeting", "agreement", "converted", "lost"];
+pub const LEAD_STATUSES: &[&str] = &[
+    "new",
+    "qualification",
+    "proposal_sent",
+    "meeting",
+    "agreement",
+    "converted",
+    "lost",
+];
 /// Invoice statuses.
 pub const INVOICE_STATUSES: &[&str] = &["draft", "sent", "paid", "overdue", "cancelled"];
 /// Payment-request statuses: draft → on_approval → approved → paid, or rejected.
-pub const PAYMENT_REQUEST_STATUSES: &[&str] = &["draft", "on_approval", "approved", "paid", "rejected"];
+pub const PAYMENT_REQUEST_STATUSES: &[&str] =
+    &["draft", "on_approval", "approved", "paid", "rejected"];
 /// Task statuses.
 pub const TASK_STATUSES: &[&str] = &["open", "done", "cancelled"];
 
@@ -323,7 +347,11 @@ mod tests {
     #[test]
     fn items_only_where_a_child_table_exists() {
         for kind in EntityKind::ALL {
-            assert_eq!(spec(kind).has_items(), items_table(kind).is_some(), "{kind}");
+            assert_eq!(
+                spec(kind).has_items(),
+                items_table(kind).is_some(),
+                "{kind}"
+            );
         }
     }
 }

@@ -13,21 +13,15 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use std::str::FromStr;
 
-/// Whether a patch creates a record or changes one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// A new record.
-    Create,
-    /// A change to an existing record.
-    Update,
-}
-
 /// System fields every record has and callers cannot set (but `custom_fields`).
 pub const SYSTEM_FIELDS: &[&str] = &["id", "version", "created_at", "updated_at"];
 
 /// Checks every field of `patch` on its own and returns it normalised
 /// (decimals in canonical form, timestamps in UTC, phones trimmed).
-pub fn normalize_patch(kind: EntityKind, patch: &Map<String, Value>, mode: Mode) -> Result<Map<String, Value>, CrmError> {
+pub fn normalize_patch(
+    kind: EntityKind,
+    patch: &Map<String, Value>,
+) -> Result<Map<String, Value>, CrmError> {
     let spec = spec(kind);
     let mut out = Map::new();
     for (name, value) in patch {
@@ -36,17 +30,29 @@ pub fn normalize_patch(kind: EntityKind, patch: &Map<String, Value>, mode: Mode)
             continue;
         }
         if SYSTEM_FIELDS.contains(&name.as_str()) {
-            return Err(CrmError::field(kind, name, "is set by the host and cannot be written"));
+            return Err(CrmError::field(
+                kind,
+                name,
+                "is set by the host and cannot be written",
+            ));
         }
         let Some(field) = spec.field(name) else {
             return Err(CrmError::field(kind, name, "no such field"));
         };
         if !field.writable {
-            return Err(CrmError::field(kind, name, "is computed by the host and cannot be written"));
+            return Err(CrmError::field(
+                kind,
+                name,
+                "is computed by the host and cannot be written",
+            ));
         }
         if value.is_null() {
-            if field.required || (mode == Mode::Create && field.ty == FieldType::Items && field.required) {
-                return Err(CrmError::field(kind, name, "is required and cannot be empty"));
+            if field.required {
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    "is required and cannot be empty",
+                ));
             }
             out.insert(name.clone(), Value::Null);
             continue;
@@ -63,7 +69,11 @@ fn normalize_custom_fields(kind: EntityKind, value: &Value) -> Result<Value, Crm
     };
     for (code, v) in map {
         if v.is_object() || v.is_array() {
-            return Err(CrmError::field(kind, &format!("custom_fields.{code}"), "must be a text, number, boolean or null"));
+            return Err(CrmError::field(
+                kind,
+                &format!("custom_fields.{code}"),
+                "must be a text, number, boolean or null",
+            ));
         }
     }
     Ok(value.clone())
@@ -88,11 +98,19 @@ pub fn parse_decimal(kind: EntityKind, name: &str, value: &Value) -> Result<Deci
             name,
             format!("{n} is a float; give exact decimals as strings, such as \"{n}\""),
         )),
-        other => Err(CrmError::field(kind, name, format!("must be a decimal string, got {other}"))),
+        other => Err(CrmError::field(
+            kind,
+            name,
+            format!("must be a decimal string, got {other}"),
+        )),
     }
 }
 
-fn requisite<T>(kind: EntityKind, name: &str, r: Result<T, req::RequisiteError>) -> Result<T, CrmError> {
+fn requisite<T>(
+    kind: EntityKind,
+    name: &str,
+    r: Result<T, req::RequisiteError>,
+) -> Result<T, CrmError> {
     r.map_err(|e| CrmError::field(kind, name, e.to_string()))
 }
 
@@ -102,22 +120,36 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
         FieldType::Text | FieldType::Pipeline | FieldType::Stage => {
             let s = text(kind, field, value)?.trim();
             if s.is_empty() && field.required {
-                return Err(CrmError::field(kind, name, "is required and cannot be empty"));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    "is required and cannot be empty",
+                ));
             }
             Value::String(s.to_owned())
         }
         FieldType::Ref(_) => {
             let s = text(kind, field, value)?.trim();
             if s.is_empty() {
-                return Err(CrmError::field(kind, name, "must be an id, got an empty string"));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    "must be an id, got an empty string",
+                ));
             }
             Value::String(s.to_owned())
         }
         FieldType::Email => {
             let s = text(kind, field, value)?.trim();
-            let ok = s.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace));
+            let ok = s.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace)
+            });
             if !ok {
-                return Err(CrmError::field(kind, name, format!("`{s}` is not an e-mail address")));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("`{s}` is not an e-mail address"),
+                ));
             }
             Value::String(s.to_owned())
         }
@@ -125,7 +157,11 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
             let s = text(kind, field, value)?.trim();
             let digits = s.chars().filter(char::is_ascii_digit).count();
             if digits < 5 || !s.chars().all(|c| c.is_ascii_digit() || " +()-".contains(c)) {
-                return Err(CrmError::field(kind, name, format!("`{s}` is not a phone number")));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("`{s}` is not a phone number"),
+                ));
             }
             Value::String(s.to_owned())
         }
@@ -133,41 +169,67 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
         FieldType::Currency => {
             let s = text(kind, field, value)?;
             if s.len() != 3 || !s.chars().all(|c| c.is_ascii_uppercase()) {
-                return Err(CrmError::field(kind, name, format!("`{s}` is not an ISO 4217 code such as RUB")));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("`{s}` is not an ISO 4217 code such as RUB"),
+                ));
             }
             Value::String(s.to_owned())
         }
         FieldType::Date => {
             let s = text(kind, field, value)?;
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| CrmError::field(kind, name, format!("`{s}` is not a date YYYY-MM-DD")))?;
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                CrmError::field(kind, name, format!("`{s}` is not a date YYYY-MM-DD"))
+            })?;
             Value::String(s.to_owned())
         }
         FieldType::Timestamp => {
             let s = text(kind, field, value)?;
-            let at = chrono::DateTime::parse_from_rfc3339(s)
-                .map_err(|_| CrmError::field(kind, name, format!("`{s}` is not an RFC 3339 timestamp")))?;
+            let at = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
+                CrmError::field(kind, name, format!("`{s}` is not an RFC 3339 timestamp"))
+            })?;
             Value::String(timestamp_text(at.with_timezone(&chrono::Utc)))
         }
         FieldType::Bool => match value {
             Value::Bool(b) => Value::Bool(*b),
-            other => return Err(CrmError::field(kind, name, format!("must be true or false, got {other}"))),
+            other => {
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("must be true or false, got {other}"),
+                ));
+            }
         },
         FieldType::Integer => match value.as_i64() {
             Some(n) => Value::from(n),
-            None => return Err(CrmError::field(kind, name, format!("must be a whole number, got {value}"))),
+            None => {
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("must be a whole number, got {value}"),
+                ));
+            }
         },
         FieldType::Enum(allowed) => {
             let s = text(kind, field, value)?;
             if !allowed.contains(&s) {
-                return Err(CrmError::field(kind, name, format!("`{s}` is not one of {}", allowed.join(", "))));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("`{s}` is not one of {}", allowed.join(", ")),
+                ));
             }
             Value::String(s.to_owned())
         }
         FieldType::EntityKindName => {
             let s = text(kind, field, value)?;
             if EntityKind::parse(s).is_none() {
-                return Err(CrmError::field(kind, name, format!("`{s}` is not an entity kind")));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("`{s}` is not an entity kind"),
+                ));
             }
             Value::String(s.to_owned())
         }
@@ -177,9 +239,13 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
             };
             let mut out = Vec::with_capacity(items.len());
             for item in items {
-                let s = item
-                    .as_str()
-                    .ok_or_else(|| CrmError::field(kind, name, format!("must be a list of strings, found {item}")))?;
+                let s = item.as_str().ok_or_else(|| {
+                    CrmError::field(
+                        kind,
+                        name,
+                        format!("must be a list of strings, found {item}"),
+                    )
+                })?;
                 out.push(Value::String(s.trim().to_owned()));
             }
             Value::Array(out)
@@ -215,7 +281,11 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
             // shape is checked here, the key in check_record.
             let s = text(kind, field, value)?.trim();
             if s.len() != 20 || !s.chars().all(|c| c.is_ascii_digit()) {
-                return Err(CrmError::field(kind, name, format!("must have 20 digits, got `{s}`")));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("must have 20 digits, got `{s}`"),
+                ));
             }
             Value::String(s.to_owned())
         }
@@ -225,26 +295,55 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
 
 fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
     let Value::Array(items) = value else {
-        return Err(CrmError::field(kind, "items", "must be a list of line items"));
+        return Err(CrmError::field(
+            kind,
+            "items",
+            "must be a list of line items",
+        ));
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let at = |f: &str| format!("items[{i}].{f}");
         let Value::Object(obj) = item else {
-            return Err(CrmError::field(kind, &format!("items[{i}]"), "must be an object"));
+            return Err(CrmError::field(
+                kind,
+                &format!("items[{i}]"),
+                "must be an object",
+            ));
         };
         for key in obj.keys() {
-            if !["product_id", "name", "quantity", "unit", "price", "vat_rate"].contains(&key.as_str()) {
+            if ![
+                "product_id",
+                "name",
+                "quantity",
+                "unit",
+                "price",
+                "vat_rate",
+            ]
+            .contains(&key.as_str())
+            {
                 return Err(CrmError::field(kind, &at(key), "no such field"));
             }
         }
-        let name = obj.get("name").and_then(Value::as_str).map(str::trim).unwrap_or_default();
+        let name = obj
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or_default();
         if name.is_empty() {
             return Err(CrmError::field(kind, &at("name"), "is required"));
         }
-        let quantity = parse_decimal(kind, &at("quantity"), obj.get("quantity").unwrap_or(&Value::Null))?;
+        let quantity = parse_decimal(
+            kind,
+            &at("quantity"),
+            obj.get("quantity").unwrap_or(&Value::Null),
+        )?;
         if quantity <= Decimal::ZERO {
-            return Err(CrmError::field(kind, &at("quantity"), "must be greater than zero"));
+            return Err(CrmError::field(
+                kind,
+                &at("quantity"),
+                "must be greater than zero",
+            ));
         }
         let price = parse_decimal(kind, &at("price"), obj.get("price").unwrap_or(&Value::Null))?;
         if price < Decimal::ZERO {
@@ -252,13 +351,31 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
         }
         let vat = obj.get("vat_rate").and_then(Value::as_str).unwrap_or("");
         if !VAT_RATES.contains(&vat) {
-            return Err(CrmError::field(kind, &at("vat_rate"), format!("`{vat}` is not one of {}", VAT_RATES.join(", "))));
+            return Err(CrmError::field(
+                kind,
+                &at("vat_rate"),
+                format!("`{vat}` is not one of {}", VAT_RATES.join(", ")),
+            ));
         }
         let mut clean = Map::new();
-        clean.insert("product_id".into(), obj.get("product_id").cloned().unwrap_or(Value::Null));
+        clean.insert(
+            "product_id".into(),
+            obj.get("product_id").cloned().unwrap_or(Value::Null),
+        );
         clean.insert("name".into(), Value::String(name.to_owned()));
-        clean.insert("quantity".into(), Value::String(quantity.normalize().to_string()));
-        clean.insert("unit".into(), Value::String(obj.get("unit").and_then(Value::as_str).unwrap_or("шт").to_owned()));
+        clean.insert(
+            "quantity".into(),
+            Value::String(quantity.normalize().to_string()),
+        );
+        clean.insert(
+            "unit".into(),
+            Value::String(
+                obj.get("unit")
+                    .and_then(Value::as_str)
+                    .unwrap_or("шт")
+                    .to_owned(),
+            ),
+        );
         clean.insert("price".into(), Value::String(money_text(price)));
         clean.insert("vat_rate".into(), Value::String(vat.to_owned()));
         out.push(Value::Object(clean));
@@ -279,23 +396,46 @@ const PAYMENT_REQUEST_MOVES: &[(&str, &[&str])] = &[
 
 /// Checks a status change against the kind's workflow (only payment
 /// requests have a fixed one).
-pub fn check_transition(kind: EntityKind, from: Option<&str>, to: Option<&str>) -> Result<(), CrmError> {
+pub fn check_transition(
+    kind: EntityKind,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(), CrmError> {
     if kind != EntityKind::PaymentRequest || from == to {
         return Ok(());
     }
-    let (Some(from), Some(to)) = (from, to) else { return Ok(()) };
-    let allowed = PAYMENT_REQUEST_MOVES.iter().find(|(f, _)| *f == from).map_or(&[][..], |(_, to)| *to);
+    let (Some(from), Some(to)) = (from, to) else {
+        return Ok(());
+    };
+    let allowed = PAYMENT_REQUEST_MOVES
+        .iter()
+        .find(|(f, _)| *f == from)
+        .map_or(&[][..], |(_, to)| *to);
     if allowed.contains(&to) {
         Ok(())
     } else if allowed.is_empty() {
-        Err(CrmError::field(kind, "status", format!("`{from}` is final; it cannot become `{to}`")))
+        Err(CrmError::field(
+            kind,
+            "status",
+            format!("`{from}` is final; it cannot become `{to}`"),
+        ))
     } else {
-        Err(CrmError::field(kind, "status", format!("cannot go from `{from}` to `{to}`; allowed: {}", allowed.join(", "))))
+        Err(CrmError::field(
+            kind,
+            "status",
+            format!(
+                "cannot go from `{from}` to `{to}`; allowed: {}",
+                allowed.join(", ")
+            ),
+        ))
     }
 }
 
 fn str_field<'a>(record: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    record.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+    record
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// Checks a whole record after a patch is merged into it: required fields
@@ -316,12 +456,19 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
     // Bank accounts are checked with the record's own BIK.
     let bik = str_field(record, "bik");
     for (name, check) in [
-        ("settlement_account", req::check_settlement_account as fn(&str, &str) -> Result<(), req::RequisiteError>),
+        (
+            "settlement_account",
+            req::check_settlement_account as fn(&str, &str) -> Result<(), req::RequisiteError>,
+        ),
         ("correspondent_account", req::check_correspondent_account),
     ] {
         if let Some(account) = str_field(record, name) {
             let Some(bik) = bik else {
-                return Err(CrmError::field(kind, name, "needs the bank's bik to check its key"));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    "needs the bank's bik to check its key",
+                ));
             };
             requisite(kind, name, check(account, bik))?;
         }
@@ -331,7 +478,11 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
         if let Some(inn) = str_field(record, "inn") {
             let inn_kind = requisite(kind, "inn", req::check_inn(inn))?;
             if organisation != (inn_kind == req::InnKind::Organisation) {
-                let want = if organisation { "10 digits for an organisation" } else { "12 digits for a sole trader" };
+                let want = if organisation {
+                    "10 digits for an organisation"
+                } else {
+                    "12 digits for a sole trader"
+                };
                 return Err(CrmError::field(kind, "inn", format!("must have {want}")));
             }
         }
@@ -341,12 +492,18 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
         if let Some(ogrn) = str_field(record, "ogrn") {
             let ogrn_kind = requisite(kind, "ogrn", req::check_ogrn(ogrn))?;
             if organisation != (ogrn_kind == req::OgrnKind::Ogrn) {
-                let want = if organisation { "an OGRN of 13 digits" } else { "an OGRNIP of 15 digits" };
+                let want = if organisation {
+                    "an OGRN of 13 digits"
+                } else {
+                    "an OGRNIP of 15 digits"
+                };
                 return Err(CrmError::field(kind, "ogrn", format!("must be {want}")));
             }
         }
     }
-    if kind == EntityKind::PaymentRequest && let Some(amount) = record.get("amount") {
+    if kind == EntityKind::PaymentRequest
+        && let Some(amount) = record.get("amount")
+    {
         let amount = parse_decimal(kind, "amount", amount)?;
         if amount <= Decimal::ZERO {
             return Err(CrmError::field(kind, "amount", "must be greater than zero"));
@@ -382,7 +539,7 @@ mod tests {
 
     #[test]
     fn a_valid_company_passes_both_passes() {
-        let patch = normalize_patch(EntityKind::Company, &company(), Mode::Create).expect("valid");
+        let patch = normalize_patch(EntityKind::Company, &company()).expect("valid");
         check_record(EntityKind::Company, &patch).expect("valid");
     }
 
@@ -390,18 +547,21 @@ mod tests {
     fn bad_requisites_name_the_field() {
         let mut c = company();
         c.insert("inn".into(), json!("7707083894"));
-        let e = normalize_patch(EntityKind::Company, &c, Mode::Create).unwrap_err();
+        let e = normalize_patch(EntityKind::Company, &c).unwrap_err();
         assert_eq!(e.to_string(), "company.inn: control digit does not match");
 
         let mut c = company();
         c.insert("settlement_account".into(), json!("40702810438000060474"));
-        let p = normalize_patch(EntityKind::Company, &c, Mode::Create).expect("shape is fine");
+        let p = normalize_patch(EntityKind::Company, &c).expect("shape is fine");
         let e = check_record(EntityKind::Company, &p).unwrap_err();
-        assert_eq!(e.to_string(), "company.settlement_account: control digit does not match");
+        assert_eq!(
+            e.to_string(),
+            "company.settlement_account: control digit does not match"
+        );
 
         let mut c = company();
         c.insert("kpp".into(), json!("77360100"));
-        let e = normalize_patch(EntityKind::Company, &c, Mode::Create).unwrap_err();
+        let e = normalize_patch(EntityKind::Company, &c).unwrap_err();
         assert!(e.to_string().starts_with("company.kpp:"), "{e}");
     }
 
@@ -411,18 +571,21 @@ mod tests {
         c.insert("kind".into(), json!("sole_trader"));
         c.remove("kpp");
         c.remove("ogrn");
-        let p = normalize_patch(EntityKind::Company, &c, Mode::Create).expect("fields fine alone");
+        let p = normalize_patch(EntityKind::Company, &c).expect("fields fine alone");
         let e = check_record(EntityKind::Company, &p).unwrap_err();
-        assert_eq!(e.to_string(), "company.inn: must have 12 digits for a sole trader");
+        assert_eq!(
+            e.to_string(),
+            "company.inn: must have 12 digits for a sole trader"
+        );
     }
 
     #[test]
     fn unknown_and_computed_fields_are_refused() {
-        let e = normalize_patch(EntityKind::Deal, &obj(json!({"titel": "x"})), Mode::Create).unwrap_err();
+        let e = normalize_patch(EntityKind::Deal, &obj(json!({"titel": "x"}))).unwrap_err();
         assert_eq!(e.to_string(), "deal.titel: no such field");
-        let e = normalize_patch(EntityKind::Invoice, &obj(json!({"number": "1"})), Mode::Update).unwrap_err();
+        let e = normalize_patch(EntityKind::Invoice, &obj(json!({"number": "1"}))).unwrap_err();
         assert!(e.to_string().contains("computed by the host"));
-        let e = normalize_patch(EntityKind::Deal, &obj(json!({"id": "x"})), Mode::Create).unwrap_err();
+        let e = normalize_patch(EntityKind::Deal, &obj(json!({"id": "x"}))).unwrap_err();
         assert!(e.to_string().contains("set by the host"));
     }
 
@@ -432,19 +595,30 @@ mod tests {
         assert!(check_transition(pr, Some("draft"), Some("on_approval")).is_ok());
         assert!(check_transition(pr, Some("on_approval"), Some("approved")).is_ok());
         assert!(check_transition(pr, Some("approved"), Some("paid")).is_ok());
-        let e = check_transition(pr, Some("draft"), Some("paid")).unwrap_err().to_string();
-        assert!(e.contains("payment-request.status") && e.contains("allowed: on_approval"), "{e}");
-        assert!(check_transition(pr, Some("paid"), Some("draft")).unwrap_err().to_string().contains("final"));
+        let e = check_transition(pr, Some("draft"), Some("paid"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("payment-request.status") && e.contains("allowed: on_approval"),
+            "{e}"
+        );
+        assert!(
+            check_transition(pr, Some("paid"), Some("draft"))
+                .unwrap_err()
+                .to_string()
+                .contains("final")
+        );
         assert!(check_transition(EntityKind::Invoice, Some("paid"), Some("draft")).is_ok());
     }
 
     #[test]
     fn money_must_be_exact() {
-        let e = normalize_patch(EntityKind::Deal, &obj(json!({"amount": 10.5})), Mode::Update).unwrap_err();
+        let e = normalize_patch(EntityKind::Deal, &obj(json!({"amount": 10.5}))).unwrap_err();
         assert!(e.to_string().contains("is a float"), "{e}");
-        let p = normalize_patch(EntityKind::Deal, &obj(json!({"amount": "10.50"})), Mode::Update).expect("decimal string");
+        let p = normalize_patch(EntityKind::Deal, &obj(json!({"amount": "10.50"})))
+            .expect("decimal string");
         assert_eq!(p["amount"], json!("10.50"));
-        let p = normalize_patch(EntityKind::Deal, &obj(json!({"amount": 10})), Mode::Update).expect("integer");
+        let p = normalize_patch(EntityKind::Deal, &obj(json!({"amount": 10}))).expect("integer");
         assert_eq!(p["amount"], json!("10.00"));
     }
 
@@ -452,24 +626,33 @@ mod tests {
     fn items_are_checked_line_by_line() {
         let e = normalize_patch(
             EntityKind::Deal,
-            &obj(json!({"items": [{"name": "Work", "quantity": "1", "price": "100", "vat_rate": "18"}]})),
-            Mode::Update,
+            &obj(json!({"items": [{"name": "Work", "quantity": "1", "price": "100", "vat_rate": "18"}]}))
         )
         .unwrap_err();
-        assert_eq!(e.to_string(), "deal.items[0].vat_rate: `18` is not one of 20, 10, 0, none");
+        assert_eq!(
+            e.to_string(),
+            "deal.items[0].vat_rate: `18` is not one of 20, 10, 0, none"
+        );
     }
 
     #[test]
     fn required_fields_are_required() {
         let e = check_record(EntityKind::Contact, &obj(json!({"first_name": "Ada"}))).unwrap_err();
         assert_eq!(e.to_string(), "contact.last_name: is required");
-        let e = normalize_patch(EntityKind::Contact, &obj(json!({"last_name": null})), Mode::Update).unwrap_err();
-        assert_eq!(e.to_string(), "contact.last_name: is required and cannot be empty");
+        let e = normalize_patch(EntityKind::Contact, &obj(json!({"last_name": null}))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "contact.last_name: is required and cannot be empty"
+        );
     }
 
     #[test]
     fn timestamps_are_stored_in_utc() {
-        let p = normalize_patch(EntityKind::Task, &obj(json!({"due_at": "2026-11-22T12:00:00+03:00"})), Mode::Update).expect("valid");
+        let p = normalize_patch(
+            EntityKind::Task,
+            &obj(json!({"due_at": "2026-11-22T12:00:00+03:00"})),
+        )
+        .expect("valid");
         assert_eq!(p["due_at"], json!("2026-11-22T09:00:00.000000Z"));
     }
 }

@@ -8,7 +8,10 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use robota::plugin::types::{Capability as WitCapability, Context as WitContext, EntityKind as WitEntityKind, EntityRef as WitEntityRef, Error as WitError, Manifest as WitManifest};
+pub use robota::plugin::types::{
+    Capability as WitCapability, Context as WitContext, EntityKind as WitEntityKind,
+    EntityRef as WitEntityRef, Error as WitError, Manifest as WitManifest,
+};
 
 use crate::crm::{EntityKind, EntityRef};
 
@@ -46,13 +49,19 @@ impl From<EntityKind> for WitEntityKind {
 
 impl From<WitEntityRef> for EntityRef {
     fn from(r: WitEntityRef) -> Self {
-        EntityRef { kind: r.kind.into(), id: r.id }
+        EntityRef {
+            kind: r.kind.into(),
+            id: r.id,
+        }
     }
 }
 
 impl From<EntityRef> for WitEntityRef {
     fn from(r: EntityRef) -> Self {
-        WitEntityRef { kind: r.kind.into(), id: r.id }
+        WitEntityRef {
+            kind: r.kind.into(),
+            id: r.id,
+        }
     }
 }
 
@@ -63,7 +72,9 @@ impl From<crate::crm::CrmError> for WitError {
             C::NotFound(_) => WitError::NotFound(e.to_string()),
             C::Conflict(_) => WitError::Conflict(e.to_string()),
             C::Storage(_) => WitError::Transient(e.to_string()),
-            C::InvalidField { .. } | C::Invalid(_) | C::MissingStageFields { .. } => WitError::InvalidInput(e.to_string()),
+            C::InvalidField { .. } | C::Invalid(_) | C::MissingStageFields { .. } => {
+                WitError::InvalidInput(e.to_string())
+            }
         }
     }
 }

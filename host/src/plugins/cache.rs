@@ -54,13 +54,24 @@ impl ComponentCache {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = format!("{:016x}", hasher.finish());
-        let key = digest(format!("{component_digest}/{}/{engine_key}", env!("CARGO_PKG_VERSION")).as_bytes());
+        let key = digest(
+            format!(
+                "{component_digest}/{}/{engine_key}",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_bytes(),
+        );
         self.dir.join(format!("{key}.cwasm"))
     }
 
     /// The component for `bytes`, from the cache if it is there, else compiled
     /// and stored. A cache file that cannot be loaded is replaced.
-    pub fn load_or_compile(&self, engine: &Engine, bytes: &[u8], component_digest: &str) -> anyhow::Result<(Component, Origin)> {
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        component_digest: &str,
+    ) -> anyhow::Result<(Component, Origin)> {
         let path = self.path_for(engine, component_digest);
         if path.exists() {
             // SAFETY: the file is in robota's own cache folder and was written
@@ -68,10 +79,14 @@ impl ComponentCache {
             // by a compatible engine before using it.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, Origin::Cached)),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached component: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable cached component: {e:#}")
+                }
             }
         }
-        let component = Component::new(engine, bytes).map_err(anyhow::Error::from).context("compiling the component")?;
+        let component = Component::new(engine, bytes)
+            .map_err(anyhow::Error::from)
+            .context("compiling the component")?;
         if let Err(e) = self.store(&path, &component) {
             // A read-only cache only costs time, never correctness.
             tracing::warn!(path = %path.display(), "could not cache the compiled component: {e:#}");
@@ -80,7 +95,8 @@ impl ComponentCache {
     }
 
     fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
         let bytes = component.serialize().map_err(anyhow::Error::from)?;
         // Write then rename, so a concurrent reader never sees half a file.
         let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::now_v7()));

@@ -89,7 +89,9 @@ pub enum CallError {
     #[error("deadline exceeded: the action ran longer than {0:?}")]
     Deadline(Duration),
     /// The action tried to use more memory than its cap.
-    #[error("memory limit exceeded: the action tried to grow its memory to {tried} bytes; the cap is {cap} bytes")]
+    #[error(
+        "memory limit exceeded: the action tried to grow its memory to {tried} bytes; the cap is {cap} bytes"
+    )]
     Memory {
         /// The cap.
         cap: usize,
@@ -118,7 +120,13 @@ pub enum CallError {
 impl CallError {
     /// Whether retrying the step may help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, CallError::Action { kind: "transient", .. } | CallError::Host(_))
+        matches!(
+            self,
+            CallError::Action {
+                kind: "transient",
+                ..
+            } | CallError::Host(_)
+        )
     }
 }
 
@@ -134,7 +142,15 @@ fn wit_error_parts(e: WitError) -> (&'static str, String) {
 }
 
 impl PluginHost {
-    fn new_state(&self, plugin_id: &str, grants: Grants, config: Arc<BTreeMap<String, String>>, session: Option<CrmSession>, limits: Limits, key: String) -> (CallState, CappedPipe, CappedPipe) {
+    fn new_state(
+        &self,
+        plugin_id: &str,
+        grants: Grants,
+        config: Arc<BTreeMap<String, String>>,
+        session: Option<CrmSession>,
+        limits: Limits,
+        key: String,
+    ) -> (CallState, CappedPipe, CappedPipe) {
         let stdout = CappedPipe::new(limits.log_bytes);
         let stderr = CappedPipe::new(limits.log_bytes);
         // No preopened folders, no environment, no arguments, no sockets:
@@ -149,7 +165,10 @@ impl PluginHost {
         let state = CallState {
             wasi,
             table: ResourceTable::new(),
-            memory: MemoryCap { max_bytes: limits.memory_bytes.min(self.settings.max_memory_bytes), refused: None },
+            memory: MemoryCap {
+                max_bytes: limits.memory_bytes.min(self.settings.max_memory_bytes),
+                refused: None,
+            },
             plugin_id: plugin_id.to_owned(),
             grants,
             config,
@@ -175,7 +194,11 @@ impl PluginHost {
         let started = Instant::now();
         store.set_epoch_deadline(SLICE_TICKS);
         store.epoch_deadline_callback(move |_| {
-            Ok(if started.elapsed() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(SLICE_TICKS) })
+            Ok(if started.elapsed() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(SLICE_TICKS)
+            })
         });
         store
     }
@@ -183,7 +206,14 @@ impl PluginHost {
     /// Calls `describe` with no grants and default limits.
     pub(crate) async fn describe(&self, pre: &ActionPre<CallState>) -> anyhow::Result<WitManifest> {
         let limits = Limits::default();
-        let (state, _out, stderr) = self.new_state("(describing)", Grants::none(), Arc::new(BTreeMap::new()), None, limits, String::new());
+        let (state, _out, stderr) = self.new_state(
+            "(describing)",
+            Grants::none(),
+            Arc::new(BTreeMap::new()),
+            None,
+            limits,
+            String::new(),
+        );
         let mut store = self.new_store(state, limits.deadline);
         let run = async {
             let action = pre.instantiate_async(&mut store).await?;
@@ -191,27 +221,52 @@ impl PluginHost {
         };
         match tokio::time::timeout(limits.deadline, run).await {
             Ok(Ok(m)) => Ok(m),
-            Ok(Err(e)) => Err(anyhow::Error::from(e)).with_context(|| format!("describe failed; stderr: {}", stderr.contents())),
+            Ok(Err(e)) => Err(anyhow::Error::from(e))
+                .with_context(|| format!("describe failed; stderr: {}", stderr.contents())),
             Err(_) => anyhow::bail!("describe did not return within {:?}", limits.deadline),
         }
     }
 
     /// Runs one call of `plugin`.
-    pub async fn call(&self, plugin: &LoadedPlugin, req: CallRequest) -> Result<CallOutcome, CallError> {
+    pub async fn call(
+        &self,
+        plugin: &LoadedPlugin,
+        req: CallRequest,
+    ) -> Result<CallOutcome, CallError> {
         let limits = req.limits;
         if req.input.len() > limits.input_bytes {
-            return Err(CallError::InvalidInput(format!("{} bytes, the cap is {} bytes", req.input.len(), limits.input_bytes)));
+            return Err(CallError::InvalidInput(format!(
+                "{} bytes, the cap is {} bytes",
+                req.input.len(),
+                limits.input_bytes
+            )));
         }
         if let Err(e) = serde_json::from_str::<serde_json::Value>(&req.input) {
             return Err(CallError::InvalidInput(format!("not JSON: {e}")));
         }
-        let _slot = self.slots.acquire().await.map_err(|e| CallError::Host(e.into()))?;
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| CallError::Host(e.into()))?;
         let started = Instant::now();
         let grants = req.grants.intersect(&plugin.wanted);
         let session = CrmSession::new(req.store.clone());
-        let (state, stdout, stderr) = self.new_state(&plugin.manifest.id, grants, req.config.clone(), Some(session), limits, req.idempotency_key.clone());
+        let (state, stdout, stderr) = self.new_state(
+            &plugin.manifest.id,
+            grants,
+            req.config.clone(),
+            Some(session),
+            limits,
+            req.idempotency_key.clone(),
+        );
         let mut store = self.new_store(state, limits.deadline);
-        let ctx = WitContext { run_id: req.run_id, step_id: req.step_id, idempotency_key: req.idempotency_key, attempt: req.attempt };
+        let ctx = WitContext {
+            run_id: req.run_id,
+            step_id: req.step_id,
+            idempotency_key: req.idempotency_key,
+            attempt: req.attempt,
+        };
         let result = {
             let run = async {
                 let action = plugin.pre.instantiate_async(&mut store).await?;
@@ -232,17 +287,30 @@ impl PluginHost {
             Ok(Ok(Ok(output))) => output,
         };
         if output.len() > limits.output_bytes {
-            return Err(CallError::OutputTooLarge { size: output.len(), cap: limits.output_bytes });
+            return Err(CallError::OutputTooLarge {
+                size: output.len(),
+                cap: limits.output_bytes,
+            });
         }
-        let output = serde_json::from_str(&output).map_err(|e| CallError::InvalidOutput(format!("not JSON: {e}")))?;
+        let output = serde_json::from_str(&output)
+            .map_err(|e| CallError::InvalidOutput(format!("not JSON: {e}")))?;
         let state = store.into_data();
         let mut logs = state.logs;
         if state.logs_dropped > 0 {
-            logs.push(LogLine { level: "warn", message: format!("{} log lines dropped: the log cap is {} bytes", state.logs_dropped, limits.log_bytes) });
+            logs.push(LogLine {
+                level: "warn",
+                message: format!(
+                    "{} log lines dropped: the log cap is {} bytes",
+                    state.logs_dropped, limits.log_bytes
+                ),
+            });
         }
         Ok(CallOutcome {
             output,
-            changes: state.session.map(CrmSession::into_changes).unwrap_or_default(),
+            changes: state
+                .session
+                .map(CrmSession::into_changes)
+                .unwrap_or_default(),
             logs,
             stdout: stdout.contents(),
             stderr: stderr.contents(),
@@ -253,11 +321,22 @@ impl PluginHost {
 
 /// Names why a call trapped: the memory cap, the deadline, or the guest's own
 /// failure with what it printed to stderr (a Rust panic prints its message there).
-fn classify_trap(e: &wasmtime::Error, state: &CallState, stderr: &CappedPipe, limits: Limits) -> CallError {
+fn classify_trap(
+    e: &wasmtime::Error,
+    state: &CallState,
+    stderr: &CappedPipe,
+    limits: Limits,
+) -> CallError {
     if let Some(tried) = state.memory.refused {
-        return CallError::Memory { cap: state.memory.max_bytes, tried };
+        return CallError::Memory {
+            cap: state.memory.max_bytes,
+            tried,
+        };
     }
-    if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
+    if matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    ) {
         return CallError::Deadline(limits.deadline);
     }
     let printed = stderr.contents();
@@ -265,7 +344,9 @@ fn classify_trap(e: &wasmtime::Error, state: &CallState, stderr: &CappedPipe, li
         return CallError::Trap(panic);
     }
     let printed = printed.trim();
-    let trap = e.downcast_ref::<wasmtime::Trap>().map_or_else(|| format!("{e:#}"), |t| t.to_string());
+    let trap = e
+        .downcast_ref::<wasmtime::Trap>()
+        .map_or_else(|| format!("{e:#}"), |t| t.to_string());
     if printed.is_empty() {
         CallError::Trap(trap)
     } else {
@@ -294,7 +375,10 @@ mod tests {
     #[test]
     fn a_rust_panic_is_reduced_to_its_location_and_message() {
         let printed = "thread '<unnamed>' (1) panicked at src/lib.rs:106:41:\nboom at step 3\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
-        assert_eq!(panic_message(printed).as_deref(), Some("panicked at src/lib.rs:106:41: boom at step 3"));
+        assert_eq!(
+            panic_message(printed).as_deref(),
+            Some("panicked at src/lib.rs:106:41: boom at step 3")
+        );
         assert_eq!(panic_message("just some output\n"), None);
     }
 }

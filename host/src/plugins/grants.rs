@@ -42,9 +42,15 @@ impl Capability {
 
     /// The capability with this name.
     pub fn parse(name: &str) -> Option<Capability> {
-        [Capability::CrmRead, Capability::CrmWrite, Capability::MailSend, Capability::HttpFetch, Capability::NotifySend]
-            .into_iter()
-            .find(|c| c.name() == name)
+        [
+            Capability::CrmRead,
+            Capability::CrmWrite,
+            Capability::MailSend,
+            Capability::HttpFetch,
+            Capability::NotifySend,
+        ]
+        .into_iter()
+        .find(|c| c.name() == name)
     }
 }
 
@@ -58,7 +64,9 @@ impl fmt::Display for Capability {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantsError {
     /// The capability name is not one robota knows.
-    #[error("unknown capability `{0}`: use crm.read, crm.write, mail.send, http.fetch=HOST[,HOST…] or notify.send")]
+    #[error(
+        "unknown capability `{0}`: use crm.read, crm.write, mail.send, http.fetch=HOST[,HOST…] or notify.send"
+    )]
     Unknown(String),
     /// `http.fetch` needs hosts.
     #[error("http.fetch needs an allow-list: http.fetch=api.example.com[,host:port…]")]
@@ -86,8 +94,11 @@ impl Grants {
         let mut grants = Grants::default();
         for item in items {
             let item = item.as_ref().trim();
-            let (name, params) = item.split_once('=').map_or((item, None), |(n, p)| (n, Some(p)));
-            let cap = Capability::parse(name).ok_or_else(|| GrantsError::Unknown(name.to_owned()))?;
+            let (name, params) = item
+                .split_once('=')
+                .map_or((item, None), |(n, p)| (n, Some(p)));
+            let cap =
+                Capability::parse(name).ok_or_else(|| GrantsError::Unknown(name.to_owned()))?;
             let hosts = match (cap, params) {
                 (Capability::HttpFetch, None) => return Err(GrantsError::NoHosts),
                 (Capability::HttpFetch, Some(p)) => parse_hosts(p)?,
@@ -101,7 +112,10 @@ impl Grants {
 
     /// Grants `cap` (with `hosts` for `http.fetch`).
     pub fn with(mut self, cap: Capability, hosts: &[&str]) -> Grants {
-        self.caps.entry(cap).or_default().extend(hosts.iter().map(|h| h.to_lowercase()));
+        self.caps
+            .entry(cap)
+            .or_default()
+            .extend(hosts.iter().map(|h| h.to_lowercase()));
         self
     }
 
@@ -114,7 +128,10 @@ impl Grants {
                 WitCapability::CrmWrite => (Capability::CrmWrite, Vec::new()),
                 WitCapability::MailSend => (Capability::MailSend, Vec::new()),
                 WitCapability::NotifySend => (Capability::NotifySend, Vec::new()),
-                WitCapability::HttpFetch(hosts) => (Capability::HttpFetch, hosts.iter().map(|h| h.to_lowercase()).collect()),
+                WitCapability::HttpFetch(hosts) => (
+                    Capability::HttpFetch,
+                    hosts.iter().map(|h| h.to_lowercase()).collect(),
+                ),
             };
             g.caps.entry(cap).or_default().extend(hosts);
         }
@@ -133,17 +150,23 @@ impl Grants {
 
     /// The allow-list of `http.fetch`.
     pub fn http_hosts(&self) -> &[String] {
-        self.caps.get(&Capability::HttpFetch).map_or(&[], Vec::as_slice)
+        self.caps
+            .get(&Capability::HttpFetch)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Whether a request to `host` on `port` is allowed: an entry `host`
     /// allows any port, `host:port` only that port.
     pub fn allows_host(&self, host: &str, port: u16) -> bool {
         let host = host.to_lowercase();
-        self.http_hosts().iter().any(|entry| match entry.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => h == host && p.parse() == Ok(port),
-            _ => *entry == host,
-        })
+        self.http_hosts()
+            .iter()
+            .any(|entry| match entry.rsplit_once(':') {
+                Some((h, p)) if !h.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+                    h == host && p.parse() == Ok(port)
+                }
+                _ => *entry == host,
+            })
     }
 
     /// What both grant sets allow: the effective grants of a call.
@@ -154,7 +177,7 @@ impl Grants {
                 let hosts = if *cap == Capability::HttpFetch {
                     // Keep both lists: a URL must pass each (checked in `allows_both`).
                     let mut both = hosts.clone();
-                    both.retain(|h| other_hosts.iter().any(|o| same_host(o, h)) );
+                    both.retain(|h| other_hosts.iter().any(|o| same_host(o, h)));
                     both
                 } else {
                     Vec::new()
@@ -169,7 +192,11 @@ impl Grants {
 /// Whether two allow-list entries name the same host (ports aside): the
 /// entry kept is the narrower one the admin gave.
 fn same_host(a: &str, b: &str) -> bool {
-    let host = |e: &str| e.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map_or(e.to_owned(), |(h, _)| h.to_owned());
+    let host = |e: &str| {
+        e.rsplit_once(':')
+            .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+            .map_or(e.to_owned(), |(h, _)| h.to_owned())
+    };
     host(a) == host(b)
 }
 
@@ -177,8 +204,16 @@ fn parse_hosts(list: &str) -> Result<Vec<String>, GrantsError> {
     list.split(',')
         .map(|h| h.trim().to_lowercase())
         .map(|h| {
-            let ok = !h.is_empty() && !h.contains('/') && !h.contains('*') && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
-            if ok { Ok(h) } else { Err(GrantsError::BadHost(h)) }
+            let ok = !h.is_empty()
+                && !h.contains('/')
+                && !h.contains('*')
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+            if ok {
+                Ok(h)
+            } else {
+                Err(GrantsError::BadHost(h))
+            }
         })
         .collect()
 }
@@ -189,7 +224,8 @@ mod tests {
 
     #[test]
     fn parses_grants_and_hosts() {
-        let g = Grants::parse(&["crm.read", "http.fetch=API.example.com,127.0.0.1:8080"]).expect("valid");
+        let g = Grants::parse(&["crm.read", "http.fetch=API.example.com,127.0.0.1:8080"])
+            .expect("valid");
         assert!(g.has(Capability::CrmRead));
         assert!(!g.has(Capability::CrmWrite));
         assert!(g.allows_host("api.example.com", 443));
@@ -200,20 +236,38 @@ mod tests {
 
     #[test]
     fn bad_grants_are_refused_by_name() {
-        assert_eq!(Grants::parse(&["crm.delete"]), Err(GrantsError::Unknown("crm.delete".into())));
+        assert_eq!(
+            Grants::parse(&["crm.delete"]),
+            Err(GrantsError::Unknown("crm.delete".into()))
+        );
         assert_eq!(Grants::parse(&["http.fetch"]), Err(GrantsError::NoHosts));
-        assert_eq!(Grants::parse(&["http.fetch=http://x/"]), Err(GrantsError::BadHost("http://x/".into())));
+        assert_eq!(
+            Grants::parse(&["http.fetch=http://x/"]),
+            Err(GrantsError::BadHost("http://x/".into()))
+        );
     }
 
     #[test]
     fn effective_grants_are_what_both_allow() {
-        let granted = Grants::parse(&["crm.read", "crm.write", "http.fetch=127.0.0.1:9000"]).expect("valid");
-        let wanted = Grants::none().with(Capability::CrmRead, &[]).with(Capability::HttpFetch, &["127.0.0.1", "example.com"]);
+        let granted =
+            Grants::parse(&["crm.read", "crm.write", "http.fetch=127.0.0.1:9000"]).expect("valid");
+        let wanted = Grants::none()
+            .with(Capability::CrmRead, &[])
+            .with(Capability::HttpFetch, &["127.0.0.1", "example.com"]);
         let eff = granted.intersect(&wanted);
         assert!(eff.has(Capability::CrmRead));
-        assert!(!eff.has(Capability::CrmWrite), "not asked for by the manifest");
+        assert!(
+            !eff.has(Capability::CrmWrite),
+            "not asked for by the manifest"
+        );
         assert!(eff.allows_host("127.0.0.1", 9000));
-        assert!(!eff.allows_host("127.0.0.1", 9001), "the admin's port holds");
-        assert!(!eff.allows_host("example.com", 443), "asked for but not granted");
+        assert!(
+            !eff.allows_host("127.0.0.1", 9001),
+            "the admin's port holds"
+        );
+        assert!(
+            !eff.allows_host("example.com", 443),
+            "asked for but not granted"
+        );
     }
 }

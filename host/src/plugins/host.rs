@@ -16,12 +16,19 @@ impl mail::Host for CallState {
     async fn send(&mut self, msg: mail::Message) -> Result<String, WitError> {
         self.require(Capability::MailSend)?;
         if msg.to.is_empty() {
-            return Err(WitError::InvalidInput("mail: at least one recipient is needed".into()));
+            return Err(WitError::InvalidInput(
+                "mail: at least one recipient is needed".into(),
+            ));
         }
         for address in msg.to.iter().chain(&msg.cc) {
-            let ok = address.split_once('@').is_some_and(|(u, h)| !u.is_empty() && h.contains('.')) && !address.contains(char::is_whitespace);
+            let ok = address
+                .split_once('@')
+                .is_some_and(|(u, h)| !u.is_empty() && h.contains('.'))
+                && !address.contains(char::is_whitespace);
             if !ok {
-                return Err(WitError::InvalidInput(format!("mail: `{address}` is not an e-mail address")));
+                return Err(WitError::InvalidInput(format!(
+                    "mail: `{address}` is not an e-mail address"
+                )));
             }
         }
         if msg.subject.trim().is_empty() {
@@ -42,7 +49,11 @@ impl mail::Host for CallState {
             attachments: msg
                 .attachments
                 .into_iter()
-                .map(|a| MailAttachment { filename: a.filename, content_type: a.content_type, content: a.content })
+                .map(|a| MailAttachment {
+                    filename: a.filename,
+                    content_type: a.content_type,
+                    content: a.content,
+                })
                 .collect(),
         };
         self.session()?.push(Change::Mail(mail));
@@ -54,10 +65,17 @@ impl notify::Host for CallState {
     async fn send(&mut self, n: notify::Notification) -> Result<String, WitError> {
         self.require(Capability::NotifySend)?;
         if n.user_id.trim().is_empty() || n.title.trim().is_empty() {
-            return Err(WitError::InvalidInput("notify: user-id and title are required".into()));
+            return Err(WitError::InvalidInput(
+                "notify: user-id and title are required".into(),
+            ));
         }
-        let user = crate::crm::EntityRef { kind: crate::crm::EntityKind::User, id: n.user_id.clone() };
-        self.session()?.get(&user).await.map_err(|_| WitError::InvalidInput(format!("notify: no user with id `{}`", n.user_id)))?;
+        let user = crate::crm::EntityRef {
+            kind: crate::crm::EntityKind::User,
+            id: n.user_id.clone(),
+        };
+        self.session()?.get(&user).await.map_err(|_| {
+            WitError::InvalidInput(format!("notify: no user with id `{}`", n.user_id))
+        })?;
         let id = new_id();
         self.session()?.push(Change::Notify(Notification {
             id: id.clone(),

@@ -36,27 +36,38 @@ impl Default for Limits {
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let t = text.trim();
     let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: usize = digits.parse().map_err(|_| format!("`{text}` is not a size such as 64MiB"))?;
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 64MiB"))?;
     let mult = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "K" | "KB" => 1 << 10,
         "MiB" | "M" | "MB" => 1 << 20,
         "GiB" | "G" | "GB" => 1 << 30,
-        other => return Err(format!("unknown size unit `{other}` in `{text}`: use B, KiB, MiB or GiB")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}`: use B, KiB, MiB or GiB"
+            ));
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("`{text}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Parses a duration such as `5s`, `250ms` or `2m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration such as 5s"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 5s"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
-        other => Err(format!("unknown duration unit `{other}` in `{text}`: use ms, s or m")),
+        other => Err(format!(
+            "unknown duration unit `{other}` in `{text}`: use ms, s or m"
+        )),
     }
 }
 
@@ -68,7 +79,11 @@ mod tests {
     fn sizes_and_durations_parse() {
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
         assert_eq!(parse_size("1024"), Ok(1024));
-        assert!(parse_size("64XB").unwrap_err().contains("unknown size unit"));
+        assert!(
+            parse_size("64XB")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert!(parse_duration("five").is_err());

@@ -8,7 +8,7 @@
 
 use crate::crm::changes::Change;
 use crate::crm::schema::spec;
-use crate::crm::validate::{Mode, check_record, normalize_patch};
+use crate::crm::validate::{check_record, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter, new_id};
 use crate::store::Store;
 use serde_json::{Map, Value};
@@ -27,7 +27,12 @@ pub struct CrmSession {
 impl CrmSession {
     /// A session over `store` with nothing buffered.
     pub fn new(store: Store) -> CrmSession {
-        CrmSession { store, changes: Vec::new(), overlay: HashMap::new(), created: Vec::new() }
+        CrmSession {
+            store,
+            changes: Vec::new(),
+            overlay: HashMap::new(),
+            created: Vec::new(),
+        }
     }
 
     /// The buffered changes, to commit with the step.
@@ -45,11 +50,19 @@ impl CrmSession {
         if let Some(record) = self.overlay.get(target) {
             return Ok(record.clone());
         }
-        self.store.get(target).await?.ok_or_else(|| CrmError::NotFound(target.clone()))
+        self.store
+            .get(target)
+            .await?
+            .ok_or_else(|| CrmError::NotFound(target.clone()))
     }
 
     /// Entities passing every filter, with this step's changes applied.
-    pub async fn query(&self, kind: EntityKind, filters: &[Filter], limit: u32) -> Result<Vec<Map<String, Value>>, CrmError> {
+    pub async fn query(
+        &self,
+        kind: EntityKind,
+        filters: &[Filter],
+        limit: u32,
+    ) -> Result<Vec<Map<String, Value>>, CrmError> {
         let spec = spec(kind);
         let mut rows = self.store.query(kind, filters, limit).await?;
         if self.overlay.keys().all(|r| r.kind != kind) {
@@ -61,7 +74,11 @@ impl CrmSession {
         };
         // Rows the step changed: use its version, drop it if it no longer matches.
         rows.retain_mut(|row| {
-            let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let id = row
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             match self.overlay.get(&EntityRef { kind, id }) {
                 Some(mine) => {
                     *row = mine.clone();
@@ -82,27 +99,42 @@ impl CrmSession {
     }
 
     /// Buffers a create after checking the fields; returns the new id.
-    pub fn create(&mut self, kind: EntityKind, fields: Map<String, Value>) -> Result<EntityRef, CrmError> {
-        let mut record = normalize_patch(kind, &fields, Mode::Create)?;
+    pub fn create(
+        &mut self,
+        kind: EntityKind,
+        fields: Map<String, Value>,
+    ) -> Result<EntityRef, CrmError> {
+        let mut record = normalize_patch(kind, &fields)?;
         check_record(kind, &record)?;
         let target = EntityRef { kind, id: new_id() };
         record.insert("id".into(), Value::String(target.id.clone()));
         self.overlay.insert(target.clone(), record);
         self.created.push(target.clone());
-        self.changes.push(Change::Create { kind, id: target.id.clone(), fields });
+        self.changes.push(Change::Create {
+            kind,
+            id: target.id.clone(),
+            fields,
+        });
         Ok(target)
     }
 
     /// Buffers an update after checking it against the current record.
-    pub async fn update(&mut self, target: &EntityRef, fields: Map<String, Value>) -> Result<(), CrmError> {
-        let patch = normalize_patch(target.kind, &fields, Mode::Update)?;
+    pub async fn update(
+        &mut self,
+        target: &EntityRef,
+        fields: Map<String, Value>,
+    ) -> Result<(), CrmError> {
+        let patch = normalize_patch(target.kind, &fields)?;
         let mut record = self.get(target).await?;
         for (k, v) in patch {
             record.insert(k, v);
         }
         check_record(target.kind, &record)?;
         self.overlay.insert(target.clone(), record);
-        self.changes.push(Change::Update { target: target.clone(), fields });
+        self.changes.push(Change::Update {
+            target: target.clone(),
+            fields,
+        });
         Ok(())
     }
 
@@ -110,7 +142,10 @@ impl CrmSession {
     pub async fn link(&mut self, from: &EntityRef, to: &EntityRef) -> Result<(), CrmError> {
         self.get(from).await?;
         self.get(to).await?;
-        self.changes.push(Change::Link { from: from.clone(), to: to.clone() });
+        self.changes.push(Change::Link {
+            from: from.clone(),
+            to: to.clone(),
+        });
         Ok(())
     }
 
@@ -120,7 +155,10 @@ impl CrmSession {
             return Err(CrmError::Invalid("a note needs text".into()));
         }
         self.get(target).await?;
-        self.changes.push(Change::Note { target: target.clone(), text: text.to_owned() });
+        self.changes.push(Change::Note {
+            target: target.clone(),
+            text: text.to_owned(),
+        });
         Ok(())
     }
 }

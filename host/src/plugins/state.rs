@@ -1,11 +1,11 @@
 //! The data of one call's store: WASI context, limits, grants, the CRM
 //! session and what the call has logged.
 
+use super::bindings::WitError;
 use super::call::LogLine;
 use super::grants::{Capability, Grants};
 use super::limits::Limits;
 use super::session::CrmSession;
-use super::bindings::WitError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +24,12 @@ pub struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.refused = Some(desired);
             return Ok(false);
@@ -32,7 +37,12 @@ impl ResourceLimiter for MemoryCap {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
@@ -71,9 +81,9 @@ impl CallState {
 
     /// The CRM session, or `failed` when the call has none (during `describe`).
     pub(crate) fn session(&mut self) -> Result<&mut CrmSession, WitError> {
-        self.session
-            .as_mut()
-            .ok_or_else(|| WitError::Failed("the CRM is not available while describing an action".into()))
+        self.session.as_mut().ok_or_else(|| {
+            WitError::Failed("the CRM is not available while describing an action".into())
+        })
     }
 
     /// The time left before the call's deadline.
@@ -95,6 +105,9 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }

@@ -26,11 +26,16 @@ pub struct CappedPipe {
 impl CappedPipe {
     /// A pipe keeping at most `cap` bytes.
     pub fn new(cap: usize) -> CappedPipe {
-        CappedPipe { cap, inner: Arc::new(Mutex::new(Inner::default())) }
+        CappedPipe {
+            cap,
+            inner: Arc::new(Mutex::new(Inner::default())),
+        }
     }
 
     fn write_bytes(&self, bytes: &[u8]) {
-        let Ok(mut inner) = self.inner.lock() else { return };
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
         let room = self.cap.saturating_sub(inner.kept.len());
         let take = room.min(bytes.len());
         inner.kept.extend_from_slice(&bytes[..take]);
@@ -39,7 +44,9 @@ impl CappedPipe {
 
     /// What was kept, as text, with a note of how much was dropped.
     pub fn contents(&self) -> String {
-        let Ok(inner) = self.inner.lock() else { return String::new() };
+        let Ok(inner) = self.inner.lock() else {
+            return String::new();
+        };
         let mut text = String::from_utf8_lossy(&inner.kept).into_owned();
         if inner.dropped > 0 {
             text.push_str(&format!("\n[{} more bytes dropped]", inner.dropped));
@@ -68,7 +75,11 @@ impl Pollable for CappedPipe {
 }
 
 impl AsyncWrite for CappedPipe {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.write_bytes(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -7,19 +7,26 @@ use super::sqlite::db_err;
 use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail};
 use crate::crm::money::{money_text, totals};
 use crate::crm::schema::{FieldType, spec};
-use crate::crm::validate::{Mode, check_record, check_transition, normalize_patch};
+use crate::crm::validate::{check_record, check_transition, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 /// Applies `change` within `tx`, adding what it did to `report`.
-pub async fn apply_change(tx: &mut Transaction<'_, Sqlite>, change: &Change, report: &mut CommitReport) -> Result<(), CrmError> {
+pub async fn apply_change(
+    tx: &mut Transaction<'_, Sqlite>,
+    change: &Change,
+    report: &mut CommitReport,
+) -> Result<(), CrmError> {
     let conn: &mut SqliteConnection = tx;
     match change {
         Change::Create { kind, id, fields } => {
             create(conn, *kind, id, fields).await?;
-            report.created.push(EntityRef { kind: *kind, id: id.clone() });
+            report.created.push(EntityRef {
+                kind: *kind,
+                id: id.clone(),
+            });
         }
         Change::Update { target, fields } => {
             update(conn, target, fields).await?;
@@ -28,8 +35,22 @@ pub async fn apply_change(tx: &mut Transaction<'_, Sqlite>, change: &Change, rep
         Change::Link { from, to } => {
             must_exist(conn, from).await?;
             must_exist(conn, to).await?;
-            timeline(conn, from, "link", &format!("linked to {to}"), json!({ "to": to })).await?;
-            timeline(conn, to, "link", &format!("linked from {from}"), json!({ "from": from })).await?;
+            timeline(
+                conn,
+                from,
+                "link",
+                &format!("linked to {to}"),
+                json!({ "to": to }),
+            )
+            .await?;
+            timeline(
+                conn,
+                to,
+                "link",
+                &format!("linked from {from}"),
+                json!({ "from": from }),
+            )
+            .await?;
         }
         Change::Note { target, text } => {
             must_exist(conn, target).await?;
@@ -88,7 +109,8 @@ fn defaults(kind: EntityKind) -> Map<String, Value> {
 fn merge(record: &mut Map<String, Value>, patch: Map<String, Value>) {
     for (k, v) in patch {
         if k == "custom_fields"
-            && let (Some(Value::Object(old)), Value::Object(new)) = (record.get_mut("custom_fields"), &v)
+            && let (Some(Value::Object(old)), Value::Object(new)) =
+                (record.get_mut("custom_fields"), &v)
         {
             for (ck, cv) in new {
                 old.insert(ck.clone(), cv.clone());
@@ -99,8 +121,13 @@ fn merge(record: &mut Map<String, Value>, patch: Map<String, Value>) {
     }
 }
 
-async fn create(conn: &mut SqliteConnection, kind: EntityKind, id: &str, fields: &Map<String, Value>) -> Result<(), CrmError> {
-    let patch = normalize_patch(kind, fields, Mode::Create)?;
+async fn create(
+    conn: &mut SqliteConnection,
+    kind: EntityKind,
+    id: &str,
+    fields: &Map<String, Value>,
+) -> Result<(), CrmError> {
+    let patch = normalize_patch(kind, fields)?;
     let mut record = defaults(kind);
     record.insert("custom_fields".into(), json!({}));
     merge(&mut record, patch);
@@ -117,13 +144,30 @@ async fn create(conn: &mut SqliteConnection, kind: EntityKind, id: &str, fields:
         .bind(1i64)
         .bind(&now)
         .bind(&now)
-        .bind(record.get("custom_fields").map_or_else(|| "{}".to_owned(), Value::to_string));
-    bind_columns(q, spec(kind), &record).execute(&mut *conn).await.map_err(|e| unique_conflict(kind, e))?;
-    let target = EntityRef { kind, id: id.to_owned() };
+        .bind(
+            record
+                .get("custom_fields")
+                .map_or_else(|| "{}".to_owned(), Value::to_string),
+        );
+    bind_columns(q, spec(kind), &record)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| unique_conflict(kind, e))?;
+    let target = EntityRef {
+        kind,
+        id: id.to_owned(),
+    };
     if let Some(Value::Array(items)) = record.get("items") {
         rows::write_items(conn, &target, items).await?;
     }
-    timeline(conn, &target, "created", &format!("{kind} created"), json!({})).await?;
+    timeline(
+        conn,
+        &target,
+        "created",
+        &format!("{kind} created"),
+        json!({}),
+    )
+    .await?;
     if kind == EntityKind::PaymentRequest {
         payment_history(conn, id, None, record.get("status").and_then(Value::as_str)).await?;
     }
@@ -131,7 +175,12 @@ async fn create(conn: &mut SqliteConnection, kind: EntityKind, id: &str, fields:
 }
 
 /// Records a payment request's move from one status to another.
-async fn payment_history(conn: &mut SqliteConnection, request_id: &str, from: Option<&str>, to: Option<&str>) -> Result<(), CrmError> {
+async fn payment_history(
+    conn: &mut SqliteConnection,
+    request_id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(), CrmError> {
     sqlx::query("INSERT INTO payment_request_history (id, request_id, at, from_status, to_status) VALUES (?, ?, ?, ?, ?)")
         .bind(new_id())
         .bind(request_id)
@@ -144,20 +193,32 @@ async fn payment_history(conn: &mut SqliteConnection, request_id: &str, from: Op
     Ok(())
 }
 
-async fn update(conn: &mut SqliteConnection, target: &EntityRef, fields: &Map<String, Value>) -> Result<(), CrmError> {
+async fn update(
+    conn: &mut SqliteConnection,
+    target: &EntityRef,
+    fields: &Map<String, Value>,
+) -> Result<(), CrmError> {
     let kind = target.kind;
-    let current = rows::load(conn, target).await?.ok_or_else(|| CrmError::NotFound(target.clone()))?;
-    let patch = normalize_patch(kind, fields, Mode::Update)?;
+    let current = rows::load(conn, target)
+        .await?
+        .ok_or_else(|| CrmError::NotFound(target.clone()))?;
+    let patch = normalize_patch(kind, fields)?;
     let mut record = current.clone();
     merge(&mut record, patch);
     derive(conn, kind, &mut record, false).await?;
     check_record(kind, &record)?;
-    let status = |r: &Map<String, Value>| r.get("status").and_then(Value::as_str).map(str::to_owned);
-    check_transition(kind, status(&current).as_deref(), status(&record).as_deref())?;
+    let status =
+        |r: &Map<String, Value>| r.get("status").and_then(Value::as_str).map(str::to_owned);
+    check_transition(
+        kind,
+        status(&current).as_deref(),
+        status(&record).as_deref(),
+    )?;
     check_references(conn, kind, &record).await?;
     check_custom_fields(conn, kind, &record).await?;
     let stage_moved = kind == EntityKind::Deal
-        && (current.get("stage") != record.get("stage") || current.get("pipeline_id") != record.get("pipeline_id"));
+        && (current.get("stage") != record.get("stage")
+            || current.get("pipeline_id") != record.get("pipeline_id"));
     if stage_moved {
         check_stage(conn, &record).await?;
     }
@@ -172,9 +233,11 @@ async fn update(conn: &mut SqliteConnection, target: &EntityRef, fields: &Map<St
         return Ok(());
     }
     let version = current.get("version").and_then(Value::as_i64).unwrap_or(0);
-    let q = sqlx::query(&statements(kind).update)
-        .bind(now_text())
-        .bind(record.get("custom_fields").map_or_else(|| "{}".to_owned(), Value::to_string));
+    let q = sqlx::query(&statements(kind).update).bind(now_text()).bind(
+        record
+            .get("custom_fields")
+            .map_or_else(|| "{}".to_owned(), Value::to_string),
+    );
     let done = bind_columns(q, spec(kind), &record)
         .bind(&target.id)
         .bind(version)
@@ -182,7 +245,9 @@ async fn update(conn: &mut SqliteConnection, target: &EntityRef, fields: &Map<St
         .await
         .map_err(|e| unique_conflict(kind, e))?;
     if done.rows_affected() != 1 {
-        return Err(CrmError::Conflict(format!("{target} changed while being updated")));
+        return Err(CrmError::Conflict(format!(
+            "{target} changed while being updated"
+        )));
     }
     if changes.contains_key("items")
         && let Some(Value::Array(items)) = record.get("items")
@@ -190,39 +255,97 @@ async fn update(conn: &mut SqliteConnection, target: &EntityRef, fields: &Map<St
         rows::write_items(conn, target, items).await?;
     }
     if kind == EntityKind::PaymentRequest && changes.contains_key("status") {
-        payment_history(conn, &target.id, status(&current).as_deref(), status(&record).as_deref()).await?;
+        payment_history(
+            conn,
+            &target.id,
+            status(&current).as_deref(),
+            status(&record).as_deref(),
+        )
+        .await?;
     }
     let names: Vec<&str> = changes.keys().map(String::as_str).collect();
     let text = if stage_moved {
-        format!("stage {} → {}", current.get("stage").and_then(Value::as_str).unwrap_or("?"), record.get("stage").and_then(Value::as_str).unwrap_or("?"))
+        format!(
+            "stage {} → {}",
+            current.get("stage").and_then(Value::as_str).unwrap_or("?"),
+            record.get("stage").and_then(Value::as_str).unwrap_or("?")
+        )
     } else {
         format!("changed {}", names.join(", "))
     };
-    timeline(conn, target, if stage_moved { "stage_changed" } else { "updated" }, &text, Value::Object(changes.clone())).await?;
-    event(conn, target, if stage_moved { "stage_changed" } else { "updated" }, &Value::Object(changes)).await
+    timeline(
+        conn,
+        target,
+        if stage_moved {
+            "stage_changed"
+        } else {
+            "updated"
+        },
+        &text,
+        Value::Object(changes.clone()),
+    )
+    .await?;
+    event(
+        conn,
+        target,
+        if stage_moved {
+            "stage_changed"
+        } else {
+            "updated"
+        },
+        &Value::Object(changes),
+    )
+    .await
 }
 
 /// Fills the fields the host computes.
-async fn derive(conn: &mut SqliteConnection, kind: EntityKind, record: &mut Map<String, Value>, creating: bool) -> Result<(), CrmError> {
+async fn derive(
+    conn: &mut SqliteConnection,
+    kind: EntityKind,
+    record: &mut Map<String, Value>,
+    creating: bool,
+) -> Result<(), CrmError> {
     match kind {
         EntityKind::Deal => {
             if record.get("pipeline_id").is_none_or(Value::is_null) {
-                let row = sqlx::query("SELECT id FROM pipelines ORDER BY is_default DESC, created_at LIMIT 1")
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or_else(|| CrmError::field(kind, "pipeline_id", "no pipeline exists yet; create one first"))?;
-                record.insert("pipeline_id".into(), Value::String(row.try_get("id").map_err(db_err)?));
+                let row = sqlx::query(
+                    "SELECT id FROM pipelines ORDER BY is_default DESC, created_at LIMIT 1",
+                )
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| {
+                    CrmError::field(
+                        kind,
+                        "pipeline_id",
+                        "no pipeline exists yet; create one first",
+                    )
+                })?;
+                record.insert(
+                    "pipeline_id".into(),
+                    Value::String(row.try_get("id").map_err(db_err)?),
+                );
             }
             if record.get("stage").is_none_or(Value::is_null) {
-                let pipeline = record.get("pipeline_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                let row = sqlx::query("SELECT code FROM stages WHERE pipeline_id = ? ORDER BY sort LIMIT 1")
-                    .bind(&pipeline)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or_else(|| CrmError::field(kind, "pipeline_id", format!("`{pipeline}` has no stages")))?;
-                record.insert("stage".into(), Value::String(row.try_get("code").map_err(db_err)?));
+                let pipeline = record
+                    .get("pipeline_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let row = sqlx::query(
+                    "SELECT code FROM stages WHERE pipeline_id = ? ORDER BY sort LIMIT 1",
+                )
+                .bind(&pipeline)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| {
+                    CrmError::field(kind, "pipeline_id", format!("`{pipeline}` has no stages"))
+                })?;
+                record.insert(
+                    "stage".into(),
+                    Value::String(row.try_get("code").map_err(db_err)?),
+                );
             }
             if let Some(Value::Array(items)) = record.get("items")
                 && !items.is_empty()
@@ -234,7 +357,13 @@ async fn derive(conn: &mut SqliteConnection, kind: EntityKind, record: &mut Map<
         EntityKind::Invoice => {
             let items = match record.get("items") {
                 Some(Value::Array(items)) if !items.is_empty() => items.clone(),
-                _ => return Err(CrmError::field(kind, "items", "an invoice needs at least one line")),
+                _ => {
+                    return Err(CrmError::field(
+                        kind,
+                        "items",
+                        "an invoice needs at least one line",
+                    ));
+                }
             };
             let t = totals(&items);
             record.insert("subtotal".into(), Value::String(money_text(t.subtotal)));
@@ -243,8 +372,13 @@ async fn derive(conn: &mut SqliteConnection, kind: EntityKind, record: &mut Map<
             if creating {
                 assign_invoice_number(conn, record).await?;
             }
-            if record.get("status").and_then(Value::as_str) == Some("paid") && record.get("paid_date").is_none_or(Value::is_null) {
-                record.insert("paid_date".into(), Value::String(chrono::Utc::now().date_naive().to_string()));
+            if record.get("status").and_then(Value::as_str) == Some("paid")
+                && record.get("paid_date").is_none_or(Value::is_null)
+            {
+                record.insert(
+                    "paid_date".into(),
+                    Value::String(chrono::Utc::now().date_naive().to_string()),
+                );
             }
         }
         _ => {}
@@ -255,9 +389,18 @@ async fn derive(conn: &mut SqliteConnection, kind: EntityKind, record: &mut Map<
 /// The next number of the issue date's year. The counter row is bumped in
 /// this transaction, so numbers are unique and gap-free: a rolled-back
 /// invoice rolls its number back too.
-async fn assign_invoice_number(conn: &mut SqliteConnection, record: &mut Map<String, Value>) -> Result<(), CrmError> {
-    let issue = record.get("issue_date").and_then(Value::as_str).unwrap_or_default();
-    let year: i64 = issue.get(..4).and_then(|y| y.parse().ok()).ok_or_else(|| CrmError::field(EntityKind::Invoice, "issue_date", "is required"))?;
+async fn assign_invoice_number(
+    conn: &mut SqliteConnection,
+    record: &mut Map<String, Value>,
+) -> Result<(), CrmError> {
+    let issue = record
+        .get("issue_date")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let year: i64 = issue
+        .get(..4)
+        .and_then(|y| y.parse().ok())
+        .ok_or_else(|| CrmError::field(EntityKind::Invoice, "issue_date", "is required"))?;
     let row = sqlx::query(
         "INSERT INTO invoice_counters (year, last_seq) VALUES (?, 1)
          ON CONFLICT (year) DO UPDATE SET last_seq = last_seq + 1
@@ -275,42 +418,81 @@ async fn assign_invoice_number(conn: &mut SqliteConnection, record: &mut Map<Str
 }
 
 /// Every reference field must point at an existing entity.
-async fn check_references(conn: &mut SqliteConnection, kind: EntityKind, record: &Map<String, Value>) -> Result<(), CrmError> {
+async fn check_references(
+    conn: &mut SqliteConnection,
+    kind: EntityKind,
+    record: &Map<String, Value>,
+) -> Result<(), CrmError> {
     for field in spec(kind).columns() {
-        let FieldType::Ref(target_kind) = field.ty else { continue };
-        let Some(id) = record.get(field.name).and_then(Value::as_str) else { continue };
-        let target = EntityRef { kind: target_kind, id: id.to_owned() };
+        let FieldType::Ref(target_kind) = field.ty else {
+            continue;
+        };
+        let Some(id) = record.get(field.name).and_then(Value::as_str) else {
+            continue;
+        };
+        let target = EntityRef {
+            kind: target_kind,
+            id: id.to_owned(),
+        };
         if !exists(conn, &target).await? {
-            return Err(CrmError::field(kind, field.name, format!("no {target_kind} with id `{id}`")));
+            return Err(CrmError::field(
+                kind,
+                field.name,
+                format!("no {target_kind} with id `{id}`"),
+            ));
         }
     }
     if kind == EntityKind::Task
-        && let (Some(k), Some(id)) = (record.get("entity_kind").and_then(Value::as_str), record.get("entity_id").and_then(Value::as_str))
+        && let (Some(k), Some(id)) = (
+            record.get("entity_kind").and_then(Value::as_str),
+            record.get("entity_id").and_then(Value::as_str),
+        )
         && let Some(k) = EntityKind::parse(k)
     {
-        let target = EntityRef { kind: k, id: id.to_owned() };
+        let target = EntityRef {
+            kind: k,
+            id: id.to_owned(),
+        };
         if !exists(conn, &target).await? {
-            return Err(CrmError::field(kind, "entity_id", format!("no {k} with id `{id}`")));
+            return Err(CrmError::field(
+                kind,
+                "entity_id",
+                format!("no {k} with id `{id}`"),
+            ));
         }
     }
     Ok(())
 }
 
 /// Custom field values must be defined for the kind and have the defined type.
-async fn check_custom_fields(conn: &mut SqliteConnection, kind: EntityKind, record: &Map<String, Value>) -> Result<(), CrmError> {
-    let Some(Value::Object(values)) = record.get("custom_fields") else { return Ok(()) };
+async fn check_custom_fields(
+    conn: &mut SqliteConnection,
+    kind: EntityKind,
+    record: &Map<String, Value>,
+) -> Result<(), CrmError> {
+    let Some(Value::Object(values)) = record.get("custom_fields") else {
+        return Ok(());
+    };
     if values.is_empty() {
         return Ok(());
     }
-    let defs = sqlx::query("SELECT code, type, options FROM custom_field_defs WHERE entity_kind = ?")
-        .bind(kind.as_str())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    let defs =
+        sqlx::query("SELECT code, type, options FROM custom_field_defs WHERE entity_kind = ?")
+            .bind(kind.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
     for (code, value) in values {
         let name = format!("custom_fields.{code}");
-        let Some(def) = defs.iter().find(|d| d.try_get::<String, _>("code").ok().as_deref() == Some(code)) else {
-            return Err(CrmError::field(kind, &name, "no such custom field is defined"));
+        let Some(def) = defs
+            .iter()
+            .find(|d| d.try_get::<String, _>("code").ok().as_deref() == Some(code))
+        else {
+            return Err(CrmError::field(
+                kind,
+                &name,
+                "no such custom field is defined",
+            ));
         };
         if value.is_null() {
             continue;
@@ -320,17 +502,25 @@ async fn check_custom_fields(conn: &mut SqliteConnection, kind: EntityKind, reco
             "text" => value.is_string(),
             "number" => value.is_i64(),
             "decimal" => crate::crm::filter::decimal_of(value).is_some() && !value.is_f64(),
-            "date" => value.as_str().is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+            "date" => value
+                .as_str()
+                .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
             "bool" => value.is_boolean(),
             "enum" => {
                 let options: String = def.try_get("options").map_err(db_err)?;
                 let options: Vec<String> = serde_json::from_str(&options).unwrap_or_default();
-                value.as_str().is_some_and(|s| options.iter().any(|o| o == s))
+                value
+                    .as_str()
+                    .is_some_and(|s| options.iter().any(|o| o == s))
             }
             _ => false,
         };
         if !ok {
-            return Err(CrmError::field(kind, &name, format!("{value} is not a valid {ty}")));
+            return Err(CrmError::field(
+                kind,
+                &name,
+                format!("{value} is not a valid {ty}"),
+            ));
         }
     }
     Ok(())
@@ -338,16 +528,31 @@ async fn check_custom_fields(conn: &mut SqliteConnection, kind: EntityKind, reco
 
 /// The deal's stage must exist in its pipeline, and the deal must have every
 /// field the stage requires.
-async fn check_stage(conn: &mut SqliteConnection, record: &Map<String, Value>) -> Result<(), CrmError> {
-    let pipeline = record.get("pipeline_id").and_then(Value::as_str).unwrap_or_default();
-    let stage = record.get("stage").and_then(Value::as_str).unwrap_or_default();
+async fn check_stage(
+    conn: &mut SqliteConnection,
+    record: &Map<String, Value>,
+) -> Result<(), CrmError> {
+    let pipeline = record
+        .get("pipeline_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let stage = record
+        .get("stage")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let row = sqlx::query("SELECT required_fields FROM stages WHERE pipeline_id = ? AND code = ?")
         .bind(pipeline)
         .bind(stage)
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?
-        .ok_or_else(|| CrmError::field(EntityKind::Deal, "stage", format!("`{stage}` is not a stage of pipeline `{pipeline}`")))?;
+        .ok_or_else(|| {
+            CrmError::field(
+                EntityKind::Deal,
+                "stage",
+                format!("`{stage}` is not a stage of pipeline `{pipeline}`"),
+            )
+        })?;
     let required: String = row.try_get("required_fields").map_err(db_err)?;
     let required: Vec<String> = serde_json::from_str(&required).unwrap_or_default();
     let missing: Vec<String> = required
@@ -358,10 +563,14 @@ async fn check_stage(conn: &mut SqliteConnection, record: &Map<String, Value>) -
                 None => record.get(name.as_str()),
             };
             // A money field left at zero is as unfilled as an empty one.
-            let is_money = spec(EntityKind::Deal).field(name).is_some_and(|f| f.ty == FieldType::Decimal);
+            let is_money = spec(EntityKind::Deal)
+                .field(name)
+                .is_some_and(|f| f.ty == FieldType::Decimal);
             match value {
                 None | Some(Value::Null) => true,
-                Some(Value::String(s)) if is_money => s.parse::<rust_decimal::Decimal>().map_or(true, |d| d.is_zero()),
+                Some(Value::String(s)) if is_money => s
+                    .parse::<rust_decimal::Decimal>()
+                    .map_or(true, |d| d.is_zero()),
                 Some(Value::String(s)) => s.trim().is_empty(),
                 Some(Value::Array(a)) => a.is_empty(),
                 _ => false,
@@ -371,20 +580,38 @@ async fn check_stage(conn: &mut SqliteConnection, record: &Map<String, Value>) -
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(CrmError::MissingStageFields { stage: stage.to_owned(), missing })
+        Err(CrmError::MissingStageFields {
+            stage: stage.to_owned(),
+            missing,
+        })
     }
 }
 
 async fn exists(conn: &mut SqliteConnection, target: &EntityRef) -> Result<bool, CrmError> {
     let sql = format!("SELECT 1 FROM {} WHERE id = ?", spec(target.kind).table);
-    Ok(sqlx::query(&sql).bind(&target.id).fetch_optional(&mut *conn).await.map_err(db_err)?.is_some())
+    Ok(sqlx::query(&sql)
+        .bind(&target.id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .is_some())
 }
 
 async fn must_exist(conn: &mut SqliteConnection, target: &EntityRef) -> Result<(), CrmError> {
-    if exists(conn, target).await? { Ok(()) } else { Err(CrmError::NotFound(target.clone())) }
+    if exists(conn, target).await? {
+        Ok(())
+    } else {
+        Err(CrmError::NotFound(target.clone()))
+    }
 }
 
-async fn timeline(conn: &mut SqliteConnection, target: &EntityRef, kind: &str, text: &str, data: Value) -> Result<(), CrmError> {
+async fn timeline(
+    conn: &mut SqliteConnection,
+    target: &EntityRef,
+    kind: &str,
+    text: &str,
+    data: Value,
+) -> Result<(), CrmError> {
     sqlx::query("INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(new_id())
         .bind(target.kind.as_str())
@@ -399,7 +626,12 @@ async fn timeline(conn: &mut SqliteConnection, target: &EntityRef, kind: &str, t
     Ok(())
 }
 
-async fn event(conn: &mut SqliteConnection, target: &EntityRef, kind: &str, changes: &Value) -> Result<(), CrmError> {
+async fn event(
+    conn: &mut SqliteConnection,
+    target: &EntityRef,
+    kind: &str,
+    changes: &Value,
+) -> Result<(), CrmError> {
     sqlx::query("INSERT INTO events (id, entity_kind, entity_id, kind, changes, at) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(new_id())
         .bind(target.kind.as_str())
@@ -447,9 +679,15 @@ async fn queue_mail(conn: &mut SqliteConnection, mail: &OutgoingMail) -> Result<
 }
 
 async fn notify(conn: &mut SqliteConnection, n: &Notification) -> Result<(), CrmError> {
-    let user = EntityRef { kind: EntityKind::User, id: n.user_id.clone() };
+    let user = EntityRef {
+        kind: EntityKind::User,
+        id: n.user_id.clone(),
+    };
     if !exists(conn, &user).await? {
-        return Err(CrmError::Invalid(format!("notification: no user with id `{}`", n.user_id)));
+        return Err(CrmError::Invalid(format!(
+            "notification: no user with id `{}`",
+            n.user_id
+        )));
     }
     if let Some(about) = &n.about {
         must_exist(conn, about).await?;
@@ -471,7 +709,9 @@ async fn notify(conn: &mut SqliteConnection, n: &Notification) -> Result<(), Crm
 /// A unique-constraint failure is a conflict the caller can act on.
 fn unique_conflict(kind: EntityKind, e: sqlx::Error) -> CrmError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => CrmError::Conflict(format!("{kind}: {}", d.message())),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            CrmError::Conflict(format!("{kind}: {}", d.message()))
+        }
         _ => db_err(e),
     }
 }

@@ -29,7 +29,9 @@ impl Sql {
         match v {
             Value::Null => Sql::Null,
             Value::Bool(b) => Sql::Int(i64::from(*b)),
-            Value::Number(n) => n.as_i64().map_or_else(|| Sql::Text(n.to_string()), Sql::Int),
+            Value::Number(n) => n
+                .as_i64()
+                .map_or_else(|| Sql::Text(n.to_string()), Sql::Int),
             Value::String(s) => Sql::Text(s.clone()),
             other => Sql::Text(other.to_string()),
         }
@@ -85,17 +87,29 @@ pub fn row_to_json(spec: &EntitySpec, row: &SqliteRow) -> Result<Map<String, Val
         out.insert(name.into(), Value::String(s));
     }
     let custom: String = row.try_get("custom_fields").map_err(db_err)?;
-    out.insert("custom_fields".into(), serde_json::from_str(&custom).unwrap_or_else(|_| Value::Object(Map::new())));
+    out.insert(
+        "custom_fields".into(),
+        serde_json::from_str(&custom).unwrap_or_else(|_| Value::Object(Map::new())),
+    );
     for field in spec.columns() {
         let v = match field.ty {
-            FieldType::Bool => row.try_get::<Option<bool>, _>(field.name).map_err(db_err)?.map_or(Value::Null, Value::Bool),
-            FieldType::Integer => row.try_get::<Option<i64>, _>(field.name).map_err(db_err)?.map_or(Value::Null, Value::from),
+            FieldType::Bool => row
+                .try_get::<Option<bool>, _>(field.name)
+                .map_err(db_err)?
+                .map_or(Value::Null, Value::Bool),
+            FieldType::Integer => row
+                .try_get::<Option<i64>, _>(field.name)
+                .map_err(db_err)?
+                .map_or(Value::Null, Value::from),
             FieldType::TextList | FieldType::Json => row
                 .try_get::<Option<String>, _>(field.name)
                 .map_err(db_err)?
                 .and_then(|s| serde_json::from_str(&s).ok())
                 .unwrap_or(Value::Null),
-            _ => row.try_get::<Option<String>, _>(field.name).map_err(db_err)?.map_or(Value::Null, Value::String),
+            _ => row
+                .try_get::<Option<String>, _>(field.name)
+                .map_err(db_err)?
+                .map_or(Value::Null, Value::String),
         };
         out.insert(field.name.into(), v);
     }
@@ -103,10 +117,17 @@ pub fn row_to_json(spec: &EntitySpec, row: &SqliteRow) -> Result<Map<String, Val
 }
 
 /// Loads one entity with its items.
-pub async fn load(conn: &mut SqliteConnection, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
+pub async fn load(
+    conn: &mut SqliteConnection,
+    target: &EntityRef,
+) -> Result<Option<Map<String, Value>>, CrmError> {
     let spec = spec(target.kind);
     let sql = format!("{} WHERE id = ?", statements(target.kind).select);
-    let row = sqlx::query(&sql).bind(&target.id).fetch_optional(&mut *conn).await.map_err(db_err)?;
+    let row = sqlx::query(&sql)
+        .bind(&target.id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let Some(row) = row else { return Ok(None) };
     let mut record = row_to_json(spec, &row)?;
     if let Some(items) = load_items(conn, target).await? {
@@ -116,17 +137,29 @@ pub async fn load(conn: &mut SqliteConnection, target: &EntityRef) -> Result<Opt
 }
 
 /// The line items of an entity that has them.
-async fn load_items(conn: &mut SqliteConnection, target: &EntityRef) -> Result<Option<Value>, CrmError> {
-    let Some((table, parent)) = items_table(target.kind) else { return Ok(None) };
+async fn load_items(
+    conn: &mut SqliteConnection,
+    target: &EntityRef,
+) -> Result<Option<Value>, CrmError> {
+    let Some((table, parent)) = items_table(target.kind) else {
+        return Ok(None);
+    };
     let sql = format!(
         "SELECT product_id, name, quantity, unit, price, vat_rate FROM {table} WHERE {parent} = ? ORDER BY position"
     );
-    let rows = sqlx::query(&sql).bind(&target.id).fetch_all(&mut *conn).await.map_err(db_err)?;
+    let rows = sqlx::query(&sql)
+        .bind(&target.id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let mut item = Map::new();
         let product: Option<String> = row.try_get("product_id").map_err(db_err)?;
-        item.insert("product_id".into(), product.map_or(Value::Null, Value::String));
+        item.insert(
+            "product_id".into(),
+            product.map_or(Value::Null, Value::String),
+        );
         for name in ["name", "quantity", "unit", "price", "vat_rate"] {
             let s: String = row.try_get(name).map_err(db_err)?;
             item.insert(name.into(), Value::String(s));
@@ -137,8 +170,14 @@ async fn load_items(conn: &mut SqliteConnection, target: &EntityRef) -> Result<O
 }
 
 /// Replaces the line items of an entity.
-pub async fn write_items(conn: &mut SqliteConnection, target: &EntityRef, items: &[Value]) -> Result<(), CrmError> {
-    let Some((table, parent)) = items_table(target.kind) else { return Ok(()) };
+pub async fn write_items(
+    conn: &mut SqliteConnection,
+    target: &EntityRef,
+    items: &[Value],
+) -> Result<(), CrmError> {
+    let Some((table, parent)) = items_table(target.kind) else {
+        return Ok(());
+    };
     sqlx::query(&format!("DELETE FROM {table} WHERE {parent} = ?"))
         .bind(&target.id)
         .execute(&mut *conn)
@@ -180,10 +219,16 @@ pub async fn select_page(
     for f in filters {
         // The name was checked against the spec, so it is one of our own
         // static column names; the value is always bound.
-        let Some(field) = spec.field(&f.field) else { continue };
+        let Some(field) = spec.field(&f.field) else {
+            continue;
+        };
         qb.push(" AND ");
         if f.op == FilterOp::IsNull {
-            qb.push("(").push(field.name).push(" IS NULL OR ").push(field.name).push(" = '')");
+            qb.push("(")
+                .push(field.name)
+                .push(" IS NULL OR ")
+                .push(field.name)
+                .push(" = '')");
             continue;
         }
         let op = match f.op {
@@ -202,12 +247,20 @@ pub async fn select_page(
             Sql::Int(i) => qb.push_bind(i),
         };
     }
-    qb.push(" ORDER BY id LIMIT ").push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    qb.push(" ORDER BY id LIMIT ")
+        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
     let rows = qb.build().fetch_all(&mut *conn).await.map_err(db_err)?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut record = row_to_json(spec, row)?;
-        let target = EntityRef { kind: spec.kind, id: record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned() };
+        let target = EntityRef {
+            kind: spec.kind,
+            id: record
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        };
         if let Some(items) = load_items(conn, &target).await? {
             record.insert("items".into(), items);
         }

@@ -11,7 +11,9 @@ use crate::crm::schema::{FieldType, spec};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
 use anyhow::Context as _;
 use serde_json::{Map, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -54,7 +56,11 @@ impl SqliteStore {
                 Durability::Full => SqliteSynchronous::Full,
                 Durability::Normal => SqliteSynchronous::Normal,
             });
-        let options = if memory { options } else { options.journal_mode(SqliteJournalMode::Wal) };
+        let options = if memory {
+            options
+        } else {
+            options.journal_mode(SqliteJournalMode::Wal)
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -95,7 +101,12 @@ impl CrmStore for SqliteStore {
         rows::load(&mut conn, target).await
     }
 
-    async fn query(&self, kind: EntityKind, filters: &[Filter], limit: u32) -> Result<Vec<Map<String, Value>>, CrmError> {
+    async fn query(
+        &self,
+        kind: EntityKind,
+        filters: &[Filter],
+        limit: u32,
+    ) -> Result<Vec<Map<String, Value>>, CrmError> {
         let spec = spec(kind);
         for f in filters {
             f.check(spec)?;
@@ -106,15 +117,35 @@ impl CrmStore for SqliteStore {
         // here, page by page, so the limit still holds.
         let (in_sql, in_rust): (Vec<&Filter>, Vec<&Filter>) = filters.iter().partition(|f| {
             let ty = spec.field(&f.field).map(|s| s.ty);
-            f.op != FilterOp::Contains && !matches!(ty, Some(FieldType::Decimal | FieldType::Items | FieldType::Json | FieldType::TextList))
+            f.op != FilterOp::Contains
+                && !matches!(
+                    ty,
+                    Some(
+                        FieldType::Decimal
+                            | FieldType::Items
+                            | FieldType::Json
+                            | FieldType::TextList
+                    )
+                )
         });
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
         let mut out = Vec::new();
         let mut after = String::new();
         loop {
-            let page = rows::select_page(&mut conn, spec, &in_sql, &after, if in_rust.is_empty() { limit } else { 500 }).await?;
+            let page = rows::select_page(
+                &mut conn,
+                spec,
+                &in_sql,
+                &after,
+                if in_rust.is_empty() { limit } else { 500 },
+            )
+            .await?;
             let Some(last) = page.last() else { break };
-            after = last.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            after = last
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let full = page.len();
             for row in page {
                 let value = Value::Object(row);

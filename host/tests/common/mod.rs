@@ -15,13 +15,21 @@ pub fn shared_cache() -> PathBuf {
 
 /// A host with a few slots and the shared cache.
 pub fn host() -> PluginHost {
-    PluginHost::new(HostSettings { cache_dir: Some(shared_cache()), max_concurrent_calls: 4, ..HostSettings::default() })
-        .expect("the host starts")
+    PluginHost::new(HostSettings {
+        cache_dir: Some(shared_cache()),
+        max_concurrent_calls: 4,
+        ..HostSettings::default()
+    })
+    .expect("the host starts")
 }
 
 /// A fresh, migrated, in-memory CRM.
 pub async fn store() -> Arc<SqliteStore> {
-    Arc::new(SqliteStore::open("sqlite::memory:").await.expect("the in-memory store opens"))
+    Arc::new(
+        SqliteStore::open("sqlite::memory:")
+            .await
+            .expect("the in-memory store opens"),
+    )
 }
 
 /// A call of `input` with `grants` against `store`, default limits.

@@ -67,7 +67,10 @@ impl Action for Hello {
             }
             None => None,
         };
-        Ok(Output { greeting, deal_title })
+        Ok(Output {
+            greeting,
+            deal_title,
+        })
     }
 }
 

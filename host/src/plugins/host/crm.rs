@@ -11,8 +11,12 @@ use serde_json::{Map, Value};
 fn object(json: &str, what: &str) -> Result<Map<String, Value>, WitError> {
     match serde_json::from_str(json) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(WitError::InvalidInput(format!("{what} must be a JSON object"))),
-        Err(e) => Err(WitError::InvalidInput(format!("{what} is not valid JSON: {e}"))),
+        Ok(_) => Err(WitError::InvalidInput(format!(
+            "{what} must be a JSON object"
+        ))),
+        Err(e) => Err(WitError::InvalidInput(format!(
+            "{what} is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -27,8 +31,9 @@ impl crm::Host for CallState {
         self.require(Capability::CrmRead)?;
         let mut filters = Vec::with_capacity(q.filters.len());
         for f in q.filters {
-            let value: Value = serde_json::from_str(&f.value)
-                .map_err(|e| WitError::InvalidInput(format!("filter on `{}`: value is not JSON: {e}", f.field)))?;
+            let value: Value = serde_json::from_str(&f.value).map_err(|e| {
+                WitError::InvalidInput(format!("filter on `{}`: value is not JSON: {e}", f.field))
+            })?;
             let op = match f.op {
                 crm::FilterOp::Eq => FilterOp::Eq,
                 crm::FilterOp::Ne => FilterOp::Ne,
@@ -39,13 +44,27 @@ impl crm::Host for CallState {
                 crm::FilterOp::Contains => FilterOp::Contains,
                 crm::FilterOp::IsNull => FilterOp::IsNull,
             };
-            filters.push(Filter { field: f.field, op, value });
+            filters.push(Filter {
+                field: f.field,
+                op,
+                value,
+            });
         }
-        let rows = self.session()?.query(q.kind.into(), &filters, q.limit).await?;
-        Ok(rows.into_iter().map(|r| Value::Object(r).to_string()).collect())
+        let rows = self
+            .session()?
+            .query(q.kind.into(), &filters, q.limit)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Value::Object(r).to_string())
+            .collect())
     }
 
-    async fn create(&mut self, kind: WitEntityKind, fields: String) -> Result<WitEntityRef, WitError> {
+    async fn create(
+        &mut self,
+        kind: WitEntityKind,
+        fields: String,
+    ) -> Result<WitEntityRef, WitError> {
         self.require(Capability::CrmWrite)?;
         let fields = object(&fields, "fields")?;
         let created = self.session()?.create(kind.into(), fields)?;

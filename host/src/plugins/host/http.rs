@@ -11,11 +11,20 @@ use std::time::Duration;
 impl http::Host for CallState {
     async fn fetch(&mut self, req: http::Request) -> Result<http::Response, WitError> {
         self.require(Capability::HttpFetch)?;
-        let url = url::Url::parse(&req.url).map_err(|e| WitError::InvalidInput(format!("http: `{}` is not a URL: {e}", req.url)))?;
+        let url = url::Url::parse(&req.url).map_err(|e| {
+            WitError::InvalidInput(format!("http: `{}` is not a URL: {e}", req.url))
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(WitError::InvalidInput(format!("http: scheme `{}` is not allowed, use http or https", url.scheme())));
+            return Err(WitError::InvalidInput(format!(
+                "http: scheme `{}` is not allowed, use http or https",
+                url.scheme()
+            )));
         }
-        let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned();
         let port = url.port_or_known_default().unwrap_or(0);
         if !self.grants.allows_host(&host, port) {
             return Err(WitError::Denied(format!(
@@ -42,22 +51,36 @@ impl http::Host for CallState {
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
-        let mut response = builder.send().await.map_err(|e| WitError::Transient(format!("http: {}", without_url(&e))))?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| WitError::Transient(format!("http: {}", without_url(&e))))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| http::Header { name: k.to_string(), value: String::from_utf8_lossy(v.as_bytes()).into_owned() })
+            .map(|(k, v)| http::Header {
+                name: k.to_string(),
+                value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            })
             .collect();
         let cap = self.limits.http_body_bytes;
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| WitError::Transient(format!("http: reading the body: {}", without_url(&e))))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            WitError::Transient(format!("http: reading the body: {}", without_url(&e)))
+        })? {
             if body.len() + chunk.len() > cap {
-                return Err(WitError::Failed(format!("http: response body is larger than the {cap}-byte cap")));
+                return Err(WitError::Failed(format!(
+                    "http: response body is larger than the {cap}-byte cap"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(http::Response { status, headers, body })
+        Ok(http::Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -70,5 +93,8 @@ fn without_url(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    format!("{kind}: {}", std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string))
+    format!(
+        "{kind}: {}",
+        std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string)
+    )
 }

@@ -1,7 +1,10 @@
 //! `chaos`: a test action that misbehaves on request, so the host's sandbox
 //! and capability checks can be tested against a real component.
 
-use robota_sdk::{Action, Capability, Context, EntityKind, EntityRef, Error, Manifest, config, crm, http, mail, notify};
+use robota_sdk::{
+    Action, Capability, Context, EntityKind, EntityRef, Error, Manifest, config, crm, http, mail,
+    notify,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,11 +33,19 @@ enum Input {
     /// Create an entity, then read it back inside the same step.
     CreateAndRead { kind: String, fields: Value },
     /// Update an entity.
-    Update { kind: String, id: String, fields: Value },
+    Update {
+        kind: String,
+        id: String,
+        fields: Value,
+    },
     /// Read an entity.
     Get { kind: String, id: String },
     /// Query entities with one equality filter.
-    Query { kind: String, field: String, value: Value },
+    Query {
+        kind: String,
+        field: String,
+        value: Value,
+    },
     /// Fetch a URL.
     Fetch { url: String },
     /// Queue an e-mail.
@@ -73,7 +84,10 @@ impl Action for Chaos {
             .capability(Capability::CrmWrite)
             .capability(Capability::MailSend)
             .capability(Capability::NotifySend)
-            .capability(Capability::HttpFetch(vec!["127.0.0.1".into(), "localhost".into()]))
+            .capability(Capability::HttpFetch(vec![
+                "127.0.0.1".into(),
+                "localhost".into(),
+            ]))
     }
 
     fn run(ctx: &Context, input: Input) -> Result<Value, Error> {
@@ -127,12 +141,29 @@ impl Action for Chaos {
                 let back: Value = crm::get(&r)?;
                 Ok(back)
             }
-            Input::Update { kind: k, id, fields } => {
-                crm::update(&EntityRef { kind: kind(&k)?, id }, &fields)?;
+            Input::Update {
+                kind: k,
+                id,
+                fields,
+            } => {
+                crm::update(
+                    &EntityRef {
+                        kind: kind(&k)?,
+                        id,
+                    },
+                    &fields,
+                )?;
                 Ok(json!({ "updated": true }))
             }
-            Input::Get { kind: k, id } => crm::get(&EntityRef { kind: kind(&k)?, id }),
-            Input::Query { kind: k, field, value } => {
+            Input::Get { kind: k, id } => crm::get(&EntityRef {
+                kind: kind(&k)?,
+                id,
+            }),
+            Input::Query {
+                kind: k,
+                field,
+                value,
+            } => {
                 let rows: Vec<Value> = crm::Query::new(kind(&k)?).eq(&field, value).fetch()?;
                 Ok(json!({ "rows": rows }))
             }
@@ -141,7 +172,10 @@ impl Action for Chaos {
                 Ok(json!({ "status": r.status, "body": r.text() }))
             }
             Input::Mail { to, subject } => {
-                let id = mail::Message::to(&to).subject(&subject).text("Hello from chaos").send()?;
+                let id = mail::Message::to(&to)
+                    .subject(&subject)
+                    .text("Hello from chaos")
+                    .send()?;
                 Ok(json!({ "message_id": id }))
             }
             Input::Notify { user_id } => {
