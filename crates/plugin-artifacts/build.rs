@@ -24,7 +24,7 @@ fn main() {
 
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2"])
         .arg("--target-dir")
         .arg(&target_dir);
     for (package, _) in GUESTS {
@@ -53,7 +53,7 @@ fn main() {
     let mut out = String::new();
     for (package, constant) in GUESTS {
         let file = target_dir
-            .join("wasm32-wasip2/release")
+            .join("wasm32-wasip2/guest")
             .join(format!("{}.wasm", package.replace('-', "_")));
         assert!(file.exists(), "{} was not built", file.display());
         writeln!(

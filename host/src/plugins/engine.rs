@@ -43,7 +43,7 @@ impl Default for HostSettings {
 
 /// A component ready to call: compiled, linked and described.
 pub struct LoadedPlugin {
-    /// SHA-256 of the component's bytes.
+    /// BLAKE3 hash of the component's bytes.
     pub digest: String,
     /// What the action says about itself.
     pub manifest: Manifest,
@@ -107,14 +107,17 @@ impl PluginHost {
     pub fn new(settings: HostSettings) -> anyhow::Result<PluginHost> {
         let n = settings.max_concurrent_calls.max(1);
         let mut pool = PoolingAllocationConfig::new();
+        // A component built by wit-component has a handful of core instances
+        // (the module, its shims and fixups) with a table each; Python and JS
+        // ones a few more. Smaller pools keep slot bookkeeping cheap.
         pool.total_component_instances(n)
-            .total_core_instances(n * 32)
-            .total_memories(n * 4)
-            .total_tables(n * 32)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
             .total_stacks(n)
-            .max_core_instances_per_component(64)
-            .max_memories_per_component(8)
-            .max_tables_per_component(64)
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(2)
+            .max_tables_per_component(8)
             .table_elements(200_000)
             .max_component_instance_size(1 << 20)
             .max_core_instance_size(8 << 20)
@@ -122,9 +125,10 @@ impl PluginHost {
             // Reset a used slot in place rather than unmapping it: with
             // PAGEMAP_SCAN (Linux 6.7+) only the pages the call dirtied are
             // restored, so a small action's next call takes no page faults.
-            // Rust guests keep their stack and data around the first MiB.
+            // Rust guests keep their stack and data around the first MiB;
+            // Python and JS ones dirty megabytes of interpreter heap.
             .pagemap_scan(Enabled::Auto)
-            .linear_memory_keep_resident(2 << 20)
+            .linear_memory_keep_resident(32 << 20)
             .table_keep_resident(64 << 10);
         let mut config = Config::new();
         config
@@ -171,16 +175,17 @@ impl PluginHost {
         let bytes = tokio::fs::read(path)
             .await
             .with_context(|| format!("reading {}", path.display()))?;
-        self.load(&bytes)
+        self.load(bytes)
             .await
             .with_context(|| format!("loading {}", path.display()))
     }
 
     /// Loads a component: compiled once (or taken from the disk cache),
     /// linked against the host, and asked to describe itself.
-    pub async fn load(&self, bytes: &[u8]) -> anyhow::Result<Arc<LoadedPlugin>> {
+    pub async fn load(&self, bytes: impl Into<Vec<u8>>) -> anyhow::Result<Arc<LoadedPlugin>> {
         let started = Instant::now();
-        let digest = digest(bytes);
+        let bytes: Vec<u8> = bytes.into();
+        let digest = digest(&bytes);
         if let Some(p) = self
             .loaded
             .lock()
@@ -189,7 +194,7 @@ impl PluginHost {
         {
             return Ok(p.clone());
         }
-        if !is_component(bytes) {
+        if !is_component(&bytes) {
             anyhow::bail!(
                 "not a WebAssembly component (a core module or another file?): build with --target wasm32-wasip2 or componentize it"
             );
@@ -197,7 +202,6 @@ impl PluginHost {
         let (component, origin) = {
             let engine = self.engine.clone();
             let cache = self.cache.clone();
-            let bytes = bytes.to_vec();
             let d = digest.clone();
             // Compiling takes seconds for big components: keep it off the async workers.
             tokio::task::spawn_blocking(move || -> anyhow::Result<(Component, Origin)> {
@@ -212,6 +216,7 @@ impl PluginHost {
             .await
             .context("the compile task failed")??
         };
+        let loaded_at = started.elapsed();
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -222,7 +227,16 @@ impl PluginHost {
             .context(
                 "the component does not export the robota:plugin/action world (describe, run)",
             )?;
+        let linked_at = started.elapsed();
         let wit_manifest = self.describe(&pre).await?;
+        tracing::debug!(
+            digest = %digest,
+            ?origin,
+            ?loaded_at,
+            ?linked_at,
+            described_at = ?started.elapsed(),
+            "plugin loaded"
+        );
         let manifest = manifest_from_wit(&wit_manifest)?;
         let plugin = Arc::new(LoadedPlugin {
             digest: digest.clone(),
