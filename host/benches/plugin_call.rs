@@ -30,47 +30,74 @@ fn request(input: &str, grants: Grants, store: Store) -> CallRequest {
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     // A cache that outlives the run: the first run compiles, later ones measure loading.
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-component-cache");
-    let host = PluginHost::new(HostSettings { cache_dir: Some(cache), ..HostSettings::default() })
-        .expect("the host starts");
-    let store: Store = rt.block_on(async { Arc::new(SqliteStore::open("sqlite::memory:").await.expect("a store")) });
+    let host = PluginHost::new(HostSettings {
+        cache_dir: Some(cache),
+        ..HostSettings::default()
+    })
+    .expect("the host starts");
+    let store: Store = rt
+        .block_on(async { Arc::new(SqliteStore::open("sqlite::memory:").await.expect("a store")) });
 
-    let hello = rt.block_on(host.load_file(robota_plugin_artifacts::HELLO_RUST.as_ref())).expect("hello-rust loads");
+    let hello = rt
+        .block_on(host.load_file(robota_plugin_artifacts::HELLO_RUST.as_ref()))
+        .expect("hello-rust loads");
     let mut group = c.benchmark_group("rust");
     group.bench_function("instantiate_and_call", |b| {
         b.iter(|| {
             let req = request(r#"{"name":"bench"}"#, Grants::none(), store.clone());
-            black_box(rt.block_on(host.call(&hello, req)).expect("the call succeeds"))
+            black_box(
+                rt.block_on(host.call(&hello, req))
+                    .expect("the call succeeds"),
+            )
         })
     });
     group.finish();
 
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/example-plugins/deal_summary.wasm");
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/example-plugins/deal_summary.wasm");
     if !python.exists() {
-        eprintln!("skipping the Python benchmarks: {} is not built (scripts/build-example-plugins)", python.display());
+        eprintln!(
+            "skipping the Python benchmarks: {} is not built (scripts/build-example-plugins)",
+            python.display()
+        );
         return;
     }
-    let plugin = rt.block_on(host.load_file(&python)).expect("the Python action loads");
+    let plugin = rt
+        .block_on(host.load_file(&python))
+        .expect("the Python action loads");
     let mut group = c.benchmark_group("python");
-    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("load_from_cache", |b| {
         b.iter(|| {
             host.unload(&plugin.digest);
             // Reading the file and hashing it are part of loading.
-            let loaded = rt.block_on(host.load_file(&python)).expect("loads from the cache");
+            let loaded = rt
+                .block_on(host.load_file(&python))
+                .expect("loads from the cache");
             assert!(loaded.from_cache);
             black_box(loaded)
         })
     });
-    let plugin = rt.block_on(host.load_file(&python)).expect("the Python action loads");
+    let plugin = rt
+        .block_on(host.load_file(&python))
+        .expect("the Python action loads");
     // A deal to summarise; the note the call buffers is never committed.
     let deal_id = rt.block_on(async {
         let changes = [robota::crm::changes::Change::Create {
             kind: robota::crm::EntityKind::Deal,
             id: "bench-deal".into(),
-            fields: serde_json::json!({"title": "Bench"}).as_object().cloned().unwrap_or_default(),
+            fields: serde_json::json!({"title": "Bench"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         }];
         store.commit(&changes).await.expect("the deal is created");
         "bench-deal"
@@ -78,7 +105,12 @@ fn benches(c: &mut Criterion) {
     let grants = Grants::parse(&["crm.read", "crm.write"]).expect("valid grants");
     let input = format!(r#"{{"deal_id":"{deal_id}"}}"#);
     group.bench_function("call", |b| {
-        b.iter(|| black_box(rt.block_on(host.call(&plugin, request(&input, grants.clone(), store.clone()))).expect("the call succeeds")))
+        b.iter(|| {
+            black_box(
+                rt.block_on(host.call(&plugin, request(&input, grants.clone(), store.clone())))
+                    .expect("the call succeeds"),
+            )
+        })
     });
     group.finish();
 }

@@ -285,7 +285,7 @@ mod tests {
         );
         // Same account, another bank's BIK: the key no longer matches.
         assert_eq!(
-            check_correspondent_account("30101810400000000225", "044525974"),
+            check_correspondent_account("30101810400000000225", "044030653"),
             Err(RequisiteError::BadChecksum)
         );
         assert_eq!(

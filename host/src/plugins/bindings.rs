@@ -8,7 +8,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use robota::plugin::types::{
+pub use self::robota::plugin::types::{
     Capability as WitCapability, Context as WitContext, EntityKind as WitEntityKind,
     EntityRef as WitEntityRef, Error as WitError, Manifest as WitManifest,
 };

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+};
 
 /// How the host is set up.
 #[derive(Debug, Clone)]
@@ -167,7 +169,10 @@ impl PluginHost {
     /// [`PluginHost::load`] of the same bytes comes from the disk cache.
     /// Calls already running keep their `Arc` and finish normally.
     pub fn unload(&self, digest: &str) -> bool {
-        self.loaded.lock().map(|mut l| l.remove(digest).is_some()).unwrap_or(false)
+        self.loaded
+            .lock()
+            .map(|mut l| l.remove(digest).is_some())
+            .unwrap_or(false)
     }
 
     /// Loads a component from a file.
