@@ -6,6 +6,8 @@
 //! The Python benchmarks run when `target/example-plugins/deal_summary.wasm`
 //! exists (`scripts/build-example-plugins` builds it).
 
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use robota::plugins::{CallRequest, Grants, HostSettings, Limits, PluginHost};
 use robota::store::{SqliteStore, Store};

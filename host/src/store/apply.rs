@@ -423,41 +423,45 @@ async fn check_references(
     kind: EntityKind,
     record: &Map<String, Value>,
 ) -> Result<(), CrmError> {
-    for field in spec(kind).columns() {
-        let FieldType::Ref(target_kind) = field.ty else {
-            continue;
-        };
-        let Some(id) = record.get(field.name).and_then(Value::as_str) else {
-            continue;
-        };
-        let target = EntityRef {
-            kind: target_kind,
-            id: id.to_owned(),
-        };
-        if !exists(conn, &target).await? {
-            return Err(CrmError::field(
-                kind,
-                field.name,
-                format!("no {target_kind} with id `{id}`"),
-            ));
-        }
-    }
+    let mut references: Vec<(&str, EntityRef)> = spec(kind)
+        .columns()
+        .filter_map(
+            |field| match (field.ty, record.get(field.name).and_then(Value::as_str)) {
+                (FieldType::Ref(target), Some(id)) => Some((
+                    field.name,
+                    EntityRef {
+                        kind: target,
+                        id: id.to_owned(),
+                    },
+                )),
+                _ => None,
+            },
+        )
+        .collect();
+    // A task points at any kind of entity through a (kind, id) pair.
     if kind == EntityKind::Task
         && let (Some(k), Some(id)) = (
-            record.get("entity_kind").and_then(Value::as_str),
+            record
+                .get("entity_kind")
+                .and_then(Value::as_str)
+                .and_then(EntityKind::parse),
             record.get("entity_id").and_then(Value::as_str),
         )
-        && let Some(k) = EntityKind::parse(k)
     {
-        let target = EntityRef {
-            kind: k,
-            id: id.to_owned(),
-        };
+        references.push((
+            "entity_id",
+            EntityRef {
+                kind: k,
+                id: id.to_owned(),
+            },
+        ));
+    }
+    for (field, target) in references {
         if !exists(conn, &target).await? {
             return Err(CrmError::field(
                 kind,
-                "entity_id",
-                format!("no {k} with id `{id}`"),
+                field,
+                format!("no {} with id `{}`", target.kind, target.id),
             ));
         }
     }
