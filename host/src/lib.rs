@@ -4,9 +4,11 @@
 //! - [`crm`]: entity kinds, fields, validation and money rules;
 //! - [`store`]: the database behind a seam (SQLite now);
 //! - [`plugins`]: the component host with limits and capability grants;
+//! - [`engine`]: process definitions and their durable runs;
 //! - [`cli`]: the `robota` command line.
 
 pub mod cli;
 pub mod crm;
+pub mod engine;
 pub mod plugins;
 pub mod store;

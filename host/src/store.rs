@@ -6,6 +6,7 @@
 
 mod apply;
 mod rows;
+pub mod runs;
 pub mod sqlite;
 
 use crate::crm::changes::{Change, CommitReport};

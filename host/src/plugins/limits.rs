@@ -54,7 +54,7 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
-/// Parses a duration such as `5s`, `250ms` or `2m`.
+/// Parses a duration such as `5s`, `250ms`, `2m`, `4h` or `3d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
@@ -64,9 +64,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(n.saturating_mul(86_400))),
         other => Err(format!(
-            "unknown duration unit `{other}` in `{text}`: use ms, s or m"
+            "unknown duration unit `{other}` in `{text}`: use ms, s, m, h or d"
         )),
     }
 }
@@ -86,6 +88,12 @@ mod tests {
         );
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86_400)));
         assert!(parse_duration("five").is_err());
+        assert!(
+            parse_duration("3w")
+                .unwrap_err()
+                .contains("unknown duration unit")
+        );
     }
 }

@@ -30,6 +30,14 @@ enum Input {
     Print { lines: usize },
     /// Create an entity.
     Create { kind: String, fields: Value },
+    /// Create an entity, but only from attempt `succeed_at` on; earlier
+    /// attempts fail with a transient error (after buffering the create,
+    /// which must then be dropped).
+    Flaky {
+        succeed_at: u32,
+        kind: String,
+        fields: Value,
+    },
     /// Create an entity, then read it back inside the same step.
     CreateAndRead { kind: String, fields: Value },
     /// Update an entity.
@@ -135,6 +143,20 @@ impl Action for Chaos {
             Input::Create { kind: k, fields } => {
                 let r = crm::create(kind(&k)?, &fields)?;
                 Ok(json!({ "id": r.id }))
+            }
+            Input::Flaky {
+                succeed_at,
+                kind: k,
+                fields,
+            } => {
+                let r = crm::create(kind(&k)?, &fields)?;
+                if ctx.attempt < succeed_at {
+                    return Err(Error::Transient(format!(
+                        "attempt {} of {succeed_at}: not yet",
+                        ctx.attempt
+                    )));
+                }
+                Ok(json!({ "id": r.id, "attempt": ctx.attempt }))
             }
             Input::CreateAndRead { kind: k, fields } => {
                 let r = crm::create(kind(&k)?, &fields)?;

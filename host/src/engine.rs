@@ -1,0 +1,25 @@
+//! The process engine: process definitions in TOML, their validation, and
+//! durable runs of their steps.
+//!
+//! - [`definition`]: the file format and its structural checks;
+//! - [`validate`]: checks against installed actions and entity fields;
+//! - [`catalog`]: the installed actions with their grants;
+//! - [`expr`] and [`scope`]: minijinja conditions and templates, and what they see;
+//! - [`runtime`]: events and ticks into runs, runs into steps;
+//! - [`workers`]: the loops that keep it going.
+
+pub mod catalog;
+pub mod clock;
+pub mod definition;
+pub mod diagnostics;
+pub mod expr;
+mod params;
+pub mod runtime;
+pub mod scope;
+pub mod validate;
+pub mod workers;
+
+pub use catalog::Catalog;
+pub use clock::{Clock, ShiftedClock, SystemClock};
+pub use diagnostics::{Diagnostic, Diagnostics};
+pub use runtime::{Engine, Installed, StartError};

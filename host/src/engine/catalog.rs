@@ -1,0 +1,204 @@
+//! The installed actions a process can `use`: components loaded from a
+//! plugins folder, each with what the admin granted it in `plugins.toml`.
+//!
+//! ```toml
+//! # plugins/plugins.toml
+//! [actions.create-task]
+//! grants = ["crm.read", "crm.write"]
+//!
+//! [actions.lookup-company]
+//! grants = ["crm.read", "http.fetch=api.registry.example"]
+//! config = { api_key = "..." }
+//! deadline = "10s"
+//! ```
+//!
+//! An action with no entry runs with no grants: installing a component does
+//! not give it anything its admin did not write down.
+
+use super::definition::ActionRef;
+use crate::plugins::limits::{parse_duration, parse_size};
+use crate::plugins::{Grants, Limits, LoadedPlugin, Manifest, PluginHost};
+use anyhow::Context as _;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The name of the grants file in a plugins folder.
+pub const GRANTS_FILE: &str = "plugins.toml";
+
+/// One installed action.
+pub struct InstalledAction {
+    /// The loaded component.
+    pub plugin: Arc<LoadedPlugin>,
+    /// What the admin granted it.
+    pub grants: Grants,
+    /// Its settings.
+    pub config: Arc<BTreeMap<String, String>>,
+    /// Its per-call limits.
+    pub limits: Limits,
+}
+
+/// What validation needs to know about actions.
+pub trait ActionLookup {
+    /// The manifest of the action `r` names, if installed.
+    fn manifest(&self, r: &ActionRef) -> Option<&Manifest>;
+    /// The versions of action `id` that are installed.
+    fn versions(&self, id: &str) -> Vec<String>;
+}
+
+/// The installed actions, by id and major version.
+#[derive(Default)]
+pub struct Catalog {
+    actions: BTreeMap<ActionRef, InstalledAction>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct GrantsFile {
+    #[serde(default)]
+    actions: BTreeMap<String, ActionSettings>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ActionSettings {
+    #[serde(default)]
+    grants: Vec<String>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+    deadline: Option<String>,
+    memory: Option<String>,
+    max_io: Option<String>,
+}
+
+impl Catalog {
+    /// An empty catalog.
+    pub fn new() -> Catalog {
+        Catalog::default()
+    }
+
+    /// Loads every `*.wasm` in `dir` and the grants in its `plugins.toml`.
+    pub async fn load_dir(host: &PluginHost, dir: &Path) -> anyhow::Result<Catalog> {
+        let grants_path = dir.join(GRANTS_FILE);
+        let settings: GrantsFile = match std::fs::read_to_string(&grants_path) {
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", grants_path.display(), e.message()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => GrantsFile::default(),
+            Err(e) => return Err(e).context(format!("reading {}", grants_path.display())),
+        };
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading the plugins folder {}", dir.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
+        files.sort();
+        let mut catalog = Catalog::new();
+        for file in files {
+            let plugin = host
+                .load_file(&file)
+                .await
+                .with_context(|| format!("loading {}", file.display()))?;
+            let id = plugin.manifest.id.clone();
+            let s = settings.actions.get(&id);
+            let installed = InstalledAction {
+                grants: Grants::parse(s.map_or(&[][..], |s| &s.grants))
+                    .with_context(|| format!("{}: grants of `{id}`", grants_path.display()))?,
+                config: Arc::new(s.map(|s| s.config.clone()).unwrap_or_default()),
+                limits: limits_of(s)
+                    .with_context(|| format!("{}: limits of `{id}`", grants_path.display()))?,
+                plugin,
+            };
+            catalog.insert(installed)?;
+        }
+        for id in settings.actions.keys() {
+            if catalog.actions.keys().all(|r| &r.id != id) {
+                tracing::warn!(action = %id, "{} grants an action that is not installed", grants_path.display());
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Adds an action; of two with the same major version the newer wins.
+    pub fn insert(&mut self, action: InstalledAction) -> anyhow::Result<()> {
+        let m = &action.plugin.manifest;
+        let version = semver_triplet(&m.version)
+            .with_context(|| format!("action `{}` has version `{}`", m.id, m.version))?;
+        let key = ActionRef {
+            id: m.id.clone(),
+            major: version.0,
+        };
+        if let Some(old) = self.actions.get(&key)
+            && semver_triplet(&old.plugin.manifest.version).unwrap_or_default() >= version
+        {
+            return Ok(());
+        }
+        self.actions.insert(key, action);
+        Ok(())
+    }
+
+    /// The action `r` names.
+    pub fn get(&self, r: &ActionRef) -> Option<&InstalledAction> {
+        self.actions.get(r)
+    }
+
+    /// Every installed action.
+    pub fn iter(&self) -> impl Iterator<Item = (&ActionRef, &InstalledAction)> {
+        self.actions.iter()
+    }
+}
+
+impl ActionLookup for Catalog {
+    fn manifest(&self, r: &ActionRef) -> Option<&Manifest> {
+        self.actions.get(r).map(|a| &a.plugin.manifest)
+    }
+
+    fn versions(&self, id: &str) -> Vec<String> {
+        self.actions
+            .iter()
+            .filter(|(r, _)| r.id == id)
+            .map(|(_, a)| a.plugin.manifest.version.clone())
+            .collect()
+    }
+}
+
+fn limits_of(s: Option<&ActionSettings>) -> anyhow::Result<Limits> {
+    let mut limits = Limits::default();
+    let Some(s) = s else { return Ok(limits) };
+    if let Some(d) = &s.deadline {
+        limits.deadline = parse_duration(d).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(m) = &s.memory {
+        limits.memory_bytes = parse_size(m).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(io) = &s.max_io {
+        let n = parse_size(io).map_err(anyhow::Error::msg)?;
+        limits.input_bytes = n;
+        limits.output_bytes = n;
+    }
+    Ok(limits)
+}
+
+/// `1.2.3` (a pre-release or build suffix is ignored) as numbers.
+fn semver_triplet(v: &str) -> anyhow::Result<(u64, u64, u64)> {
+    let core = v.split(['-', '+']).next().unwrap_or(v);
+    let mut parts = core.split('.').map(str::parse::<u64>);
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(a)), Some(Ok(b)), Some(Ok(c)), None) => Ok((a, b, c)),
+        _ => anyhow::bail!("not a semantic version (MAJOR.MINOR.PATCH)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_as_semver() {
+        assert_eq!(semver_triplet("1.2.3").unwrap(), (1, 2, 3));
+        assert_eq!(semver_triplet("2.0.0-beta.1").unwrap(), (2, 0, 0));
+        assert!(semver_triplet("1.2").is_err());
+        assert!(semver_triplet("one").is_err());
+    }
+}

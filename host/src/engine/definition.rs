@@ -1,0 +1,1055 @@
+//! Process definitions: the TOML an admin writes, parsed into a checked
+//! [`Process`]. Every error carries the place in the file it is about, so
+//! `robota process validate` can print `file:line:col: reason`.
+//!
+//! ```toml
+//! id = "welcome-call"
+//! title = "Call the client after the deal reaches negotiation"
+//!
+//! [trigger]
+//! event = "deal.stage_changed"
+//! to = "negotiation"
+//!
+//! condition = "deal.amount > 10000"
+//! once_per = "{{ deal.id }}"
+//!
+//! [[step]]
+//! id = "task"
+//! uses = "create-task@1"
+//! after = "3d"
+//! input = { title = "Call about {{ deal.title }}", entity = "deal:{{ deal.id }}" }
+//! ```
+
+use super::diagnostics::{Diagnostic, Diagnostics, Span};
+use crate::crm::EntityKind;
+use crate::plugins::limits::parse_duration;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+use toml::Spanned;
+
+/// A checked process definition.
+#[derive(Debug, Clone)]
+pub struct Process {
+    /// Stable id, `[a-z0-9-]+`.
+    pub id: String,
+    /// Human title.
+    pub title: String,
+    /// Whether new runs start.
+    pub enabled: bool,
+    /// What starts a run.
+    pub trigger: Trigger,
+    /// A minijinja expression that must be true for a run to start.
+    pub condition: Option<String>,
+    /// A template whose value a process runs at most once for.
+    pub once_per: Option<String>,
+    /// Values the steps' templates can use as `constants.NAME`.
+    pub constants: Value,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// What starts a run.
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    /// A change of a CRM entity.
+    Entity(EntityTrigger),
+    /// A cron schedule in a time zone.
+    Cron {
+        /// The expression as written (5 fields, or 6 with seconds).
+        expr: String,
+        /// The parsed schedule.
+        schedule: Box<cron::Schedule>,
+        /// The zone the expression is read in.
+        timezone: chrono_tz::Tz,
+    },
+    /// Started by a user through the API or the CLI, with typed parameters.
+    Manual {
+        /// Parameter name → type.
+        params: BTreeMap<String, ParamType>,
+    },
+    /// Started by a POST to the process's webhook with its secret.
+    Webhook {
+        /// The shared secret the caller must present.
+        secret: String,
+    },
+}
+
+/// A trigger on entity changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityTrigger {
+    /// Which kind of entity.
+    pub kind: EntityKind,
+    /// Which change.
+    pub event: EntityEvent,
+    /// For stage or status changes: only from this value.
+    pub from: Option<String>,
+    /// For stage or status changes: only to this value.
+    pub to: Option<String>,
+    /// For updates: only when one of these fields changed (empty: any).
+    pub fields: Vec<String>,
+}
+
+/// The entity changes a process can trigger on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityEvent {
+    /// The entity was created.
+    Created,
+    /// Any field changed.
+    Updated,
+    /// A deal moved to another stage.
+    StageChanged,
+    /// An invoice's or payment request's status changed.
+    StatusChanged,
+}
+
+impl EntityEvent {
+    /// The event's name in process files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityEvent::Created => "created",
+            EntityEvent::Updated => "updated",
+            EntityEvent::StageChanged => "stage_changed",
+            EntityEvent::StatusChanged => "status_changed",
+        }
+    }
+}
+
+/// The type of a manual start's parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// Any text.
+    String,
+    /// An exact decimal, given as a string or a number.
+    Decimal,
+    /// A whole number.
+    Integer,
+    /// true or false.
+    Bool,
+    /// A date, "YYYY-MM-DD".
+    Date,
+}
+
+impl ParamType {
+    fn parse(name: &str) -> Option<ParamType> {
+        Some(match name {
+            "string" => ParamType::String,
+            "decimal" => ParamType::Decimal,
+            "integer" => ParamType::Integer,
+            "bool" => ParamType::Bool,
+            "date" => ParamType::Date,
+            _ => return None,
+        })
+    }
+}
+
+/// One step of a process.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Unique within the process; later steps read `steps.ID.output`.
+    pub id: String,
+    /// The action and its major version.
+    pub uses: ActionRef,
+    /// The input, with minijinja templates in its strings.
+    pub input: Value,
+    /// Run only when this expression is true; otherwise skip to the next step.
+    pub condition: Option<String>,
+    /// Wait this long after the previous step before running.
+    pub after: Option<Duration>,
+    /// The call's deadline (the host's default when absent).
+    pub timeout: Option<Duration>,
+    /// How often and how patiently to retry.
+    pub retry: RetryPolicy,
+    /// What a final failure does.
+    pub on_failure: OnFailure,
+    /// The step to go to after this one (None: the next in order).
+    pub next: Option<Next>,
+}
+
+/// Where a step goes after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// The step with this id.
+    Step(String),
+    /// The run ends.
+    End,
+}
+
+/// `uses = "create-invoice@1"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActionRef {
+    /// The action's manifest id.
+    pub id: String,
+    /// The major version the process was written for.
+    pub major: u64,
+}
+
+impl std::fmt::Display for ActionRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.id, self.major)
+    }
+}
+
+impl FromStr for ActionRef {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ActionRef, String> {
+        let (id, major) = text
+            .split_once('@')
+            .ok_or_else(|| format!("`{text}` must be `<action>@<major version>`"))?;
+        if !valid_id(id) {
+            return Err(format!(
+                "`{id}` is not an action id (lowercase letters, digits and `-`)"
+            ));
+        }
+        let major = major
+            .parse::<u64>()
+            .map_err(|_| format!("`{major}` is not a major version number"))?;
+        Ok(ActionRef {
+            id: id.to_owned(),
+            major,
+        })
+    }
+}
+
+/// Retries of a step whose action failed with a `transient` error, timed out
+/// or crashed the host.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The wait before the second attempt; doubled for each further one.
+    pub backoff: Duration,
+    /// The longest wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 3,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `next` (2, 3, …): exponential, capped, with
+    /// up to 25% jitter drawn from `jitter` (0.0..1.0) so retries of many
+    /// runs do not stampede together.
+    pub fn delay_before(&self, next: u32, jitter: f64) -> Duration {
+        let doublings = next.saturating_sub(2).min(30);
+        let base = self
+            .backoff
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_backoff);
+        base.mul_f64(1.0 + 0.25 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// What a step's final failure does to its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// The run fails with the action's message.
+    Fail,
+    /// The run goes on with the next step.
+    Continue,
+}
+
+/// Whether `id` is a valid process, step or action id.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && !id.starts_with('-')
+}
+
+// ---- the file as written ----------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcess {
+    id: Spanned<String>,
+    title: Option<String>,
+    #[serde(default = "yes")]
+    enabled: bool,
+    trigger: Spanned<RawTrigger>,
+    condition: Option<Spanned<String>>,
+    once_per: Option<Spanned<String>>,
+    #[serde(default)]
+    constants: toml::Table,
+    #[serde(default)]
+    step: Vec<Spanned<RawStep>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrigger {
+    event: Option<Spanned<String>>,
+    from: Option<Spanned<String>>,
+    to: Option<Spanned<String>>,
+    fields: Option<Spanned<Vec<String>>>,
+    cron: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    manual: Option<Spanned<bool>>,
+    params: Option<BTreeMap<String, Spanned<String>>>,
+    webhook: Option<Spanned<bool>>,
+    secret: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    id: Spanned<String>,
+    uses: Spanned<String>,
+    #[serde(default)]
+    input: Option<Spanned<toml::Table>>,
+    #[serde(rename = "if")]
+    condition: Option<Spanned<String>>,
+    after: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    retry: Option<Spanned<RawRetry>>,
+    on_failure: Option<Spanned<String>>,
+    next: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    attempts: Option<Spanned<i64>>,
+    backoff: Option<Spanned<String>>,
+    max_backoff: Option<Spanned<String>>,
+}
+
+/// The places of a parsed process's parts, for later checks to point at.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    /// The trigger table.
+    pub trigger: Span,
+    /// The `condition` value.
+    pub condition: Span,
+    /// The `once_per` value.
+    pub once_per: Span,
+    /// Per step: the step table, its `uses`, its `input`, its `if`.
+    pub steps: Vec<StepPlaces>,
+}
+
+/// Where one step's parts are.
+#[derive(Debug, Clone, Default)]
+pub struct StepPlaces {
+    /// The whole step.
+    pub step: Span,
+    /// `uses`.
+    pub uses: Span,
+    /// `input`.
+    pub input: Span,
+    /// `if`.
+    pub condition: Span,
+}
+
+/// The company's default time zone for schedules.
+pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Moscow;
+
+/// Parses and checks the structure of one process file. Checks that need
+/// the action catalog and the templates' variables live in
+/// [`super::validate`].
+pub fn parse(file: &str, source: &str) -> Result<(Process, Places), Diagnostics> {
+    let mut diags = Diagnostics::new(file, source);
+    let raw: RawProcess = match toml::from_str(source) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            diags.push(span, e.message().trim_end().to_owned());
+            return Err(diags);
+        }
+    };
+    let mut places = Places {
+        trigger: raw.trigger.span(),
+        ..Places::default()
+    };
+    if !valid_id(raw.id.get_ref()) {
+        diags.push(
+            raw.id.span(),
+            format!(
+                "process id `{}` must be lowercase letters, digits, `-` or `_`",
+                raw.id.get_ref()
+            ),
+        );
+    }
+    let trigger = parse_trigger(raw.trigger.into_inner(), places.trigger.clone(), &mut diags);
+    if let Some(c) = &raw.condition {
+        places.condition = c.span();
+    }
+    if let Some(o) = &raw.once_per {
+        places.once_per = o.span();
+    }
+    let constants = match serde_json::to_value(&raw.constants) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.push(0..0, format!("constants: {e}"));
+            Value::Null
+        }
+    };
+    if raw.step.is_empty() {
+        diags.push(0..0, "a process needs at least one [[step]]".to_owned());
+    }
+    let mut steps = Vec::new();
+    for raw_step in raw.step {
+        let span = raw_step.span();
+        let (step, step_places) = parse_step(raw_step.into_inner(), span, &mut diags);
+        places.steps.push(step_places);
+        if let Some(step) = step {
+            steps.push(step);
+        }
+    }
+    check_flow(&steps, &places, &mut diags);
+    match trigger {
+        Some(trigger) if diags.is_empty() => Ok((
+            Process {
+                id: raw.id.into_inner(),
+                title: raw.title.unwrap_or_default(),
+                enabled: raw.enabled,
+                trigger,
+                condition: raw.condition.map(Spanned::into_inner),
+                once_per: raw.once_per.map(Spanned::into_inner),
+                constants,
+                steps,
+            },
+            places,
+        )),
+        _ => Err(diags),
+    }
+}
+
+fn parse_trigger(raw: RawTrigger, span: Span, diags: &mut Diagnostics) -> Option<Trigger> {
+    let kinds = [
+        raw.event.is_some(),
+        raw.cron.is_some(),
+        raw.manual.as_ref().is_some_and(|m| *m.get_ref()),
+        raw.webhook.as_ref().is_some_and(|w| *w.get_ref()),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        diags.push(
+            span,
+            "a trigger needs exactly one of `event`, `cron`, `manual = true` or `webhook = true`"
+                .to_owned(),
+        );
+        return None;
+    }
+    // Keys that belong to another kind of trigger are mistakes, not noise.
+    let stray = |diags: &mut Diagnostics, name: &str, s: Option<Span>, for_kind: &str| {
+        if let Some(s) = s {
+            diags.push(s, format!("`{name}` applies only to {for_kind} triggers"));
+        }
+    };
+    if let Some(event) = raw.event {
+        stray(
+            diags,
+            "timezone",
+            raw.timezone.as_ref().map(Spanned::span),
+            "cron",
+        );
+        stray(
+            diags,
+            "secret",
+            raw.secret.as_ref().map(Spanned::span),
+            "webhook",
+        );
+        let text = event.get_ref();
+        let Some((kind_name, event_name)) = text.split_once('.') else {
+            diags.push(
+                event.span(),
+                format!("event `{text}` must be `<entity>.<change>`, such as `deal.stage_changed`"),
+            );
+            return None;
+        };
+        let Some(kind) = EntityKind::parse(&kind_name.replace('_', "-")) else {
+            diags.push(
+                event.span(),
+                format!("unknown entity `{kind_name}` in event `{text}`"),
+            );
+            return None;
+        };
+        let ev = match event_name {
+            "created" => EntityEvent::Created,
+            "updated" => EntityEvent::Updated,
+            "stage_changed" => EntityEvent::StageChanged,
+            "status_changed" => EntityEvent::StatusChanged,
+            other => {
+                diags.push(
+                    event.span(),
+                    format!(
+                        "unknown change `{other}`: use created, updated, stage_changed or status_changed"
+                    ),
+                );
+                return None;
+            }
+        };
+        if ev == EntityEvent::StageChanged && kind != EntityKind::Deal {
+            diags.push(event.span(), "only deals have stages".to_owned());
+        }
+        if ev == EntityEvent::StatusChanged
+            && crate::crm::schema::spec(kind).field("status").is_none()
+        {
+            diags.push(event.span(), format!("a {kind} has no status"));
+        }
+        let moves = matches!(ev, EntityEvent::StageChanged | EntityEvent::StatusChanged);
+        for (name, value) in [("from", &raw.from), ("to", &raw.to)] {
+            if let Some(v) = value
+                && !moves
+            {
+                diags.push(
+                    v.span(),
+                    format!("`{name}` applies only to stage_changed and status_changed"),
+                );
+            }
+        }
+        if let Some(fields) = &raw.fields {
+            if ev != EntityEvent::Updated {
+                diags.push(
+                    fields.span(),
+                    "`fields` applies only to `updated`".to_owned(),
+                );
+            }
+            let spec = crate::crm::schema::spec(kind);
+            for f in fields.get_ref() {
+                if spec.field(f).is_none() {
+                    diags.push(fields.span(), format!("a {kind} has no field `{f}`"));
+                }
+            }
+        }
+        if let Some(status_values) = status_values(kind, ev) {
+            for v in [&raw.from, &raw.to].into_iter().flatten() {
+                if !status_values.contains(&v.get_ref().as_str()) {
+                    diags.push(
+                        v.span(),
+                        format!(
+                            "`{}` is not a {kind} status: use one of {}",
+                            v.get_ref(),
+                            status_values.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        return Some(Trigger::Entity(EntityTrigger {
+            kind,
+            event: ev,
+            from: raw.from.map(Spanned::into_inner),
+            to: raw.to.map(Spanned::into_inner),
+            fields: raw.fields.map(Spanned::into_inner).unwrap_or_default(),
+        }));
+    }
+    for (name, s) in [
+        ("from", raw.from.as_ref().map(Spanned::span)),
+        ("to", raw.to.as_ref().map(Spanned::span)),
+        ("fields", raw.fields.as_ref().map(Spanned::span)),
+    ] {
+        stray(diags, name, s, "entity `event`");
+    }
+    if let Some(expr) = raw.cron {
+        stray(
+            diags,
+            "secret",
+            raw.secret.as_ref().map(Spanned::span),
+            "webhook",
+        );
+        let schedule = match cron_schedule(expr.get_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                diags.push(expr.span(), e);
+                return None;
+            }
+        };
+        let timezone = match &raw.timezone {
+            None => DEFAULT_TIMEZONE,
+            Some(tz) => match tz.get_ref().parse::<chrono_tz::Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    diags.push(
+                        tz.span(),
+                        format!(
+                            "unknown time zone `{}` (use an IANA name such as Europe/Moscow)",
+                            tz.get_ref()
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        return Some(Trigger::Cron {
+            expr: expr.into_inner(),
+            schedule: Box::new(schedule),
+            timezone,
+        });
+    }
+    stray(
+        diags,
+        "timezone",
+        raw.timezone.as_ref().map(Spanned::span),
+        "cron",
+    );
+    if raw.manual.is_some_and(|m| m.into_inner()) {
+        let mut params = BTreeMap::new();
+        for (name, ty) in raw.params.unwrap_or_default() {
+            match ParamType::parse(ty.get_ref()) {
+                Some(t) => {
+                    params.insert(name, t);
+                }
+                None => diags.push(
+                    ty.span(),
+                    format!(
+                        "parameter `{name}`: unknown type `{}` (string, decimal, integer, bool, date)",
+                        ty.get_ref()
+                    ),
+                ),
+            }
+        }
+        return Some(Trigger::Manual { params });
+    }
+    match raw.secret {
+        Some(secret) if secret.get_ref().len() >= 16 => Some(Trigger::Webhook {
+            secret: secret.into_inner(),
+        }),
+        Some(secret) => {
+            diags.push(
+                secret.span(),
+                "a webhook secret needs at least 16 characters".to_owned(),
+            );
+            None
+        }
+        None => {
+            diags.push(span, "a webhook trigger needs a `secret`".to_owned());
+            None
+        }
+    }
+}
+
+/// The values `from`/`to` may take for a status trigger (stages are per
+/// pipeline and checked against the database when the process is loaded).
+fn status_values(kind: EntityKind, event: EntityEvent) -> Option<&'static [&'static str]> {
+    if event != EntityEvent::StatusChanged {
+        return None;
+    }
+    match crate::crm::schema::spec(kind).field("status")?.ty {
+        crate::crm::FieldType::Enum(values) => Some(values),
+        _ => None,
+    }
+}
+
+/// Parses a cron expression of 5 fields (minute precision, as crontab) or
+/// 6–7 (with seconds, as the `cron` crate reads them).
+pub fn cron_schedule(expr: &str) -> Result<cron::Schedule, String> {
+    let fields = expr.split_whitespace().count();
+    let full = if fields == 5 {
+        format!("0 {expr}")
+    } else {
+        expr.to_owned()
+    };
+    cron::Schedule::from_str(&full).map_err(|e| format!("bad cron expression `{expr}`: {e}"))
+}
+
+fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step>, StepPlaces) {
+    let places = StepPlaces {
+        step: span,
+        uses: raw.uses.span(),
+        input: raw.input.as_ref().map(Spanned::span).unwrap_or_default(),
+        condition: raw
+            .condition
+            .as_ref()
+            .map(Spanned::span)
+            .unwrap_or_default(),
+    };
+    let before = diags.len();
+    if !valid_id(raw.id.get_ref()) {
+        diags.push(
+            raw.id.span(),
+            format!(
+                "step id `{}` must be lowercase letters, digits, `-` or `_`",
+                raw.id.get_ref()
+            ),
+        );
+    }
+    let uses = match raw.uses.get_ref().parse::<ActionRef>() {
+        Ok(u) => Some(u),
+        Err(e) => {
+            diags.push(raw.uses.span(), e);
+            None
+        }
+    };
+    let after = duration(&raw.after, "after", diags);
+    let timeout = duration(&raw.timeout, "timeout", diags);
+    let mut retry = RetryPolicy::default();
+    if let Some(r) = &raw.retry {
+        let r = r.get_ref();
+        if let Some(a) = &r.attempts {
+            match u32::try_from(*a.get_ref()) {
+                Ok(n) if (1..=100).contains(&n) => retry.attempts = n,
+                _ => diags.push(a.span(), "retry.attempts must be 1 to 100".to_owned()),
+            }
+        }
+        if let Some(b) = duration(&r.backoff, "retry.backoff", diags) {
+            retry.backoff = b;
+        }
+        if let Some(m) = duration(&r.max_backoff, "retry.max_backoff", diags) {
+            retry.max_backoff = m;
+        }
+    }
+    let on_failure = match raw.on_failure.as_ref().map(|s| (s.get_ref().as_str(), s)) {
+        None | Some(("fail", _)) => OnFailure::Fail,
+        Some(("continue", _)) => OnFailure::Continue,
+        Some((other, s)) => {
+            diags.push(
+                s.span(),
+                format!("on_failure `{other}`: use `fail` or `continue`"),
+            );
+            OnFailure::Fail
+        }
+    };
+    let next = raw.next.as_ref().map(|n| match n.get_ref().as_str() {
+        "end" => Next::End,
+        id => Next::Step(id.to_owned()),
+    });
+    let input = match &raw.input {
+        None => Value::Object(Default::default()),
+        Some(t) => serde_json::to_value(t.get_ref()).unwrap_or(Value::Null),
+    };
+    let step = match uses {
+        Some(uses) if diags.len() == before => Some(Step {
+            id: raw.id.into_inner(),
+            uses,
+            input,
+            condition: raw.condition.map(Spanned::into_inner),
+            after,
+            timeout,
+            retry,
+            on_failure,
+            next,
+        }),
+        _ => None,
+    };
+    (step, places)
+}
+
+/// A duration value, or None with a diagnostic if it does not parse.
+fn duration(d: &Option<Spanned<String>>, name: &str, diags: &mut Diagnostics) -> Option<Duration> {
+    let d = d.as_ref()?;
+    match parse_duration(d.get_ref()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.push(d.span(), format!("{name}: {e}"));
+            None
+        }
+    }
+}
+
+/// Step ids are unique, `next` targets exist and only go forward (a loop
+/// would run forever; for-each is the way to repeat), and every step can be
+/// reached from the first.
+fn check_flow(steps: &[Step], places: &Places, diags: &mut Diagnostics) {
+    let mut index = BTreeMap::new();
+    for (i, s) in steps.iter().enumerate() {
+        if index.insert(s.id.as_str(), i).is_some() {
+            diags.push(
+                places.steps[i].step.clone(),
+                format!("step id `{}` is used twice", s.id),
+            );
+        }
+    }
+    let mut reachable = vec![false; steps.len()];
+    if let Some(first) = reachable.first_mut() {
+        *first = true;
+    }
+    for (i, s) in steps.iter().enumerate() {
+        let target = match &s.next {
+            None => Some(i + 1),
+            Some(Next::End) => None,
+            Some(Next::Step(id)) => match index.get(id.as_str()) {
+                None => {
+                    diags.push(
+                        places.steps[i].step.clone(),
+                        format!("step `{}`: `next` names no step `{id}`", s.id),
+                    );
+                    continue;
+                }
+                Some(&t) if t <= i => {
+                    diags.push(
+                        places.steps[i].step.clone(),
+                        format!(
+                            "step `{}`: `next = \"{id}\"` goes back and makes a cycle",
+                            s.id
+                        ),
+                    );
+                    continue;
+                }
+                Some(&t) => Some(t),
+            },
+        };
+        if !reachable[i] {
+            continue;
+        }
+        if let Some(t) = target
+            && t < steps.len()
+        {
+            reachable[t] = true;
+        }
+        // A skipped step (its `if` false) falls through to the next in order.
+        if s.condition.is_some() && i + 1 < steps.len() {
+            reachable[i + 1] = true;
+        }
+    }
+    for (i, s) in steps.iter().enumerate() {
+        if !reachable[i] {
+            diags.push(
+                places.steps[i].step.clone(),
+                format!("step `{}` can never run: no step leads to it", s.id),
+            );
+        }
+    }
+}
+
+/// The step after step `index` once it has finished or been skipped.
+pub fn next_index(process: &Process, index: usize, skipped: bool) -> Option<usize> {
+    let step = process.steps.get(index)?;
+    let next = if skipped {
+        Some(index + 1)
+    } else {
+        match &step.next {
+            None => Some(index + 1),
+            Some(Next::End) => None,
+            Some(Next::Step(id)) => process.steps.iter().position(|s| &s.id == id),
+        }
+    };
+    next.filter(|&n| n < process.steps.len())
+}
+
+impl Diagnostic {
+    /// Whether this diagnostic mentions `text` (for tests and callers that filter).
+    pub fn mentions(&self, text: &str) -> bool {
+        self.message.contains(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(source: &str) -> Process {
+        match parse("p.toml", source) {
+            Ok((p, _)) => p,
+            Err(d) => panic!("{d}"),
+        }
+    }
+
+    fn errors(source: &str) -> String {
+        match parse("p.toml", source) {
+            Ok(_) => panic!("expected errors"),
+            Err(d) => d.to_string(),
+        }
+    }
+
+    const BASIC: &str = r#"
+id = "welcome"
+title = "Welcome call"
+
+[trigger]
+event = "deal.stage_changed"
+to = "negotiation"
+
+[[step]]
+id = "task"
+uses = "create-task@1"
+after = "3d"
+input = { title = "Call {{ deal.title }}" }
+retry = { attempts = 5, backoff = "2s" }
+"#;
+
+    #[test]
+    fn parses_a_stage_trigger_and_a_delayed_step() {
+        let p = ok(BASIC);
+        assert_eq!(p.id, "welcome");
+        match &p.trigger {
+            Trigger::Entity(t) => {
+                assert_eq!(t.kind, EntityKind::Deal);
+                assert_eq!(t.event, EntityEvent::StageChanged);
+                assert_eq!(t.to.as_deref(), Some("negotiation"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = &p.steps[0];
+        assert_eq!(s.uses.to_string(), "create-task@1");
+        assert_eq!(s.after, Some(Duration::from_secs(3 * 86400)));
+        assert_eq!(s.retry.attempts, 5);
+        assert_eq!(s.input["title"], "Call {{ deal.title }}");
+    }
+
+    #[test]
+    fn unknown_keys_point_at_their_line() {
+        let e = errors(&BASIC.replace("after = \"3d\"", "afterr = \"3d\""));
+        assert!(e.starts_with("p.toml:12:1:"), "{e}");
+        assert!(e.contains("afterr"), "{e}");
+    }
+
+    #[test]
+    fn bad_cron_and_zone_are_named() {
+        let e = errors(
+            r#"
+id = "daily"
+[trigger]
+cron = "61 9 * * *"
+[[step]]
+id = "a"
+uses = "x@1"
+"#,
+        );
+        assert!(
+            e.contains("p.toml:4:8: bad cron expression `61 9 * * *`"),
+            "{e}"
+        );
+        let e = errors(
+            r#"
+id = "daily"
+[trigger]
+cron = "0 9 * * *"
+timezone = "Mars/Olympus"
+[[step]]
+id = "a"
+uses = "x@1"
+"#,
+        );
+        assert!(e.contains("unknown time zone `Mars/Olympus`"), "{e}");
+        let p = ok(r#"
+id = "daily"
+[trigger]
+cron = "0 9 * * *"
+[[step]]
+id = "a"
+uses = "x@1"
+"#);
+        assert!(
+            matches!(p.trigger, Trigger::Cron { timezone, .. } if timezone == DEFAULT_TIMEZONE)
+        );
+    }
+
+    #[test]
+    fn cycles_and_unreachable_steps_are_refused() {
+        let e = errors(
+            r#"
+id = "loop"
+[trigger]
+manual = true
+[[step]]
+id = "a"
+uses = "x@1"
+[[step]]
+id = "b"
+uses = "x@1"
+next = "a"
+"#,
+        );
+        assert!(e.contains("goes back and makes a cycle"), "{e}");
+        let e = errors(
+            r#"
+id = "dead"
+[trigger]
+manual = true
+[[step]]
+id = "a"
+uses = "x@1"
+next = "end"
+[[step]]
+id = "b"
+uses = "x@1"
+"#,
+        );
+        assert!(e.contains("p.toml:9:1: step `b` can never run"), "{e}");
+    }
+
+    #[test]
+    fn trigger_mistakes_are_named() {
+        let e = errors(
+            r#"
+id = "x"
+[trigger]
+event = "invoice.status_changed"
+to = "payed"
+[[step]]
+id = "a"
+uses = "x@1"
+"#,
+        );
+        assert!(e.contains("`payed` is not a invoice status"), "{e}");
+        let e = errors(
+            r#"
+id = "x"
+[trigger]
+event = "deal.moved"
+[[step]]
+id = "a"
+uses = "x"
+"#,
+        );
+        assert!(e.contains("unknown change `moved`"), "{e}");
+        assert!(e.contains("must be `<action>@<major version>`"), "{e}");
+        let e = errors(
+            r#"
+id = "x"
+[trigger]
+event = "deal.updated"
+cron = "0 9 * * *"
+[[step]]
+id = "a"
+uses = "x@1"
+"#,
+        );
+        assert!(e.contains("exactly one of"), "{e}");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let r = RetryPolicy {
+            attempts: 10,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(10),
+        };
+        assert_eq!(r.delay_before(2, 0.0), Duration::from_secs(1));
+        assert_eq!(r.delay_before(3, 0.0), Duration::from_secs(2));
+        assert_eq!(r.delay_before(4, 0.0), Duration::from_secs(4));
+        assert_eq!(r.delay_before(9, 0.0), Duration::from_secs(10));
+        assert_eq!(r.delay_before(2, 1.0), Duration::from_millis(1250));
+    }
+
+    #[test]
+    fn next_index_follows_gotos_and_skips() {
+        let p = ok(r#"
+id = "g"
+[trigger]
+manual = true
+[[step]]
+id = "a"
+uses = "x@1"
+if = "false"
+next = "c"
+[[step]]
+id = "b"
+uses = "x@1"
+next = "end"
+[[step]]
+id = "c"
+uses = "x@1"
+"#);
+        assert_eq!(next_index(&p, 0, false), Some(2));
+        assert_eq!(next_index(&p, 0, true), Some(1));
+        assert_eq!(next_index(&p, 1, false), None);
+        assert_eq!(next_index(&p, 2, false), None);
+    }
+}

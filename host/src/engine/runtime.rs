@@ -1,0 +1,971 @@
+//! The engine at work: loads process versions, turns events and cron ticks
+//! into runs, and runs steps. Every transition goes through one database
+//! transaction (see [`crate::store::runs`]), so a crash anywhere loses
+//! nothing and repeats nothing that committed.
+
+use super::catalog::Catalog;
+use super::clock::Clock;
+use super::definition::{self, EntityEvent, OnFailure, Process, Trigger};
+use super::diagnostics::Diagnostics;
+use super::expr::Templates;
+use super::scope::{self, Scope};
+use super::validate::validate;
+use crate::crm::{CrmError, EntityRef, new_id};
+use crate::plugins::{CallError, CallRequest, PluginHost};
+use crate::store::SqliteStore;
+use crate::store::runs::{AttemptStatus, ClaimedStep, EventRow, NewRun, NewStep, StepFinish, Then};
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How many events one dispatch pass reads.
+const EVENT_BATCH: u32 = 500;
+/// How long past its deadline a step's lease lasts before another worker
+/// may take it over (its first worker is presumed dead).
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The process engine.
+pub struct Engine {
+    store: Arc<SqliteStore>,
+    host: Arc<PluginHost>,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+    templates: Templates,
+    versions: Mutex<HashMap<(String, i64), Arc<Process>>>,
+    /// Wakes the dispatcher and the workers when there is new work.
+    pub(crate) wake: Notify,
+}
+
+/// A process file that was loaded.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// The process id.
+    pub id: String,
+    /// Its current version.
+    pub version: i64,
+    /// Whether this load made a new version.
+    pub new_version: bool,
+}
+
+/// Why a manual start was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No such process.
+    #[error("no process `{0}`")]
+    UnknownProcess(String),
+    /// The process is switched off.
+    #[error("process `{0}` is disabled")]
+    Disabled(String),
+    /// The process does not start this way.
+    #[error("process `{0}` is not started {1}")]
+    WrongTrigger(String, &'static str),
+    /// A parameter is missing or of the wrong type.
+    #[error("{0}")]
+    BadParams(String),
+    /// The `once_per` key already ran.
+    #[error("process `{0}` already ran for `{1}`")]
+    AlreadyRan(String, String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] CrmError),
+    /// Anything else.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl Engine {
+    /// An engine over `store`, running actions of `catalog` on `host`.
+    pub fn new(
+        store: Arc<SqliteStore>,
+        host: Arc<PluginHost>,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+    ) -> Engine {
+        Engine {
+            store,
+            host,
+            catalog,
+            clock,
+            templates: Templates::new(),
+            versions: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    /// The installed actions.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The engine's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Tells the dispatcher and workers to look for work now.
+    pub fn poke(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Validates and installs one process file: a changed file becomes a new
+    /// version; runs already started keep theirs.
+    pub async fn install(&self, file_name: &str, source: &str) -> Result<Installed, Diagnostics> {
+        let process = validate(file_name, source, self.catalog.as_ref())?;
+        let mut diags = Diagnostics::new(file_name, source);
+        let (version, new_version) = match self
+            .store
+            .save_process(&process.id, file_name, source, process.enabled)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                diags.push(0..0, format!("storing the process failed: {e}"));
+                return Err(diags);
+            }
+        };
+        if let Err(e) = self.sync_schedule(&process).await {
+            diags.push(0..0, format!("storing the schedule failed: {e}"));
+            return Err(diags);
+        }
+        let id = process.id.clone();
+        self.cache(&id, version, Arc::new(process));
+        self.poke();
+        Ok(Installed {
+            id,
+            version,
+            new_version,
+        })
+    }
+
+    /// Installs every `*.toml` in `dir`; all files are checked, and every
+    /// problem in any of them is returned together.
+    pub async fn install_dir(&self, dir: &Path) -> anyhow::Result<Vec<Installed>> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading the processes folder {}", dir.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let mut installed = Vec::new();
+        let mut problems = Vec::new();
+        for file in files {
+            let source = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            match self.install(&file.display().to_string(), &source).await {
+                Ok(i) => installed.push(i),
+                Err(d) => problems.push(d.to_string()),
+            }
+        }
+        if problems.is_empty() {
+            Ok(installed)
+        } else {
+            anyhow::bail!("{}", problems.join("\n"))
+        }
+    }
+
+    async fn sync_schedule(&self, process: &Process) -> Result<(), CrmError> {
+        match &process.trigger {
+            Trigger::Cron {
+                expr,
+                schedule,
+                timezone,
+            } => {
+                let now = self.clock.now().with_timezone(timezone);
+                let Some(next) = schedule.after(&now).next() else {
+                    return self.store.drop_schedule(&process.id).await;
+                };
+                self.store
+                    .upsert_schedule(&process.id, expr, timezone.name(), next.with_timezone(&Utc))
+                    .await
+            }
+            _ => self.store.drop_schedule(&process.id).await,
+        }
+    }
+
+    fn cache(&self, id: &str, version: i64, process: Arc<Process>) {
+        if let Ok(mut v) = self.versions.lock() {
+            v.insert((id.to_owned(), version), process);
+        }
+    }
+
+    /// A process version, parsed (from the cache or the store).
+    pub async fn process(&self, id: &str, version: i64) -> anyhow::Result<Arc<Process>> {
+        if let Some(p) = self
+            .versions
+            .lock()
+            .ok()
+            .and_then(|v| v.get(&(id.to_owned(), version)).cloned())
+        {
+            return Ok(p);
+        }
+        let stored = self
+            .store
+            .process_version(id, version)
+            .await?
+            .with_context(|| format!("process `{id}` has no version {version}"))?;
+        // Parse only: a stored version was valid when installed, and a run
+        // must finish on the version it started with even if an action was
+        // removed since (that step then fails with a clear message).
+        let (process, _) = definition::parse(&stored.file_name, &stored.source)
+            .map_err(|d| anyhow::anyhow!("{d}"))?;
+        let process = Arc::new(process);
+        self.cache(id, version, process.clone());
+        Ok(process)
+    }
+
+    /// The enabled processes with their current versions.
+    async fn enabled_processes(&self) -> anyhow::Result<Vec<(i64, Arc<Process>)>> {
+        let mut out = Vec::new();
+        for p in self.store.current_processes().await? {
+            if p.enabled {
+                out.push((p.version, self.process(&p.process_id, p.version).await?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads new events and starts the runs they trigger. Returns how many
+    /// runs started.
+    pub async fn dispatch_events(&self) -> anyhow::Result<usize> {
+        let from = self.store.event_cursor().await?;
+        let events = self.store.events_after(from, EVENT_BATCH).await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(0);
+        };
+        let processes = self.enabled_processes().await?;
+        let mut runs = Vec::new();
+        for event in &events {
+            for (version, process) in &processes {
+                if let Some(run) = self.run_for_event(process, *version, event).await {
+                    runs.push(run);
+                }
+            }
+        }
+        let started = match self.store.start_runs_for_events(from, last, &runs).await {
+            Ok(n) => n,
+            // Another dispatcher moved the cursor: it started these runs.
+            Err(CrmError::Conflict(_)) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        if started > 0 {
+            self.poke();
+        }
+        Ok(started)
+    }
+
+    async fn run_for_event(
+        &self,
+        process: &Process,
+        version: i64,
+        event: &EventRow,
+    ) -> Option<NewRun> {
+        let Trigger::Entity(t) = &process.trigger else {
+            return None;
+        };
+        if t.kind != event.entity.kind || !event_matches(t, event) {
+            return None;
+        }
+        let trigger = json!({
+            "type": "event",
+            "event": event.kind,
+            "event_id": event.id,
+            "entity": event.entity,
+            "changes": event.changes,
+            "at": event.at,
+        });
+        self.new_run(
+            process,
+            version,
+            trigger,
+            Some(event.entity.clone()),
+            format!("event:{}", event.id),
+            Value::Null,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(process = %process.id, event = %event.id, "not started: {e:#}");
+            None
+        })
+    }
+
+    /// A run of `process` if its condition holds, with its `once_per` key.
+    async fn new_run(
+        &self,
+        process: &Process,
+        version: i64,
+        trigger: Value,
+        subject: Option<EntityRef>,
+        trigger_key: String,
+        params: Value,
+    ) -> anyhow::Result<Option<NewRun>> {
+        let now = self.clock.now();
+        let subject_view = match &subject {
+            Some(s) => match scope::load_subject(self.store.as_ref(), s).await {
+                Ok(v) => Some((s.kind, v)),
+                // Deleted since the event: nothing to run on.
+                Err(CrmError::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let scope = Scope {
+            subject: subject_view,
+            trigger: trigger.clone(),
+            constants: process.constants.clone(),
+            params,
+            steps: Map::new(),
+            run: json!({ "process": process.id, "version": version }),
+            now: Some(now),
+        };
+        if let Some(c) = &process.condition
+            && !self
+                .templates
+                .condition(c, &scope.to_value(true))
+                .map_err(|e| anyhow::anyhow!("condition: {e}"))?
+        {
+            return Ok(None);
+        }
+        let once_key = match &process.once_per {
+            Some(t) => Some(
+                self.templates
+                    .render(t, &scope.to_value(false))
+                    .map_err(|e| anyhow::anyhow!("once_per: {e}"))?,
+            ),
+            None => None,
+        };
+        let Some(first) = process.steps.first() else {
+            return Ok(None);
+        };
+        let mut trigger = trigger;
+        if let Value::Object(m) = &mut trigger {
+            m.insert("params".into(), scope.params.clone());
+        }
+        Ok(Some(NewRun {
+            id: new_id(),
+            process_id: process.id.clone(),
+            process_version: version,
+            trigger,
+            subject,
+            trigger_key,
+            once_key,
+            first_step: NewStep {
+                index: 0,
+                key: first.id.clone(),
+                due_at: now + chrono_duration(first.after),
+            },
+        }))
+    }
+
+    /// Starts a manual process with `params`; returns the run id.
+    pub async fn start_manual(
+        &self,
+        process_id: &str,
+        params: Value,
+        subject: Option<EntityRef>,
+    ) -> Result<String, StartError> {
+        let current = self
+            .store
+            .current_processes()
+            .await?
+            .into_iter()
+            .find(|p| p.process_id == process_id)
+            .ok_or_else(|| StartError::UnknownProcess(process_id.to_owned()))?;
+        if !current.enabled {
+            return Err(StartError::Disabled(process_id.to_owned()));
+        }
+        let process = self.process(process_id, current.version).await?;
+        let Trigger::Manual { params: wanted } = &process.trigger else {
+            return Err(StartError::WrongTrigger(process_id.to_owned(), "manually"));
+        };
+        let params = super::params::check(wanted, params).map_err(StartError::BadParams)?;
+        self.start_direct(
+            &process,
+            current.version,
+            json!({ "type": "manual" }),
+            subject,
+            params,
+        )
+        .await
+    }
+
+    /// Starts a webhook process if `secret` is its secret.
+    pub async fn start_webhook(
+        &self,
+        process_id: &str,
+        secret: &str,
+        body: Value,
+    ) -> Result<String, StartError> {
+        let current = self
+            .store
+            .current_processes()
+            .await?
+            .into_iter()
+            .find(|p| p.process_id == process_id)
+            .ok_or_else(|| StartError::UnknownProcess(process_id.to_owned()))?;
+        let process = self.process(process_id, current.version).await?;
+        let Trigger::Webhook { secret: expected } = &process.trigger else {
+            return Err(StartError::WrongTrigger(
+                process_id.to_owned(),
+                "by a webhook",
+            ));
+        };
+        // Compare in constant time so the secret cannot be guessed byte by byte.
+        if !constant_time_eq(expected.as_bytes(), secret.as_bytes()) {
+            return Err(StartError::UnknownProcess(process_id.to_owned()));
+        }
+        if !current.enabled {
+            return Err(StartError::Disabled(process_id.to_owned()));
+        }
+        self.start_direct(
+            &process,
+            current.version,
+            json!({ "type": "webhook" }),
+            None,
+            body,
+        )
+        .await
+    }
+
+    async fn start_direct(
+        &self,
+        process: &Process,
+        version: i64,
+        trigger: Value,
+        subject: Option<EntityRef>,
+        params: Value,
+    ) -> Result<String, StartError> {
+        let key = format!("call:{}", new_id());
+        let run = self
+            .new_run(process, version, trigger, subject, key, params)
+            .await?
+            .ok_or_else(|| StartError::BadParams("the process's condition is false".into()))?;
+        match self.store.start_run(&run).await? {
+            Some(id) => {
+                self.poke();
+                Ok(id)
+            }
+            None => Err(StartError::AlreadyRan(
+                process.id.clone(),
+                run.once_key.unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// Fires every cron schedule that is due: once, however many ticks were
+    /// missed, then moves it to its next tick after now.
+    pub async fn fire_schedules(&self) -> anyhow::Result<usize> {
+        let now = self.clock.now();
+        let mut fired = 0;
+        for (process_id, expr, tz, next_at) in self.store.schedules().await? {
+            let due = DateTime::parse_from_rfc3339(&next_at)
+                .with_context(|| format!("schedule of `{process_id}`"))?
+                .with_timezone(&Utc);
+            if due > now {
+                continue;
+            }
+            let current = self
+                .store
+                .current_processes()
+                .await?
+                .into_iter()
+                .find(|p| p.process_id == process_id);
+            let Some(current) = current else { continue };
+            let schedule = definition::cron_schedule(&expr).map_err(anyhow::Error::msg)?;
+            let zone: chrono_tz::Tz = tz.parse().map_err(|_| anyhow::anyhow!("bad zone {tz}"))?;
+            let next = schedule
+                .after(&now.with_timezone(&zone))
+                .next()
+                .map_or(now + chrono::Duration::days(36500), |n| {
+                    n.with_timezone(&Utc)
+                });
+            let process = self.process(&process_id, current.version).await?;
+            let run = if current.enabled {
+                self.new_run(
+                    &process,
+                    current.version,
+                    json!({ "type": "cron", "tick": next_at }),
+                    None,
+                    format!("cron:{next_at}"),
+                    Value::Null,
+                )
+                .await?
+            } else {
+                None
+            };
+            let started = match run {
+                Some(run) => {
+                    self.store
+                        .fire_schedule(&process_id, &next_at, next, &run)
+                        .await?
+                }
+                // Disabled or condition false: the tick passes without a run.
+                None => {
+                    self.store
+                        .upsert_schedule(&process_id, &expr, &tz, next)
+                        .await?;
+                    false
+                }
+            };
+            if started {
+                fired += 1;
+            }
+        }
+        if fired > 0 {
+            self.poke();
+        }
+        Ok(fired)
+    }
+
+    /// Claims one due step and runs it. Returns false when nothing was due.
+    pub async fn work_one(&self) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        let lease = now + chrono_duration(Some(self.max_deadline() + LEASE_MARGIN));
+        let Some(step) = self.store.claim_step(now, lease).await? else {
+            return Ok(false);
+        };
+        self.run_step(step).await?;
+        Ok(true)
+    }
+
+    fn max_deadline(&self) -> Duration {
+        self.catalog
+            .iter()
+            .map(|(_, a)| a.limits.deadline)
+            .max()
+            .unwrap_or(Duration::from_secs(5))
+    }
+
+    async fn run_step(&self, claimed: ClaimedStep) -> anyhow::Result<()> {
+        let started = self.clock.now();
+        let process = self
+            .process(&claimed.process_id, claimed.process_version)
+            .await?;
+        let Some(step) = process.steps.get(claimed.index) else {
+            let finish = self.finish(
+                &claimed,
+                started,
+                AttemptStatus::Failed,
+                None,
+                Err(format!("the process has no step {}", claimed.index)),
+                &process,
+            );
+            return self.commit(finish).await;
+        };
+        let scope = match self.step_scope(&claimed, &process).await {
+            Ok(s) => s,
+            Err(e) => {
+                let finish = self.finish(
+                    &claimed,
+                    started,
+                    AttemptStatus::Failed,
+                    None,
+                    Err(format!("{e:#}")),
+                    &process,
+                );
+                return self.commit(finish).await;
+            }
+        };
+        if let Some(c) = &step.condition {
+            match self.templates.condition(c, &scope.to_value(true)) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let finish = self.finish(
+                        &claimed,
+                        started,
+                        AttemptStatus::Skipped,
+                        None,
+                        Ok(Value::Null),
+                        &process,
+                    );
+                    return self.commit(finish).await;
+                }
+                Err(e) => {
+                    let finish = self.finish(
+                        &claimed,
+                        started,
+                        AttemptStatus::Failed,
+                        None,
+                        Err(format!("if: {e}")),
+                        &process,
+                    );
+                    return self.commit(finish).await;
+                }
+            }
+        }
+        let input = match self
+            .templates
+            .render_value(&step.input, &scope.to_value(false))
+        {
+            Ok(v) => v,
+            Err(e) => {
+                let finish = self.finish(
+                    &claimed,
+                    started,
+                    AttemptStatus::Failed,
+                    None,
+                    Err(format!("input: {e}")),
+                    &process,
+                );
+                return self.commit(finish).await;
+            }
+        };
+        let Some(action) = self.catalog.get(&step.uses) else {
+            let finish = self.finish(
+                &claimed,
+                started,
+                AttemptStatus::Failed,
+                Some(input),
+                Err(format!("action `{}` is not installed", step.uses)),
+                &process,
+            );
+            return self.commit(finish).await;
+        };
+        let mut limits = action.limits;
+        if let Some(t) = step.timeout {
+            limits.deadline = t;
+        }
+        let request = CallRequest {
+            run_id: claimed.run_id.clone(),
+            step_id: claimed.id.clone(),
+            idempotency_key: claimed.id.clone(),
+            attempt: claimed.attempt,
+            input: input.to_string(),
+            grants: action.grants.clone(),
+            config: action.config.clone(),
+            limits,
+            store: self.store.clone(),
+        };
+        let result = self.host.call(&action.plugin, request).await;
+        let mut finish = match result {
+            Ok(outcome) => {
+                let mut f = self.finish(
+                    &claimed,
+                    started,
+                    AttemptStatus::Done,
+                    Some(input),
+                    Ok(outcome.output),
+                    &process,
+                );
+                f.changes = outcome.changes;
+                f.logs = serde_json::to_value(&outcome.logs).unwrap_or(Value::Null);
+                f
+            }
+            Err(e) if retryable(&e) && claimed.attempt < step.retry.attempts => {
+                let delay = step.retry.delay_before(claimed.attempt + 1, jitter());
+                let mut f = self.finish(
+                    &claimed,
+                    started,
+                    AttemptStatus::Retrying,
+                    Some(input),
+                    Err(e.to_string()),
+                    &process,
+                );
+                f.then = Then::Retry(self.clock.now() + chrono_duration(Some(delay)));
+                f
+            }
+            Err(e) => self.finish(
+                &claimed,
+                started,
+                AttemptStatus::Failed,
+                Some(input),
+                Err(e.to_string()),
+                &process,
+            ),
+        };
+        match self.store.finish_step(&finish).await {
+            Ok(_) => Ok(()),
+            Err(CrmError::Storage(e)) => {
+                // The lease runs out and another attempt runs the step again.
+                anyhow::bail!("committing step {} failed: {e}", claimed.id)
+            }
+            Err(CrmError::Conflict(e)) if finish.changes.is_empty() => {
+                tracing::info!(step = %claimed.id, "step result dropped: {e}");
+                Ok(())
+            }
+            Err(e) => {
+                // The action's writes were refused: a conflict runs the step
+                // again; a bad write is the action's final failure.
+                let message = format!("the action's CRM changes were refused: {e}");
+                let conflict = matches!(e, CrmError::Conflict(_));
+                finish = if conflict && claimed.attempt < step.retry.attempts {
+                    let mut f = self.finish(
+                        &claimed,
+                        started,
+                        AttemptStatus::Retrying,
+                        finish.input.clone(),
+                        Err(message),
+                        &process,
+                    );
+                    f.then = Then::Retry(self.clock.now());
+                    f
+                } else {
+                    self.finish(
+                        &claimed,
+                        started,
+                        AttemptStatus::Failed,
+                        finish.input.clone(),
+                        Err(message),
+                        &process,
+                    )
+                };
+                self.commit(finish).await
+            }
+        }
+    }
+
+    async fn commit(&self, finish: StepFinish) -> anyhow::Result<()> {
+        match self.store.finish_step(&finish).await {
+            Ok(_) => {
+                if matches!(finish.then, Then::Next(_) | Then::Retry(_)) {
+                    self.poke();
+                }
+                Ok(())
+            }
+            Err(CrmError::Conflict(e)) => {
+                tracing::info!(step = %finish.step_id, "step result dropped: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A step's finish record with what follows it.
+    fn finish(
+        &self,
+        claimed: &ClaimedStep,
+        started: DateTime<Utc>,
+        status: AttemptStatus,
+        input: Option<Value>,
+        result: Result<Value, String>,
+        process: &Process,
+    ) -> StepFinish {
+        let now = self.clock.now();
+        let step = process.steps.get(claimed.index);
+        let (output, error) = match result {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, Some(e)),
+        };
+        let go_on = |skipped: bool| match definition::next_index(process, claimed.index, skipped) {
+            Some(n) => Then::Next(NewStep {
+                index: n,
+                key: process.steps[n].id.clone(),
+                due_at: now + chrono_duration(process.steps[n].after),
+            }),
+            None => Then::Complete,
+        };
+        let then = match status {
+            AttemptStatus::Done => go_on(false),
+            AttemptStatus::Skipped => go_on(true),
+            AttemptStatus::Retrying => Then::Retry(now),
+            AttemptStatus::Failed => match step.map(|s| s.on_failure) {
+                Some(OnFailure::Continue) => go_on(false),
+                _ => Then::Fail(format!(
+                    "step `{}` failed: {}",
+                    claimed.key,
+                    error.as_deref().unwrap_or("unknown error")
+                )),
+            },
+        };
+        StepFinish {
+            step_id: claimed.id.clone(),
+            run_id: claimed.run_id.clone(),
+            attempt: claimed.attempt,
+            status,
+            input,
+            output,
+            error,
+            logs: Value::Array(Vec::new()),
+            started_at: started,
+            finished_at: now,
+            changes: Vec::new(),
+            then,
+        }
+    }
+
+    async fn step_scope(&self, claimed: &ClaimedStep, process: &Process) -> anyhow::Result<Scope> {
+        let subject = match &claimed.subject {
+            Some(s) => Some((s.kind, scope::load_subject(self.store.as_ref(), s).await?)),
+            None => None,
+        };
+        let steps = self.store.step_results(&claimed.run_id).await?;
+        let params = claimed
+            .trigger
+            .get("params")
+            .cloned()
+            .unwrap_or(Value::Null);
+        Ok(Scope {
+            subject,
+            trigger: claimed.trigger.clone(),
+            constants: process.constants.clone(),
+            params,
+            steps,
+            run: json!({
+                "id": claimed.run_id,
+                "process": claimed.process_id,
+                "version": claimed.process_version,
+                "step": claimed.key,
+                "attempt": claimed.attempt,
+            }),
+            now: Some(self.clock.now()),
+        })
+    }
+}
+
+/// Whether an event is the change a trigger waits for.
+fn event_matches(t: &definition::EntityTrigger, event: &EventRow) -> bool {
+    let changed = |field: &str| event.changes.get(field).and_then(Value::as_array);
+    let moved = |field: &str| -> bool {
+        let Some(pair) = changed(field) else {
+            return false;
+        };
+        let (old, new) = (
+            pair.first().and_then(Value::as_str),
+            pair.get(1).and_then(Value::as_str),
+        );
+        t.from.as_deref().is_none_or(|f| old == Some(f))
+            && t.to.as_deref().is_none_or(|to| new == Some(to))
+    };
+    match t.event {
+        EntityEvent::Created => event.kind == "created",
+        EntityEvent::Updated => {
+            event.kind != "created"
+                && (t.fields.is_empty() || t.fields.iter().any(|f| changed(f).is_some()))
+        }
+        EntityEvent::StageChanged => event.kind == "stage_changed" && moved("stage"),
+        EntityEvent::StatusChanged => event.kind != "created" && moved("status"),
+    }
+}
+
+/// Whether retrying a failed call may help: the action said so, the host
+/// failed, or the call ran out of time.
+fn retryable(e: &CallError) -> bool {
+    e.is_transient() || matches!(e, CallError::Deadline(_))
+}
+
+fn chrono_duration(d: Option<Duration>) -> chrono::Duration {
+    d.and_then(|d| chrono::Duration::from_std(d).ok())
+        .unwrap_or_else(chrono::Duration::zero)
+}
+
+/// A number in 0..1 for backoff jitter; not for anything secret.
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1000) / 1000.0
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crm::EntityKind;
+    use crate::engine::definition::EntityTrigger;
+
+    fn event(kind: &str, changes: Value) -> EventRow {
+        EventRow {
+            seq: 1,
+            id: "e1".into(),
+            kind: kind.into(),
+            entity: EntityRef {
+                kind: EntityKind::Deal,
+                id: "d1".into(),
+            },
+            changes,
+            at: String::new(),
+        }
+    }
+
+    fn trigger(
+        event: EntityEvent,
+        from: Option<&str>,
+        to: Option<&str>,
+        fields: &[&str],
+    ) -> EntityTrigger {
+        EntityTrigger {
+            kind: EntityKind::Deal,
+            event,
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            fields: fields.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn stage_triggers_check_from_and_to() {
+        let e = event("stage_changed", json!({ "stage": ["new", "invoice"] }));
+        assert!(event_matches(
+            &trigger(EntityEvent::StageChanged, None, Some("invoice"), &[]),
+            &e
+        ));
+        assert!(event_matches(
+            &trigger(EntityEvent::StageChanged, Some("new"), None, &[]),
+            &e
+        ));
+        assert!(!event_matches(
+            &trigger(EntityEvent::StageChanged, None, Some("paid"), &[]),
+            &e
+        ));
+        assert!(!event_matches(
+            &trigger(
+                EntityEvent::StageChanged,
+                Some("lost"),
+                Some("invoice"),
+                &[]
+            ),
+            &e
+        ));
+        // A stage move is also an update of the stage field.
+        assert!(event_matches(
+            &trigger(EntityEvent::Updated, None, None, &["stage"]),
+            &e
+        ));
+        assert!(!event_matches(
+            &trigger(EntityEvent::Updated, None, None, &["amount"]),
+            &e
+        ));
+    }
+
+    #[test]
+    fn created_and_updated_are_distinct() {
+        let created = event("created", json!({ "title": "x" }));
+        assert!(event_matches(
+            &trigger(EntityEvent::Created, None, None, &[]),
+            &created
+        ));
+        assert!(!event_matches(
+            &trigger(EntityEvent::Updated, None, None, &[]),
+            &created
+        ));
+        let updated = event("updated", json!({ "amount": ["1.00", "2.00"] }));
+        assert!(event_matches(
+            &trigger(EntityEvent::Updated, None, None, &["amount"]),
+            &updated
+        ));
+        assert!(!event_matches(
+            &trigger(EntityEvent::Created, None, None, &[]),
+            &updated
+        ));
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,919 @@
+//! The engine's tables: process versions, runs, steps and their attempts,
+//! the event cursor and cron schedules. Every state change of a run happens
+//! in one transaction with whatever caused it, so a crash at any point
+//! leaves either all of it or none.
+
+use super::apply::apply_change;
+use super::sqlite::{SqliteStore, db_err};
+use crate::crm::changes::{Change, CommitReport};
+use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Row, SqliteConnection};
+
+/// A stored version of a process file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessVersion {
+    /// The process id.
+    pub process_id: String,
+    /// Its version, from 1.
+    pub version: i64,
+    /// Whether new runs start.
+    pub enabled: bool,
+    /// The file it came from.
+    pub file_name: String,
+    /// The TOML.
+    pub source: String,
+}
+
+/// One entity change from the event log.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// Its position in the log.
+    pub seq: i64,
+    /// Its id.
+    pub id: String,
+    /// created, updated or stage_changed.
+    pub kind: String,
+    /// The entity it is about.
+    pub entity: EntityRef,
+    /// For updates: field → [old, new]; for creates: the record.
+    pub changes: Value,
+    /// When it happened.
+    pub at: String,
+}
+
+/// A run to start.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// Its id.
+    pub id: String,
+    /// The process.
+    pub process_id: String,
+    /// The version it keeps to the end.
+    pub process_version: i64,
+    /// What started it.
+    pub trigger: Value,
+    /// The entity it is about.
+    pub subject: Option<EntityRef>,
+    /// Deduplicates one trigger per process.
+    pub trigger_key: String,
+    /// The rendered `once_per` key.
+    pub once_key: Option<String>,
+    /// Its first step.
+    pub first_step: NewStep,
+}
+
+/// A step to schedule.
+#[derive(Debug, Clone)]
+pub struct NewStep {
+    /// Its position in the process.
+    pub index: usize,
+    /// Its id in the process.
+    pub key: String,
+    /// When it may run.
+    pub due_at: DateTime<Utc>,
+}
+
+/// A step a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub struct ClaimedStep {
+    /// The step row.
+    pub id: String,
+    /// Its run.
+    pub run_id: String,
+    /// Its position in the process.
+    pub index: usize,
+    /// Its id in the process.
+    pub key: String,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// The run's process.
+    pub process_id: String,
+    /// The run's process version.
+    pub process_version: i64,
+    /// The run's trigger.
+    pub trigger: Value,
+    /// The run's entity.
+    pub subject: Option<EntityRef>,
+}
+
+/// How a step attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptStatus {
+    /// It succeeded.
+    Done,
+    /// Its `if` was false.
+    Skipped,
+    /// It failed for good.
+    Failed,
+    /// It failed and runs again later.
+    Retrying,
+}
+
+impl AttemptStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Done => "done",
+            AttemptStatus::Skipped => "skipped",
+            AttemptStatus::Failed => "failed",
+            AttemptStatus::Retrying => "retrying",
+        }
+    }
+}
+
+/// What happens to the run after a step attempt.
+#[derive(Debug, Clone)]
+pub enum Then {
+    /// Schedule this step.
+    Next(NewStep),
+    /// Run the same step again at this time.
+    Retry(DateTime<Utc>),
+    /// The run has finished.
+    Complete,
+    /// The run failed with this message.
+    Fail(String),
+}
+
+/// The result of one step attempt, committed with the step's CRM changes.
+#[derive(Debug, Clone)]
+pub struct StepFinish {
+    /// The claimed step.
+    pub step_id: String,
+    /// Its run.
+    pub run_id: String,
+    /// The attempt being finished; a stale lease no longer matches.
+    pub attempt: u32,
+    /// How it ended.
+    pub status: AttemptStatus,
+    /// The rendered input.
+    pub input: Option<Value>,
+    /// The output.
+    pub output: Option<Value>,
+    /// The error message.
+    pub error: Option<String>,
+    /// The action's log lines.
+    pub logs: Value,
+    /// When the attempt started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// The CRM changes the action made.
+    pub changes: Vec<Change>,
+    /// What comes next.
+    pub then: Then,
+}
+
+/// A run as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Its id.
+    pub id: String,
+    /// The process.
+    pub process_id: String,
+    /// The process version it runs.
+    pub process_version: i64,
+    /// running, completed, failed or cancelled.
+    pub status: String,
+    /// The entity it is about.
+    pub entity: Option<EntityRef>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it started.
+    pub created_at: String,
+    /// When it finished.
+    pub finished_at: Option<String>,
+}
+
+/// Filters for listing runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only this process.
+    pub process_id: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only runs about this entity.
+    pub entity: Option<EntityRef>,
+    /// Only runs with ids after this (the cursor).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A step of a run with its attempts: the execution log.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepLog {
+    /// The step row.
+    pub id: String,
+    /// Its id in the process.
+    pub step: String,
+    /// pending, running, done, skipped, failed or cancelled.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When it is or was due.
+    pub due_at: String,
+    /// The last input.
+    pub input: Option<Value>,
+    /// The output.
+    pub output: Option<Value>,
+    /// The last error.
+    pub error: Option<String>,
+    /// Every attempt.
+    pub log: Vec<Value>,
+}
+
+fn json_col(text: Option<String>) -> Option<Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn subject_of(kind: Option<String>, id: Option<String>) -> Option<EntityRef> {
+    Some(EntityRef {
+        kind: EntityKind::parse(&kind?)?,
+        id: id?,
+    })
+}
+
+impl SqliteStore {
+    /// Stores `source` as the process's newest version unless it is the same
+    /// as the newest; returns the current version and whether it is new.
+    pub async fn save_process(
+        &self,
+        id: &str,
+        file_name: &str,
+        source: &str,
+        enabled: bool,
+    ) -> Result<(i64, bool), CrmError> {
+        let digest = blake3::hash(source.as_bytes()).to_hex().to_string();
+        let now = timestamp_text(Utc::now());
+        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let latest = sqlx::query(
+            "SELECT version, digest FROM process_versions WHERE process_id = ? ORDER BY version DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let (version, new) = match latest {
+            Some(row) if row.get::<String, _>("digest") == digest => {
+                (row.get::<i64, _>("version"), false)
+            }
+            Some(row) => (row.get::<i64, _>("version") + 1, true),
+            None => (1, true),
+        };
+        sqlx::query(
+            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET current_version = excluded.current_version,
+                 enabled = excluded.enabled, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(version)
+        .bind(enabled)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if new {
+            sqlx::query(
+                "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(version)
+            .bind(&digest)
+            .bind(file_name)
+            .bind(source)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok((version, new))
+    }
+
+    /// The current version of every process.
+    pub async fn current_processes(&self) -> Result<Vec<ProcessVersion>, CrmError> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.current_version, p.enabled, v.file_name, v.source
+             FROM processes p JOIN process_versions v
+               ON v.process_id = p.id AND v.version = p.current_version
+             ORDER BY p.id",
+        )
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ProcessVersion {
+                process_id: r.get("id"),
+                version: r.get("current_version"),
+                enabled: r.get("enabled"),
+                file_name: r.get("file_name"),
+                source: r.get("source"),
+            })
+            .collect())
+    }
+
+    /// One stored version of a process.
+    pub async fn process_version(
+        &self,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<ProcessVersion>, CrmError> {
+        let row = sqlx::query(
+            "SELECT v.file_name, v.source, p.enabled FROM process_versions v
+             JOIN processes p ON p.id = v.process_id
+             WHERE v.process_id = ? AND v.version = ?",
+        )
+        .bind(id)
+        .bind(version)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(|r| ProcessVersion {
+            process_id: id.to_owned(),
+            version,
+            enabled: r.get("enabled"),
+            file_name: r.get("file_name"),
+            source: r.get("source"),
+        }))
+    }
+
+    /// Turns a process on or off; false if there is no such process.
+    pub async fn set_process_enabled(&self, id: &str, enabled: bool) -> Result<bool, CrmError> {
+        let done = sqlx::query("UPDATE processes SET enabled = ?, updated_at = ? WHERE id = ?")
+            .bind(enabled)
+            .bind(timestamp_text(Utc::now()))
+            .bind(id)
+            .execute(self.writer())
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The position the engine has read the event log up to.
+    pub async fn event_cursor(&self) -> Result<i64, CrmError> {
+        sqlx::query_scalar("SELECT seq FROM engine_cursors WHERE name = 'events'")
+            .fetch_one(self.reader())
+            .await
+            .map_err(db_err)
+    }
+
+    /// Events after `seq`, oldest first.
+    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
+        let rows = sqlx::query(
+            "SELECT seq, id, entity_kind, entity_id, kind, changes, at FROM events
+             WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(seq)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(EventRow {
+                    seq: r.get("seq"),
+                    id: r.get("id"),
+                    kind: r.get("kind"),
+                    entity: EntityRef {
+                        kind: EntityKind::parse(&r.get::<String, _>("entity_kind"))?,
+                        id: r.get("entity_id"),
+                    },
+                    changes: serde_json::from_str(&r.get::<String, _>("changes"))
+                        .unwrap_or(Value::Null),
+                    at: r.get("at"),
+                })
+            })
+            .collect())
+    }
+
+    /// Starts `runs` and moves the event cursor from `from` to `to`, in one
+    /// transaction. A run whose trigger or `once_per` key already ran is
+    /// skipped. Returns how many runs started; a cursor that moved meanwhile
+    /// is a conflict (another dispatcher got there first).
+    pub async fn start_runs_for_events(
+        &self,
+        from: i64,
+        to: i64,
+        runs: &[NewRun],
+    ) -> Result<usize, CrmError> {
+        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let moved =
+            sqlx::query("UPDATE engine_cursors SET seq = ? WHERE name = 'events' AND seq = ?")
+                .bind(to)
+                .bind(from)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if moved.rows_affected() != 1 {
+            return Err(CrmError::Conflict("the event cursor moved".into()));
+        }
+        let mut started = 0;
+        for run in runs {
+            if insert_run(&mut tx, run).await? {
+                started += 1;
+            }
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(started)
+    }
+
+    /// Starts one run (manual, webhook); None if its trigger or `once_per`
+    /// key already ran.
+    pub async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
+        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let started = insert_run(&mut tx, run).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(started.then(|| run.id.clone()))
+    }
+
+    /// Claims the earliest due step (or one whose lease ran out: its worker
+    /// died), holding it until `lease_until`.
+    pub async fn claim_step(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedStep>, CrmError> {
+        let now = timestamp_text(now);
+        let row = sqlx::query(
+            "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?,
+                 started_at = COALESCE(started_at, ?)
+             WHERE id = (SELECT id FROM run_steps
+                         WHERE (status = 'pending' AND due_at <= ?)
+                            OR (status = 'running' AND lease_until < ?)
+                         ORDER BY due_at LIMIT 1)
+             RETURNING id, run_id, step_index, step_key, attempts",
+        )
+        .bind(timestamp_text(lease_until))
+        .bind(&now)
+        .bind(&now)
+        .bind(&now)
+        .fetch_optional(self.writer())
+        .await
+        .map_err(db_err)?;
+        let Some(step) = row else { return Ok(None) };
+        let run_id: String = step.get("run_id");
+        let run = sqlx::query(
+            "SELECT process_id, process_version, trigger, entity_kind, entity_id FROM runs WHERE id = ?",
+        )
+        .bind(&run_id)
+        .fetch_one(self.writer())
+        .await
+        .map_err(db_err)?;
+        Ok(Some(ClaimedStep {
+            id: step.get("id"),
+            run_id,
+            index: usize::try_from(step.get::<i64, _>("step_index")).unwrap_or(usize::MAX),
+            key: step.get("step_key"),
+            attempt: u32::try_from(step.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+            process_id: run.get("process_id"),
+            process_version: run.get("process_version"),
+            trigger: serde_json::from_str(&run.get::<String, _>("trigger")).unwrap_or(Value::Null),
+            subject: subject_of(run.get("entity_kind"), run.get("entity_id")),
+        }))
+    }
+
+    /// The finished steps of a run as templates see them: id → {status, output}.
+    pub async fn step_results(
+        &self,
+        run_id: &str,
+    ) -> Result<serde_json::Map<String, Value>, CrmError> {
+        let rows = sqlx::query(
+            "SELECT step_key, status, output FROM run_steps
+             WHERE run_id = ? AND status IN ('done', 'skipped', 'failed')
+             ORDER BY created_at, rowid",
+        )
+        .bind(run_id)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let output = json_col(r.get("output")).unwrap_or(Value::Null);
+                (
+                    r.get::<String, _>("step_key"),
+                    serde_json::json!({ "status": r.get::<String, _>("status"), "output": output }),
+                )
+            })
+            .collect())
+    }
+
+    /// When the next step is due, if any is waiting.
+    pub async fn next_due(&self) -> Result<Option<String>, CrmError> {
+        sqlx::query_scalar("SELECT MIN(due_at) FROM run_steps WHERE status = 'pending'")
+            .fetch_one(self.reader())
+            .await
+            .map_err(db_err)
+    }
+
+    /// Commits a step attempt: the action's CRM changes, the attempt log,
+    /// the step's new state and the run's, all in one transaction. If the
+    /// lease was lost (another worker took the step over), nothing is written.
+    pub async fn finish_step(&self, f: &StepFinish) -> Result<CommitReport, CrmError> {
+        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let held: Option<String> = sqlx::query_scalar(
+            "SELECT s.id FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE s.id = ? AND s.status = 'running' AND s.attempts = ? AND r.status = 'running'",
+        )
+        .bind(&f.step_id)
+        .bind(i64::from(f.attempt))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if held.is_none() {
+            return Err(CrmError::Conflict(format!(
+                "step {} is no longer held by this attempt",
+                f.step_id
+            )));
+        }
+        let mut report = CommitReport::default();
+        for change in &f.changes {
+            apply_change(&mut tx, change, &mut report).await?;
+        }
+        let to_text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
+        let finished = timestamp_text(f.finished_at);
+        let duration = (f.finished_at - f.started_at).num_milliseconds().max(0);
+        sqlx::query(
+            "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
+                                        started_at, finished_at, duration_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new_id())
+        .bind(&f.step_id)
+        .bind(i64::from(f.attempt))
+        .bind(f.status.as_str())
+        .bind(to_text(&f.input))
+        .bind(to_text(&f.output))
+        .bind(&f.error)
+        .bind(f.logs.to_string())
+        .bind(timestamp_text(f.started_at))
+        .bind(&finished)
+        .bind(duration)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let (step_status, due) = match &f.then {
+            Then::Retry(at) => ("pending", Some(timestamp_text(*at))),
+            _ => (f.status.as_str(), None),
+        };
+        sqlx::query(
+            "UPDATE run_steps SET status = ?, due_at = COALESCE(?, due_at), lease_until = NULL,
+                 input = ?, output = ?, error = ?,
+                 finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END
+             WHERE id = ?",
+        )
+        .bind(step_status)
+        .bind(due)
+        .bind(to_text(&f.input))
+        .bind(to_text(&f.output))
+        .bind(&f.error)
+        .bind(step_status)
+        .bind(&finished)
+        .bind(&f.step_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        match &f.then {
+            Then::Next(step) => insert_step(&mut tx, &f.run_id, step).await?,
+            Then::Retry(_) => {}
+            Then::Complete => finish_run(&mut tx, &f.run_id, "completed", None, &finished).await?,
+            Then::Fail(e) => finish_run(&mut tx, &f.run_id, "failed", Some(e), &finished).await?,
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(report)
+    }
+
+    /// Runs, newest first.
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, CrmError> {
+        let (kind, id) = filter.entity.as_ref().map_or((None, None), |e| {
+            (Some(e.kind.as_str()), Some(e.id.as_str()))
+        });
+        let rows = sqlx::query(
+            "SELECT id, process_id, process_version, status, entity_kind, entity_id, error,
+                    created_at, finished_at
+             FROM runs
+             WHERE (?1 IS NULL OR process_id = ?1) AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR entity_kind = ?3) AND (?4 IS NULL OR entity_id = ?4)
+               AND (?5 IS NULL OR id < ?5)
+             ORDER BY id DESC LIMIT ?6",
+        )
+        .bind(&filter.process_id)
+        .bind(&filter.status)
+        .bind(kind)
+        .bind(id)
+        .bind(&filter.after)
+        .bind(i64::from(filter.limit.clamp(1, 1000)))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(run_summary).collect())
+    }
+
+    /// One run.
+    pub async fn get_run(&self, id: &str) -> Result<Option<RunSummary>, CrmError> {
+        let row = sqlx::query(
+            "SELECT id, process_id, process_version, status, entity_kind, entity_id, error,
+                    created_at, finished_at
+             FROM runs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(run_summary))
+    }
+
+    /// A run's steps with every attempt, in order.
+    pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepLog>, CrmError> {
+        let steps = sqlx::query(
+            "SELECT id, step_key, status, attempts, due_at, input, output, error
+             FROM run_steps WHERE run_id = ? ORDER BY created_at, rowid",
+        )
+        .bind(run_id)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::new();
+        for s in steps {
+            let id: String = s.get("id");
+            let attempts = sqlx::query(
+                "SELECT attempt, status, input, output, error, logs, started_at, finished_at, duration_ms
+                 FROM step_attempts WHERE step_id = ? ORDER BY attempt, started_at",
+            )
+            .bind(&id)
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_err)?;
+            let log = attempts
+                .into_iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "attempt": a.get::<i64, _>("attempt"),
+                        "status": a.get::<String, _>("status"),
+                        "input": json_col(a.get("input")),
+                        "output": json_col(a.get("output")),
+                        "error": a.get::<Option<String>, _>("error"),
+                        "logs": json_col(a.get("logs")),
+                        "started_at": a.get::<String, _>("started_at"),
+                        "finished_at": a.get::<String, _>("finished_at"),
+                        "duration_ms": a.get::<i64, _>("duration_ms"),
+                    })
+                })
+                .collect();
+            out.push(StepLog {
+                id,
+                step: s.get("step_key"),
+                status: s.get("status"),
+                attempts: s.get("attempts"),
+                due_at: s.get("due_at"),
+                input: json_col(s.get("input")),
+                output: json_col(s.get("output")),
+                error: s.get("error"),
+                log,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Cancels a running run and its waiting steps; false if it is not running.
+    pub async fn cancel_run(&self, id: &str, now: DateTime<Utc>) -> Result<bool, CrmError> {
+        let now = timestamp_text(now);
+        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'cancelled', updated_at = ?, finished_at = ?
+             WHERE id = ? AND status = 'running'",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 1 {
+            sqlx::query(
+                "UPDATE run_steps SET status = 'cancelled', lease_until = NULL, finished_at = ?
+                 WHERE run_id = ? AND status IN ('pending', 'running')",
+            )
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Runs a failed run's failed step again, with fresh attempts; false if
+    /// the run has not failed.
+    pub async fn retry_run(&self, id: &str, now: DateTime<Utc>) -> Result<bool, CrmError> {
+        let now = timestamp_text(now);
+        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let step = sqlx::query(
+            "SELECT s.step_index, s.step_key FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.id = ? AND r.status = 'failed' AND s.status = 'failed'
+             ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(step) = step else { return Ok(false) };
+        sqlx::query(
+            "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO run_steps (id, run_id, step_index, step_key, status, due_at, created_at)
+             VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        )
+        .bind(new_id())
+        .bind(id)
+        .bind(step.get::<i64, _>("step_index"))
+        .bind(step.get::<String, _>("step_key"))
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    /// Counts runs by status (for `robota bench` and the demo).
+    pub async fn count_runs(&self, status: &str) -> Result<i64, CrmError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE status = ?")
+            .bind(status)
+            .fetch_one(self.reader())
+            .await
+            .map_err(db_err)
+    }
+
+    /// The cron schedules: process id, expression, zone, next fire time.
+    pub async fn schedules(&self) -> Result<Vec<(String, String, String, String)>, CrmError> {
+        let rows = sqlx::query("SELECT process_id, expr, timezone, next_at FROM schedules")
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect())
+    }
+
+    /// Sets a process's schedule; an unchanged expression keeps its next fire
+    /// time, so a restart does not skip or repeat a tick.
+    pub async fn upsert_schedule(
+        &self,
+        process_id: &str,
+        expr: &str,
+        timezone: &str,
+        next_at: DateTime<Utc>,
+    ) -> Result<(), CrmError> {
+        sqlx::query(
+            "INSERT INTO schedules (process_id, expr, timezone, next_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (process_id) DO UPDATE SET expr = excluded.expr,
+                 timezone = excluded.timezone, next_at = excluded.next_at
+             WHERE schedules.expr != excluded.expr OR schedules.timezone != excluded.timezone",
+        )
+        .bind(process_id)
+        .bind(expr)
+        .bind(timezone)
+        .bind(timestamp_text(next_at))
+        .execute(self.writer())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Removes a process's schedule (it is no longer a cron process).
+    pub async fn drop_schedule(&self, process_id: &str) -> Result<(), CrmError> {
+        sqlx::query("DELETE FROM schedules WHERE process_id = ?")
+            .bind(process_id)
+            .execute(self.writer())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Fires a schedule: starts `run` and moves the schedule from `due` to
+    /// `next_at` in one transaction, so a tick fires exactly once. False if
+    /// the schedule had already moved.
+    pub async fn fire_schedule(
+        &self,
+        process_id: &str,
+        due: &str,
+        next_at: DateTime<Utc>,
+        run: &NewRun,
+    ) -> Result<bool, CrmError> {
+        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let moved =
+            sqlx::query("UPDATE schedules SET next_at = ? WHERE process_id = ? AND next_at = ?")
+                .bind(timestamp_text(next_at))
+                .bind(process_id)
+                .bind(due)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_run(&mut tx, run).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+}
+
+fn run_summary(r: sqlx::sqlite::SqliteRow) -> RunSummary {
+    RunSummary {
+        id: r.get("id"),
+        process_id: r.get("process_id"),
+        process_version: r.get("process_version"),
+        status: r.get("status"),
+        entity: subject_of(r.get("entity_kind"), r.get("entity_id")),
+        error: r.get("error"),
+        created_at: r.get("created_at"),
+        finished_at: r.get("finished_at"),
+    }
+}
+
+/// Inserts a run and its first step unless its trigger or `once_per` key ran already.
+async fn insert_run(conn: &mut SqliteConnection, run: &NewRun) -> Result<bool, CrmError> {
+    let now = timestamp_text(Utc::now());
+    let inserted = sqlx::query(
+        "INSERT OR IGNORE INTO runs (id, process_id, process_version, status, trigger, entity_kind,
+                                     entity_id, trigger_key, once_key, created_at, updated_at)
+         VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&run.id)
+    .bind(&run.process_id)
+    .bind(run.process_version)
+    .bind(run.trigger.to_string())
+    .bind(run.subject.as_ref().map(|s| s.kind.as_str()))
+    .bind(run.subject.as_ref().map(|s| s.id.as_str()))
+    .bind(&run.trigger_key)
+    .bind(&run.once_key)
+    .bind(&now)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if inserted.rows_affected() != 1 {
+        return Ok(false);
+    }
+    insert_step(conn, &run.id, &run.first_step).await?;
+    Ok(true)
+}
+
+async fn insert_step(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    step: &NewStep,
+) -> Result<(), CrmError> {
+    let now = timestamp_text(Utc::now());
+    sqlx::query(
+        "INSERT INTO run_steps (id, run_id, step_index, step_key, status, due_at, created_at)
+         VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+    )
+    .bind(new_id())
+    .bind(run_id)
+    .bind(i64::try_from(step.index).unwrap_or(i64::MAX))
+    .bind(&step.key)
+    .bind(timestamp_text(step.due_at))
+    .bind(&now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn finish_run(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    status: &str,
+    error: Option<&String>,
+    at: &str,
+) -> Result<(), CrmError> {
+    sqlx::query(
+        "UPDATE runs SET status = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(at)
+    .bind(at)
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}

@@ -1,0 +1,395 @@
+//! The process engine in-process, with the real `chaos` component and a real
+//! SQLite file: entity events start runs whose CRM effects commit with the
+//! step, transient failures retry, `once_per` stops duplicates, delays wait
+//! for the clock, cron ticks fire once, and bad process files change nothing.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use robota::crm::changes::Change;
+use robota::crm::{EntityKind, EntityRef};
+use robota::engine::catalog::InstalledAction;
+use robota::engine::{Catalog, Engine, ShiftedClock};
+use robota::plugins::{Grants, Limits};
+use robota::store::{CrmStore, SqliteStore};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct World {
+    engine: Arc<Engine>,
+    store: Arc<SqliteStore>,
+    clock: Arc<ShiftedClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("crm.db").display());
+    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+    let host = Arc::new(common::host());
+    let plugin = host
+        .load_file(std::path::Path::new(robota_plugin_artifacts::CHAOS))
+        .await
+        .unwrap();
+    let mut catalog = Catalog::new();
+    catalog
+        .insert(InstalledAction {
+            plugin,
+            grants: Grants::parse(&["crm.read", "crm.write"]).unwrap(),
+            config: Arc::new(BTreeMap::new()),
+            limits: Limits::default(),
+        })
+        .unwrap();
+    let clock = Arc::new(ShiftedClock::new());
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        host,
+        Arc::new(catalog),
+        clock.clone(),
+    ));
+    World {
+        engine,
+        store,
+        clock,
+        _dir: dir,
+    }
+}
+
+impl World {
+    /// Dispatches events and ticks and runs due steps until nothing moves.
+    async fn settle(&self) {
+        loop {
+            let started = self.engine.dispatch_events().await.unwrap()
+                + self.engine.fire_schedules().await.unwrap();
+            let mut worked = false;
+            while self.engine.work_one().await.unwrap() {
+                worked = true;
+            }
+            if started == 0 && !worked {
+                break;
+            }
+        }
+    }
+
+    async fn commit(&self, changes: Vec<Change>) {
+        self.store.commit(&changes).await.unwrap();
+    }
+
+    async fn tasks(&self) -> Vec<Map<String, Value>> {
+        self.store.query(EntityKind::Task, &[], 100).await.unwrap()
+    }
+
+    async fn run_statuses(&self) -> Vec<String> {
+        let runs = self
+            .store
+            .list_runs(&robota::store::runs::RunFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        runs.into_iter().map(|r| r.status).collect()
+    }
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+fn create_deal(id: &str, title: &str, amount: &str) -> Change {
+    Change::Create {
+        kind: EntityKind::Deal,
+        id: id.into(),
+        fields: obj(json!({ "title": title, "amount": amount, "currency": "RUB" })),
+    }
+}
+
+fn move_deal(id: &str, stage: &str) -> Change {
+    Change::Update {
+        target: EntityRef {
+            kind: EntityKind::Deal,
+            id: id.into(),
+        },
+        fields: obj(json!({ "stage": stage })),
+    }
+}
+
+const ON_NEGOTIATION: &str = r#"
+id = "call-on-negotiation"
+title = "Plan a call when a big deal reaches negotiation"
+condition = "deal.amount > 10000"
+once_per = "{{ deal.id }}"
+
+[trigger]
+event = "deal.stage_changed"
+to = "negotiation"
+
+[[step]]
+id = "task"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "Call about {{ deal.title }}", entity_kind = "deal", entity_id = "{{ deal.id }}" } }
+
+[[step]]
+id = "note"
+uses = "chaos@0"
+input = { do = "echo", value = "{{ steps.task.output.id }}" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_move_runs_the_process_and_its_effects_commit() {
+    let w = world().await;
+    w.engine.install("call.toml", ON_NEGOTIATION).await.unwrap();
+    w.commit(vec![
+        create_deal("d1", "Насосы", "15000.00"),
+        create_deal("d2", "Мелочь", "10000.00"),
+    ])
+    .await;
+    w.commit(vec![
+        move_deal("d1", "negotiation"),
+        move_deal("d2", "negotiation"),
+    ])
+    .await;
+    w.settle().await;
+
+    let tasks = w.tasks().await;
+    assert_eq!(
+        tasks.len(),
+        1,
+        "only the deal above 10000 gets a task: {tasks:?}"
+    );
+    assert_eq!(tasks[0]["title"], "Call about Насосы");
+    assert_eq!(tasks[0]["entity_id"], "d1");
+    assert_eq!(w.run_statuses().await, vec!["completed"]);
+
+    // The second step read the first one's output.
+    let run = &w.store.list_runs(&Default::default()).await.unwrap()[0];
+    let steps = w.store.run_steps(&run.id).await.unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[1].output.as_ref().unwrap()["value"], tasks[0]["id"]);
+    assert_eq!(steps[0].log.len(), 1, "one attempt logged");
+
+    // Back and forth: once_per keeps it to one run per deal.
+    w.commit(vec![move_deal("d1", "new")]).await;
+    w.commit(vec![move_deal("d1", "negotiation")]).await;
+    w.settle().await;
+    assert_eq!(w.tasks().await.len(), 1);
+    assert_eq!(w.run_statuses().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_is_retried_and_its_writes_land_once() {
+    let w = world().await;
+    w.engine
+        .install(
+            "flaky.toml",
+            r#"
+id = "flaky"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "task"
+uses = "chaos@0"
+retry = { attempts = 4, backoff = "10ms" }
+input = { do = "flaky", succeed_at = 3, kind = "task", fields = { title = "Flaky {{ deal.title }}" } }
+"#,
+        )
+        .await
+        .unwrap();
+    w.commit(vec![create_deal("d1", "A", "1.00")]).await;
+    // Retries wait for their backoff: keep settling until the run ends.
+    for _ in 0..100 {
+        w.settle().await;
+        if w.run_statuses().await == vec!["completed"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(w.run_statuses().await, vec!["completed"]);
+    let tasks = w.tasks().await;
+    assert_eq!(
+        tasks.len(),
+        1,
+        "failed attempts' buffered writes are dropped"
+    );
+    let run = &w.store.list_runs(&Default::default()).await.unwrap()[0];
+    let steps = w.store.run_steps(&run.id).await.unwrap();
+    assert_eq!(steps[0].attempts, 3);
+    let statuses: Vec<&str> = steps[0]
+        .log
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["retrying", "retrying", "done"]);
+    assert!(
+        steps[0].log[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 1 of 3: not yet")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_failure_fails_the_run_with_the_actions_message() {
+    let w = world().await;
+    w.engine
+        .install(
+            "fails.toml",
+            r#"
+id = "fails"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "boom"
+uses = "chaos@0"
+input = { do = "fail", kind = "failed", message = "the registry said no" }
+[[step]]
+id = "never"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "never" } }
+"#,
+        )
+        .await
+        .unwrap();
+    w.commit(vec![create_deal("d1", "A", "1.00")]).await;
+    w.settle().await;
+    let runs = w.store.list_runs(&Default::default()).await.unwrap();
+    assert_eq!(runs[0].status, "failed");
+    let error = runs[0].error.as_deref().unwrap();
+    assert!(error.contains("step `boom` failed"), "{error}");
+    assert!(error.contains("the registry said no"), "{error}");
+    assert!(w.tasks().await.is_empty());
+
+    // Retrying runs the failed step again (and it fails again, logged).
+    assert!(
+        w.store
+            .retry_run(&runs[0].id, chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    w.settle().await;
+    let steps = w.store.run_steps(&runs[0].id).await.unwrap();
+    assert_eq!(steps.len(), 2);
+    assert!(steps.iter().all(|s| s.status == "failed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delay_waits_for_the_clock() {
+    let w = world().await;
+    w.engine
+        .install(
+            "later.toml",
+            r#"
+id = "later"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "wait-then-task"
+uses = "chaos@0"
+after = "3d"
+input = { do = "create", kind = "task", fields = { title = "Three days later" } }
+"#,
+        )
+        .await
+        .unwrap();
+    w.commit(vec![create_deal("d1", "A", "1.00")]).await;
+    w.settle().await;
+    assert!(w.tasks().await.is_empty(), "the step waits three days");
+    assert_eq!(w.run_statuses().await, vec!["running"]);
+    w.clock.advance(Duration::from_secs(2 * 86_400));
+    w.settle().await;
+    assert!(w.tasks().await.is_empty(), "two days are not enough");
+    w.clock.advance(Duration::from_secs(86_400 + 1));
+    w.settle().await;
+    assert_eq!(w.tasks().await.len(), 1);
+    assert_eq!(w.run_statuses().await, vec!["completed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_tick_fires_once_even_after_missed_ticks() {
+    let w = world().await;
+    w.engine
+        .install(
+            "daily.toml",
+            r#"
+id = "daily"
+[trigger]
+cron = "0 9 * * *"
+timezone = "Europe/Moscow"
+[[step]]
+id = "t"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "Daily {{ trigger.tick }}" } }
+"#,
+        )
+        .await
+        .unwrap();
+    w.settle().await;
+    let before = w.tasks().await.len();
+    // Five days pass while "down": one run, not five.
+    w.clock.advance(Duration::from_secs(5 * 86_400));
+    w.settle().await;
+    w.settle().await;
+    assert_eq!(w.tasks().await.len(), before + 1);
+    // The next tick is in the future again: nothing more fires now.
+    w.settle().await;
+    assert_eq!(w.tasks().await.len(), before + 1);
+    w.clock.advance(Duration::from_secs(86_400));
+    w.settle().await;
+    assert_eq!(w.tasks().await.len(), before + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_leaves_started_runs_on_theirs() {
+    let w = world().await;
+    let slow = ON_NEGOTIATION.replace("id = \"task\"\n", "id = \"task\"\nafter = \"1h\"\n");
+    let v1 = w.engine.install("call.toml", &slow).await.unwrap();
+    w.commit(vec![create_deal("d1", "Old", "20000")]).await;
+    w.commit(vec![move_deal("d1", "negotiation")]).await;
+    w.settle().await;
+    let changed = slow.replace("Call about", "Ring");
+    let v2 = w.engine.install("call.toml", &changed).await.unwrap();
+    assert_eq!((v1.version, v2.version), (1, 2));
+    assert!(v2.new_version);
+    // Installing the same text again makes no new version.
+    assert!(
+        !w.engine
+            .install("call.toml", &changed)
+            .await
+            .unwrap()
+            .new_version
+    );
+    w.clock.advance(Duration::from_secs(3601));
+    w.settle().await;
+    let tasks = w.tasks().await;
+    assert_eq!(
+        tasks[0]["title"], "Call about Old",
+        "the run kept version 1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_process_files_are_refused_with_their_place_and_change_nothing() {
+    let w = world().await;
+    let bad = ON_NEGOTIATION.replace("deal.amount > 10000", "deal.amout > 10000");
+    let err = w.engine.install("call.toml", &bad).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("call.toml:4:13: condition: `deal.amout`: a deal has no field `amout`"),
+        "{err}"
+    );
+    let bad = ON_NEGOTIATION.replace("chaos@0", "chaos@7");
+    let err = w.engine.install("call.toml", &bad).await.unwrap_err();
+    assert!(
+        err.to_string().contains("unknown action `chaos@7`"),
+        "{err}"
+    );
+    assert!(w.store.current_processes().await.unwrap().is_empty());
+    // Nothing was installed, so a stage move starts nothing.
+    w.commit(vec![create_deal("d1", "A", "20000")]).await;
+    w.commit(vec![move_deal("d1", "negotiation")]).await;
+    w.settle().await;
+    assert!(w.run_statuses().await.is_empty());
+}
