@@ -7,8 +7,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The guest crates: (package name, constant name).
-const GUESTS: &[(&str, &str)] = &[("hello-rust", "HELLO_RUST"), ("chaos", "CHAOS")];
+/// The guest crates: (package name, constant name, shipped in the binary).
+/// The standard actions are embedded so `robota demo` needs nothing else.
+const GUESTS: &[(&str, &str, bool)] = &[
+    ("hello-rust", "HELLO_RUST", false),
+    ("chaos", "CHAOS", false),
+    ("create-task", "CREATE_TASK", true),
+    ("move-stage", "MOVE_STAGE", true),
+];
 
 fn main() {
     let manifest_dir =
@@ -27,7 +33,7 @@ fn main() {
         .args(["build", "--profile", "guest", "--target", "wasm32-wasip2"])
         .arg("--target-dir")
         .arg(&target_dir);
-    for (package, _) in GUESTS {
+    for (package, _, _) in GUESTS {
         cmd.args(["-p", package]);
     }
     // The outer build's settings are for the host, not the guests.
@@ -51,7 +57,10 @@ fn main() {
     );
 
     let mut out = String::new();
-    for (package, constant) in GUESTS {
+    let mut standard = String::from(
+        "/// The standard actions' components, embedded: (file name, bytes).\npub static STANDARD: &[(&str, &[u8])] = &[\n",
+    );
+    for (package, constant, shipped) in GUESTS {
         let file = target_dir
             .join("wasm32-wasip2/guest")
             .join(format!("{}.wasm", package.replace('-', "_")));
@@ -62,7 +71,18 @@ fn main() {
             file.display().to_string()
         )
         .expect("writing to a String cannot fail");
+        if *shipped {
+            writeln!(
+                standard,
+                "    ({:?}, include_bytes!({:?})),",
+                format!("{package}.wasm"),
+                file.display().to_string()
+            )
+            .expect("writing to a String cannot fail");
+        }
     }
+    standard.push_str("];\n");
+    out.push_str(&standard);
     let dest = Path::new(&env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("artifacts.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
 
@@ -72,6 +92,7 @@ fn main() {
         "crates/requisites",
         "examples/plugins/hello-rust",
         "tests/plugins/chaos",
+        "plugins",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

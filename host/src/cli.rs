@@ -3,7 +3,11 @@
 //! Each subcommand lives in its own module; this one only says what the
 //! commands and flags are.
 
+mod demo;
 mod plugin;
+mod process;
+mod runs;
+mod serve;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,6 +30,145 @@ pub enum Command {
     /// Create the database if missing and apply pending migrations.
     Migrate {
         /// The database, e.g. sqlite://robota.db.
+        #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
+        db: String,
+    },
+    /// Run the engine and the HTTP API.
+    Serve(ServeArgs),
+    /// Serve on a local SQLite file with demo data, the standard actions and the example processes.
+    Demo {
+        /// The folder for the demo's database, plugins and processes.
+        #[arg(long, default_value = "robota-demo")]
+        dir: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Where compiled components are cached.
+        #[arg(long, env = "ROBOTA_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Work with process files.
+    #[command(subcommand)]
+    Process(ProcessCommand),
+    /// Work with API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Inspect and steer runs.
+    #[command(subcommand)]
+    Run(RunCommand),
+}
+
+/// `robota serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The database, e.g. sqlite://robota.db.
+    #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
+    pub db: String,
+    /// The address to listen on (port 0 picks a free one).
+    #[arg(long, env = "ROBOTA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The folder of installed actions (*.wasm and plugins.toml with their grants).
+    #[arg(long, env = "ROBOTA_PLUGINS")]
+    pub plugins: Option<PathBuf>,
+    /// The folder of process files (*.toml), installed at start.
+    #[arg(long, env = "ROBOTA_PROCESSES")]
+    pub processes: Option<PathBuf>,
+    /// How many steps run at once (default: twice the CPUs).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Let an admin move the engine's clock forward (POST /api/v1/dev/clock); for tests and demos.
+    #[arg(long)]
+    pub dev_clock: bool,
+    /// SQLite durability: full (survives power loss) or normal (faster).
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    pub synchronous: String,
+    /// Where compiled components are cached.
+    #[arg(long, env = "ROBOTA_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `robota process …`
+#[derive(Debug, Subcommand)]
+pub enum ProcessCommand {
+    /// Check process files; prints file:line:col and the reason for each problem.
+    Validate {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The folder of installed actions to check `uses` against (default: the standard actions).
+        #[arg(long, env = "ROBOTA_PLUGINS")]
+        plugins: Option<PathBuf>,
+        /// Where compiled components are cached.
+        #[arg(long, env = "ROBOTA_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// List the installed processes.
+    List {
+        /// The database.
+        #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
+        db: String,
+    },
+}
+
+/// `robota token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token and print it (only its hash is stored).
+    Create {
+        /// The CRM user the token acts as.
+        #[arg(long)]
+        user: Option<String>,
+        /// manager, head_of_sales, accountant or admin.
+        #[arg(long)]
+        role: String,
+        /// A label to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        label: String,
+        /// The database.
+        #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
+        db: String,
+    },
+}
+
+/// `robota run …`
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// List runs, newest first.
+    List {
+        /// Only this process.
+        #[arg(long)]
+        process: Option<String>,
+        /// Only this status: running, completed, failed, cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// The database.
+        #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
+        db: String,
+    },
+    /// Show a run with every step's attempts, as JSON.
+    Show {
+        /// The run id.
+        id: String,
+        /// The database.
+        #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
+        db: String,
+    },
+    /// Run a failed run's failed step again.
+    Retry {
+        /// The run id.
+        id: String,
+        /// The database.
+        #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
+        db: String,
+    },
+    /// Cancel a running run.
+    Cancel {
+        /// The run id.
+        id: String,
+        /// The database.
         #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
         db: String,
     },
@@ -93,5 +236,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrated {db}");
             Ok(())
         }
+        Command::Serve(args) => {
+            serve::serve(serve::ServeOptions {
+                db: args.db,
+                listen: args.listen,
+                plugins: args.plugins,
+                processes: args.processes,
+                workers: args.workers,
+                dev_clock: args.dev_clock,
+                cache_dir: args.cache_dir,
+                durability: if args.synchronous == "normal" {
+                    crate::store::sqlite::Durability::Normal
+                } else {
+                    crate::store::sqlite::Durability::Full
+                },
+                print_new_admin_token: false,
+            })
+            .await
+        }
+        Command::Demo {
+            dir,
+            listen,
+            cache_dir,
+        } => demo::demo(dir, listen, cache_dir).await,
+        Command::Process(ProcessCommand::Validate {
+            files,
+            plugins,
+            cache_dir,
+        }) => process::validate(&files, plugins, cache_dir).await,
+        Command::Process(ProcessCommand::List { db }) => process::list(&db).await,
+        Command::Token(TokenCommand::Create {
+            user,
+            role,
+            label,
+            db,
+        }) => {
+            let store = crate::store::open(&db).await?;
+            let token =
+                crate::api::auth::create_token(&store, &role, user.as_deref(), &label).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Run(cmd) => runs::run(cmd).await,
     }
 }

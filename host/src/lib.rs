@@ -5,8 +5,10 @@
 //! - [`store`]: the database behind a seam (SQLite now);
 //! - [`plugins`]: the component host with limits and capability grants;
 //! - [`engine`]: process definitions and their durable runs;
+//! - [`api`]: the HTTP API of `robota serve`;
 //! - [`cli`]: the `robota` command line.
 
+pub mod api;
 pub mod cli;
 pub mod crm;
 pub mod engine;

@@ -8,6 +8,7 @@ mod apply;
 mod rows;
 pub mod runs;
 pub mod sqlite;
+pub mod tokens;
 
 use crate::crm::changes::{Change, CommitReport};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
@@ -27,6 +28,18 @@ pub trait CrmStore: Send + Sync {
         &self,
         kind: EntityKind,
         filters: &[Filter],
+        limit: u32,
+    ) -> Result<Vec<Map<String, Value>>, CrmError> {
+        self.query_after(kind, filters, "", limit).await
+    }
+
+    /// Like [`CrmStore::query`], but only entities whose id sorts after
+    /// `after` (ids are time-ordered, so this is cursor pagination).
+    async fn query_after(
+        &self,
+        kind: EntityKind,
+        filters: &[Filter],
+        after: &str,
         limit: u32,
     ) -> Result<Vec<Map<String, Value>>, CrmError>;
 

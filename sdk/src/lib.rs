@@ -96,6 +96,41 @@ pub use wit::EntityKind;
 /// A reference to one CRM entity: its kind and id.
 pub use wit::EntityRef;
 
+impl EntityKind {
+    /// Every kind, in the contract's order.
+    pub const ALL: [EntityKind; 9] = [
+        EntityKind::Lead,
+        EntityKind::Contact,
+        EntityKind::Company,
+        EntityKind::Deal,
+        EntityKind::Product,
+        EntityKind::Invoice,
+        EntityKind::PaymentRequest,
+        EntityKind::Task,
+        EntityKind::User,
+    ];
+
+    /// The kind's name as the host writes it in JSON ("deal", "payment-request").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Lead => "lead",
+            EntityKind::Contact => "contact",
+            EntityKind::Company => "company",
+            EntityKind::Deal => "deal",
+            EntityKind::Product => "product",
+            EntityKind::Invoice => "invoice",
+            EntityKind::PaymentRequest => "payment-request",
+            EntityKind::Task => "task",
+            EntityKind::User => "user",
+        }
+    }
+
+    /// The kind named `name` ("deal", "payment-request"), if any.
+    pub fn parse(name: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// Where a call to [`Action::run`] comes from.
 #[derive(Debug, Clone)]
 pub struct Context {

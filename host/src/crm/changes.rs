@@ -24,6 +24,11 @@ pub enum Change {
         /// The fields to change.
         fields: Map<String, Value>,
     },
+    /// Delete an entity; refused while other entities refer to it.
+    Delete {
+        /// Which entity.
+        target: EntityRef,
+    },
     /// Link two entities (a timeline entry on each).
     Link {
         /// One end.
@@ -98,6 +103,8 @@ pub struct CommitReport {
     pub created: Vec<EntityRef>,
     /// Entities updated, in order.
     pub updated: Vec<EntityRef>,
+    /// Entities deleted, in order.
+    pub deleted: Vec<EntityRef>,
     /// Outbox rows queued.
     pub mails: usize,
     /// Notifications sent.

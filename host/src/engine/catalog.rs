@@ -120,6 +120,25 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// The standard actions embedded in this binary, with no grants: enough
+    /// to validate process files against.
+    pub async fn standard(host: &PluginHost) -> anyhow::Result<Catalog> {
+        let mut catalog = Catalog::new();
+        for (name, bytes) in robota_plugin_artifacts::STANDARD {
+            let plugin = host
+                .load(*bytes)
+                .await
+                .with_context(|| format!("loading the embedded {name}"))?;
+            catalog.insert(InstalledAction {
+                plugin,
+                grants: Grants::none(),
+                config: Arc::new(BTreeMap::new()),
+                limits: Limits::default(),
+            })?;
+        }
+        Ok(catalog)
+    }
+
     /// Adds an action; of two with the same major version the newer wins.
     pub fn insert(&mut self, action: InstalledAction) -> anyhow::Result<()> {
         let m = &action.plugin.manifest;

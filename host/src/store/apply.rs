@@ -32,6 +32,10 @@ pub async fn apply_change(
             update(conn, target, fields).await?;
             report.updated.push(target.clone());
         }
+        Change::Delete { target } => {
+            delete(conn, target).await?;
+            report.deleted.push(target.clone());
+        }
         Change::Link { from, to } => {
             must_exist(conn, from).await?;
             must_exist(conn, to).await?;
@@ -589,6 +593,25 @@ async fn check_stage(
             missing,
         })
     }
+}
+
+async fn delete(conn: &mut SqliteConnection, target: &EntityRef) -> Result<(), CrmError> {
+    let record = rows::load(conn, target)
+        .await?
+        .ok_or_else(|| CrmError::NotFound(target.clone()))?;
+    // The table name comes from our static spec, never from input.
+    let sql = format!("DELETE FROM {} WHERE id = ?", spec(target.kind).table);
+    sqlx::query(&sql)
+        .bind(&target.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => CrmError::Conflict(
+                format!("{target} is still referred to by other records; unlink them first"),
+            ),
+            _ => db_err(e),
+        })?;
+    event(conn, target, "deleted", &Value::Object(record)).await
 }
 
 async fn exists(conn: &mut SqliteConnection, target: &EntityRef) -> Result<bool, CrmError> {

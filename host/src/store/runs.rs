@@ -361,6 +361,19 @@ impl SqliteStore {
             .map_err(db_err)
     }
 
+    /// Moves the event cursor past every event so far (history that should
+    /// not start runs, such as seed data).
+    pub async fn skip_events_to_now(&self) -> Result<(), CrmError> {
+        sqlx::query(
+            "UPDATE engine_cursors SET seq = (SELECT COALESCE(MAX(seq), 0) FROM events)
+             WHERE name = 'events'",
+        )
+        .execute(self.writer())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     /// Events after `seq`, oldest first.
     pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
         let rows = sqlx::query(

@@ -101,10 +101,11 @@ impl CrmStore for SqliteStore {
         rows::load(&mut conn, target).await
     }
 
-    async fn query(
+    async fn query_after(
         &self,
         kind: EntityKind,
         filters: &[Filter],
+        after: &str,
         limit: u32,
     ) -> Result<Vec<Map<String, Value>>, CrmError> {
         let spec = spec(kind);
@@ -130,7 +131,7 @@ impl CrmStore for SqliteStore {
         });
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
         let mut out = Vec::new();
-        let mut after = String::new();
+        let mut after = after.to_owned();
         loop {
             let page = rows::select_page(
                 &mut conn,

@@ -1,0 +1,91 @@
+//! Bearer tokens: made once, shown once, stored as a hash. Every route but
+//! `/healthz` (and the webhook, which checks its process's secret) needs one.
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::store::SqliteStore;
+use crate::store::tokens::TokenOwner;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+
+/// The caller of a request, from its token.
+#[derive(Debug, Clone)]
+pub struct Caller(pub TokenOwner);
+
+impl Caller {
+    /// Only admins may pass.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.0.role == "admin" {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the admin role; the token's role is {}",
+                self.0.role
+            )))
+        }
+    }
+}
+
+/// A token's stored form.
+pub fn hash_token(token: &str) -> String {
+    blake3::hash(token.as_bytes()).to_hex().to_string()
+}
+
+/// Makes a token for `role` (and `user_id`), stores its hash, and returns
+/// the token itself: the only time it is ever seen.
+pub async fn create_token(
+    store: &SqliteStore,
+    role: &str,
+    user_id: Option<&str>,
+    label: &str,
+) -> Result<String, crate::crm::CrmError> {
+    // Two random v4 UUIDs: 244 bits from the OS's generator.
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let token = format!(
+        "rbt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    store
+        .insert_token(&hash_token(&token), role, user_id, label)
+        .await?;
+    Ok(token)
+}
+
+/// Checks the bearer token and puts the [`Caller`] into the request.
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else {
+        return unauthorized("missing bearer token: send `Authorization: Bearer <token>`");
+    };
+    match state.store.find_token(&hash_token(token)).await {
+        Ok(Some(owner)) => {
+            request.extensions_mut().insert(Caller(owner));
+            next.run(request).await
+        }
+        Ok(None) => unauthorized("unknown or revoked token"),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, detail).into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    r
+}

@@ -1,0 +1,248 @@
+//! CRM entities over HTTP: `/api/v1/{collection}` and
+//! `/api/v1/{collection}/{id}` for every kind. Each write is one change set,
+//! committed with its event and timeline entry, so processes trigger from it.
+//!
+//! Listing takes filters as query parameters: `stage=invoice` (equals) or
+//! `amount.gt=10000` (ops: eq, ne, lt, le, gt, ge, contains, null), plus
+//! `limit` (default 50, at most 1000) and `cursor` (the `next_cursor` of the
+//! previous page).
+
+use super::AppState;
+use super::auth::Caller;
+use super::problem::{ApiError, ApiResult};
+use crate::crm::changes::Change;
+use crate::crm::schema::{FieldType, spec};
+use crate::crm::{EntityKind, EntityRef, Filter, FilterOp, new_id};
+use crate::store::CrmStore;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/{collection}", get(list).post(create))
+        .route(
+            "/api/v1/{collection}/{id}",
+            get(read).patch(update).delete(remove),
+        )
+}
+
+/// The kind a collection name stands for.
+pub fn kind_of(collection: &str) -> Result<EntityKind, ApiError> {
+    Ok(match collection {
+        "leads" => EntityKind::Lead,
+        "contacts" => EntityKind::Contact,
+        "companies" => EntityKind::Company,
+        "deals" => EntityKind::Deal,
+        "products" => EntityKind::Product,
+        "invoices" => EntityKind::Invoice,
+        "payment-requests" => EntityKind::PaymentRequest,
+        "tasks" => EntityKind::Task,
+        "users" => EntityKind::User,
+        other => return Err(ApiError::not_found(format!("no collection `{other}`"))),
+    })
+}
+
+/// Users are the admin's to change; every other kind is everyone's.
+fn check_write(kind: EntityKind, caller: &Caller) -> Result<(), ApiError> {
+    if kind == EntityKind::User {
+        caller.require_admin()
+    } else {
+        Ok(())
+    }
+}
+
+fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::bad_request("the body must be a JSON object")),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(collection): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let kind = kind_of(&collection)?;
+    let mut filters = Vec::new();
+    let mut limit = 50u32;
+    let mut cursor = String::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("limit `{value}`: use 1 to 1000"))
+                    })?;
+            }
+            "cursor" => cursor = value.into_owned(),
+            _ => filters.push(filter_of(kind, &key, &value)?),
+        }
+    }
+    for f in &filters {
+        f.check(spec(kind))?;
+    }
+    let mut rows = state
+        .store
+        .query_after(kind, &filters, &cursor, limit + 1)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = more
+        .then(|| rows.last().and_then(|r| r.get("id")).cloned())
+        .flatten();
+    Ok(Json(json!({ "items": rows, "next_cursor": next })))
+}
+
+/// `amount.gt=10000` → a filter on `amount`.
+fn filter_of(kind: EntityKind, key: &str, value: &str) -> Result<Filter, ApiError> {
+    let (field, op) = match key.rsplit_once('.') {
+        Some((field, op)) => (field, op),
+        None => (key, "eq"),
+    };
+    let op = match op {
+        "eq" => FilterOp::Eq,
+        "ne" => FilterOp::Ne,
+        "lt" => FilterOp::Lt,
+        "le" => FilterOp::Le,
+        "gt" => FilterOp::Gt,
+        "ge" => FilterOp::Ge,
+        "contains" => FilterOp::Contains,
+        "null" => FilterOp::IsNull,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "filter `{key}`: unknown operator `{other}` (eq, ne, lt, le, gt, ge, contains, null)"
+            )));
+        }
+    };
+    let Some(spec_field) = spec(kind).field(field) else {
+        return Err(
+            ApiError::bad_request(format!("a {kind} has no field `{field}`"))
+                .with("field", json!(field)),
+        );
+    };
+    // Query strings are text; compare booleans and whole numbers as such.
+    let value = match spec_field.ty {
+        FieldType::Bool => match value {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "filter `{key}`: `{value}` is not true or false"
+                )));
+            }
+        },
+        FieldType::Integer => value.parse::<i64>().map(Value::from).map_err(|_| {
+            ApiError::bad_request(format!("filter `{key}`: `{value}` is not a whole number"))
+        })?,
+        _ => Value::String(value.to_owned()),
+    };
+    Ok(Filter {
+        field: field.to_owned(),
+        op,
+        value,
+    })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(collection): Path<String>,
+    Json(body): Json<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let kind = kind_of(&collection)?;
+    check_write(kind, &caller)?;
+    let fields = object(body)?;
+    let id = new_id();
+    state
+        .store
+        .commit(&[Change::Create {
+            kind,
+            id: id.clone(),
+            fields,
+        }])
+        .await?;
+    state.engine.poke();
+    let record = state
+        .store
+        .get(&EntityRef { kind, id })
+        .await?
+        .ok_or_else(|| ApiError::internal("a created record vanished"))?;
+    Ok((StatusCode::CREATED, Json(Value::Object(record))))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    match state.store.get(&target).await? {
+        Some(record) => Ok(Json(Value::Object(record))),
+        None => Err(ApiError::not_found(format!("{target} not found"))),
+    }
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((collection, id)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> ApiResult<Json<Value>> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    check_write(target.kind, &caller)?;
+    let mut fields = object(body)?;
+    // `version` in the body is an optimistic check, not a field to set.
+    if let Some(expected) = fields.remove("version") {
+        let current = state
+            .store
+            .get(&target)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("{target} not found")))?;
+        if current.get("version") != Some(&expected) {
+            return Err(ApiError::conflict(format!(
+                "{target} is at version {}, not {expected}",
+                current.get("version").cloned().unwrap_or(Value::Null)
+            )));
+        }
+    }
+    state
+        .store
+        .commit(&[Change::Update {
+            target: target.clone(),
+            fields,
+        }])
+        .await?;
+    state.engine.poke();
+    match state.store.get(&target).await? {
+        Some(record) => Ok(Json(Value::Object(record))),
+        None => Err(ApiError::not_found(format!("{target} not found"))),
+    }
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((collection, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    check_write(target.kind, &caller)?;
+    state.store.commit(&[Change::Delete { target }]).await?;
+    state.engine.poke();
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,116 @@
+//! Runs over HTTP: list and filter, read with the execution log of every
+//! step, retry a failed run, cancel a running one.
+
+use super::AppState;
+use super::problem::{ApiError, ApiResult};
+use crate::crm::{EntityKind, EntityRef};
+use crate::store::runs::RunFilter;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/runs", get(list))
+        .route("/api/v1/runs/{id}", get(read))
+        .route("/api/v1/runs/{id}/retry", post(retry))
+        .route("/api/v1/runs/{id}/cancel", post(cancel))
+}
+
+/// The filters of `GET /api/v1/runs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    process: Option<String>,
+    status: Option<String>,
+    entity_kind: Option<String>,
+    entity_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+const STATUSES: [&str; 4] = ["running", "completed", "failed", "cancelled"];
+
+async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+    if let Some(s) = &q.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "status `{s}`: use one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    let entity = match (q.entity_kind, q.entity_id) {
+        (Some(kind), Some(id)) => Some(EntityRef {
+            kind: EntityKind::parse(&kind)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown entity kind `{kind}`")))?,
+            id,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "entity_kind and entity_id go together",
+            ));
+        }
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit `{limit}`: use 1 to 1000"
+        )));
+    }
+    let mut runs = state
+        .store
+        .list_runs(&RunFilter {
+            process_id: q.process,
+            status: q.status,
+            entity,
+            after: q.cursor,
+            limit: limit + 1,
+        })
+        .await?;
+    let more = runs.len() > limit as usize;
+    runs.truncate(limit as usize);
+    let next = more.then(|| runs.last().map(|r| r.id.clone())).flatten();
+    Ok(Json(json!({ "items": runs, "next_cursor": next })))
+}
+
+async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let run = state
+        .store
+        .get_run(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run `{id}`")))?;
+    let steps = state.store.run_steps(&id).await?;
+    let mut out = serde_json::to_value(run).map_err(ApiError::internal)?;
+    out["steps"] = serde_json::to_value(steps).map_err(ApiError::internal)?;
+    Ok(Json(out))
+}
+
+async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    if state.store.retry_run(&id, state.engine.now()).await? {
+        state.engine.poke();
+        Ok(Json(json!({ "id": id, "status": "running" })))
+    } else {
+        Err(not_in_state(&state, &id, "failed").await)
+    }
+}
+
+async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    if state.store.cancel_run(&id, state.engine.now()).await? {
+        Ok(Json(json!({ "id": id, "status": "cancelled" })))
+    } else {
+        Err(not_in_state(&state, &id, "running").await)
+    }
+}
+
+async fn not_in_state(state: &AppState, id: &str, wanted: &str) -> ApiError {
+    match state.store.get_run(id).await {
+        Ok(Some(run)) => ApiError::conflict(format!("run `{id}` is {}, not {wanted}", run.status)),
+        Ok(None) => ApiError::not_found(format!("no run `{id}`")),
+        Err(e) => e.into(),
+    }
+}

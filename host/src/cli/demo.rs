@@ -1,0 +1,187 @@
+//! `robota demo`: `serve` on a local SQLite file seeded with demo users,
+//! companies with valid requisites and deals, with the standard actions
+//! (embedded in the binary) and the example processes installed.
+
+use super::serve::{ServeOptions, serve};
+use crate::crm::EntityKind;
+use crate::crm::changes::Change;
+use crate::store::sqlite::Durability;
+use crate::store::{CrmStore, SqliteStore};
+use anyhow::Context as _;
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+
+/// The example processes shipped with the demo: (file name, text).
+const PROCESSES: &[(&str, &str)] = &[
+    (
+        "call-on-negotiation.toml",
+        include_str!("../../../examples/processes/call-on-negotiation.toml"),
+    ),
+    (
+        "follow-up-after-invoice.toml",
+        include_str!("../../../examples/processes/follow-up-after-invoice.toml"),
+    ),
+    (
+        "lost-deal-review.toml",
+        include_str!("../../../examples/processes/lost-deal-review.toml"),
+    ),
+    (
+        "start-negotiation.toml",
+        include_str!("../../../examples/processes/start-negotiation.toml"),
+    ),
+];
+
+/// What the standard actions are granted in the demo.
+const GRANTS: &str = r#"# What the admin granted each installed action.
+[actions.create-task]
+grants = ["crm.read", "crm.write"]
+
+[actions.move-stage]
+grants = ["crm.read", "crm.write"]
+"#;
+
+/// Runs the demo in `dir`.
+pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let plugins = dir.join("plugins");
+    let processes = dir.join("processes");
+    for d in [&plugins, &processes] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    // Written every start, so a newer binary brings its newer actions and
+    // processes (a changed process becomes a new version).
+    for (name, bytes) in robota_plugin_artifacts::STANDARD {
+        write(&plugins.join(name), bytes)?;
+    }
+    write(
+        &plugins.join(crate::engine::catalog::GRANTS_FILE),
+        GRANTS.as_bytes(),
+    )?;
+    for (name, text) in PROCESSES {
+        write(&processes.join(name), text.as_bytes())?;
+    }
+    let db = format!("sqlite://{}", dir.join("robota.db").display());
+    let store = SqliteStore::open(&db).await?;
+    if seed(&store).await? {
+        println!("seeded demo data into {}", dir.join("robota.db").display());
+    }
+    drop(store);
+    println!(
+        "try: move a deal into negotiation, then read its runs:\n  \
+         curl -X PATCH -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \
+         -d '{{\"stage\":\"negotiation\"}}' $URL/api/v1/deals/demo-deal-pumps\n  \
+         curl -H \"Authorization: Bearer $TOKEN\" $URL/api/v1/runs"
+    );
+    serve(ServeOptions {
+        db,
+        listen,
+        plugins: Some(plugins),
+        processes: Some(processes),
+        workers: None,
+        dev_clock: true,
+        cache_dir,
+        durability: Durability::Full,
+        print_new_admin_token: true,
+    })
+    .await
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn create(kind: EntityKind, id: &str, fields: Value) -> Change {
+    Change::Create {
+        kind,
+        id: id.to_owned(),
+        fields: match fields {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+    }
+}
+
+/// Seeds an empty CRM; false if it already has users.
+async fn seed(store: &SqliteStore) -> anyhow::Result<bool> {
+    if !store.query(EntityKind::User, &[], 1).await?.is_empty() {
+        return Ok(false);
+    }
+    let manager = "demo-manager";
+    let changes = vec![
+        create(
+            EntityKind::User,
+            "demo-admin",
+            json!({ "email": "admin@demo.robota", "name": "Анна Админова", "role": "admin" }),
+        ),
+        create(
+            EntityKind::User,
+            manager,
+            json!({ "email": "ivan@demo.robota", "name": "Иван Петров", "role": "manager" }),
+        ),
+        create(
+            EntityKind::User,
+            "demo-head-of-sales",
+            json!({ "email": "olga@demo.robota", "name": "Ольга Сидорова", "role": "head_of_sales" }),
+        ),
+        create(
+            EntityKind::User,
+            "demo-accountant",
+            json!({ "email": "buh@demo.robota", "name": "Мария Бухова", "role": "accountant" }),
+        ),
+        create(
+            EntityKind::Company,
+            "demo-company-romashka",
+            json!({
+            "kind": "organisation", "short_name": "ООО «Ромашка»", "full_name": "Общество с ограниченной ответственностью «Ромашка»",
+            "inn": "7707083893", "kpp": "773601001", "legal_address": "117312, г. Москва, ул. Вавилова, д. 19",
+            "email": "office@romashka.example", "region": "Москва",
+            "bank_name": "ПАО Сбербанк", "bik": "044525225", "settlement_account": "40702810438000060473",
+            "correspondent_account": "30101810400000000225", "responsible_id": manager }),
+        ),
+        create(
+            EntityKind::Company,
+            "demo-company-vector",
+            json!({
+            "kind": "organisation", "short_name": "ООО «Вектор»", "inn": "5001007329", "kpp": "500101001",
+            "email": "zakupki@vector.example", "region": "Московская область", "responsible_id": manager }),
+        ),
+        create(
+            EntityKind::Company,
+            "demo-company-neva",
+            json!({
+            "kind": "organisation", "short_name": "АО «Нева»", "inn": "7810000019", "kpp": "781001001",
+            "email": "info@neva.example", "region": "Санкт-Петербург", "responsible_id": manager }),
+        ),
+        create(
+            EntityKind::Contact,
+            "demo-contact-sergey",
+            json!({
+            "first_name": "Сергей", "last_name": "Кузнецов", "emails": ["s.kuznetsov@romashka.example"],
+            "phones": ["+7 495 123-45-67"], "position": "Директор по закупкам", "company_id": "demo-company-romashka" }),
+        ),
+        create(
+            EntityKind::Deal,
+            "demo-deal-pumps",
+            json!({
+            "title": "Поставка насосов", "amount": "480000.00", "currency": "RUB",
+            "company_id": "demo-company-romashka", "contact_id": "demo-contact-sergey", "responsible_id": manager }),
+        ),
+        create(
+            EntityKind::Deal,
+            "demo-deal-service",
+            json!({
+            "title": "Сервисное обслуживание", "amount": "9500.00", "currency": "RUB",
+            "company_id": "demo-company-vector", "responsible_id": manager }),
+        ),
+        create(
+            EntityKind::Deal,
+            "demo-deal-valves",
+            json!({
+            "title": "Запорная арматура", "amount": "125000.00", "currency": "RUB",
+            "company_id": "demo-company-neva", "responsible_id": manager }),
+        ),
+    ];
+    store.commit(&changes).await?;
+    // Seed events are history, not news: start the engine after them.
+    store.skip_events_to_now().await?;
+    Ok(true)
+}
