@@ -41,6 +41,12 @@ pub struct ServeOptions {
 /// steps finish and commit.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let store = Arc::new(SqliteStore::open_with(&opts.db, opts.durability).await?);
+    let orphans = store.release_running_steps().await?;
+    if orphans > 0 {
+        tracing::warn!(
+            "{orphans} step(s) were running when the last server stopped; running them again"
+        );
+    }
     let defaults = HostSettings::default();
     let host = Arc::new(PluginHost::new(HostSettings {
         cache_dir: opts.cache_dir.clone().or(defaults.cache_dir.clone()),
@@ -71,11 +77,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "robota listening on http://{addr}")?;
         if let Some(t) = &token {
             writeln!(out, "admin token: {t}")?;
             writeln!(out, "(shown once; keep it: only its hash is stored)")?;
         }
+        // Last, so a script can read up to this line and know it is ready.
+        writeln!(out, "robota listening on http://{addr}")?;
         out.flush()?;
     }
     let (stop_tx, stop_rx) = watch::channel(false);

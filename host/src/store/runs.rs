@@ -516,6 +516,20 @@ impl SqliteStore {
             .collect())
     }
 
+    /// Makes every step marked running claimable again. Called when a server
+    /// starts: on the embedded database no other server shares the steps,
+    /// so any step still marked running belonged to a process that died
+    /// (its uncommitted effects died with it), and need not wait out its lease.
+    pub async fn release_running_steps(&self) -> Result<u64, CrmError> {
+        let done = sqlx::query(
+            "UPDATE run_steps SET status = 'pending', lease_until = NULL WHERE status = 'running'",
+        )
+        .execute(self.writer())
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     /// When the next step is due, if any is waiting.
     pub async fn next_due(&self) -> Result<Option<String>, CrmError> {
         sqlx::query_scalar("SELECT MIN(due_at) FROM run_steps WHERE status = 'pending'")

@@ -51,3 +51,5 @@ pub fn request(input: serde_json::Value, grants: Grants, store: Store) -> CallRe
 pub fn crm_grants() -> Grants {
     Grants::parse(&["crm.read", "crm.write"]).expect("valid grants")
 }
+
+pub mod server;

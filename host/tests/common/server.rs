@@ -1,0 +1,201 @@
+//! A real `robota serve` process for end-to-end tests: its own database,
+//! plugins folder (the standard actions plus `chaos`) and processes folder,
+//! on a free loopback port; a small blocking-free HTTP client around it.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The grants the test server gives its actions.
+const GRANTS: &str = r#"
+[actions.create-task]
+grants = ["crm.read", "crm.write"]
+[actions.move-stage]
+grants = ["crm.read", "crm.write"]
+[actions.chaos]
+grants = ["crm.read", "crm.write"]
+"#;
+
+/// A folder with a database, plugins and processes that outlives restarts.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// A new site with the standard actions, chaos, and these process files.
+    pub fn new(processes: &[(&str, &str)]) -> Site {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let plugins = dir.path().join("plugins");
+        let procs = dir.path().join("processes");
+        std::fs::create_dir_all(&plugins).expect("mkdir");
+        std::fs::create_dir_all(&procs).expect("mkdir");
+        for (name, bytes) in robota_plugin_artifacts::STANDARD {
+            std::fs::write(plugins.join(name), bytes).expect("write plugin");
+        }
+        std::fs::copy(robota_plugin_artifacts::CHAOS, plugins.join("chaos.wasm"))
+            .expect("copy chaos");
+        std::fs::write(plugins.join("plugins.toml"), GRANTS).expect("write grants");
+        for (name, text) in processes {
+            std::fs::write(procs.join(name), text).expect("write process");
+        }
+        Site { dir }
+    }
+
+    /// The database URL.
+    pub fn db(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("robota.db").display())
+    }
+
+    /// Starts `robota serve` on this site.
+    pub fn start(&self, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_robota"))
+            .arg("serve")
+            .arg("--db")
+            .arg(self.db())
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--plugins")
+            .arg(self.dir.path().join("plugins"))
+            .arg("--processes")
+            .arg(self.dir.path().join("processes"))
+            .arg("--dev-clock")
+            .args(extra)
+            .env("ROBOTA_CACHE_DIR", cache_dir())
+            .env("ROBOTA_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("robota serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut url = None;
+        let mut token = None;
+        while url.is_none() {
+            let Some(Ok(line)) = lines.next() else {
+                panic!("robota serve exited before listening");
+            };
+            if let Some(t) = line.strip_prefix("admin token: ") {
+                token = Some(t.trim().to_owned());
+            }
+            if let Some(u) = line.strip_prefix("robota listening on ") {
+                url = Some(u.trim().to_owned());
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            url: url.expect("a URL"),
+            token,
+        }
+    }
+}
+
+/// The compile cache the tests share.
+pub fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+}
+
+/// A running server.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    /// The admin token printed at first start (None on restarts).
+    pub token: Option<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer: status and JSON body (Null if not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+/// A client for one server with one token.
+#[derive(Clone)]
+pub struct Api {
+    pub url: String,
+    pub token: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// A client of `url` sending `token`.
+    pub fn new(url: &str, token: Option<&str>) -> Api {
+        Api {
+            url: url.to_owned(),
+            token: token.map(str::to_owned),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends a request with an optional JSON or text body.
+    pub async fn send(&self, method: &str, path: &str, body: Option<String>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let res = req.send().await.expect("the server answers");
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = res.text().await.expect("a body");
+        Answer {
+            status,
+            content_type,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send("POST", path, Some(body.to_string())).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Answer {
+        self.send("PATCH", path, Some(body.to_string())).await
+    }
+
+    /// Polls `path` until `done` holds for its body, or panics after `limit`.
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        limit: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let start = Instant::now();
+        loop {
+            let a = self.get(path).await;
+            if a.status == 200 && done(&a.body) {
+                return a.body;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{path} did not reach the expected state in {limit:?}: {}",
+                a.body
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! `robota serve` end to end over HTTP: tokens, CRM writes that start
+//! processes, the run log, delays on the moved clock, bad input that changes
+//! nothing, and a `kill -9` in the middle of 200 runs.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use common::server::{Api, Site};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const CALL_ON_NEGOTIATION: &str = include_str!("../../examples/processes/call-on-negotiation.toml");
+
+const LATER: &str = r#"
+id = "later"
+[trigger]
+event = "deal.stage_changed"
+to = "lost"
+[[step]]
+id = "remind"
+uses = "create-task@1"
+after = "3d"
+input = { title = "Remind {{ deal.title }}", entity = { kind = "deal", id = "{{ deal.id }}" } }
+"#;
+
+async fn create_deal(api: &Api, title: &str, amount: &str) -> String {
+    let a = api
+        .post(
+            "/api/v1/deals",
+            &json!({ "title": title, "amount": amount, "currency": "RUB" }),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    a.body["id"].as_str().unwrap().to_owned()
+}
+
+fn items(v: &Value) -> &Vec<Value> {
+    v["items"].as_array().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_but_healthz_answers_without_a_token() {
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let anon = Api::new(&server.url, None);
+    assert_eq!(anon.get("/healthz").await.status, 200);
+    for path in [
+        "/api/v1/deals",
+        "/api/v1/runs",
+        "/api/v1/processes",
+        "/api/v1/openapi.json",
+        "/api/v1/companies/x",
+    ] {
+        let a = anon.get(path).await;
+        assert_eq!(a.status, 401, "{path}");
+        assert_eq!(a.content_type, "application/problem+json", "{path}");
+        assert!(a.body["detail"].as_str().unwrap().contains("bearer token"));
+    }
+    let wrong = Api::new(&server.url, Some("rbt_not-a-token"));
+    assert_eq!(wrong.get("/api/v1/deals").await.status, 401);
+    let admin = Api::new(&server.url, server.token.as_deref());
+    assert_eq!(admin.get("/api/v1/deals").await.status, 200);
+    let doc = admin.get("/api/v1/openapi.json").await;
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    assert!(doc.body["paths"]["/api/v1/runs/{id}/retry"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_move_over_http_starts_the_process_and_its_task_appears() {
+    let site = Site::new(&[("call.toml", CALL_ON_NEGOTIATION)]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let big = create_deal(&api, "Насосы", "480000.00").await;
+    let small = create_deal(&api, "Мелочь", "9500.00").await;
+    for id in [&big, &small] {
+        let a = api
+            .patch(
+                &format!("/api/v1/deals/{id}"),
+                &json!({ "stage": "negotiation" }),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let runs = api
+        .wait_for(
+            "/api/v1/runs?process=call-on-negotiation",
+            Duration::from_secs(20),
+            |b| items(b).len() == 1 && items(b)[0]["status"] == "completed",
+        )
+        .await;
+    assert_eq!(items(&runs)[0]["entity"]["id"], json!(big));
+    let tasks = api.get(&format!("/api/v1/tasks?entity_id={big}")).await;
+    assert_eq!(items(&tasks.body).len(), 1);
+    assert_eq!(items(&tasks.body)[0]["title"], "Позвонить: Насосы");
+    let none = api.get(&format!("/api/v1/tasks?entity_id={small}")).await;
+    assert!(
+        items(&none.body).is_empty(),
+        "the condition keeps small deals out"
+    );
+
+    // The run log shows the step's input and output.
+    let run_id = items(&runs)[0]["id"].as_str().unwrap().to_owned();
+    let run = api.get(&format!("/api/v1/runs/{run_id}")).await.body;
+    let step = &run["steps"][0];
+    assert_eq!(step["status"], "done");
+    assert_eq!(step["input"]["due_in_days"], 1);
+    assert_eq!(step["output"]["id"], items(&tasks.body)[0]["id"]);
+    assert_eq!(step["log"][0]["attempt"], 1);
+
+    // Retrying a completed run is refused and changes nothing.
+    let a = api
+        .post(&format!("/api/v1/runs/{run_id}/retry"), &json!({}))
+        .await;
+    assert_eq!(a.status, 409, "{}", a.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delay_waits_until_the_moved_clock_passes_it() {
+    let site = Site::new(&[("later.toml", LATER)]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let deal = create_deal(&api, "Later", "100").await;
+    let a = api
+        .patch(
+            &format!("/api/v1/deals/{deal}"),
+            &json!({ "stage": "lost" }),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    api.wait_for("/api/v1/runs?process=later", Duration::from_secs(10), |b| {
+        items(b).len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tasks = api.get("/api/v1/tasks").await;
+    assert!(items(&tasks.body).is_empty(), "not before three days");
+    let moved = api
+        .post("/api/v1/dev/clock", &json!({ "advance": "3d" }))
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    api.wait_for("/api/v1/runs?process=later", Duration::from_secs(10), |b| {
+        items(b)[0]["status"] == "completed"
+    })
+    .await;
+    let tasks = api.get("/api/v1/tasks").await;
+    assert_eq!(items(&tasks.body)[0]["title"], "Remind Later");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+
+    let a = api
+        .post(
+            "/api/v1/companies",
+            &json!({ "kind": "organisation", "short_name": "X", "inn": "7707083894" }),
+        )
+        .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(a.content_type, "application/problem+json");
+    assert_eq!(a.body["field"], "company.inn");
+    let a = api
+        .post("/api/v1/deals", &json!({ "title": "x", "colour": "red" }))
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(
+        a.body["detail"].as_str().unwrap().contains("colour"),
+        "{}",
+        a.body
+    );
+    let a = api
+        .send("POST", "/api/v1/deals", Some("{not json".into()))
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    let a = api.get("/api/v1/deals?amunt.gt=5").await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.body["field"], "amunt");
+    let a = api.get("/api/v1/widgets").await;
+    assert_eq!(a.status, 404);
+    assert!(items(&api.get("/api/v1/deals").await.body).is_empty());
+    assert!(items(&api.get("/api/v1/companies").await.body).is_empty());
+
+    // A stage that needs fields the deal lacks: 422 listing them.
+    let deal = create_deal(&api, "Пустая", "0").await;
+    let a = api
+        .patch(
+            &format!("/api/v1/deals/{deal}"),
+            &json!({ "stage": "invoice" }),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    let missing: Vec<&str> = a.body["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(missing, vec!["company_id", "amount"]);
+    let d = api.get(&format!("/api/v1/deals/{deal}")).await;
+    assert_eq!(d.body["stage"], "new");
+
+    // A body over the cap.
+    let big = json!({ "title": "x".repeat(2 << 20) });
+    let a = api.post("/api/v1/deals", &big).await;
+    assert_eq!(a.status, 413);
+
+    // A bad process upload names the line and column; nothing is installed.
+    let a = api
+        .send(
+            "PUT",
+            "/api/v1/processes/broken",
+            Some("id = \"broken\"\n[trigger]\ncron = \"61 * * * *\"\n[[step]]\nid = \"a\"\nuses = \"create-task@1\"\n".into()),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(a.body["errors"][0]["line"], 3);
+    assert!(
+        a.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bad cron expression")
+    );
+    assert!(items(&api.get("/api/v1/processes").await.body).is_empty());
+
+    // A manual start with bad parameters.
+    let good = "id = \"manual\"\n[trigger]\nmanual = true\nparams = { days = \"integer\" }\n[[step]]\nid = \"a\"\nuses = \"create-task@1\"\ninput = { title = \"in {{ params.days }} days\" }\n";
+    let a = api
+        .send("PUT", "/api/v1/processes/manual", Some(good.into()))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let a = api
+        .post(
+            "/api/v1/processes/manual/start",
+            &json!({ "params": { "days": "three" } }),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(
+        a.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("parameter `days`")
+    );
+    assert!(items(&api.get("/api/v1/runs").await.body).is_empty());
+    let a = api
+        .post(
+            "/api/v1/processes/manual/start",
+            &json!({ "params": { "days": 3 } }),
+        )
+        .await;
+    assert_eq!(a.status, 202, "{}", a.body);
+
+    // Only admins upload processes.
+    let token = std::process::Command::new(env!("CARGO_BIN_EXE_robota"))
+        .args(["token", "create", "--role", "manager", "--db", &site.db()])
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let manager = Api::new(
+        &server.url,
+        Some(String::from_utf8(token.stdout).unwrap().trim()),
+    );
+    assert_eq!(manager.get("/api/v1/deals").await.status, 200);
+    let a = manager
+        .send("PUT", "/api/v1/processes/manual", Some(good.into()))
+        .await;
+    assert_eq!(a.status, 403);
+}
+
+const SLOW_THEN_TASK: &str = r#"
+id = "slow-then-task"
+once_per = "{{ deal.id }}"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "think"
+uses = "chaos@0"
+input = { do = "sleep", ms = 30 }
+[[step]]
+id = "task"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "task for {{ deal.id }}", entity_kind = "deal", entity_id = "{{ deal.id }}" } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_in_the_middle_of_200_runs_then_every_run_completes_exactly_once() {
+    let site = Site::new(&[("slow.toml", SLOW_THEN_TASK)]);
+    let mut server = site.start(&["--workers", "4"]);
+    let token = server.token.clone();
+    let api = Api::new(&server.url, token.as_deref());
+    let mut ids = Vec::new();
+    for n in 0..200 {
+        ids.push(create_deal(&api, &format!("deal {n}"), "1").await);
+    }
+    // Let some runs finish and leave others mid-step, then pull the plug.
+    api.wait_for(
+        "/api/v1/runs?status=completed&limit=1000",
+        Duration::from_secs(30),
+        |b| items(b).len() >= 10,
+    )
+    .await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let done_before = {
+        let store = robota::store::SqliteStore::open(&site.db()).await.unwrap();
+        store.count_runs("completed").await.unwrap()
+    };
+    assert!(done_before < 200, "the kill came too late to test anything");
+
+    let server = site.start(&["--workers", "4"]);
+    let api = Api::new(&server.url, token.as_deref());
+    api.wait_for(
+        "/api/v1/runs?status=completed&limit=1000",
+        Duration::from_secs(60),
+        |b| items(b).len() == 200,
+    )
+    .await;
+    let store = robota::store::SqliteStore::open(&site.db()).await.unwrap();
+    assert_eq!(store.count_runs("completed").await.unwrap(), 200);
+    assert_eq!(store.count_runs("running").await.unwrap(), 0);
+    let per_deal: Vec<(String, i64)> =
+        sqlx::query_as("SELECT entity_id, COUNT(*) FROM tasks GROUP BY entity_id")
+            .fetch_all(store.reader())
+            .await
+            .unwrap();
+    assert_eq!(per_deal.len(), 200, "every deal got its task");
+    assert!(
+        per_deal.iter().all(|(_, n)| *n == 1),
+        "no task twice: {per_deal:?}"
+    );
+    let mut with_tasks: Vec<String> = per_deal.into_iter().map(|(id, _)| id).collect();
+    with_tasks.sort();
+    ids.sort();
+    assert_eq!(with_tasks, ids);
+}
