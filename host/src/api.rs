@@ -3,6 +3,7 @@
 //! and the webhook (which checks its process's secret) needs a bearer token;
 //! errors are RFC 9457 problem documents; bodies are capped.
 
+mod approvals;
 pub mod auth;
 mod entities;
 mod openapi;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(entities::routes())
         .merge(processes::routes())
         .merge(runs::routes())
+        .merge(approvals::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/dev/clock", post(move_clock))
         .route_layer(middleware::from_fn_with_state(

@@ -2,17 +2,21 @@
 //! durable runs of their steps.
 //!
 //! - [`definition`]: the file format and its structural checks;
+//! - [`flow`]: where each step goes next, and the checks of the step graph;
 //! - [`validate`]: checks against installed actions and entity fields;
 //! - [`catalog`]: the installed actions with their grants;
 //! - [`expr`] and [`scope`]: minijinja conditions and templates, and what they see;
 //! - [`runtime`]: events and ticks into runs, runs into steps;
+//! - [`approvals`]: approval steps and the decisions that continue their runs;
 //! - [`workers`]: the loops that keep it going.
 
+pub mod approvals;
 pub mod catalog;
 pub mod clock;
 pub mod definition;
 pub mod diagnostics;
 pub mod expr;
+pub mod flow;
 mod params;
 pub mod runtime;
 pub mod scope;

@@ -5,6 +5,7 @@
 //! same trait without touching callers.
 
 mod apply;
+pub mod approvals;
 mod rows;
 pub mod runs;
 pub mod sqlite;

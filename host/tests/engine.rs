@@ -63,7 +63,8 @@ impl World {
     async fn settle(&self) {
         loop {
             let started = self.engine.dispatch_events().await.unwrap()
-                + self.engine.fire_schedules().await.unwrap();
+                + self.engine.fire_schedules().await.unwrap()
+                + self.engine.expire_approvals().await.unwrap();
             let mut worked = false;
             while self.engine.work_one().await.unwrap() {
                 worked = true;
@@ -392,4 +393,154 @@ async fn bad_process_files_are_refused_with_their_place_and_change_nothing() {
     w.commit(vec![move_deal("d1", "negotiation")]).await;
     w.settle().await;
     assert!(w.run_statuses().await.is_empty());
+}
+
+const APPROVE_PAYMENT: &str = r#"
+id = "approve-payment"
+[trigger]
+manual = true
+params = { what = "string" }
+[[step]]
+id = "approve"
+approval = { title = "Pay for {{ params.what }}?", role = "head_of_sales", timeout = "2d", on_timeout = "approve", on_reject = "refused" }
+[[step]]
+id = "pay"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "Pay {{ params.what }} ({{ steps.approve.output.decision }})" } }
+next = "end"
+[[step]]
+id = "refused"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "Refused {{ params.what }}: {{ steps.approve.output.comment }}" } }
+"#;
+
+fn head_of_sales() -> robota::engine::approvals::Decider {
+    robota::engine::approvals::Decider {
+        user_id: None,
+        role: "head_of_sales".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_waits_then_branches_on_the_decision() {
+    use robota::engine::approvals::{DecideError, Decider};
+    use robota::engine::definition::Decision;
+    let w = world().await;
+    w.engine.install("pay.toml", APPROVE_PAYMENT).await.unwrap();
+    let approve_run = w
+        .engine
+        .start_manual("approve-payment", json!({ "what": "rent" }), None)
+        .await
+        .unwrap();
+    let reject_run = w
+        .engine
+        .start_manual("approve-payment", json!({ "what": "yacht" }), None)
+        .await
+        .unwrap();
+    w.settle().await;
+    assert!(
+        w.tasks().await.is_empty(),
+        "nothing happens before a decision"
+    );
+    let open = w
+        .store
+        .list_approvals("pending", None, "head_of_sales", false)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 2);
+    let by_run = |run: &str| open.iter().find(|a| a.run_id == run).unwrap().id.clone();
+
+    // A manager may not decide the head of sales' approval.
+    let manager = Decider {
+        user_id: None,
+        role: "manager".into(),
+    };
+    let e = w
+        .engine
+        .decide(&by_run(&approve_run), &manager, Decision::Approve, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DecideError::NotYours(..)), "{e}");
+    // A rejection needs a reason.
+    let e = w
+        .engine
+        .decide(
+            &by_run(&reject_run),
+            &head_of_sales(),
+            Decision::Reject,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DecideError::CommentRequired), "{e}");
+
+    w.engine
+        .decide(
+            &by_run(&approve_run),
+            &head_of_sales(),
+            Decision::Approve,
+            None,
+        )
+        .await
+        .unwrap();
+    w.engine
+        .decide(
+            &by_run(&reject_run),
+            &head_of_sales(),
+            Decision::Reject,
+            Some("not this year".into()),
+        )
+        .await
+        .unwrap();
+    // Deciding twice is a conflict.
+    let e = w
+        .engine
+        .decide(
+            &by_run(&approve_run),
+            &head_of_sales(),
+            Decision::Reject,
+            Some("x".into()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DecideError::Conflict(_)), "{e}");
+    w.settle().await;
+    let mut titles: Vec<String> = w
+        .tasks()
+        .await
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        vec!["Pay rent (approved)", "Refused yacht: not this year"]
+    );
+    assert_eq!(w.run_statuses().await, vec!["completed", "completed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_timeout_decides_as_configured() {
+    let w = world().await;
+    w.engine.install("pay.toml", APPROVE_PAYMENT).await.unwrap();
+    w.engine
+        .start_manual("approve-payment", json!({ "what": "coffee" }), None)
+        .await
+        .unwrap();
+    w.settle().await;
+    w.clock.advance(Duration::from_secs(86_400));
+    w.settle().await;
+    assert!(w.tasks().await.is_empty(), "one day is within the timeout");
+    w.clock.advance(Duration::from_secs(86_400 + 1));
+    w.settle().await;
+    let tasks = w.tasks().await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["title"], "Pay coffee (approved)");
+    let all = w
+        .store
+        .list_approvals("expired", None, "admin", true)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].decided_by.as_deref(), Some("timeout"));
 }

@@ -336,3 +336,126 @@ async fn kill_9_in_the_middle_of_200_runs_then_every_run_completes_exactly_once(
     ids.sort();
     assert_eq!(with_tasks, ids);
 }
+
+const APPROVE_DISCOUNT: &str = r#"
+id = "approve-discount"
+[trigger]
+event = "deal.stage_changed"
+to = "negotiation"
+[[step]]
+id = "ask"
+approval = { title = "Discount on {{ deal.title }}?", role = "head_of_sales", on_reject = "no" }
+[[step]]
+id = "yes"
+uses = "create-task@1"
+input = { title = "Offer the discount", entity = { kind = "deal", id = "{{ deal.id }}" } }
+next = "end"
+[[step]]
+id = "no"
+uses = "create-task@1"
+input = { title = "No discount: {{ steps.ask.output.comment }}", entity = { kind = "deal", id = "{{ deal.id }}" } }
+"#;
+
+fn token(site: &Site, role: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_robota"))
+        .args(["token", "create", "--role", role, "--db", &site.db()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_step_waits_then_branches_on_approve_and_on_reject() {
+    let site = Site::new(&[("discount.toml", APPROVE_DISCOUNT)]);
+    let server = site.start(&[]);
+    let admin = Api::new(&server.url, server.token.as_deref());
+    let head = Api::new(&server.url, Some(&token(&site, "head_of_sales")));
+    let manager = Api::new(&server.url, Some(&token(&site, "manager")));
+    let yes = create_deal(&admin, "Yes deal", "1000").await;
+    let no = create_deal(&admin, "No deal", "1000").await;
+    for id in [&yes, &no] {
+        admin
+            .patch(
+                &format!("/api/v1/deals/{id}"),
+                &json!({ "stage": "negotiation" }),
+            )
+            .await;
+    }
+    let open = head
+        .wait_for("/api/v1/approvals", Duration::from_secs(10), |b| {
+            items(b).len() == 2
+        })
+        .await;
+    assert!(
+        items(&manager.get("/api/v1/approvals").await.body).is_empty(),
+        "not the manager's"
+    );
+    let approval_for = |deal: &str| {
+        items(&open)
+            .iter()
+            .find(|a| a["entity"]["id"] == deal)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let a = manager
+        .post(
+            &format!("/api/v1/approvals/{}/approve", approval_for(&yes)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    let a = head
+        .post(
+            &format!("/api/v1/approvals/{}/reject", approval_for(&no)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(a.body["field"], "comment");
+    assert!(
+        items(&admin.get("/api/v1/tasks").await.body).is_empty(),
+        "waiting still"
+    );
+
+    let a = head
+        .post(
+            &format!("/api/v1/approvals/{}/approve", approval_for(&yes)),
+            &json!({ "comment": "ok" }),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["status"], "approved");
+    let a = head
+        .post(
+            &format!("/api/v1/approvals/{}/reject", approval_for(&no)),
+            &json!({ "comment": "margin too thin" }),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = head
+        .post(
+            &format!("/api/v1/approvals/{}/approve", approval_for(&no)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(a.status, 409, "decided once");
+
+    admin
+        .wait_for(
+            "/api/v1/runs?status=completed",
+            Duration::from_secs(10),
+            |b| items(b).len() == 2,
+        )
+        .await;
+    let t = admin.get(&format!("/api/v1/tasks?entity_id={yes}")).await;
+    assert_eq!(items(&t.body)[0]["title"], "Offer the discount");
+    let t = admin.get(&format!("/api/v1/tasks?entity_id={no}")).await;
+    assert_eq!(items(&t.body)[0]["title"], "No discount: margin too thin");
+}

@@ -1,6 +1,7 @@
 DROP TABLE api_tokens;
 DROP TABLE schedules;
 DROP TABLE engine_cursors;
+DROP TABLE approvals;
 DROP TABLE step_attempts;
 DROP TABLE run_steps;
 DROP TABLE runs;

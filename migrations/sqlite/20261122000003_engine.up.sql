@@ -51,7 +51,8 @@ CREATE TABLE run_steps (
     -- The step's position in the process version, and its id there.
     step_index  INTEGER NOT NULL,
     step_key    TEXT NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'skipped', 'failed', 'cancelled')),
+    -- waiting: an approval step waits for a person's decision.
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'running', 'waiting', 'done', 'skipped', 'failed', 'cancelled')),
     due_at      TEXT NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
     lease_until TEXT,
@@ -70,7 +71,7 @@ CREATE TABLE step_attempts (
     id          TEXT PRIMARY KEY,
     step_id     TEXT NOT NULL REFERENCES run_steps (id) ON DELETE CASCADE,
     attempt     INTEGER NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('done', 'skipped', 'failed', 'retrying')),
+    status      TEXT NOT NULL CHECK (status IN ('done', 'skipped', 'failed', 'retrying', 'waiting')),
     input       TEXT,
     output      TEXT,
     error       TEXT,
@@ -80,6 +81,28 @@ CREATE TABLE step_attempts (
     duration_ms INTEGER NOT NULL
 );
 CREATE INDEX step_attempts_by_step ON step_attempts (step_id, attempt);
+
+-- Human decisions an approval step waits for.
+CREATE TABLE approvals (
+    id            TEXT PRIMARY KEY,
+    run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_id       TEXT NOT NULL UNIQUE REFERENCES run_steps (id) ON DELETE CASCADE,
+    title         TEXT NOT NULL,
+    description   TEXT NOT NULL DEFAULT '',
+    -- Who may decide: one user, or anyone with the role.
+    assignee_id   TEXT REFERENCES users (id),
+    assignee_role TEXT CHECK (assignee_role IN ('manager', 'head_of_sales', 'accountant', 'admin')),
+    entity_kind   TEXT,
+    entity_id     TEXT,
+    status        TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected', 'expired', 'cancelled')),
+    decided_by    TEXT,
+    comment       TEXT,
+    expires_at    TEXT,
+    created_at    TEXT NOT NULL,
+    decided_at    TEXT,
+    CHECK (assignee_id IS NOT NULL OR assignee_role IS NOT NULL)
+);
+CREATE INDEX approvals_open ON approvals (status, expires_at);
 
 -- How far the engine has read the event log.
 CREATE TABLE engine_cursors (

@@ -110,6 +110,25 @@ pub async fn document() -> Json<Value> {
             "Cancel a running run",
             "200",
         ),
+        (
+            "/api/v1/approvals",
+            "get",
+            "My approval tasks (status=pending by default)",
+            "200",
+        ),
+        ("/api/v1/approvals/{id}", "get", "One approval", "200"),
+        (
+            "/api/v1/approvals/{id}/approve",
+            "post",
+            "Approve, with an optional comment",
+            "200",
+        ),
+        (
+            "/api/v1/approvals/{id}/reject",
+            "post",
+            "Reject, with a comment",
+            "200",
+        ),
         ("/healthz", "get", "Liveness; needs no token", "200"),
     ];
     for (path, method, summary, ok) in fixed {

@@ -6,7 +6,7 @@ use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
 use crate::crm::EntityRef;
 use crate::engine::StartError;
-use crate::engine::definition::{Process, Trigger};
+use crate::engine::definition::{Process, Trigger, Work};
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -52,7 +52,10 @@ fn summary(process: &Process, version: i64, enabled: bool) -> Value {
         "version": version,
         "enabled": enabled,
         "trigger": trigger,
-        "steps": process.steps.iter().map(|s| json!({ "id": s.id, "uses": s.uses.to_string() })).collect::<Vec<_>>(),
+        "steps": process.steps.iter().map(|s| match &s.work {
+            Work::Action { uses, .. } => json!({ "id": s.id, "uses": uses.to_string() }),
+            Work::Approval(a) => json!({ "id": s.id, "approval": { "title": a.title, "role": a.role, "assignee": a.assignee } }),
+        }).collect::<Vec<_>>(),
     })
 }
 

@@ -150,10 +150,8 @@ impl ParamType {
 pub struct Step {
     /// Unique within the process; later steps read `steps.ID.output`.
     pub id: String,
-    /// The action and its major version.
-    pub uses: ActionRef,
-    /// The input, with minijinja templates in its strings.
-    pub input: Value,
+    /// What the step does.
+    pub work: Work,
     /// Run only when this expression is true; otherwise skip to the next step.
     pub condition: Option<String>,
     /// Wait this long after the previous step before running.
@@ -166,6 +164,70 @@ pub struct Step {
     pub on_failure: OnFailure,
     /// The step to go to after this one (None: the next in order).
     pub next: Option<Next>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Calls an action.
+    Action {
+        /// The action and its major version.
+        uses: ActionRef,
+        /// The input, with minijinja templates in its strings.
+        input: Value,
+    },
+    /// Waits for a person to approve or reject.
+    Approval(Approval),
+}
+
+impl Work {
+    /// The action this step calls, if it calls one.
+    pub fn action(&self) -> Option<&ActionRef> {
+        match self {
+            Work::Action { uses, .. } => Some(uses),
+            Work::Approval(_) => None,
+        }
+    }
+}
+
+/// An approval step: a human task with a decision the run branches on.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    /// The task's title (a template).
+    pub title: String,
+    /// Details (a template).
+    pub description: String,
+    /// The user who decides (a template giving a user id).
+    pub assignee: Option<String>,
+    /// Or anyone with this role.
+    pub role: Option<String>,
+    /// How long the decision may take.
+    pub timeout: Option<Duration>,
+    /// What a timeout counts as.
+    pub on_timeout: Decision,
+    /// Where an approval goes (None: the next step).
+    pub on_approve: Option<Next>,
+    /// Where a rejection goes (None: the run ends).
+    pub on_reject: Option<Next>,
+}
+
+/// A person's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Approved.
+    Approve,
+    /// Rejected.
+    Reject,
+}
+
+impl Decision {
+    /// "approved" or "rejected", as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+        }
+    }
 }
 
 /// Where a step goes after it.
@@ -310,7 +372,8 @@ struct RawTrigger {
 #[serde(deny_unknown_fields)]
 struct RawStep {
     id: Spanned<String>,
-    uses: Spanned<String>,
+    uses: Option<Spanned<String>>,
+    approval: Option<Spanned<RawApproval>>,
     #[serde(default)]
     input: Option<Spanned<toml::Table>>,
     #[serde(rename = "if")]
@@ -320,6 +383,20 @@ struct RawStep {
     retry: Option<Spanned<RawRetry>>,
     on_failure: Option<Spanned<String>>,
     next: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    title: String,
+    #[serde(default)]
+    description: String,
+    assignee: Option<String>,
+    role: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    on_timeout: Option<Spanned<String>>,
+    on_approve: Option<String>,
+    on_reject: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -348,7 +425,7 @@ pub struct Places {
 pub struct StepPlaces {
     /// The whole step.
     pub step: Span,
-    /// `uses`.
+    /// `uses`, or the `approval` table.
     pub uses: Span,
     /// `input`.
     pub input: Span,
@@ -411,7 +488,7 @@ pub fn parse(file: &str, source: &str) -> Result<(Process, Places), Diagnostics>
             steps.push(step);
         }
     }
-    check_flow(&steps, &places, &mut diags);
+    super::flow::check(&steps, &places, &mut diags);
     match trigger {
         Some(trigger) if diags.is_empty() => Ok((
             Process {
@@ -660,8 +737,13 @@ pub fn cron_schedule(expr: &str) -> Result<cron::Schedule, String> {
 
 fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step>, StepPlaces) {
     let places = StepPlaces {
-        step: span,
-        uses: raw.uses.span(),
+        step: span.clone(),
+        uses: raw
+            .uses
+            .as_ref()
+            .map(Spanned::span)
+            .or_else(|| raw.approval.as_ref().map(Spanned::span))
+            .unwrap_or_else(|| span.clone()),
         input: raw.input.as_ref().map(Spanned::span).unwrap_or_default(),
         condition: raw
             .condition
@@ -679,10 +761,34 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
             ),
         );
     }
-    let uses = match raw.uses.get_ref().parse::<ActionRef>() {
-        Ok(u) => Some(u),
-        Err(e) => {
-            diags.push(raw.uses.span(), e);
+    let kind = match (&raw.uses, &raw.approval) {
+        (Some(uses), None) => match uses.get_ref().parse::<ActionRef>() {
+            Ok(u) => Some(Work::Action {
+                uses: u,
+                input: match &raw.input {
+                    None => Value::Object(Default::default()),
+                    Some(t) => serde_json::to_value(t.get_ref()).unwrap_or(Value::Null),
+                },
+            }),
+            Err(e) => {
+                diags.push(uses.span(), e);
+                None
+            }
+        },
+        (None, Some(approval)) => {
+            if let Some(input) = &raw.input {
+                diags.push(input.span(), "an approval step takes no `input`".to_owned());
+            }
+            parse_approval(approval, diags).map(Work::Approval)
+        }
+        _ => {
+            diags.push(
+                places.step.clone(),
+                format!(
+                    "step `{}` needs exactly one of `uses` (an action) or `approval`",
+                    raw.id.get_ref()
+                ),
+            );
             None
         }
     };
@@ -719,15 +825,10 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
         "end" => Next::End,
         id => Next::Step(id.to_owned()),
     });
-    let input = match &raw.input {
-        None => Value::Object(Default::default()),
-        Some(t) => serde_json::to_value(t.get_ref()).unwrap_or(Value::Null),
-    };
-    let step = match uses {
-        Some(uses) if diags.len() == before => Some(Step {
+    let step = match kind {
+        Some(work) if diags.len() == before => Some(Step {
             id: raw.id.into_inner(),
-            uses,
-            input,
+            work,
             condition: raw.condition.map(Spanned::into_inner),
             after,
             timeout,
@@ -740,6 +841,57 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
     (step, places)
 }
 
+fn parse_approval(raw: &Spanned<RawApproval>, diags: &mut Diagnostics) -> Option<Approval> {
+    let a = raw.get_ref();
+    if a.assignee.is_some() == a.role.is_some() {
+        diags.push(
+            raw.span(),
+            "an approval needs exactly one of `assignee` (a user id) or `role`".to_owned(),
+        );
+        return None;
+    }
+    if let Some(role) = &a.role
+        && !crate::crm::schema::ROLES.contains(&role.get_ref().as_str())
+    {
+        diags.push(
+            role.span(),
+            format!(
+                "unknown role `{}`: use one of {}",
+                role.get_ref(),
+                crate::crm::schema::ROLES.join(", ")
+            ),
+        );
+        return None;
+    }
+    let on_timeout = match a.on_timeout.as_ref().map(|s| (s.get_ref().as_str(), s)) {
+        None | Some(("reject", _)) => Decision::Reject,
+        Some(("approve", _)) => Decision::Approve,
+        Some((other, s)) => {
+            diags.push(
+                s.span(),
+                format!("on_timeout `{other}`: use `approve` or `reject`"),
+            );
+            return None;
+        }
+    };
+    let target = |t: &Option<String>| {
+        t.as_ref().map(|n| match n.as_str() {
+            "end" => Next::End,
+            id => Next::Step(id.to_owned()),
+        })
+    };
+    Some(Approval {
+        title: a.title.clone(),
+        description: a.description.clone(),
+        assignee: a.assignee.clone(),
+        role: a.role.as_ref().map(|r| r.get_ref().clone()),
+        timeout: duration(&a.timeout, "approval.timeout", diags),
+        on_timeout,
+        on_approve: target(&a.on_approve),
+        on_reject: target(&a.on_reject),
+    })
+}
+
 /// A duration value, or None with a diagnostic if it does not parse.
 fn duration(d: &Option<Spanned<String>>, name: &str, diags: &mut Diagnostics) -> Option<Duration> {
     let d = d.as_ref()?;
@@ -750,86 +902,6 @@ fn duration(d: &Option<Spanned<String>>, name: &str, diags: &mut Diagnostics) ->
             None
         }
     }
-}
-
-/// Step ids are unique, `next` targets exist and only go forward (a loop
-/// would run forever; for-each is the way to repeat), and every step can be
-/// reached from the first.
-fn check_flow(steps: &[Step], places: &Places, diags: &mut Diagnostics) {
-    let mut index = BTreeMap::new();
-    for (i, s) in steps.iter().enumerate() {
-        if index.insert(s.id.as_str(), i).is_some() {
-            diags.push(
-                places.steps[i].step.clone(),
-                format!("step id `{}` is used twice", s.id),
-            );
-        }
-    }
-    let mut reachable = vec![false; steps.len()];
-    if let Some(first) = reachable.first_mut() {
-        *first = true;
-    }
-    for (i, s) in steps.iter().enumerate() {
-        let target = match &s.next {
-            None => Some(i + 1),
-            Some(Next::End) => None,
-            Some(Next::Step(id)) => match index.get(id.as_str()) {
-                None => {
-                    diags.push(
-                        places.steps[i].step.clone(),
-                        format!("step `{}`: `next` names no step `{id}`", s.id),
-                    );
-                    continue;
-                }
-                Some(&t) if t <= i => {
-                    diags.push(
-                        places.steps[i].step.clone(),
-                        format!(
-                            "step `{}`: `next = \"{id}\"` goes back and makes a cycle",
-                            s.id
-                        ),
-                    );
-                    continue;
-                }
-                Some(&t) => Some(t),
-            },
-        };
-        if !reachable[i] {
-            continue;
-        }
-        if let Some(t) = target
-            && t < steps.len()
-        {
-            reachable[t] = true;
-        }
-        // A skipped step (its `if` false) falls through to the next in order.
-        if s.condition.is_some() && i + 1 < steps.len() {
-            reachable[i + 1] = true;
-        }
-    }
-    for (i, s) in steps.iter().enumerate() {
-        if !reachable[i] {
-            diags.push(
-                places.steps[i].step.clone(),
-                format!("step `{}` can never run: no step leads to it", s.id),
-            );
-        }
-    }
-}
-
-/// The step after step `index` once it has finished or been skipped.
-pub fn next_index(process: &Process, index: usize, skipped: bool) -> Option<usize> {
-    let step = process.steps.get(index)?;
-    let next = if skipped {
-        Some(index + 1)
-    } else {
-        match &step.next {
-            None => Some(index + 1),
-            Some(Next::End) => None,
-            Some(Next::Step(id)) => process.steps.iter().position(|s| &s.id == id),
-        }
-    };
-    next.filter(|&n| n < process.steps.len())
 }
 
 impl Diagnostic {
@@ -886,10 +958,13 @@ retry = { attempts = 5, backoff = "2s" }
             other => panic!("{other:?}"),
         }
         let s = &p.steps[0];
-        assert_eq!(s.uses.to_string(), "create-task@1");
+        let Work::Action { uses, input } = &s.work else {
+            panic!("an action step")
+        };
+        assert_eq!(uses.to_string(), "create-task@1");
+        assert_eq!(input["title"], "Call {{ deal.title }}");
         assert_eq!(s.after, Some(Duration::from_secs(3 * 86400)));
         assert_eq!(s.retry.attempts, 5);
-        assert_eq!(s.input["title"], "Call {{ deal.title }}");
     }
 
     #[test]
@@ -938,40 +1013,6 @@ uses = "x@1"
         assert!(
             matches!(p.trigger, Trigger::Cron { timezone, .. } if timezone == DEFAULT_TIMEZONE)
         );
-    }
-
-    #[test]
-    fn cycles_and_unreachable_steps_are_refused() {
-        let e = errors(
-            r#"
-id = "loop"
-[trigger]
-manual = true
-[[step]]
-id = "a"
-uses = "x@1"
-[[step]]
-id = "b"
-uses = "x@1"
-next = "a"
-"#,
-        );
-        assert!(e.contains("goes back and makes a cycle"), "{e}");
-        let e = errors(
-            r#"
-id = "dead"
-[trigger]
-manual = true
-[[step]]
-id = "a"
-uses = "x@1"
-next = "end"
-[[step]]
-id = "b"
-uses = "x@1"
-"#,
-        );
-        assert!(e.contains("p.toml:9:1: step `b` can never run"), "{e}");
     }
 
     #[test]
@@ -1026,30 +1067,5 @@ uses = "x@1"
         assert_eq!(r.delay_before(4, 0.0), Duration::from_secs(4));
         assert_eq!(r.delay_before(9, 0.0), Duration::from_secs(10));
         assert_eq!(r.delay_before(2, 1.0), Duration::from_millis(1250));
-    }
-
-    #[test]
-    fn next_index_follows_gotos_and_skips() {
-        let p = ok(r#"
-id = "g"
-[trigger]
-manual = true
-[[step]]
-id = "a"
-uses = "x@1"
-if = "false"
-next = "c"
-[[step]]
-id = "b"
-uses = "x@1"
-next = "end"
-[[step]]
-id = "c"
-uses = "x@1"
-"#);
-        assert_eq!(next_index(&p, 0, false), Some(2));
-        assert_eq!(next_index(&p, 0, true), Some(1));
-        assert_eq!(next_index(&p, 1, false), None);
-        assert_eq!(next_index(&p, 2, false), None);
     }
 }

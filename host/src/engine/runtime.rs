@@ -5,9 +5,10 @@
 
 use super::catalog::Catalog;
 use super::clock::Clock;
-use super::definition::{self, EntityEvent, OnFailure, Process, Trigger};
+use super::definition::{self, EntityEvent, OnFailure, Process, Trigger, Work};
 use super::diagnostics::Diagnostics;
 use super::expr::Templates;
+use super::flow::{self, Outcome};
 use super::scope::{self, Scope};
 use super::validate::validate;
 use crate::crm::{CrmError, EntityRef, new_id};
@@ -31,11 +32,11 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// The process engine.
 pub struct Engine {
-    store: Arc<SqliteStore>,
+    pub(super) store: Arc<SqliteStore>,
     host: Arc<PluginHost>,
     catalog: Arc<Catalog>,
-    clock: Arc<dyn Clock>,
-    templates: Templates,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) templates: Templates,
     versions: Mutex<HashMap<(String, i64), Arc<Process>>>,
     /// Wakes the dispatcher and the workers when there is new work.
     pub(crate) wake: Notify,
@@ -603,10 +604,14 @@ impl Engine {
                 }
             }
         }
-        let input = match self
-            .templates
-            .render_value(&step.input, &scope.to_value(false))
-        {
+        let (uses, input) = match &step.work {
+            Work::Action { uses, input } => (uses, input),
+            Work::Approval(approval) => {
+                let finish = self.open_approval(&claimed, started, approval, &scope, &process);
+                return self.commit(finish).await;
+            }
+        };
+        let input = match self.templates.render_value(input, &scope.to_value(false)) {
             Ok(v) => v,
             Err(e) => {
                 let finish = self.finish(
@@ -620,13 +625,13 @@ impl Engine {
                 return self.commit(finish).await;
             }
         };
-        let Some(action) = self.catalog.get(&step.uses) else {
+        let Some(action) = self.catalog.get(uses) else {
             let finish = self.finish(
                 &claimed,
                 started,
                 AttemptStatus::Failed,
                 Some(input),
-                Err(format!("action `{}` is not installed", step.uses)),
+                Err(format!("action `{uses}` is not installed")),
                 &process,
             );
             return self.commit(finish).await;
@@ -724,7 +729,7 @@ impl Engine {
         }
     }
 
-    async fn commit(&self, finish: StepFinish) -> anyhow::Result<()> {
+    pub(super) async fn commit(&self, finish: StepFinish) -> anyhow::Result<()> {
         match self.store.finish_step(&finish).await {
             Ok(_) => {
                 if matches!(finish.then, Then::Next(_) | Then::Retry(_)) {
@@ -741,7 +746,7 @@ impl Engine {
     }
 
     /// A step's finish record with what follows it.
-    fn finish(
+    pub(super) fn finish(
         &self,
         claimed: &ClaimedStep,
         started: DateTime<Utc>,
@@ -756,20 +761,15 @@ impl Engine {
             Ok(v) => (Some(v), None),
             Err(e) => (None, Some(e)),
         };
-        let go_on = |skipped: bool| match definition::next_index(process, claimed.index, skipped) {
-            Some(n) => Then::Next(NewStep {
-                index: n,
-                key: process.steps[n].id.clone(),
-                due_at: now + chrono_duration(process.steps[n].after),
-            }),
-            None => Then::Complete,
-        };
+        let go_on = |outcome| then_after(process, claimed.index, outcome, now);
         let then = match status {
-            AttemptStatus::Done => go_on(false),
-            AttemptStatus::Skipped => go_on(true),
+            AttemptStatus::Done => go_on(Outcome::Done),
+            AttemptStatus::Skipped => go_on(Outcome::Skipped),
             AttemptStatus::Retrying => Then::Retry(now),
+            // The caller replaces this with the approval to open.
+            AttemptStatus::Waiting => Then::Retry(now),
             AttemptStatus::Failed => match step.map(|s| s.on_failure) {
-                Some(OnFailure::Continue) => go_on(false),
+                Some(OnFailure::Continue) => go_on(Outcome::Done),
                 _ => Then::Fail(format!(
                     "step `{}` failed: {}",
                     claimed.key,
@@ -822,6 +822,23 @@ impl Engine {
     }
 }
 
+/// What follows step `index` of `process` after `outcome`, at `now`.
+pub(super) fn then_after(
+    process: &Process,
+    index: usize,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Then {
+    match flow::next_index(process, index, outcome) {
+        Some(n) => Then::Next(NewStep {
+            index: n,
+            key: process.steps[n].id.clone(),
+            due_at: now + chrono_duration(process.steps[n].after),
+        }),
+        None => Then::Complete,
+    }
+}
+
 /// Whether an event is the change a trigger waits for.
 fn event_matches(t: &definition::EntityTrigger, event: &EventRow) -> bool {
     let changed = |field: &str| event.changes.get(field).and_then(Value::as_array);
@@ -853,7 +870,7 @@ fn retryable(e: &CallError) -> bool {
     e.is_transient() || matches!(e, CallError::Deadline(_))
 }
 
-fn chrono_duration(d: Option<Duration>) -> chrono::Duration {
+pub(super) fn chrono_duration(d: Option<Duration>) -> chrono::Duration {
     d.and_then(|d| chrono::Duration::from_std(d).ok())
         .unwrap_or_else(chrono::Duration::zero)
 }

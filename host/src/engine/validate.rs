@@ -3,7 +3,7 @@
 //! every variable they read exists (`deal.amout` is a typo, not an empty value).
 
 use super::catalog::ActionLookup;
-use super::definition::{self, Places, Process, Trigger};
+use super::definition::{self, Places, Process, Trigger, Work};
 use super::diagnostics::{Diagnostics, Span};
 use super::expr::Templates;
 use super::scope;
@@ -56,22 +56,42 @@ fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: 
     }
     let mut names = names;
     for (step, at) in process.steps.iter().zip(&places.steps) {
-        match actions.manifest(&step.uses) {
-            Some(_) => {}
-            None => {
-                let versions = actions.versions(&step.uses.id);
-                let detail = if versions.is_empty() {
-                    "no such action is installed".to_owned()
-                } else {
-                    format!("installed versions: {}", versions.join(", "))
-                };
-                diags.push(
-                    at.uses.clone(),
-                    format!(
-                        "step `{}`: unknown action `{}` ({detail})",
-                        step.id, step.uses
-                    ),
+        match &step.work {
+            Work::Action { uses, input } => {
+                if actions.manifest(uses).is_none() {
+                    let versions = actions.versions(&uses.id);
+                    let detail = if versions.is_empty() {
+                        "no such action is installed".to_owned()
+                    } else {
+                        format!("installed versions: {}", versions.join(", "))
+                    };
+                    diags.push(
+                        at.uses.clone(),
+                        format!("step `{}`: unknown action `{uses}` ({detail})", step.id),
+                    );
+                }
+                names.check_vars(
+                    templates.value_variables(input),
+                    at.input.clone(),
+                    &format!("step `{}`: input", step.id),
+                    diags,
                 );
+            }
+            Work::Approval(a) => {
+                for (what, text) in [
+                    ("title", Some(&a.title)),
+                    ("description", Some(&a.description)),
+                    ("assignee", a.assignee.as_ref()),
+                ] {
+                    if let Some(text) = text {
+                        names.check_vars(
+                            templates.template_variables(text),
+                            at.uses.clone(),
+                            &format!("step `{}`: approval {what}", step.id),
+                            diags,
+                        );
+                    }
+                }
             }
         }
         if let Some(c) = &step.condition {
@@ -82,12 +102,6 @@ fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: 
                 diags,
             );
         }
-        names.check_vars(
-            templates.value_variables(&step.input),
-            at.input.clone(),
-            &format!("step `{}`: input", step.id),
-            diags,
-        );
         names.earlier_steps.insert(step.id.clone());
     }
 }

@@ -63,6 +63,9 @@ async fn dispatcher(engine: Arc<Engine>, poll: Duration, mut shutdown: watch::Re
         if let Err(e) = engine.fire_schedules().await {
             tracing::warn!("firing schedules failed: {e:#}");
         }
+        if let Err(e) = engine.expire_approvals().await {
+            tracing::warn!("expiring approvals failed: {e:#}");
+        }
         if busy {
             continue;
         }

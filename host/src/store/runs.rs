@@ -110,15 +110,18 @@ pub enum AttemptStatus {
     Failed,
     /// It failed and runs again later.
     Retrying,
+    /// It asked a person and waits.
+    Waiting,
 }
 
 impl AttemptStatus {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             AttemptStatus::Done => "done",
             AttemptStatus::Skipped => "skipped",
             AttemptStatus::Failed => "failed",
             AttemptStatus::Retrying => "retrying",
+            AttemptStatus::Waiting => "waiting",
         }
     }
 }
@@ -134,6 +137,8 @@ pub enum Then {
     Complete,
     /// The run failed with this message.
     Fail(String),
+    /// The step waits for a person's decision.
+    Wait(super::approvals::NewApproval),
 }
 
 /// The result of one step attempt, committed with the step's CRM changes.
@@ -586,12 +591,13 @@ impl SqliteStore {
         .map_err(db_err)?;
         let (step_status, due) = match &f.then {
             Then::Retry(at) => ("pending", Some(timestamp_text(*at))),
+            Then::Wait(_) => ("waiting", None),
             _ => (f.status.as_str(), None),
         };
         sqlx::query(
             "UPDATE run_steps SET status = ?, due_at = COALESCE(?, due_at), lease_until = NULL,
                  input = ?, output = ?, error = ?,
-                 finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END
+                 finished_at = CASE WHEN ? IN ('pending', 'waiting') THEN NULL ELSE ? END
              WHERE id = ?",
         )
         .bind(step_status)
@@ -605,12 +611,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        match &f.then {
-            Then::Next(step) => insert_step(&mut tx, &f.run_id, step).await?,
-            Then::Retry(_) => {}
-            Then::Complete => finish_run(&mut tx, &f.run_id, "completed", None, &finished).await?,
-            Then::Fail(e) => finish_run(&mut tx, &f.run_id, "failed", Some(e), &finished).await?,
-        }
+        apply_then(&mut tx, &f.run_id, &f.step_id, &f.then, &finished).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(report)
     }
@@ -724,7 +725,16 @@ impl SqliteStore {
         if done.rows_affected() == 1 {
             sqlx::query(
                 "UPDATE run_steps SET status = 'cancelled', lease_until = NULL, finished_at = ?
-                 WHERE run_id = ? AND status IN ('pending', 'running')",
+                 WHERE run_id = ? AND status IN ('pending', 'running', 'waiting')",
+            )
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            sqlx::query(
+                "UPDATE approvals SET status = 'cancelled', decided_at = ?
+                 WHERE run_id = ? AND status = 'pending'",
             )
             .bind(&now)
             .bind(id)
@@ -874,6 +884,23 @@ fn run_summary(r: sqlx::sqlite::SqliteRow) -> RunSummary {
     }
 }
 
+/// Does what follows a step: schedule the next, end the run, or open an approval.
+pub(super) async fn apply_then(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    step_id: &str,
+    then: &Then,
+    at: &str,
+) -> Result<(), CrmError> {
+    match then {
+        Then::Next(step) => insert_step(conn, run_id, step).await,
+        Then::Retry(_) => Ok(()),
+        Then::Complete => finish_run(conn, run_id, "completed", None, at).await,
+        Then::Fail(e) => finish_run(conn, run_id, "failed", Some(e), at).await,
+        Then::Wait(approval) => super::approvals::insert(conn, run_id, step_id, approval).await,
+    }
+}
+
 /// Inserts a run and its first step unless its trigger or `once_per` key ran already.
 async fn insert_run(conn: &mut SqliteConnection, run: &NewRun) -> Result<bool, CrmError> {
     let now = timestamp_text(Utc::now());
@@ -902,7 +929,7 @@ async fn insert_run(conn: &mut SqliteConnection, run: &NewRun) -> Result<bool, C
     Ok(true)
 }
 
-async fn insert_step(
+pub(super) async fn insert_step(
     conn: &mut SqliteConnection,
     run_id: &str,
     step: &NewStep,
@@ -924,7 +951,7 @@ async fn insert_step(
     Ok(())
 }
 
-async fn finish_run(
+pub(super) async fn finish_run(
     conn: &mut SqliteConnection,
     run_id: &str,
     status: &str,
