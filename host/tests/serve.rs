@@ -459,3 +459,103 @@ async fn an_approval_step_waits_then_branches_on_approve_and_on_reject() {
     let t = admin.get(&format!("/api/v1/tasks?entity_id={no}")).await;
     assert_eq!(items(&t.body)[0]["title"], "No discount: margin too thin");
 }
+
+const FLAKY: &str = r#"
+id = "flaky"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "task"
+uses = "chaos@0"
+retry = { attempts = 5, backoff = "50ms" }
+input = { do = "flaky", succeed_at = 3, kind = "task", fields = { title = "made on the third try", entity_kind = "deal", entity_id = "{{ deal.id }}" } }
+"#;
+
+const DAILY: &str = r#"
+id = "daily"
+[trigger]
+cron = "0 9 * * *"
+timezone = "Europe/Moscow"
+[[step]]
+id = "t"
+uses = "create-task@1"
+input = { title = "Daily digest {{ trigger.tick }}" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_then_succeeding_action_is_retried_and_the_run_completes() {
+    let site = Site::new(&[("flaky.toml", FLAKY)]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let deal = create_deal(&api, "Flaky", "1").await;
+    let runs = api
+        .wait_for("/api/v1/runs?process=flaky", Duration::from_secs(20), |b| {
+            items(b).first().is_some_and(|r| r["status"] == "completed")
+        })
+        .await;
+    let run = api
+        .get(&format!(
+            "/api/v1/runs/{}",
+            items(&runs)[0]["id"].as_str().unwrap()
+        ))
+        .await
+        .body;
+    let log = run["steps"][0]["log"].as_array().unwrap();
+    let statuses: Vec<&str> = log.iter().map(|a| a["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["retrying", "retrying", "done"]);
+    assert!(log[0]["error"].as_str().unwrap().contains("transient"));
+    let tasks = api.get(&format!("/api/v1/tasks?entity_id={deal}")).await;
+    assert_eq!(
+        items(&tasks.body).len(),
+        1,
+        "the failed attempts wrote nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_process_fires_once_per_tick_and_once_after_downtime() {
+    let site = Site::new(&[("daily.toml", DAILY)]);
+    let server = site.start(&[]);
+    let token = server.token.clone();
+    let api = Api::new(&server.url, token.as_deref());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        items(&api.get("/api/v1/runs").await.body).is_empty(),
+        "no tick yet"
+    );
+    // One day on: the 09:00 tick fires once.
+    api.post("/api/v1/dev/clock", &json!({ "advance": "1d" }))
+        .await;
+    api.wait_for(
+        "/api/v1/runs?status=completed",
+        Duration::from_secs(10),
+        |b| items(b).len() == 1,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        items(&api.get("/api/v1/runs").await.body).len(),
+        1,
+        "once per tick"
+    );
+    drop(server);
+
+    // Down for a while, and the clock of the next start is ahead by a week
+    // (the dev clock starts at the real time again: move it past 7 ticks).
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, token.as_deref());
+    api.post("/api/v1/dev/clock", &json!({ "advance": "7d" }))
+        .await;
+    api.wait_for(
+        "/api/v1/runs?status=completed",
+        Duration::from_secs(10),
+        |b| items(b).len() == 2,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        items(&api.get("/api/v1/runs").await.body).len(),
+        2,
+        "the missed ticks fire once, not seven times"
+    );
+}
