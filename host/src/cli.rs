@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; this one only says what the
 //! commands and flags are.
 
+mod bench;
 mod demo;
 mod plugin;
 mod process;
@@ -56,6 +57,24 @@ pub enum Command {
     /// Inspect and steer runs.
     #[command(subcommand)]
     Run(RunCommand),
+    /// Measure the engine: completed runs per second and trigger-to-completion latency.
+    Bench {
+        /// Runs in the throughput phase.
+        #[arg(long, default_value_t = 3000)]
+        runs: usize,
+        /// Runs in the latency phase (at half the measured throughput).
+        #[arg(long, default_value_t = 1000)]
+        latency_runs: usize,
+        /// SQLite durability: full or normal.
+        #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+        synchronous: String,
+        /// Steps at once.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// Where compiled components are cached.
+        #[arg(long, env = "ROBOTA_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// `robota serve` flags.
@@ -224,6 +243,15 @@ pub struct CallArgs {
     pub verbose: bool,
 }
 
+/// The durability a `--synchronous` flag names.
+fn durability(flag: &str) -> crate::store::sqlite::Durability {
+    if flag == "normal" {
+        crate::store::sqlite::Durability::Normal
+    } else {
+        crate::store::sqlite::Durability::Full
+    }
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -278,5 +306,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(cmd) => runs::run(cmd).await,
+        Command::Bench {
+            runs,
+            latency_runs,
+            synchronous,
+            workers,
+            cache_dir,
+        } => {
+            bench::bench(bench::BenchOptions {
+                runs,
+                latency_runs,
+                durability: durability(&synchronous),
+                workers,
+                cache_dir,
+            })
+            .await
+        }
     }
 }

@@ -214,7 +214,7 @@ impl SqliteStore {
         d: &Decided,
     ) -> Result<(), CrmError> {
         let at = timestamp_text(d.at);
-        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE approvals SET status = ?, decided_by = ?, comment = ?, decided_at = ?
              WHERE id = ? AND status = 'pending'",

@@ -252,7 +252,7 @@ impl SqliteStore {
     ) -> Result<(i64, bool), CrmError> {
         let digest = blake3::hash(source.as_bytes()).to_hex().to_string();
         let now = timestamp_text(Utc::now());
-        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let latest = sqlx::query(
             "SELECT version, digest FROM process_versions WHERE process_id = ? ORDER BY version DESC LIMIT 1",
         )
@@ -419,7 +419,7 @@ impl SqliteStore {
         to: i64,
         runs: &[NewRun],
     ) -> Result<usize, CrmError> {
-        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let moved =
             sqlx::query("UPDATE engine_cursors SET seq = ? WHERE name = 'events' AND seq = ?")
                 .bind(to)
@@ -443,7 +443,7 @@ impl SqliteStore {
     /// Starts one run (manual, webhook); None if its trigger or `once_per`
     /// key already ran.
     pub async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
-        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let started = insert_run(&mut tx, run).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(started.then(|| run.id.clone()))
@@ -547,7 +547,7 @@ impl SqliteStore {
     /// the step's new state and the run's, all in one transaction. If the
     /// lease was lost (another worker took the step over), nothing is written.
     pub async fn finish_step(&self, f: &StepFinish) -> Result<CommitReport, CrmError> {
-        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let held: Option<String> = sqlx::query_scalar(
             "SELECT s.id FROM run_steps s JOIN runs r ON r.id = s.run_id
              WHERE s.id = ? AND s.status = 'running' AND s.attempts = ? AND r.status = 'running'",
@@ -711,7 +711,7 @@ impl SqliteStore {
     /// Cancels a running run and its waiting steps; false if it is not running.
     pub async fn cancel_run(&self, id: &str, now: DateTime<Utc>) -> Result<bool, CrmError> {
         let now = timestamp_text(now);
-        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE runs SET status = 'cancelled', updated_at = ?, finished_at = ?
              WHERE id = ? AND status = 'running'",
@@ -750,7 +750,7 @@ impl SqliteStore {
     /// the run has not failed.
     pub async fn retry_run(&self, id: &str, now: DateTime<Utc>) -> Result<bool, CrmError> {
         let now = timestamp_text(now);
-        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let step = sqlx::query(
             "SELECT s.step_index, s.step_key FROM run_steps s JOIN runs r ON r.id = s.run_id
              WHERE r.id = ? AND r.status = 'failed' AND s.status = 'failed'
@@ -785,6 +785,33 @@ impl SqliteStore {
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
+    }
+
+    /// Trigger-to-completion times, in milliseconds, of the completed runs
+    /// whose deal's title starts with `prefix` (for `robota bench`).
+    pub async fn run_latencies_ms(&self, prefix: &str) -> Result<Vec<f64>, CrmError> {
+        let rows = sqlx::query(
+            "SELECT e.at AS started, r.finished_at AS finished
+             FROM runs r JOIN deals d ON d.id = r.entity_id
+             JOIN events e ON e.entity_id = d.id AND e.kind = 'created'
+             WHERE r.status = 'completed' AND d.title LIKE ? || '%'",
+        )
+        .bind(prefix)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let at = |c: &str| {
+                    DateTime::parse_from_rfc3339(&r.get::<String, _>(c))
+                        .ok()
+                        .map(|t| t.with_timezone(&Utc))
+                };
+                let ms = (at("finished")? - at("started")?).num_microseconds()? as f64 / 1000.0;
+                Some(ms)
+            })
+            .collect())
     }
 
     /// Counts runs by status (for `robota bench` and the demo).
@@ -853,7 +880,7 @@ impl SqliteStore {
         next_at: DateTime<Utc>,
         run: &NewRun,
     ) -> Result<bool, CrmError> {
-        let mut tx = self.writer().begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let moved =
             sqlx::query("UPDATE schedules SET next_at = ? WHERE process_id = ? AND next_at = ?")
                 .bind(timestamp_text(next_at))

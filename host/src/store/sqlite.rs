@@ -88,6 +88,16 @@ impl SqliteStore {
         &self.reader
     }
 
+    /// A write transaction that holds the write lock from its first
+    /// statement (`BEGIN IMMEDIATE`): a deferred one that reads first can
+    /// fail to upgrade with SQLITE_BUSY when the snapshot it read is stale.
+    pub async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, CrmError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+
     /// The single-connection pool that every write goes through.
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
@@ -167,7 +177,7 @@ impl CrmStore for SqliteStore {
     }
 
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut tx = self.write_tx().await?;
         let mut report = CommitReport::default();
         for change in changes {
             apply_change(&mut tx, change, &mut report).await?;

@@ -135,7 +135,12 @@ impl Api {
         Api {
             url: url.to_owned(),
             token: token.map(str::to_owned),
-            client: reqwest::Client::new(),
+            // No pooled connections: a server that answers 413 before reading
+            // a body closes the connection, and a reused one would then fail.
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("an HTTP client"),
         }
     }
 
