@@ -104,6 +104,24 @@ pub struct ServeArgs {
     /// Where compiled components are cached.
     #[arg(long, env = "ROBOTA_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// The SMTP server the outbox is delivered through (none: mail waits in the outbox).
+    #[arg(long, env = "ROBOTA_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// The SMTP port.
+    #[arg(long, env = "ROBOTA_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    /// none, starttls or tls.
+    #[arg(long, env = "ROBOTA_SMTP_SECURITY", default_value = "starttls")]
+    pub smtp_security: String,
+    /// The SMTP login.
+    #[arg(long, env = "ROBOTA_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// The SMTP password (better given through the environment).
+    #[arg(long, env = "ROBOTA_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// The From address of outgoing mail.
+    #[arg(long, env = "ROBOTA_MAIL_FROM", default_value = "robota@localhost")]
+    pub mail_from: String,
 }
 
 /// `robota process …`
@@ -273,12 +291,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 workers: args.workers,
                 dev_clock: args.dev_clock,
                 cache_dir: args.cache_dir,
-                durability: if args.synchronous == "normal" {
-                    crate::store::sqlite::Durability::Normal
-                } else {
-                    crate::store::sqlite::Durability::Full
-                },
+                durability: durability(&args.synchronous),
                 print_new_admin_token: false,
+                smtp: match args.smtp_host {
+                    Some(host) => Some(crate::mail::SmtpSettings {
+                        host,
+                        port: args.smtp_port,
+                        security: args.smtp_security.parse().map_err(anyhow::Error::msg)?,
+                        username: args.smtp_user,
+                        password: args.smtp_password,
+                        from: args.mail_from,
+                        max_attempts: 8,
+                    }),
+                    None => None,
+                },
             })
             .await
         }

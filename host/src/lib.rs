@@ -5,6 +5,7 @@
 //! - [`store`]: the database behind a seam (SQLite now);
 //! - [`plugins`]: the component host with limits and capability grants;
 //! - [`engine`]: process definitions and their durable runs;
+//! - [`mail`]: the SMTP dispatcher of the mail outbox;
 //! - [`api`]: the HTTP API of `robota serve`;
 //! - [`cli`]: the `robota` command line.
 
@@ -12,5 +13,6 @@ pub mod api;
 pub mod cli;
 pub mod crm;
 pub mod engine;
+pub mod mail;
 pub mod plugins;
 pub mod store;

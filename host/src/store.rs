@@ -6,6 +6,7 @@
 
 mod apply;
 pub mod approvals;
+pub mod outbox;
 mod rows;
 pub mod runs;
 pub mod sqlite;

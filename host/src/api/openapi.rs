@@ -129,6 +129,12 @@ pub async fn document() -> Json<Value> {
             "Reject, with a comment",
             "200",
         ),
+        (
+            "/api/v1/outbox",
+            "get",
+            "The mail outbox (status=pending|sent|failed)",
+            "200",
+        ),
         ("/healthz", "get", "Liveness; needs no token", "200"),
     ];
     for (path, method, summary, ok) in fixed {

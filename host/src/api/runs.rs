@@ -18,6 +18,33 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/runs/{id}", get(read))
         .route("/api/v1/runs/{id}/retry", post(retry))
         .route("/api/v1/runs/{id}/cancel", post(cancel))
+        .route("/api/v1/outbox", get(outbox))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+/// The mail outbox: what the actions queued and whether it went out.
+async fn outbox(
+    State(state): State<AppState>,
+    Query(q): Query<OutboxQuery>,
+) -> ApiResult<Json<Value>> {
+    if let Some(s) = &q.status
+        && !["pending", "sent", "failed"].contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "status `{s}`: use pending, sent or failed"
+        )));
+    }
+    let items = state
+        .store
+        .outbox(q.status.as_deref(), q.limit.unwrap_or(50))
+        .await?;
+    Ok(Json(json!({ "items": items })))
 }
 
 /// The filters of `GET /api/v1/runs`.

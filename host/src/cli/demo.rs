@@ -81,6 +81,7 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
         cache_dir,
         durability: Durability::Full,
         print_new_admin_token: true,
+        smtp: None,
     })
     .await
 }

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// What `serve` (and `demo`) start with.
@@ -35,6 +36,8 @@ pub struct ServeOptions {
     /// A token to print at start (the demo's); otherwise one is made only
     /// on the first start.
     pub print_new_admin_token: bool,
+    /// Where the outbox is delivered (None: mail waits in the outbox).
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
 
 /// Opens everything, serves until SIGTERM or Ctrl-C, then lets in-flight
@@ -90,7 +93,20 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     if let Some(n) = opts.workers {
         settings.workers = n.max(1);
     }
-    let mut loops = workers::spawn(engine.clone(), settings, stop_rx);
+    let mut loops = workers::spawn(engine.clone(), settings, stop_rx.clone());
+    match &opts.smtp {
+        Some(smtp) => {
+            let dispatcher = crate::mail::Dispatcher::new(store.clone(), smtp, clock.clone())?;
+            loops.spawn(crate::mail::run(
+                dispatcher,
+                Duration::from_millis(250),
+                stop_rx,
+            ));
+        }
+        None => {
+            tracing::warn!("no SMTP server configured (--smtp-host): e-mail stays in the outbox")
+        }
+    }
     let app = api::router(AppState {
         store,
         engine: engine.clone(),

@@ -15,7 +15,7 @@ grants = ["crm.read", "crm.write"]
 [actions.move-stage]
 grants = ["crm.read", "crm.write"]
 [actions.chaos]
-grants = ["crm.read", "crm.write"]
+grants = ["crm.read", "crm.write", "mail.send"]
 "#;
 
 /// A folder with a database, plugins and processes that outlives restarts.

@@ -1,0 +1,173 @@
+//! The mail outbox: rows written in a step's transaction, delivered later by
+//! the dispatcher ([`crate::mail`]), each attempt recorded on the row.
+
+use super::sqlite::{SqliteStore, db_err};
+use crate::crm::changes::{MailAttachment, OutgoingMail};
+use crate::crm::{CrmError, timestamp_text};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+
+/// A queued e-mail with its delivery state.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    /// The message.
+    pub mail: OutgoingMail,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+}
+
+/// An outbox row as the API lists it (without bodies and attachments).
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxEntry {
+    /// The row id.
+    pub id: String,
+    /// The Message-ID header.
+    pub message_id: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Subject.
+    pub subject: String,
+    /// pending, sent or failed.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+    /// Attached file names.
+    pub attachments: Vec<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When it was delivered.
+    pub sent_at: Option<String>,
+}
+
+fn strings(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn attachments(text: &str) -> Vec<MailAttachment> {
+    let items: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+    items
+        .into_iter()
+        .filter_map(|a| {
+            Some(MailAttachment {
+                filename: a.get("filename")?.as_str()?.to_owned(),
+                content_type: a.get("content_type")?.as_str()?.to_owned(),
+                content: base64::engine::general_purpose::STANDARD
+                    .decode(a.get("content_base64")?.as_str()?)
+                    .ok()?,
+            })
+        })
+        .collect()
+}
+
+impl SqliteStore {
+    /// Pending e-mails due by `now`, oldest first.
+    pub async fn due_mail(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, CrmError> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, recipients, cc, subject, text_body, html_body, attachments, attempts
+             FROM mail_outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?",
+        )
+        .bind(timestamp_text(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| QueuedMail {
+                mail: OutgoingMail {
+                    id: r.get("id"),
+                    message_id: r.get("message_id"),
+                    to: strings(&r.get::<String, _>("recipients")),
+                    cc: strings(&r.get::<String, _>("cc")),
+                    subject: r.get("subject"),
+                    text_body: r.get("text_body"),
+                    html_body: r.get("html_body"),
+                    attachments: attachments(&r.get::<String, _>("attachments")),
+                },
+                attempts: r.get("attempts"),
+            })
+            .collect())
+    }
+
+    /// Records a delivery.
+    pub async fn mail_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), CrmError> {
+        sqlx::query(
+            "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL
+             WHERE id = ? AND status = 'pending'",
+        )
+        .bind(timestamp_text(at))
+        .bind(id)
+        .execute(self.writer())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: tried again at `retry_at`, or failed for good.
+    pub async fn mail_attempt_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), CrmError> {
+        sqlx::query(
+            "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?,
+                 status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END,
+                 next_at = COALESCE(?, next_at)
+             WHERE id = ? AND status = 'pending'",
+        )
+        .bind(error)
+        .bind(retry_at.map(timestamp_text))
+        .bind(retry_at.map(timestamp_text))
+        .bind(id)
+        .execute(self.writer())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The outbox, newest first, optionally only one status.
+    pub async fn outbox(
+        &self,
+        status: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, CrmError> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, recipients, subject, status, attempts, last_error, attachments,
+                    created_at, sent_at
+             FROM mail_outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY created_at DESC LIMIT ?2",
+        )
+        .bind(status)
+        .bind(i64::from(limit.clamp(1, 1000)))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OutboxEntry {
+                id: r.get("id"),
+                message_id: r.get("message_id"),
+                to: strings(&r.get::<String, _>("recipients")),
+                subject: r.get("subject"),
+                status: r.get("status"),
+                attempts: r.get("attempts"),
+                last_error: r.get("last_error"),
+                attachments: attachments(&r.get::<String, _>("attachments"))
+                    .into_iter()
+                    .map(|a| a.filename)
+                    .collect(),
+                created_at: r.get("created_at"),
+                sent_at: r.get("sent_at"),
+            })
+            .collect())
+    }
+}

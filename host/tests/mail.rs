@@ -1,0 +1,184 @@
+//! The mail outbox end to end: an action's `mail.send` commits an outbox
+//! row with its step, and `robota serve` delivers it through a real SMTP
+//! server (aiosmtpd, from PyPI, started here on loopback) with its stable
+//! Message-ID — retrying while the server is down.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use common::server::{Api, Site};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MAIL_ON_CREATE: &str = r#"
+id = "mail-on-create"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "mail"
+uses = "chaos@0"
+input = { do = "mail", to = "client@example.com", subject = "Счёт по сделке {{ deal.title }}" }
+"#;
+
+/// The Python with aiosmtpd that scripts/build-example-plugins installs.
+fn python() -> PathBuf {
+    std::env::var_os("ROBOTA_TEST_PYTHON").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/py/bin/python"),
+        PathBuf::from,
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An aiosmtpd server storing what it receives in a Maildir.
+struct Smtp {
+    child: Child,
+}
+
+impl Smtp {
+    fn start(port: u16, maildir: &Path) -> Smtp {
+        let python = python();
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/build-example-plugins (or set ROBOTA_TEST_PYTHON to a Python with aiosmtpd)",
+            python.display()
+        );
+        let child = Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "aiosmtpd did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Smtp { child }
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The messages in a Maildir's `new` folder.
+fn received(maildir: &Path) -> Vec<String> {
+    std::fs::read_dir(maildir.join("new"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|e| std::fs::read_to_string(e.path()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn items(v: &Value) -> &Vec<Value> {
+    v["items"].as_array().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actions_mail_is_delivered_through_smtp_with_its_message_id() {
+    let site = Site::new(&[("mail.toml", MAIL_ON_CREATE)]);
+    let maildir = site.dir.path().join("maildir");
+    let port = free_port();
+    let _smtp = Smtp::start(port, &maildir);
+    let port_text = port.to_string();
+    let server = site.start(&[
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port_text,
+        "--smtp-security",
+        "none",
+        "--mail-from",
+        "robota@seller.example",
+    ]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let a = api
+        .post("/api/v1/deals", &json!({ "title": "Насосы" }))
+        .await;
+    assert_eq!(a.status, 201);
+    let outbox = api
+        .wait_for("/api/v1/outbox?status=sent", Duration::from_secs(20), |b| {
+            items(b).len() == 1
+        })
+        .await;
+    let row = &items(&outbox)[0];
+    assert_eq!(row["to"], json!(["client@example.com"]));
+    assert_eq!(row["attempts"], 1);
+    let message_id = row["message_id"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    while received(&maildir).is_empty() && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mails = received(&maildir);
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert!(
+        mail.contains(&format!("Message-ID: {message_id}")),
+        "{mail}"
+    );
+    assert!(mail.contains("From: robota@seller.example"), "{mail}");
+    assert!(mail.contains("To: client@example.com"), "{mail}");
+    assert!(mail.contains("Hello from chaos"), "{mail}");
+    // The subject is Cyrillic, so it travels encoded.
+    assert!(mail.contains("Subject: =?utf-8?"), "{mail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_waits_in_the_outbox_while_the_server_is_down_then_goes_once() {
+    let site = Site::new(&[("mail.toml", MAIL_ON_CREATE)]);
+    let maildir = site.dir.path().join("maildir");
+    let port = free_port();
+    let port_text = port.to_string();
+    let server = site.start(&[
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port_text,
+        "--smtp-security",
+        "none",
+    ]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    api.post("/api/v1/deals", &json!({ "title": "Later" }))
+        .await;
+    let pending = api
+        .wait_for(
+            "/api/v1/outbox?status=pending",
+            Duration::from_secs(20),
+            |b| items(b).first().is_some_and(|m| m["attempts"] == 1),
+        )
+        .await;
+    assert!(
+        items(&pending)[0]["last_error"].as_str().unwrap().len() > 3,
+        "the failure is recorded: {pending}"
+    );
+    let _smtp = Smtp::start(port, &maildir);
+    // The retry is due in 30 s or more: move the clock past it.
+    api.post("/api/v1/dev/clock", &json!({ "advance": "2m" }))
+        .await;
+    api.wait_for("/api/v1/outbox?status=sent", Duration::from_secs(20), |b| {
+        items(b).len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(received(&maildir).len(), 1, "delivered once");
+}
