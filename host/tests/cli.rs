@@ -202,3 +202,50 @@ fn migrate_creates_the_database_and_is_idempotent() {
     }
     assert!(dir.path().join("new.db").exists());
 }
+
+#[test]
+fn process_validate_names_the_place_of_each_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "id = \"good\"\n[trigger]\nevent = \"deal.created\"\n[[step]]\nid = \"t\"\nuses = \"create-task@1\"\ninput = { title = \"{{ deal.title }}\" }\n",
+    )
+    .unwrap();
+    let out = robota(&["process", "validate", good.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("good.toml: ok"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "id = \"bad\"\n[trigger]\nevent = \"deal.created\"\n[[step]]\nid = \"t\"\nuses = \"create-task@9\"\ninput = { title = \"{{ deal.titel }}\" }\n",
+    )
+    .unwrap();
+    let out = robota(&[
+        "process",
+        "validate",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let bad_name = bad.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{bad_name}:6:8: step `t`: unknown action `create-task@9`"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{bad_name}:7:9: step `t`: input: `deal.titel`: a deal has no field `titel`"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 of 2 file(s) have errors"), "{stderr}");
+}

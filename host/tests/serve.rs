@@ -559,3 +559,66 @@ async fn a_cron_process_fires_once_per_tick_and_once_after_downtime() {
         "the missed ticks fire once, not seven times"
     );
 }
+
+const SLOW: &str = r#"
+id = "slow"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "think"
+uses = "chaos@0"
+timeout = "10s"
+input = { do = "sleep", ms = 1500 }
+[[step]]
+id = "task"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "after thinking" } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_step_in_hand_finish_and_commit() {
+    let site = Site::new(&[("slow.toml", SLOW)]);
+    let mut server = site.start(&[]);
+    let token = server.token.clone();
+    let api = Api::new(&server.url, token.as_deref());
+    create_deal(&api, "Slow", "1").await;
+    // Wait until the first step is in hand.
+    let runs = api
+        .wait_for("/api/v1/runs", Duration::from_secs(10), |b| {
+            items(b).len() == 1
+        })
+        .await;
+    let run_id = items(&runs)[0]["id"].as_str().unwrap().to_owned();
+    api.wait_for(
+        &format!("/api/v1/runs/{run_id}"),
+        Duration::from_secs(10),
+        |b| b["steps"][0]["status"] == "running",
+    )
+    .await;
+    let pid = server.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "a clean stop: {status:?}");
+    let store = robota::store::SqliteStore::open(&site.db()).await.unwrap();
+    let steps = store.run_steps(&run_id).await.unwrap();
+    assert_eq!(
+        steps[0].status, "done",
+        "the step in hand finished and committed"
+    );
+    assert_eq!(steps[0].attempts, 1);
+    // The next step waits for the next start, which runs it.
+    drop(store);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, token.as_deref());
+    api.wait_for(
+        &format!("/api/v1/runs/{run_id}"),
+        Duration::from_secs(10),
+        |b| b["status"] == "completed",
+    )
+    .await;
+    assert_eq!(items(&api.get("/api/v1/tasks").await.body).len(), 1);
+}
