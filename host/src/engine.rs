@@ -6,7 +6,7 @@
 //! - [`validate`]: checks against installed actions and entity fields;
 //! - [`catalog`]: the installed actions with their grants;
 //! - [`expr`] and [`scope`]: minijinja conditions and templates, and what they see;
-//! - [`runtime`]: events and ticks into runs, runs into steps;
+//! - [`runtime`]: events and ticks into runs, runs into steps (one step: `step`);
 //! - [`approvals`]: approval steps and the decisions that continue their runs;
 //! - [`workers`]: the loops that keep it going.
 
@@ -20,6 +20,7 @@ pub mod flow;
 mod params;
 pub mod runtime;
 pub mod scope;
+mod step;
 pub mod validate;
 pub mod workers;
 

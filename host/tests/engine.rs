@@ -544,3 +544,124 @@ async fn an_approval_timeout_decides_as_configured() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].decided_by.as_deref(), Some("timeout"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn for_each_runs_the_action_once_per_found_entity_durably() {
+    let w = world().await;
+    w.engine
+        .install(
+            "sweep.toml",
+            r#"
+id = "sweep"
+[trigger]
+manual = true
+params = { min = "decimal" }
+[[step]]
+id = "each"
+uses = "chaos@0"
+for_each = { kind = "deal", where = { "amount.ge" = "{{ params.min }}", stage = "new" }, as = "d" }
+if = "d.amount < 100000"
+input = { do = "create", kind = "task", fields = { title = "Chase {{ d.title }} ({{ loop.index + 1 }}/{{ loop.count }})", entity_kind = "deal", entity_id = "{{ d.id }}" } }
+[[step]]
+id = "after"
+uses = "chaos@0"
+input = { do = "echo", value = "{{ steps.each.output.count }}" }
+"#,
+        )
+        .await
+        .unwrap();
+    w.commit(vec![
+        create_deal("d1", "Small", "500"),
+        create_deal("d2", "Medium", "5000"),
+        create_deal("d3", "Large", "50000"),
+        create_deal("d4", "Huge", "500000"),
+    ])
+    .await;
+    w.commit(vec![move_deal("d3", "lost")]).await;
+    let run = w
+        .engine
+        .start_manual("sweep", json!({ "min": "1000" }), None)
+        .await
+        .unwrap();
+    w.settle().await;
+    let mut titles: Vec<String> = w
+        .tasks()
+        .await
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    // d1 is below the minimum, d3 is lost, d4 fails the `if`.
+    assert_eq!(titles, vec!["Chase Medium (1/2)"]);
+    let steps = w.store.run_steps(&run).await.unwrap();
+    let keys: Vec<(&str, &str)> = steps
+        .iter()
+        .map(|s| (s.step.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("each", "done"),
+            ("each[0]", "done"),
+            ("each[1]", "skipped"),
+            ("after", "done")
+        ]
+    );
+    assert_eq!(steps[3].output.as_ref().unwrap()["value"], 2);
+    assert_eq!(w.run_statuses().await, vec!["completed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_for_each_that_finds_nothing_goes_straight_on() {
+    let w = world().await;
+    w.engine
+        .install(
+            "none.toml",
+            r#"
+id = "none"
+[trigger]
+manual = true
+[[step]]
+id = "each"
+uses = "chaos@0"
+for_each = { kind = "invoice", where = { status = "overdue" } }
+input = { do = "create", kind = "task", fields = { title = "{{ invoice.number }}" } }
+[[step]]
+id = "after"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "done" } }
+"#,
+        )
+        .await
+        .unwrap();
+    w.engine
+        .start_manual("none", json!({}), None)
+        .await
+        .unwrap();
+    w.settle().await;
+    let tasks = w.tasks().await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["title"], "done");
+    let bad = w
+        .engine
+        .install(
+            "bad.toml",
+            r#"
+id = "bad"
+[trigger]
+manual = true
+[[step]]
+id = "each"
+uses = "chaos@0"
+for_each = { kind = "invoice", where = { colour = "red" } }
+input = { do = "echo", value = "{{ invoice.numbr }}" }
+"#,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("for_each: a invoice has no field `colour`"),
+        "{bad}"
+    );
+}

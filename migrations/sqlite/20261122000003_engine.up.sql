@@ -51,6 +51,9 @@ CREATE TABLE run_steps (
     -- The step's position in the process version, and its id there.
     step_index  INTEGER NOT NULL,
     step_key    TEXT NOT NULL,
+    -- For a for-each step: which item this row works on (NULL: the row
+    -- that finds the items).
+    item        INTEGER,
     -- waiting: an approval step waits for a person's decision.
     status      TEXT NOT NULL CHECK (status IN ('pending', 'running', 'waiting', 'done', 'skipped', 'failed', 'cancelled')),
     due_at      TEXT NOT NULL,

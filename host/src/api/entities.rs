@@ -103,25 +103,7 @@ async fn list(
 
 /// `amount.gt=10000` → a filter on `amount`.
 fn filter_of(kind: EntityKind, key: &str, value: &str) -> Result<Filter, ApiError> {
-    let (field, op) = match key.rsplit_once('.') {
-        Some((field, op)) => (field, op),
-        None => (key, "eq"),
-    };
-    let op = match op {
-        "eq" => FilterOp::Eq,
-        "ne" => FilterOp::Ne,
-        "lt" => FilterOp::Lt,
-        "le" => FilterOp::Le,
-        "gt" => FilterOp::Gt,
-        "ge" => FilterOp::Ge,
-        "contains" => FilterOp::Contains,
-        "null" => FilterOp::IsNull,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "filter `{key}`: unknown operator `{other}` (eq, ne, lt, le, gt, ge, contains, null)"
-            )));
-        }
-    };
+    let (field, op) = FilterOp::split(key).map_err(ApiError::bad_request)?;
     let Some(spec_field) = spec(kind).field(field) else {
         return Err(
             ApiError::bad_request(format!("a {kind} has no field `{field}`"))

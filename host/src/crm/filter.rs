@@ -30,6 +30,39 @@ pub enum FilterOp {
     IsNull,
 }
 
+impl FilterOp {
+    /// The operator named in a query (`amount.gt=…`) or a process's `where`.
+    pub fn parse(name: &str) -> Option<FilterOp> {
+        Some(match name {
+            "eq" => FilterOp::Eq,
+            "ne" => FilterOp::Ne,
+            "lt" => FilterOp::Lt,
+            "le" => FilterOp::Le,
+            "gt" => FilterOp::Gt,
+            "ge" => FilterOp::Ge,
+            "contains" => FilterOp::Contains,
+            "null" => FilterOp::IsNull,
+            _ => return None,
+        })
+    }
+
+    /// The names [`FilterOp::parse`] knows, for error messages.
+    pub const NAMES: &'static str = "eq, ne, lt, le, gt, ge, contains, null";
+
+    /// `amount.gt` → (`amount`, Gt); a bare name is an equality.
+    pub fn split(key: &str) -> Result<(&str, FilterOp), String> {
+        match key.rsplit_once('.') {
+            None => Ok((key, FilterOp::Eq)),
+            Some((field, op)) => FilterOp::parse(op).map(|op| (field, op)).ok_or_else(|| {
+                format!(
+                    "filter `{key}`: unknown operator `{op}` ({})",
+                    FilterOp::NAMES
+                )
+            }),
+        }
+    }
+}
+
 /// One condition on a field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {

@@ -175,6 +175,8 @@ pub enum Work {
         uses: ActionRef,
         /// The input, with minijinja templates in its strings.
         input: Value,
+        /// Run the action once for each entity a CRM query finds.
+        for_each: Option<ForEach>,
     },
     /// Waits for a person to approve or reject.
     Approval(Approval),
@@ -188,6 +190,21 @@ impl Work {
             Work::Approval(_) => None,
         }
     }
+}
+
+/// `for_each = { kind = "invoice", where = { status = "overdue" }, as = "invoice" }`:
+/// the step's action runs once per entity found, each a durable step of its
+/// own (a crash mid-loop resumes at the item it was on).
+#[derive(Debug, Clone)]
+pub struct ForEach {
+    /// What to look for.
+    pub kind: EntityKind,
+    /// Conditions: field, operator, value (strings may be templates).
+    pub filters: Vec<(String, crate::crm::FilterOp, Value)>,
+    /// The variable each item is known by in the step's templates.
+    pub var: String,
+    /// At most this many items.
+    pub limit: u32,
 }
 
 /// An approval step: a human task with a decision the run branches on.
@@ -374,6 +391,7 @@ struct RawStep {
     id: Spanned<String>,
     uses: Option<Spanned<String>>,
     approval: Option<Spanned<RawApproval>>,
+    for_each: Option<Spanned<RawForEach>>,
     #[serde(default)]
     input: Option<Spanned<toml::Table>>,
     #[serde(rename = "if")]
@@ -383,6 +401,17 @@ struct RawStep {
     retry: Option<Spanned<RawRetry>>,
     on_failure: Option<Spanned<String>>,
     next: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForEach {
+    kind: String,
+    #[serde(default, rename = "where")]
+    filters: toml::Table,
+    #[serde(rename = "as")]
+    var: Option<String>,
+    limit: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -769,6 +798,7 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
                     None => Value::Object(Default::default()),
                     Some(t) => serde_json::to_value(t.get_ref()).unwrap_or(Value::Null),
                 },
+                for_each: raw.for_each.as_ref().and_then(|f| parse_for_each(f, diags)),
             }),
             Err(e) => {
                 diags.push(uses.span(), e);
@@ -776,6 +806,12 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
             }
         },
         (None, Some(approval)) => {
+            if let Some(f) = &raw.for_each {
+                diags.push(
+                    f.span(),
+                    "`for_each` goes with `uses`, not with `approval`".to_owned(),
+                );
+            }
             if let Some(input) = &raw.input {
                 diags.push(input.span(), "an approval step takes no `input`".to_owned());
             }
@@ -839,6 +875,64 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
         _ => None,
     };
     (step, places)
+}
+
+fn parse_for_each(raw: &Spanned<RawForEach>, diags: &mut Diagnostics) -> Option<ForEach> {
+    let f = raw.get_ref();
+    let Some(kind) = EntityKind::parse(&f.kind.replace('_', "-")) else {
+        diags.push(
+            raw.span(),
+            format!("for_each: unknown entity kind `{}`", f.kind),
+        );
+        return None;
+    };
+    let spec = crate::crm::schema::spec(kind);
+    let mut filters = Vec::new();
+    for (key, value) in &f.filters {
+        let (field, op) = match crate::crm::FilterOp::split(key) {
+            Ok(x) => x,
+            Err(e) => {
+                diags.push(raw.span(), format!("for_each: {e}"));
+                continue;
+            }
+        };
+        if spec.field(field).is_none() {
+            diags.push(
+                raw.span(),
+                format!("for_each: a {kind} has no field `{field}`"),
+            );
+            continue;
+        }
+        filters.push((
+            field.to_owned(),
+            op,
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        ));
+    }
+    let var = f
+        .var
+        .clone()
+        .unwrap_or_else(|| super::scope::var_name(kind).to_owned());
+    if !valid_id(&var) || var.contains('-') {
+        diags.push(
+            raw.span(),
+            format!("for_each: `as = \"{var}\"` is not a variable name"),
+        );
+    }
+    let limit = match f.limit {
+        None => 1000,
+        Some(n) if (1..=10_000).contains(&n) => u32::try_from(n).unwrap_or(1000),
+        Some(_) => {
+            diags.push(raw.span(), "for_each: limit must be 1 to 10000".to_owned());
+            1000
+        }
+    };
+    Some(ForEach {
+        kind,
+        filters,
+        var,
+        limit,
+    })
 }
 
 fn parse_approval(raw: &Spanned<RawApproval>, diags: &mut Diagnostics) -> Option<Approval> {
@@ -958,7 +1052,7 @@ retry = { attempts = 5, backoff = "2s" }
             other => panic!("{other:?}"),
         }
         let s = &p.steps[0];
-        let Work::Action { uses, input } = &s.work else {
+        let Work::Action { uses, input, .. } = &s.work else {
             panic!("an action step")
         };
         assert_eq!(uses.to_string(), "create-task@1");

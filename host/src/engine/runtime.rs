@@ -5,14 +5,14 @@
 
 use super::catalog::Catalog;
 use super::clock::Clock;
-use super::definition::{self, EntityEvent, OnFailure, Process, Trigger, Work};
+use super::definition::{self, EntityEvent, OnFailure, Process, Trigger};
 use super::diagnostics::Diagnostics;
 use super::expr::Templates;
 use super::flow::{self, Outcome};
 use super::scope::{self, Scope};
 use super::validate::validate;
 use crate::crm::{CrmError, EntityRef, new_id};
-use crate::plugins::{CallError, CallRequest, PluginHost};
+use crate::plugins::{CallError, PluginHost};
 use crate::store::SqliteStore;
 use crate::store::runs::{AttemptStatus, ClaimedStep, EventRow, NewRun, NewStep, StepFinish, Then};
 use anyhow::Context as _;
@@ -33,8 +33,8 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// The process engine.
 pub struct Engine {
     pub(super) store: Arc<SqliteStore>,
-    host: Arc<PluginHost>,
-    catalog: Arc<Catalog>,
+    pub(super) host: Arc<PluginHost>,
+    pub(super) catalog: Arc<Catalog>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) templates: Templates,
     versions: Mutex<HashMap<(String, i64), Arc<Process>>>,
@@ -326,6 +326,7 @@ impl Engine {
             constants: process.constants.clone(),
             params,
             steps: Map::new(),
+            item: None,
             run: json!({ "process": process.id, "version": version }),
             now: Some(now),
         };
@@ -361,6 +362,7 @@ impl Engine {
             trigger_key,
             once_key,
             first_step: NewStep {
+                item: None,
                 index: 0,
                 key: first.id.clone(),
                 due_at: now + chrono_duration(first.after),
@@ -547,188 +549,6 @@ impl Engine {
             .unwrap_or(Duration::from_secs(5))
     }
 
-    async fn run_step(&self, claimed: ClaimedStep) -> anyhow::Result<()> {
-        let started = self.clock.now();
-        let process = self
-            .process(&claimed.process_id, claimed.process_version)
-            .await?;
-        let Some(step) = process.steps.get(claimed.index) else {
-            let finish = self.finish(
-                &claimed,
-                started,
-                AttemptStatus::Failed,
-                None,
-                Err(format!("the process has no step {}", claimed.index)),
-                &process,
-            );
-            return self.commit(finish).await;
-        };
-        let scope = match self.step_scope(&claimed, &process).await {
-            Ok(s) => s,
-            Err(e) => {
-                let finish = self.finish(
-                    &claimed,
-                    started,
-                    AttemptStatus::Failed,
-                    None,
-                    Err(format!("{e:#}")),
-                    &process,
-                );
-                return self.commit(finish).await;
-            }
-        };
-        if let Some(c) = &step.condition {
-            match self.templates.condition(c, &scope.to_value(true)) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let finish = self.finish(
-                        &claimed,
-                        started,
-                        AttemptStatus::Skipped,
-                        None,
-                        Ok(Value::Null),
-                        &process,
-                    );
-                    return self.commit(finish).await;
-                }
-                Err(e) => {
-                    let finish = self.finish(
-                        &claimed,
-                        started,
-                        AttemptStatus::Failed,
-                        None,
-                        Err(format!("if: {e}")),
-                        &process,
-                    );
-                    return self.commit(finish).await;
-                }
-            }
-        }
-        let (uses, input) = match &step.work {
-            Work::Action { uses, input } => (uses, input),
-            Work::Approval(approval) => {
-                let finish = self.open_approval(&claimed, started, approval, &scope, &process);
-                return self.commit(finish).await;
-            }
-        };
-        let input = match self.templates.render_value(input, &scope.to_value(false)) {
-            Ok(v) => v,
-            Err(e) => {
-                let finish = self.finish(
-                    &claimed,
-                    started,
-                    AttemptStatus::Failed,
-                    None,
-                    Err(format!("input: {e}")),
-                    &process,
-                );
-                return self.commit(finish).await;
-            }
-        };
-        let Some(action) = self.catalog.get(uses) else {
-            let finish = self.finish(
-                &claimed,
-                started,
-                AttemptStatus::Failed,
-                Some(input),
-                Err(format!("action `{uses}` is not installed")),
-                &process,
-            );
-            return self.commit(finish).await;
-        };
-        let mut limits = action.limits;
-        if let Some(t) = step.timeout {
-            limits.deadline = t;
-        }
-        let request = CallRequest {
-            run_id: claimed.run_id.clone(),
-            step_id: claimed.id.clone(),
-            idempotency_key: claimed.id.clone(),
-            attempt: claimed.attempt,
-            input: input.to_string(),
-            grants: action.grants.clone(),
-            config: action.config.clone(),
-            limits,
-            store: self.store.clone(),
-        };
-        let result = self.host.call(&action.plugin, request).await;
-        let mut finish = match result {
-            Ok(outcome) => {
-                let mut f = self.finish(
-                    &claimed,
-                    started,
-                    AttemptStatus::Done,
-                    Some(input),
-                    Ok(outcome.output),
-                    &process,
-                );
-                f.changes = outcome.changes;
-                f.logs = serde_json::to_value(&outcome.logs).unwrap_or(Value::Null);
-                f
-            }
-            Err(e) if retryable(&e) && claimed.attempt < step.retry.attempts => {
-                let delay = step.retry.delay_before(claimed.attempt + 1, jitter());
-                let mut f = self.finish(
-                    &claimed,
-                    started,
-                    AttemptStatus::Retrying,
-                    Some(input),
-                    Err(e.to_string()),
-                    &process,
-                );
-                f.then = Then::Retry(self.clock.now() + chrono_duration(Some(delay)));
-                f
-            }
-            Err(e) => self.finish(
-                &claimed,
-                started,
-                AttemptStatus::Failed,
-                Some(input),
-                Err(e.to_string()),
-                &process,
-            ),
-        };
-        match self.store.finish_step(&finish).await {
-            Ok(_) => Ok(()),
-            Err(CrmError::Storage(e)) => {
-                // The lease runs out and another attempt runs the step again.
-                anyhow::bail!("committing step {} failed: {e}", claimed.id)
-            }
-            Err(CrmError::Conflict(e)) if finish.changes.is_empty() => {
-                tracing::info!(step = %claimed.id, "step result dropped: {e}");
-                Ok(())
-            }
-            Err(e) => {
-                // The action's writes were refused: a conflict runs the step
-                // again; a bad write is the action's final failure.
-                let message = format!("the action's CRM changes were refused: {e}");
-                let conflict = matches!(e, CrmError::Conflict(_));
-                finish = if conflict && claimed.attempt < step.retry.attempts {
-                    let mut f = self.finish(
-                        &claimed,
-                        started,
-                        AttemptStatus::Retrying,
-                        finish.input.clone(),
-                        Err(message),
-                        &process,
-                    );
-                    f.then = Then::Retry(self.clock.now());
-                    f
-                } else {
-                    self.finish(
-                        &claimed,
-                        started,
-                        AttemptStatus::Failed,
-                        finish.input.clone(),
-                        Err(message),
-                        &process,
-                    )
-                };
-                self.commit(finish).await
-            }
-        }
-    }
-
     pub(super) async fn commit(&self, finish: StepFinish) -> anyhow::Result<()> {
         match self.store.finish_step(&finish).await {
             Ok(_) => {
@@ -792,34 +612,6 @@ impl Engine {
             then,
         }
     }
-
-    async fn step_scope(&self, claimed: &ClaimedStep, process: &Process) -> anyhow::Result<Scope> {
-        let subject = match &claimed.subject {
-            Some(s) => Some((s.kind, scope::load_subject(self.store.as_ref(), s).await?)),
-            None => None,
-        };
-        let steps = self.store.step_results(&claimed.run_id).await?;
-        let params = claimed
-            .trigger
-            .get("params")
-            .cloned()
-            .unwrap_or(Value::Null);
-        Ok(Scope {
-            subject,
-            trigger: claimed.trigger.clone(),
-            constants: process.constants.clone(),
-            params,
-            steps,
-            run: json!({
-                "id": claimed.run_id,
-                "process": claimed.process_id,
-                "version": claimed.process_version,
-                "step": claimed.key,
-                "attempt": claimed.attempt,
-            }),
-            now: Some(self.clock.now()),
-        })
-    }
 }
 
 /// What follows step `index` of `process` after `outcome`, at `now`.
@@ -831,6 +623,7 @@ pub(super) fn then_after(
 ) -> Then {
     match flow::next_index(process, index, outcome) {
         Some(n) => Then::Next(NewStep {
+            item: None,
             index: n,
             key: process.steps[n].id.clone(),
             due_at: now + chrono_duration(process.steps[n].after),
@@ -866,7 +659,7 @@ fn event_matches(t: &definition::EntityTrigger, event: &EventRow) -> bool {
 
 /// Whether retrying a failed call may help: the action said so, the host
 /// failed, or the call ran out of time.
-fn retryable(e: &CallError) -> bool {
+pub(super) fn retryable(e: &CallError) -> bool {
     e.is_transient() || matches!(e, CallError::Deadline(_))
 }
 
@@ -876,7 +669,7 @@ pub(super) fn chrono_duration(d: Option<Duration>) -> chrono::Duration {
 }
 
 /// A number in 0..1 for backoff jitter; not for anything secret.
-fn jitter() -> f64 {
+pub(super) fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

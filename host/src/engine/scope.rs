@@ -92,6 +92,21 @@ pub fn numeric_view(kind: EntityKind, record: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The entity a for-each step is working on.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The variable it is known by.
+    pub var: String,
+    /// Its kind.
+    pub kind: EntityKind,
+    /// It, with its related entities.
+    pub value: Value,
+    /// Its position, from 0.
+    pub index: usize,
+    /// How many items there are.
+    pub count: usize,
+}
+
 /// Everything one evaluation can read.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
@@ -105,6 +120,8 @@ pub struct Scope {
     pub params: Value,
     /// Earlier steps: id → {status, output}.
     pub steps: Map<String, Value>,
+    /// The current item of a for-each step.
+    pub item: Option<Item>,
     /// The run: id, process, version.
     pub run: Value,
     /// The engine's clock at evaluation.
@@ -132,6 +149,18 @@ impl Scope {
             };
             map.insert(var_name(*kind).to_owned(), view.clone());
             map.insert("entity".to_owned(), view);
+        }
+        if let (Some(item), Value::Object(map)) = (&self.item, &mut ctx) {
+            let view = if numeric {
+                numeric_view(item.kind, &item.value)
+            } else {
+                item.value.clone()
+            };
+            map.insert(item.var.clone(), view);
+            map.insert(
+                "loop".to_owned(),
+                json!({ "index": item.index, "count": item.count }),
+            );
         }
         ctx
     }

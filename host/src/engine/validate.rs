@@ -37,6 +37,7 @@ fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: 
         process,
         subject,
         earlier_steps: BTreeSet::new(),
+        item: None,
     };
     if let Some(c) = &process.condition {
         names.check_vars(
@@ -57,7 +58,22 @@ fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: 
     let mut names = names;
     for (step, at) in process.steps.iter().zip(&places.steps) {
         match &step.work {
-            Work::Action { uses, input } => {
+            Work::Action {
+                uses,
+                input,
+                for_each,
+            } => {
+                if let Some(fe) = for_each {
+                    for (field, _, value) in &fe.filters {
+                        names.check_vars(
+                            templates.value_variables(value),
+                            at.uses.clone(),
+                            &format!("step `{}`: for_each where `{field}`", step.id),
+                            diags,
+                        );
+                    }
+                }
+                names.item = for_each.as_ref().map(|fe| (fe.var.clone(), fe.kind));
                 if actions.manifest(uses).is_none() {
                     let versions = actions.versions(&uses.id);
                     let detail = if versions.is_empty() {
@@ -102,6 +118,7 @@ fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: 
                 diags,
             );
         }
+        names.item = None;
         names.earlier_steps.insert(step.id.clone());
     }
 }
@@ -111,6 +128,8 @@ struct Names<'a> {
     process: &'a Process,
     subject: Option<EntityKind>,
     earlier_steps: BTreeSet<String>,
+    /// The for-each variable of the step being checked.
+    item: Option<(String, EntityKind)>,
 }
 
 impl Names<'_> {
@@ -138,6 +157,7 @@ impl Names<'_> {
         let root = parts[0];
         match root {
             "trigger" | "run" | "now" | "today" => Ok(()),
+            "loop" if self.item.is_some() => Ok(()),
             "constants" => match parts.get(1) {
                 Some(name) if self.process.constants.get(*name).is_none() => {
                     Err(format!("unknown constant `{name}`"))
@@ -162,6 +182,10 @@ impl Names<'_> {
                         "`{path}`: a step has `output` and `status`, not `{other}`"
                     )),
                 },
+            },
+            var if self.item.as_ref().is_some_and(|(v, _)| v == var) => match &self.item {
+                Some((_, kind)) => check_field(*kind, &parts[1..], path),
+                None => Ok(()),
             },
             _ => {
                 let Some(kind) = self.subject else {

@@ -70,8 +70,10 @@ pub struct NewRun {
 pub struct NewStep {
     /// Its position in the process.
     pub index: usize,
-    /// Its id in the process.
+    /// Its id in the process (`id[3]` for an item of a for-each).
     pub key: String,
+    /// For a for-each step: the item it works on.
+    pub item: Option<usize>,
     /// When it may run.
     pub due_at: DateTime<Utc>,
 }
@@ -87,6 +89,8 @@ pub struct ClaimedStep {
     pub index: usize,
     /// Its id in the process.
     pub key: String,
+    /// For a for-each step: the item it works on.
+    pub item: Option<usize>,
     /// This attempt's number, from 1.
     pub attempt: u32,
     /// The run's process.
@@ -464,7 +468,7 @@ impl SqliteStore {
                          WHERE (status = 'pending' AND due_at <= ?)
                             OR (status = 'running' AND lease_until < ?)
                          ORDER BY due_at LIMIT 1)
-             RETURNING id, run_id, step_index, step_key, attempts",
+             RETURNING id, run_id, step_index, step_key, item, attempts",
         )
         .bind(timestamp_text(lease_until))
         .bind(&now)
@@ -487,6 +491,9 @@ impl SqliteStore {
             run_id,
             index: usize::try_from(step.get::<i64, _>("step_index")).unwrap_or(usize::MAX),
             key: step.get("step_key"),
+            item: step
+                .get::<Option<i64>, _>("item")
+                .and_then(|i| usize::try_from(i).ok()),
             attempt: u32::try_from(step.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
             process_id: run.get("process_id"),
             process_version: run.get("process_version"),
@@ -752,7 +759,7 @@ impl SqliteStore {
         let now = timestamp_text(now);
         let mut tx = self.write_tx().await?;
         let step = sqlx::query(
-            "SELECT s.step_index, s.step_key FROM run_steps s JOIN runs r ON r.id = s.run_id
+            "SELECT s.step_index, s.step_key, s.item FROM run_steps s JOIN runs r ON r.id = s.run_id
              WHERE r.id = ? AND r.status = 'failed' AND s.status = 'failed'
              ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1",
         )
@@ -771,13 +778,14 @@ impl SqliteStore {
         .await
         .map_err(db_err)?;
         sqlx::query(
-            "INSERT INTO run_steps (id, run_id, step_index, step_key, status, due_at, created_at)
-             VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status, due_at, created_at)
+             VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
         )
         .bind(new_id())
         .bind(id)
         .bind(step.get::<i64, _>("step_index"))
         .bind(step.get::<String, _>("step_key"))
+        .bind(step.get::<Option<i64>, _>("item"))
         .bind(&now)
         .bind(&now)
         .execute(&mut *tx)
@@ -963,13 +971,14 @@ pub(super) async fn insert_step(
 ) -> Result<(), CrmError> {
     let now = timestamp_text(Utc::now());
     sqlx::query(
-        "INSERT INTO run_steps (id, run_id, step_index, step_key, status, due_at, created_at)
-         VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status, due_at, created_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
     )
     .bind(new_id())
     .bind(run_id)
     .bind(i64::try_from(step.index).unwrap_or(i64::MAX))
     .bind(&step.key)
+    .bind(step.item.and_then(|i| i64::try_from(i).ok()))
     .bind(timestamp_text(step.due_at))
     .bind(&now)
     .execute(&mut *conn)

@@ -1,0 +1,386 @@
+//! Running one claimed step: build what its templates see, check its `if`,
+//! render its input, call its action (or open its approval, or find the
+//! items of its for-each), and commit the outcome with the action's CRM
+//! writes.
+//!
+//! A for-each step is a chain of durable rows: the first finds the items
+//! and records their ids as its output; then one row per item runs the
+//! action with the item as a template variable, each scheduling the next,
+//! and the last goes on to the step after the loop. A crash resumes at the
+//! item it was on.
+
+use super::definition::{ForEach, OnFailure, Process, Step, Work};
+use super::flow::Outcome;
+use super::runtime::{Engine, chrono_duration, jitter, retryable, then_after};
+use super::scope::{self, Scope};
+use crate::crm::{CrmError, EntityRef, Filter};
+use crate::plugins::CallRequest;
+use crate::store::CrmStore as _;
+use crate::store::runs::{AttemptStatus, ClaimedStep, NewStep, StepFinish, Then};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+impl Engine {
+    /// Runs a claimed step and commits what came of it.
+    pub(super) async fn run_step(&self, claimed: ClaimedStep) -> anyhow::Result<()> {
+        let started = self.clock.now();
+        let process = self
+            .process(&claimed.process_id, claimed.process_version)
+            .await?;
+        let Some(step) = process.steps.get(claimed.index) else {
+            let finish = self.failed(
+                &claimed,
+                started,
+                None,
+                format!("the process has no step {}", claimed.index),
+                &process,
+            );
+            return self.commit(finish).await;
+        };
+        let scope = match self.step_scope(&claimed, &process, step).await {
+            Ok(s) => s,
+            Err(e) => {
+                let finish = self.failed(&claimed, started, None, format!("{e:#}"), &process);
+                return self.commit(finish).await;
+            }
+        };
+        let mut finish = self
+            .attempt(&claimed, &process, step, &scope, started)
+            .await;
+        self.continue_loop(&mut finish, &claimed, &process, step, &scope);
+        match self.store.finish_step(&finish).await {
+            Ok(_) => {
+                if matches!(finish.then, Then::Next(_) | Then::Retry(_)) {
+                    self.poke();
+                }
+                Ok(())
+            }
+            Err(CrmError::Storage(e)) => {
+                // The lease runs out and another attempt runs the step again.
+                anyhow::bail!("committing step {} failed: {e}", claimed.id)
+            }
+            Err(CrmError::Conflict(e)) if finish.changes.is_empty() => {
+                tracing::info!(step = %claimed.id, "step result dropped: {e}");
+                Ok(())
+            }
+            Err(e) => {
+                // The action's writes were refused: a conflict runs the step
+                // again; a bad write is the action's final failure.
+                let message = format!("the action's CRM changes were refused: {e}");
+                let input = finish.input.clone();
+                let mut finish = if matches!(e, CrmError::Conflict(_))
+                    && claimed.attempt < step.retry.attempts
+                {
+                    let mut f = self.finish(
+                        &claimed,
+                        started,
+                        AttemptStatus::Retrying,
+                        input,
+                        Err(message),
+                        &process,
+                    );
+                    f.then = Then::Retry(self.clock.now());
+                    f
+                } else {
+                    self.failed(&claimed, started, input, message, &process)
+                };
+                self.continue_loop(&mut finish, &claimed, &process, step, &scope);
+                self.commit(finish).await
+            }
+        }
+    }
+
+    fn failed(
+        &self,
+        claimed: &ClaimedStep,
+        started: DateTime<Utc>,
+        input: Option<Value>,
+        error: String,
+        process: &Process,
+    ) -> StepFinish {
+        self.finish(
+            claimed,
+            started,
+            AttemptStatus::Failed,
+            input,
+            Err(error),
+            process,
+        )
+    }
+
+    /// One attempt of the step, up to (not including) the commit.
+    async fn attempt(
+        &self,
+        claimed: &ClaimedStep,
+        process: &Process,
+        step: &Step,
+        scope: &Scope,
+        started: DateTime<Utc>,
+    ) -> StepFinish {
+        let (uses, input, for_each) = match &step.work {
+            Work::Action {
+                uses,
+                input,
+                for_each,
+            } => (uses, input, for_each),
+            Work::Approval(approval) => {
+                return match self.condition(step, scope) {
+                    Ok(true) => self.open_approval(claimed, started, approval, scope, process),
+                    Ok(false) => self.finish(
+                        claimed,
+                        started,
+                        AttemptStatus::Skipped,
+                        None,
+                        Ok(Value::Null),
+                        process,
+                    ),
+                    Err(e) => self.failed(claimed, started, None, e, process),
+                };
+            }
+        };
+        if let (Some(fe), None) = (for_each, claimed.item) {
+            return self
+                .find_items(claimed, process, step, fe, scope, started)
+                .await;
+        }
+        match self.condition(step, scope) {
+            Ok(true) => {}
+            Ok(false) => {
+                return self.finish(
+                    claimed,
+                    started,
+                    AttemptStatus::Skipped,
+                    None,
+                    Ok(Value::Null),
+                    process,
+                );
+            }
+            Err(e) => return self.failed(claimed, started, None, e, process),
+        }
+        let input = match self.templates.render_value(input, &scope.to_value(false)) {
+            Ok(v) => v,
+            Err(e) => return self.failed(claimed, started, None, format!("input: {e}"), process),
+        };
+        let Some(action) = self.catalog.get(uses) else {
+            return self.failed(
+                claimed,
+                started,
+                Some(input),
+                format!("action `{uses}` is not installed"),
+                process,
+            );
+        };
+        let mut limits = action.limits;
+        if let Some(t) = step.timeout {
+            limits.deadline = t;
+        }
+        let request = CallRequest {
+            run_id: claimed.run_id.clone(),
+            step_id: claimed.id.clone(),
+            idempotency_key: claimed.id.clone(),
+            attempt: claimed.attempt,
+            input: input.to_string(),
+            grants: action.grants.clone(),
+            config: action.config.clone(),
+            limits,
+            store: self.store.clone(),
+        };
+        match self.host.call(&action.plugin, request).await {
+            Ok(outcome) => {
+                let mut f = self.finish(
+                    claimed,
+                    started,
+                    AttemptStatus::Done,
+                    Some(input),
+                    Ok(outcome.output),
+                    process,
+                );
+                f.changes = outcome.changes;
+                f.logs = serde_json::to_value(&outcome.logs).unwrap_or(Value::Null);
+                f
+            }
+            Err(e) if retryable(&e) && claimed.attempt < step.retry.attempts => {
+                let delay = step.retry.delay_before(claimed.attempt + 1, jitter());
+                let mut f = self.finish(
+                    claimed,
+                    started,
+                    AttemptStatus::Retrying,
+                    Some(input),
+                    Err(e.to_string()),
+                    process,
+                );
+                f.then = Then::Retry(self.clock.now() + chrono_duration(Some(delay)));
+                f
+            }
+            Err(e) => self.failed(claimed, started, Some(input), e.to_string(), process),
+        }
+    }
+
+    /// The step's `if`, true when it has none.
+    fn condition(&self, step: &Step, scope: &Scope) -> Result<bool, String> {
+        match &step.condition {
+            None => Ok(true),
+            Some(c) => self
+                .templates
+                .condition(c, &scope.to_value(true))
+                .map_err(|e| format!("if: {e}")),
+        }
+    }
+
+    /// The first row of a for-each: finds the items and starts the chain.
+    async fn find_items(
+        &self,
+        claimed: &ClaimedStep,
+        process: &Process,
+        step: &Step,
+        fe: &ForEach,
+        scope: &Scope,
+        started: DateTime<Utc>,
+    ) -> StepFinish {
+        let ctx = scope.to_value(false);
+        let mut filters = Vec::new();
+        for (field, op, value) in &fe.filters {
+            match self.templates.render_value(value, &ctx) {
+                Ok(value) => filters.push(Filter {
+                    field: field.clone(),
+                    op: *op,
+                    value,
+                }),
+                Err(e) => {
+                    return self.failed(
+                        claimed,
+                        started,
+                        None,
+                        format!("for_each where `{field}`: {e}"),
+                        process,
+                    );
+                }
+            }
+        }
+        let found = match self.store.query(fe.kind, &filters, fe.limit).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                return self.failed(claimed, started, None, format!("for_each: {e}"), process);
+            }
+        };
+        let ids: Vec<Value> = found.iter().filter_map(|r| r.get("id").cloned()).collect();
+        let now = self.clock.now();
+        let mut f = self.finish(
+            claimed,
+            started,
+            AttemptStatus::Done,
+            Some(json!({ "kind": fe.kind, "where": filters.iter().map(|f| json!([f.field, format!("{:?}", f.op).to_lowercase(), f.value])).collect::<Vec<_>>() })),
+            Ok(json!({ "items": ids, "count": ids.len() })),
+            process,
+        );
+        if !ids.is_empty() {
+            f.then = Then::Next(item_step(step, claimed.index, 0, now));
+        }
+        f
+    }
+
+    /// After an item of a for-each, the chain goes on to the next item, and
+    /// after the last to the step after the loop.
+    fn continue_loop(
+        &self,
+        finish: &mut StepFinish,
+        claimed: &ClaimedStep,
+        process: &Process,
+        step: &Step,
+        scope: &Scope,
+    ) {
+        let (Some(k), Some(item)) = (claimed.item, &scope.item) else {
+            return;
+        };
+        let goes_on = match finish.status {
+            AttemptStatus::Done | AttemptStatus::Skipped => true,
+            AttemptStatus::Failed => step.on_failure == OnFailure::Continue,
+            AttemptStatus::Retrying | AttemptStatus::Waiting => false,
+        };
+        if !goes_on {
+            return;
+        }
+        let now = self.clock.now();
+        finish.then = if k + 1 < item.count {
+            Then::Next(item_step(step, claimed.index, k + 1, now))
+        } else {
+            then_after(process, claimed.index, Outcome::Done, now)
+        };
+    }
+
+    /// What the step's templates see.
+    async fn step_scope(
+        &self,
+        claimed: &ClaimedStep,
+        process: &Process,
+        step: &Step,
+    ) -> anyhow::Result<Scope> {
+        let subject = match &claimed.subject {
+            Some(s) => Some((s.kind, scope::load_subject(self.store.as_ref(), s).await?)),
+            None => None,
+        };
+        let steps = self.store.step_results(&claimed.run_id).await?;
+        let params = claimed
+            .trigger
+            .get("params")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let item = match (claimed.item, &step.work) {
+            (
+                Some(k),
+                Work::Action {
+                    for_each: Some(fe), ..
+                },
+            ) => {
+                let ids = steps
+                    .get(&step.id)
+                    .and_then(|s| s["output"]["items"].as_array())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("for_each: the items of `{}` are missing", step.id)
+                    })?;
+                let id = ids
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow::anyhow!("for_each: no item {k} of `{}`", step.id))?;
+                let target = EntityRef {
+                    kind: fe.kind,
+                    id: id.to_owned(),
+                };
+                Some(scope::Item {
+                    var: fe.var.clone(),
+                    kind: fe.kind,
+                    value: scope::load_subject(self.store.as_ref(), &target).await?,
+                    index: k,
+                    count: ids.len(),
+                })
+            }
+            _ => None,
+        };
+        Ok(Scope {
+            subject,
+            trigger: claimed.trigger.clone(),
+            constants: process.constants.clone(),
+            params,
+            steps,
+            item,
+            run: json!({
+                "id": claimed.run_id,
+                "process": claimed.process_id,
+                "version": claimed.process_version,
+                "step": claimed.key,
+                "attempt": claimed.attempt,
+            }),
+            now: Some(self.clock.now()),
+        })
+    }
+}
+
+/// The row for item `k` of a for-each step.
+fn item_step(step: &Step, index: usize, k: usize, now: DateTime<Utc>) -> NewStep {
+    NewStep {
+        index,
+        key: format!("{}[{k}]", step.id),
+        item: Some(k),
+        due_at: now,
+    }
+}
