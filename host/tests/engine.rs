@@ -665,3 +665,91 @@ input = { do = "echo", value = "{{ invoice.numbr }}" }
         "{bad}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_failure_can_start_an_error_process() {
+    let w = world().await;
+    w.engine
+        .install(
+            "on-error.toml",
+            r#"
+id = "on-error"
+[trigger]
+manual = true
+params = { process = "string", run_id = "string", step = "string", error = "string" }
+[[step]]
+id = "tell"
+uses = "chaos@0"
+input = { do = "create", kind = "task", fields = { title = "{{ params.process }}/{{ params.step }} failed: {{ params.error }}" } }
+"#,
+        )
+        .await
+        .unwrap();
+    w.engine
+        .install(
+            "fragile.toml",
+            r#"
+id = "fragile"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "boom"
+uses = "chaos@0"
+on_failure = "process:on-error"
+input = { do = "fail", kind = "failed", message = "registry down" }
+"#,
+        )
+        .await
+        .unwrap();
+    w.commit(vec![create_deal("d1", "A", "1")]).await;
+    w.settle().await;
+    let tasks = w.tasks().await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        tasks[0]["title"],
+        "fragile/boom failed: step `boom` failed: failed: registry down"
+    );
+    let mut statuses = w.run_statuses().await;
+    statuses.sort();
+    assert_eq!(statuses, vec!["completed", "failed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_at_a_date_waits_for_it_and_follows_the_date() {
+    let w = world().await;
+    w.engine
+        .install(
+            "before-close.toml",
+            r#"
+id = "before-close"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "remind"
+uses = "chaos@0"
+at = "{{ deal.closed_at }}"
+offset = "-1d"
+input = { do = "create", kind = "task", fields = { title = "Closing tomorrow: {{ deal.title }}" } }
+"#,
+        )
+        .await
+        .unwrap();
+    let close = chrono::Utc::now() + chrono::Duration::days(5);
+    w.commit(vec![Change::Create {
+        kind: EntityKind::Deal,
+        id: "d1".into(),
+        fields: obj(json!({ "title": "A", "closed_at": close.to_rfc3339() })),
+    }])
+    .await;
+    w.settle().await;
+    assert!(w.tasks().await.is_empty());
+    w.clock.advance(Duration::from_secs(3 * 86_400));
+    w.settle().await;
+    assert!(w.tasks().await.is_empty(), "four days before: not yet");
+    w.clock.advance(Duration::from_secs(86_400 + 60));
+    w.settle().await;
+    assert_eq!(w.tasks().await.len(), 1, "one day before the date");
+    let run = &w.store.list_runs(&Default::default()).await.unwrap()[0];
+    let steps = w.store.run_steps(&run.id).await.unwrap();
+    assert_eq!(steps[0].attempts, 1, "waiting is not an attempt");
+}

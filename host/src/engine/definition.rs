@@ -156,6 +156,12 @@ pub struct Step {
     pub condition: Option<String>,
     /// Wait this long after the previous step before running.
     pub after: Option<Duration>,
+    /// Run no earlier than this date or time (a template, such as
+    /// `{{ invoice.due_date }}`), shifted by `at_offset`; checked again when
+    /// the step comes due, so a moved date moves the step.
+    pub at: Option<String>,
+    /// Added to `at` (negative: before it), such as `-1d`.
+    pub at_offset: Option<chrono::Duration>,
     /// The call's deadline (the host's default when absent).
     pub timeout: Option<Duration>,
     /// How often and how patiently to retry.
@@ -330,12 +336,15 @@ impl RetryPolicy {
 }
 
 /// What a step's final failure does to its run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnFailure {
     /// The run fails with the action's message.
     Fail,
     /// The run goes on with the next step.
     Continue,
+    /// The run fails and this process starts, with the failure as `params`
+    /// (`process`, `run_id`, `step`, `error`), in the same transaction.
+    Process(String),
 }
 
 /// Whether `id` is a valid process, step or action id.
@@ -397,6 +406,8 @@ struct RawStep {
     #[serde(rename = "if")]
     condition: Option<Spanned<String>>,
     after: Option<Spanned<String>>,
+    at: Option<Spanned<String>>,
+    offset: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     retry: Option<Spanned<RawRetry>>,
     on_failure: Option<Spanned<String>>,
@@ -829,6 +840,28 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
         }
     };
     let after = duration(&raw.after, "after", diags);
+    let at_offset = raw.offset.as_ref().and_then(|o| {
+        let text = o.get_ref().trim();
+        let (sign, rest) = match text.strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, text.strip_prefix('+').unwrap_or(text)),
+        };
+        match parse_duration(rest).map(chrono::Duration::from_std) {
+            Ok(Ok(d)) => Some(d * sign),
+            _ => {
+                diags.push(
+                    o.span(),
+                    format!("offset `{text}` is not a duration such as -1d or 2h"),
+                );
+                None
+            }
+        }
+    });
+    if raw.offset.is_some() && raw.at.is_none() {
+        if let Some(o) = &raw.offset {
+            diags.push(o.span(), "`offset` shifts `at`; give `at` too".to_owned());
+        }
+    }
     let timeout = duration(&raw.timeout, "timeout", diags);
     let mut retry = RetryPolicy::default();
     if let Some(r) = &raw.retry {
@@ -849,13 +882,18 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
     let on_failure = match raw.on_failure.as_ref().map(|s| (s.get_ref().as_str(), s)) {
         None | Some(("fail", _)) => OnFailure::Fail,
         Some(("continue", _)) => OnFailure::Continue,
-        Some((other, s)) => {
-            diags.push(
-                s.span(),
-                format!("on_failure `{other}`: use `fail` or `continue`"),
-            );
-            OnFailure::Fail
-        }
+        Some((other, s)) => match other.strip_prefix("process:") {
+            Some(id) if valid_id(id) => OnFailure::Process(id.to_owned()),
+            _ => {
+                diags.push(
+                    s.span(),
+                    format!(
+                        "on_failure `{other}`: use `fail`, `continue` or `process:<process id>`"
+                    ),
+                );
+                OnFailure::Fail
+            }
+        },
     };
     let next = raw.next.as_ref().map(|n| match n.get_ref().as_str() {
         "end" => Next::End,
@@ -867,6 +905,8 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
             work,
             condition: raw.condition.map(Spanned::into_inner),
             after,
+            at: raw.at.map(Spanned::into_inner),
+            at_offset,
             timeout,
             retry,
             on_failure,

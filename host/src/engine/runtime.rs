@@ -301,7 +301,7 @@ impl Engine {
     }
 
     /// A run of `process` if its condition holds, with its `once_per` key.
-    async fn new_run(
+    pub(super) async fn new_run(
         &self,
         process: &Process,
         version: i64,
@@ -588,7 +588,7 @@ impl Engine {
             AttemptStatus::Retrying => Then::Retry(now),
             // The caller replaces this with the approval to open.
             AttemptStatus::Waiting => Then::Retry(now),
-            AttemptStatus::Failed => match step.map(|s| s.on_failure) {
+            AttemptStatus::Failed => match step.map(|s| &s.on_failure) {
                 Some(OnFailure::Continue) => go_on(Outcome::Done),
                 _ => Then::Fail(format!(
                     "step `{}` failed: {}",
@@ -610,6 +610,7 @@ impl Engine {
             finished_at: now,
             changes: Vec::new(),
             then,
+            start: None,
         }
     }
 }

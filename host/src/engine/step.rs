@@ -44,10 +44,26 @@ impl Engine {
                 return self.commit(finish).await;
             }
         };
+        if let (Some(at), None) = (&step.at, claimed.item) {
+            match self.step_time(at, step.at_offset, &scope) {
+                Ok(when) if when > started => {
+                    self.store
+                        .defer_step(&claimed.id, claimed.attempt, when)
+                        .await?;
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let finish = self.failed(&claimed, started, None, format!("at: {e}"), &process);
+                    return self.commit(finish).await;
+                }
+            }
+        }
         let mut finish = self
             .attempt(&claimed, &process, step, &scope, started)
             .await;
         self.continue_loop(&mut finish, &claimed, &process, step, &scope);
+        self.error_process(&mut finish, &claimed, step).await;
         match self.store.finish_step(&finish).await {
             Ok(_) => {
                 if matches!(finish.then, Then::Next(_) | Then::Retry(_)) {
@@ -85,8 +101,80 @@ impl Engine {
                     self.failed(&claimed, started, input, message, &process)
                 };
                 self.continue_loop(&mut finish, &claimed, &process, step, &scope);
+                self.error_process(&mut finish, &claimed, step).await;
                 self.commit(finish).await
             }
+        }
+    }
+
+    /// When a step with `at` may run: the rendered date or time plus the offset.
+    /// A date alone means its midnight in the company's time zone.
+    fn step_time(
+        &self,
+        at: &str,
+        offset: Option<chrono::Duration>,
+        scope: &Scope,
+    ) -> Result<DateTime<Utc>, String> {
+        let text = self.templates.render(at, &scope.to_value(false))?;
+        let text = text.trim();
+        let base = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            t.with_timezone(&Utc)
+        } else if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            d.and_hms_opt(0, 0, 0)
+                .and_then(|t| {
+                    t.and_local_timezone(super::definition::DEFAULT_TIMEZONE)
+                        .earliest()
+                })
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| format!("`{text}` has no midnight"))?
+        } else {
+            return Err(format!(
+                "`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
+            ));
+        };
+        Ok(base + offset.unwrap_or_else(chrono::Duration::zero))
+    }
+
+    /// On a final failure with `on_failure = "process:<id>"`, the error
+    /// process's run, to start with the failure.
+    async fn error_process(&self, finish: &mut StepFinish, claimed: &ClaimedStep, step: &Step) {
+        let (Then::Fail(message), OnFailure::Process(id)) = (&finish.then, &step.on_failure) else {
+            return;
+        };
+        let current = match self.store.current_processes().await {
+            Ok(all) => all.into_iter().find(|p| &p.process_id == id && p.enabled),
+            Err(e) => {
+                tracing::warn!(process = %id, "error process not started: {e}");
+                None
+            }
+        };
+        let Some(current) = current else {
+            tracing::warn!(process = %id, "the error process is not installed or is disabled");
+            return;
+        };
+        let params = json!({
+            "process": claimed.process_id,
+            "run_id": claimed.run_id,
+            "step": claimed.key,
+            "error": message,
+        });
+        let run = match self.process(id, current.version).await {
+            Ok(p) => {
+                self.new_run(
+                    &p,
+                    current.version,
+                    json!({ "type": "error", "failed_run": claimed.run_id }),
+                    claimed.subject.clone(),
+                    format!("error:{}", claimed.id),
+                    params,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match run {
+            Ok(run) => finish.start = run,
+            Err(e) => tracing::warn!(process = %id, "error process not started: {e:#}"),
         }
     }
 

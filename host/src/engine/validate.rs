@@ -118,6 +118,14 @@ fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: 
                 diags,
             );
         }
+        if let Some(t) = &step.at {
+            names.check_vars(
+                templates.template_variables(t),
+                at.step.clone(),
+                &format!("step `{}`: at", step.id),
+                diags,
+            );
+        }
         names.item = None;
         names.earlier_steps.insert(step.id.clone());
     }

@@ -172,6 +172,8 @@ pub struct StepFinish {
     pub changes: Vec<Change>,
     /// What comes next.
     pub then: Then,
+    /// A run to start in the same transaction (a failure's error process).
+    pub start: Option<NewRun>,
 }
 
 /// A run as listed.
@@ -542,6 +544,27 @@ impl SqliteStore {
         Ok(done.rows_affected())
     }
 
+    /// Puts a claimed step back to wait until `due_at` without counting the
+    /// attempt (its `at` time has not come yet).
+    pub async fn defer_step(
+        &self,
+        step_id: &str,
+        attempt: u32,
+        due_at: DateTime<Utc>,
+    ) -> Result<(), CrmError> {
+        sqlx::query(
+            "UPDATE run_steps SET status = 'pending', attempts = attempts - 1, lease_until = NULL, due_at = ?
+             WHERE id = ? AND status = 'running' AND attempts = ?",
+        )
+        .bind(timestamp_text(due_at))
+        .bind(step_id)
+        .bind(i64::from(attempt))
+        .execute(self.writer())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     /// When the next step is due, if any is waiting.
     pub async fn next_due(&self) -> Result<Option<String>, CrmError> {
         sqlx::query_scalar("SELECT MIN(due_at) FROM run_steps WHERE status = 'pending'")
@@ -619,6 +642,9 @@ impl SqliteStore {
         .await
         .map_err(db_err)?;
         apply_then(&mut tx, &f.run_id, &f.step_id, &f.then, &finished).await?;
+        if let Some(run) = &f.start {
+            insert_run(&mut tx, run).await?;
+        }
         tx.commit().await.map_err(db_err)?;
         Ok(report)
     }
