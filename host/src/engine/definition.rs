@@ -857,10 +857,8 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
             }
         }
     });
-    if raw.offset.is_some() && raw.at.is_none() {
-        if let Some(o) = &raw.offset {
-            diags.push(o.span(), "`offset` shifts `at`; give `at` too".to_owned());
-        }
+    if let (Some(o), None) = (&raw.offset, &raw.at) {
+        diags.push(o.span(), "`offset` shifts `at`; give `at` too".to_owned());
     }
     let timeout = duration(&raw.timeout, "timeout", diags);
     let mut retry = RetryPolicy::default();
