@@ -622,3 +622,83 @@ async fn sigterm_lets_the_step_in_hand_finish_and_commit() {
     .await;
     assert_eq!(items(&api.get("/api/v1/tasks").await.body).len(), 1);
 }
+
+const HOOK: &str = r#"
+id = "hook"
+[trigger]
+webhook = true
+secret = "a-long-shared-secret-1234"
+[[step]]
+id = "t"
+uses = "create-task@1"
+if = "params.amount > 100"
+else = "small"
+input = { title = "Big payment from {{ params.payer }}" }
+next = "end"
+[[step]]
+id = "small"
+uses = "create-task@1"
+input = { title = "Small payment from {{ params.payer }}" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_starts_its_process_only_with_its_secret() {
+    let site = Site::new(&[("hook.toml", HOOK)]);
+    let server = site.start(&[]);
+    let admin = Api::new(&server.url, server.token.as_deref());
+    let client = reqwest::Client::new();
+    let hook = format!("{}/api/v1/hooks/hook", server.url);
+    let send = |secret: Option<&'static str>, body: Value| {
+        let mut req = client
+            .post(&hook)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(s) = secret {
+            req = req.header("X-Robota-Secret", s);
+        }
+        req.send()
+    };
+    let r = send(None, json!({ "payer": "x", "amount": 1 }))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = send(
+        Some("wrong-secret-wrong-secret"),
+        json!({ "payer": "x", "amount": 1 }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        items(&admin.get("/api/v1/runs").await.body).is_empty(),
+        "nothing started"
+    );
+    for (payer, amount) in [("ООО Ромашка", 500), ("ИП Иванов", 50)] {
+        let r = send(
+            Some("a-long-shared-secret-1234"),
+            json!({ "payer": payer, "amount": amount }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    admin
+        .wait_for(
+            "/api/v1/runs?status=completed",
+            Duration::from_secs(10),
+            |b| items(b).len() == 2,
+        )
+        .await;
+    let mut titles: Vec<String> = items(&admin.get("/api/v1/tasks").await.body)
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        vec![
+            "Big payment from ООО Ромашка",
+            "Small payment from ИП Иванов"
+        ]
+    );
+}

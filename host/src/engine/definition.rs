@@ -168,6 +168,8 @@ pub struct Step {
     pub retry: RetryPolicy,
     /// What a final failure does.
     pub on_failure: OnFailure,
+    /// Where a false `if` goes (None: the next in order): the else branch.
+    pub otherwise: Option<Next>,
     /// The step to go to after this one (None: the next in order).
     pub next: Option<Next>,
 }
@@ -412,6 +414,8 @@ struct RawStep {
     retry: Option<Spanned<RawRetry>>,
     on_failure: Option<Spanned<String>>,
     next: Option<Spanned<String>>,
+    #[serde(rename = "else")]
+    otherwise: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -893,10 +897,17 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
             }
         },
     };
-    let next = raw.next.as_ref().map(|n| match n.get_ref().as_str() {
-        "end" => Next::End,
-        id => Next::Step(id.to_owned()),
-    });
+    let target = |t: &Option<Spanned<String>>| {
+        t.as_ref().map(|n| match n.get_ref().as_str() {
+            "end" => Next::End,
+            id => Next::Step(id.to_owned()),
+        })
+    };
+    let next = target(&raw.next);
+    let otherwise = target(&raw.otherwise);
+    if let (Some(e), None) = (&raw.otherwise, &raw.condition) {
+        diags.push(e.span(), "`else` goes with `if`".to_owned());
+    }
     let step = match kind {
         Some(work) if diags.len() == before => Some(Step {
             id: raw.id.into_inner(),
@@ -909,6 +920,7 @@ fn parse_step(raw: RawStep, span: Span, diags: &mut Diagnostics) -> (Option<Step
             retry,
             on_failure,
             next,
+            otherwise,
         }),
         _ => None,
     };

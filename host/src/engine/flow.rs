@@ -2,7 +2,8 @@
 //! that keep it finite and fully reachable, and the step after a given one.
 //!
 //! Steps run in file order unless a step says otherwise: `next` jumps
-//! forward (or to `end`), a false `if` skips to the following step, and an
+//! forward (or to `end`), a false `if` skips to the following step (or to
+//! its `else`), and an
 //! approval goes to `on_approve` (default: the following step) or
 //! `on_reject` (default: the end). Jumps only go forward, so every run ends.
 
@@ -36,7 +37,7 @@ fn targets(step: &Step) -> Vec<(Option<&Next>, Default)> {
         ],
     };
     if step.condition.is_some() {
-        out.push((None, Default::Following));
+        out.push((step.otherwise.as_ref(), Default::Following));
     }
     out
 }
@@ -108,7 +109,7 @@ pub fn check(steps: &[Step], places: &Places, diags: &mut Diagnostics) {
 pub fn next_index(process: &Process, index: usize, outcome: Outcome) -> Option<usize> {
     let step = process.steps.get(index)?;
     let (target, default) = match (outcome, &step.work) {
-        (Outcome::Skipped, _) => (None, Default::Following),
+        (Outcome::Skipped, _) => (step.otherwise.as_ref(), Default::Following),
         (Outcome::Approved, Work::Approval(a)) => (
             a.on_approve.as_ref().or(step.next.as_ref()),
             Default::Following,
@@ -166,6 +167,41 @@ uses = "x@1"
         assert_eq!(next_index(&p, 0, Outcome::Skipped), Some(1));
         assert_eq!(next_index(&p, 1, Outcome::Done), None);
         assert_eq!(next_index(&p, 2, Outcome::Done), None);
+    }
+
+    #[test]
+    fn if_else_branches() {
+        let p = ok(r#"
+id = "branch"
+[trigger]
+manual = true
+[[step]]
+id = "big"
+uses = "x@1"
+if = "params.n > 10"
+else = "small"
+next = "end"
+[[step]]
+id = "small"
+uses = "x@1"
+"#);
+        assert_eq!(next_index(&p, 0, Outcome::Done), None);
+        assert_eq!(next_index(&p, 0, Outcome::Skipped), Some(1));
+        let e = errors(
+            r#"
+id = "x"
+[trigger]
+manual = true
+[[step]]
+id = "a"
+uses = "x@1"
+else = "b"
+[[step]]
+id = "b"
+uses = "x@1"
+"#,
+        );
+        assert!(e.contains("`else` goes with `if`"), "{e}");
     }
 
     #[test]
