@@ -104,7 +104,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             ));
         }
         None => {
-            tracing::warn!("no SMTP server configured (--smtp-host): e-mail stays in the outbox")
+            tracing::info!("no SMTP server configured (--smtp-host): e-mail stays in the outbox")
         }
     }
     let app = api::router(AppState {
