@@ -71,10 +71,8 @@ async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let current = state
         .store
-        .current_processes()
+        .current_process(&id)
         .await?
-        .into_iter()
-        .find(|p| p.process_id == id)
         .ok_or_else(|| ApiError::not_found(format!("no process `{id}`")))?;
     let process = state.engine.process(&id, current.version).await?;
     let mut out = summary(&process, current.version, current.enabled);

@@ -1055,23 +1055,33 @@ impl Diagnostic {
     }
 }
 
+/// Parsing helpers for the tests of this module and of [`super::flow`].
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_support {
+    use super::{Process, parse};
 
-    fn ok(source: &str) -> Process {
+    /// Parses a process that must be valid.
+    pub fn ok(source: &str) -> Process {
         match parse("p.toml", source) {
             Ok((p, _)) => p,
             Err(d) => panic!("{d}"),
         }
     }
 
-    fn errors(source: &str) -> String {
+    /// Parses a process that must be invalid; its diagnostics as text.
+    pub fn errors(source: &str) -> String {
         match parse("p.toml", source) {
             Ok(_) => panic!("expected errors"),
             Err(d) => d.to_string(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::test_support::{errors, ok};
 
     const BASIC: &str = r#"
 id = "welcome"

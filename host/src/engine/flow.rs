@@ -128,21 +128,7 @@ pub fn next_index(process: &Process, index: usize, outcome: Outcome) -> Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::definition::parse;
-
-    fn ok(source: &str) -> Process {
-        match parse("p.toml", source) {
-            Ok((p, _)) => p,
-            Err(d) => panic!("{d}"),
-        }
-    }
-
-    fn errors(source: &str) -> String {
-        match parse("p.toml", source) {
-            Ok(_) => panic!("expected errors"),
-            Err(d) => d.to_string(),
-        }
-    }
+    use crate::engine::definition::test_support::{errors, ok};
 
     #[test]
     fn next_index_follows_gotos_and_skips() {

@@ -379,10 +379,8 @@ impl Engine {
     ) -> Result<String, StartError> {
         let current = self
             .store
-            .current_processes()
+            .current_process(process_id)
             .await?
-            .into_iter()
-            .find(|p| p.process_id == process_id)
             .ok_or_else(|| StartError::UnknownProcess(process_id.to_owned()))?;
         if !current.enabled {
             return Err(StartError::Disabled(process_id.to_owned()));
@@ -411,10 +409,8 @@ impl Engine {
     ) -> Result<String, StartError> {
         let current = self
             .store
-            .current_processes()
+            .current_process(process_id)
             .await?
-            .into_iter()
-            .find(|p| p.process_id == process_id)
             .ok_or_else(|| StartError::UnknownProcess(process_id.to_owned()))?;
         let process = self.process(process_id, current.version).await?;
         let Trigger::Webhook { secret: expected } = &process.trigger else {
@@ -477,12 +473,7 @@ impl Engine {
             if due > now {
                 continue;
             }
-            let current = self
-                .store
-                .current_processes()
-                .await?
-                .into_iter()
-                .find(|p| p.process_id == process_id);
+            let current = self.store.current_process(&process_id).await?;
             let Some(current) = current else { continue };
             let schedule = definition::cron_schedule(&expr).map_err(anyhow::Error::msg)?;
             let zone: chrono_tz::Tz = tz.parse().map_err(|_| anyhow::anyhow!("bad zone {tz}"))?;

@@ -141,8 +141,8 @@ impl Engine {
         let (Then::Fail(message), OnFailure::Process(id)) = (&finish.then, &step.on_failure) else {
             return;
         };
-        let current = match self.store.current_processes().await {
-            Ok(all) => all.into_iter().find(|p| &p.process_id == id && p.enabled),
+        let current = match self.store.current_process(id).await {
+            Ok(p) => p.filter(|p| p.enabled),
             Err(e) => {
                 tracing::warn!(process = %id, "error process not started: {e}");
                 None

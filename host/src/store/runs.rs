@@ -327,6 +327,27 @@ impl SqliteStore {
             .collect())
     }
 
+    /// The current version of one process.
+    pub async fn current_process(&self, id: &str) -> Result<Option<ProcessVersion>, CrmError> {
+        let row = sqlx::query(
+            "SELECT p.current_version, p.enabled, v.file_name, v.source
+             FROM processes p JOIN process_versions v
+               ON v.process_id = p.id AND v.version = p.current_version
+             WHERE p.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(|r| ProcessVersion {
+            process_id: id.to_owned(),
+            version: r.get("current_version"),
+            enabled: r.get("enabled"),
+            file_name: r.get("file_name"),
+            source: r.get("source"),
+        }))
+    }
+
     /// One stored version of a process.
     pub async fn process_version(
         &self,
