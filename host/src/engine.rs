@@ -6,7 +6,8 @@
 //! - [`validate`]: checks against installed actions and entity fields;
 //! - [`catalog`]: the installed actions with their grants;
 //! - [`expr`] and [`scope`]: minijinja conditions and templates, and what they see;
-//! - [`runtime`]: events and ticks into runs, runs into steps (one step: `step`);
+//! - [`runtime`]: the engine, its process versions and step commits;
+//!   `triggers` starts runs, `step` runs one step;
 //! - [`approvals`]: approval steps and the decisions that continue their runs;
 //! - [`workers`]: the loops that keep it going.
 
@@ -21,6 +22,7 @@ mod params;
 pub mod runtime;
 pub mod scope;
 mod step;
+mod triggers;
 pub mod validate;
 pub mod workers;
 

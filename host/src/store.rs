@@ -6,9 +6,12 @@
 
 mod apply;
 pub mod approvals;
+pub mod events;
 pub mod outbox;
+pub mod processes;
 mod rows;
 pub mod runs;
+pub mod schedules;
 pub mod sqlite;
 pub mod tokens;
 

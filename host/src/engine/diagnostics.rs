@@ -28,6 +28,13 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// Whether this diagnostic mentions `text` (for tests and callers that filter).
+    pub fn mentions(&self, text: &str) -> bool {
+        self.message.contains(text)
+    }
+}
+
 /// The problems found in one file, in the order found.
 #[derive(Debug, Clone)]
 pub struct Diagnostics {

@@ -1,5 +1,4 @@
-//! The engine's tables: process versions, runs, steps and their attempts,
-//! the event cursor and cron schedules. Every state change of a run happens
+//! Runs, their steps and the attempts of each step. Every state change of a run happens
 //! in one transaction with whatever caused it, so a crash at any point
 //! leaves either all of it or none.
 
@@ -11,38 +10,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{Row, SqliteConnection};
-
-/// A stored version of a process file.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProcessVersion {
-    /// The process id.
-    pub process_id: String,
-    /// Its version, from 1.
-    pub version: i64,
-    /// Whether new runs start.
-    pub enabled: bool,
-    /// The file it came from.
-    pub file_name: String,
-    /// The TOML.
-    pub source: String,
-}
-
-/// One entity change from the event log.
-#[derive(Debug, Clone)]
-pub struct EventRow {
-    /// Its position in the log.
-    pub seq: i64,
-    /// Its id.
-    pub id: String,
-    /// created, updated or stage_changed.
-    pub kind: String,
-    /// The entity it is about.
-    pub entity: EntityRef,
-    /// For updates: field → [old, new]; for creates: the record.
-    pub changes: Value,
-    /// When it happened.
-    pub at: String,
-}
 
 /// A run to start.
 #[derive(Debug, Clone)]
@@ -247,226 +214,6 @@ fn subject_of(kind: Option<String>, id: Option<String>) -> Option<EntityRef> {
 }
 
 impl SqliteStore {
-    /// Stores `source` as the process's newest version unless it is the same
-    /// as the newest; returns the current version and whether it is new.
-    pub async fn save_process(
-        &self,
-        id: &str,
-        file_name: &str,
-        source: &str,
-        enabled: bool,
-    ) -> Result<(i64, bool), CrmError> {
-        let digest = blake3::hash(source.as_bytes()).to_hex().to_string();
-        let now = timestamp_text(Utc::now());
-        let mut tx = self.write_tx().await?;
-        let latest = sqlx::query(
-            "SELECT version, digest FROM process_versions WHERE process_id = ? ORDER BY version DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let (version, new) = match latest {
-            Some(row) if row.get::<String, _>("digest") == digest => {
-                (row.get::<i64, _>("version"), false)
-            }
-            Some(row) => (row.get::<i64, _>("version") + 1, true),
-            None => (1, true),
-        };
-        sqlx::query(
-            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET current_version = excluded.current_version,
-                 enabled = excluded.enabled, updated_at = excluded.updated_at",
-        )
-        .bind(id)
-        .bind(version)
-        .bind(enabled)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if new {
-            sqlx::query(
-                "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(version)
-            .bind(&digest)
-            .bind(file_name)
-            .bind(source)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok((version, new))
-    }
-
-    /// The current version of every process.
-    pub async fn current_processes(&self) -> Result<Vec<ProcessVersion>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.current_version, p.enabled, v.file_name, v.source
-             FROM processes p JOIN process_versions v
-               ON v.process_id = p.id AND v.version = p.current_version
-             ORDER BY p.id",
-        )
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ProcessVersion {
-                process_id: r.get("id"),
-                version: r.get("current_version"),
-                enabled: r.get("enabled"),
-                file_name: r.get("file_name"),
-                source: r.get("source"),
-            })
-            .collect())
-    }
-
-    /// The current version of one process.
-    pub async fn current_process(&self, id: &str) -> Result<Option<ProcessVersion>, CrmError> {
-        let row = sqlx::query(
-            "SELECT p.current_version, p.enabled, v.file_name, v.source
-             FROM processes p JOIN process_versions v
-               ON v.process_id = p.id AND v.version = p.current_version
-             WHERE p.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(|r| ProcessVersion {
-            process_id: id.to_owned(),
-            version: r.get("current_version"),
-            enabled: r.get("enabled"),
-            file_name: r.get("file_name"),
-            source: r.get("source"),
-        }))
-    }
-
-    /// One stored version of a process.
-    pub async fn process_version(
-        &self,
-        id: &str,
-        version: i64,
-    ) -> Result<Option<ProcessVersion>, CrmError> {
-        let row = sqlx::query(
-            "SELECT v.file_name, v.source, p.enabled FROM process_versions v
-             JOIN processes p ON p.id = v.process_id
-             WHERE v.process_id = ? AND v.version = ?",
-        )
-        .bind(id)
-        .bind(version)
-        .fetch_optional(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(|r| ProcessVersion {
-            process_id: id.to_owned(),
-            version,
-            enabled: r.get("enabled"),
-            file_name: r.get("file_name"),
-            source: r.get("source"),
-        }))
-    }
-
-    /// Turns a process on or off; false if there is no such process.
-    pub async fn set_process_enabled(&self, id: &str, enabled: bool) -> Result<bool, CrmError> {
-        let done = sqlx::query("UPDATE processes SET enabled = ?, updated_at = ? WHERE id = ?")
-            .bind(enabled)
-            .bind(timestamp_text(Utc::now()))
-            .bind(id)
-            .execute(self.writer())
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// The position the engine has read the event log up to.
-    pub async fn event_cursor(&self) -> Result<i64, CrmError> {
-        sqlx::query_scalar("SELECT seq FROM engine_cursors WHERE name = 'events'")
-            .fetch_one(self.reader())
-            .await
-            .map_err(db_err)
-    }
-
-    /// Moves the event cursor past every event so far (history that should
-    /// not start runs, such as seed data).
-    pub async fn skip_events_to_now(&self) -> Result<(), CrmError> {
-        sqlx::query(
-            "UPDATE engine_cursors SET seq = (SELECT COALESCE(MAX(seq), 0) FROM events)
-             WHERE name = 'events'",
-        )
-        .execute(self.writer())
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Events after `seq`, oldest first.
-    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT seq, id, entity_kind, entity_id, kind, changes, at FROM events
-             WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(seq)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                Some(EventRow {
-                    seq: r.get("seq"),
-                    id: r.get("id"),
-                    kind: r.get("kind"),
-                    entity: EntityRef {
-                        kind: EntityKind::parse(&r.get::<String, _>("entity_kind"))?,
-                        id: r.get("entity_id"),
-                    },
-                    changes: serde_json::from_str(&r.get::<String, _>("changes"))
-                        .unwrap_or(Value::Null),
-                    at: r.get("at"),
-                })
-            })
-            .collect())
-    }
-
-    /// Starts `runs` and moves the event cursor from `from` to `to`, in one
-    /// transaction. A run whose trigger or `once_per` key already ran is
-    /// skipped. Returns how many runs started; a cursor that moved meanwhile
-    /// is a conflict (another dispatcher got there first).
-    pub async fn start_runs_for_events(
-        &self,
-        from: i64,
-        to: i64,
-        runs: &[NewRun],
-    ) -> Result<usize, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let moved =
-            sqlx::query("UPDATE engine_cursors SET seq = ? WHERE name = 'events' AND seq = ?")
-                .bind(to)
-                .bind(from)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        if moved.rows_affected() != 1 {
-            return Err(CrmError::Conflict("the event cursor moved".into()));
-        }
-        let mut started = 0;
-        for run in runs {
-            if insert_run(&mut tx, run).await? {
-                started += 1;
-            }
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(started)
-    }
-
     /// Starts one run (manual, webhook); None if its trigger or `once_per`
     /// key already ran.
     pub async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
@@ -877,80 +624,6 @@ impl SqliteStore {
             .await
             .map_err(db_err)
     }
-
-    /// The cron schedules: process id, expression, zone, next fire time.
-    pub async fn schedules(&self) -> Result<Vec<(String, String, String, String)>, CrmError> {
-        let rows = sqlx::query("SELECT process_id, expr, timezone, next_at FROM schedules")
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect())
-    }
-
-    /// Sets a process's schedule; an unchanged expression keeps its next fire
-    /// time, so a restart does not skip or repeat a tick.
-    pub async fn upsert_schedule(
-        &self,
-        process_id: &str,
-        expr: &str,
-        timezone: &str,
-        next_at: DateTime<Utc>,
-    ) -> Result<(), CrmError> {
-        sqlx::query(
-            "INSERT INTO schedules (process_id, expr, timezone, next_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (process_id) DO UPDATE SET expr = excluded.expr,
-                 timezone = excluded.timezone, next_at = excluded.next_at
-             WHERE schedules.expr != excluded.expr OR schedules.timezone != excluded.timezone",
-        )
-        .bind(process_id)
-        .bind(expr)
-        .bind(timezone)
-        .bind(timestamp_text(next_at))
-        .execute(self.writer())
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Removes a process's schedule (it is no longer a cron process).
-    pub async fn drop_schedule(&self, process_id: &str) -> Result<(), CrmError> {
-        sqlx::query("DELETE FROM schedules WHERE process_id = ?")
-            .bind(process_id)
-            .execute(self.writer())
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Fires a schedule: starts `run` and moves the schedule from `due` to
-    /// `next_at` in one transaction, so a tick fires exactly once. False if
-    /// the schedule had already moved.
-    pub async fn fire_schedule(
-        &self,
-        process_id: &str,
-        due: &str,
-        next_at: DateTime<Utc>,
-        run: &NewRun,
-    ) -> Result<bool, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let moved =
-            sqlx::query("UPDATE schedules SET next_at = ? WHERE process_id = ? AND next_at = ?")
-                .bind(timestamp_text(next_at))
-                .bind(process_id)
-                .bind(due)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        if moved.rows_affected() != 1 {
-            return Ok(false);
-        }
-        insert_run(&mut tx, run).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
-    }
 }
 
 fn run_summary(r: sqlx::sqlite::SqliteRow) -> RunSummary {
@@ -984,7 +657,10 @@ pub(super) async fn apply_then(
 }
 
 /// Inserts a run and its first step unless its trigger or `once_per` key ran already.
-async fn insert_run(conn: &mut SqliteConnection, run: &NewRun) -> Result<bool, CrmError> {
+pub(super) async fn insert_run(
+    conn: &mut SqliteConnection,
+    run: &NewRun,
+) -> Result<bool, CrmError> {
     let now = timestamp_text(Utc::now());
     let inserted = sqlx::query(
         "INSERT OR IGNORE INTO runs (id, process_id, process_version, status, trigger, entity_kind,
