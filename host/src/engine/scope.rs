@@ -25,6 +25,41 @@ pub const SYSTEM_FIELDS: &[&str] = &[
     "custom_fields",
 ];
 
+/// Convenience fields templates see besides the stored ones: a contact's
+/// first e-mail and phone as `email` and `phone`, and its `full_name`, so a
+/// process can write `deal.contact.email`.
+pub fn derived_fields(kind: EntityKind) -> &'static [&'static str] {
+    match kind {
+        EntityKind::Contact => &["email", "phone", "full_name"],
+        _ => &[],
+    }
+}
+
+/// Adds the [`derived_fields`] to a record of `kind`.
+fn derive(kind: EntityKind, record: &mut Map<String, Value>) {
+    if kind != EntityKind::Contact {
+        return;
+    }
+    let first = |r: &Map<String, Value>, list: &str| {
+        r.get(list)
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or(Value::String(String::new()))
+    };
+    let email = first(record, "emails");
+    let phone = first(record, "phones");
+    let name: Vec<&str> = ["last_name", "first_name", "middle_name"]
+        .iter()
+        .filter_map(|k| record.get(*k).and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let full_name = Value::String(name.join(" "));
+    record.insert("email".into(), email);
+    record.insert("phone".into(), phone);
+    record.insert("full_name".into(), full_name);
+}
+
 /// The variable an entity of `kind` is known by in templates.
 pub fn var_name(kind: EntityKind) -> &'static str {
     match kind {
@@ -61,10 +96,12 @@ pub async fn load_subject(store: &dyn CrmStore, target: &EntityRef) -> Result<Va
             kind,
             id: id.clone(),
         };
-        if let Some(r) = store.get(&related).await? {
+        if let Some(mut r) = store.get(&related).await? {
+            derive(kind, &mut r);
             record.insert(name.to_owned(), Value::Object(r));
         }
     }
+    derive(target.kind, &mut record);
     Ok(Value::Object(record))
 }
 
@@ -206,6 +243,18 @@ mod tests {
             .unwrap(),
             "10000.10 7707083893 d1"
         );
+    }
+
+    #[test]
+    fn contacts_get_their_first_email_and_phone() {
+        let mut c = json!({ "first_name": "Сергей", "last_name": "Кузнецов", "middle_name": "",
+                            "emails": ["s@x.example", "t@x.example"], "phones": [] });
+        let Value::Object(m) = &mut c else { panic!() };
+        derive(EntityKind::Contact, m);
+        assert_eq!(m["email"], "s@x.example");
+        assert_eq!(m["phone"], "");
+        assert_eq!(m["full_name"], "Кузнецов Сергей");
+        assert!(derived_fields(EntityKind::Contact).contains(&"email"));
     }
 
     #[test]

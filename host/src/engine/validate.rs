@@ -216,7 +216,10 @@ fn check_field(kind: EntityKind, parts: &[&str], path: &str) -> Result<(), Strin
     let Some(field) = parts.first() else {
         return Ok(());
     };
-    if scope::SYSTEM_FIELDS.contains(field) || spec(kind).field(field).is_some() {
+    if scope::SYSTEM_FIELDS.contains(field)
+        || scope::derived_fields(kind).contains(field)
+        || spec(kind).field(field).is_some()
+    {
         return Ok(());
     }
     if let Some(related) = scope::relation(kind, field) {
@@ -267,7 +270,7 @@ mod tests {
 
     const GOOD: &str = r#"
 id = "welcome"
-condition = "deal.amount > 10000 and deal.company.inn != ''"
+condition = "deal.amount > 10000 and deal.company.inn != '' and deal.contact.email != ''"
 once_per = "{{ deal.id }}"
 
 [trigger]
