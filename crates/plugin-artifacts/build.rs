@@ -14,6 +14,7 @@ const GUESTS: &[(&str, &str, bool)] = &[
     ("chaos", "CHAOS", false),
     ("create-task", "CREATE_TASK", true),
     ("move-stage", "MOVE_STAGE", true),
+    ("set-status", "SET_STATUS", true),
 ];
 
 fn main() {

@@ -249,3 +249,29 @@ fn process_validate_names_the_place_of_each_problem() {
     );
     assert!(stderr.contains("1 of 2 file(s) have errors"), "{stderr}");
 }
+
+#[test]
+fn the_example_processes_validate_against_the_standard_actions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/processes");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut args = vec!["process", "validate"];
+    args.extend(files.iter().map(String::as_str));
+    let out = robota(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches(": ok (")
+            .count(),
+        files.len()
+    );
+}

@@ -702,3 +702,103 @@ async fn a_webhook_starts_its_process_only_with_its_secret() {
         ]
     );
 }
+
+const APPROVE_PAYMENT_REQUEST: &str =
+    include_str!("../../examples/processes/approve-payment-request.toml");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_request_is_approved_or_sent_back_by_the_head_of_sales() {
+    let site = Site::new(&[("pr.toml", APPROVE_PAYMENT_REQUEST)]);
+    let server = site.start(&[]);
+    let admin = Api::new(&server.url, server.token.as_deref());
+    let head = Api::new(&server.url, Some(&token(&site, "head_of_sales")));
+    let author = admin
+        .post(
+            "/api/v1/users",
+            &json!({ "email": "m@x.example", "name": "M", "role": "manager" }),
+        )
+        .await;
+    assert_eq!(author.status, 201, "{}", author.body);
+    let author = author.body["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for purpose in ["Аренда офиса", "Яхта"] {
+        let a = admin
+            .post(
+                "/api/v1/payment-requests",
+                &json!({ "purpose": purpose, "contractor": "ООО «Ромашка»", "amount": "120000", "currency": "RUB",
+                         "pay_by": "2026-12-05", "inn": "7707083893", "kpp": "773601001", "bik": "044525225",
+                         "settlement_account": "40702810438000060473", "correspondent_account": "30101810400000000225",
+                         "payment_purpose_text": "Оплата по счёту №15", "author_id": author }),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        let id = a.body["id"].as_str().unwrap().to_owned();
+        let a = admin
+            .patch(
+                &format!("/api/v1/payment-requests/{id}"),
+                &json!({ "status": "on_approval" }),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        ids.push(id);
+    }
+    let open = head
+        .wait_for("/api/v1/approvals", Duration::from_secs(10), |b| {
+            items(b).len() == 2
+        })
+        .await;
+    let for_request = |id: &str| {
+        items(&open)
+            .iter()
+            .find(|a| a["entity"]["id"] == id)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        items(&open)[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Оплатить 120000")
+    );
+    head.post(
+        &format!("/api/v1/approvals/{}/approve", for_request(&ids[0])),
+        &json!({}),
+    )
+    .await;
+    head.post(
+        &format!("/api/v1/approvals/{}/reject", for_request(&ids[1])),
+        &json!({ "comment": "не в этом году" }),
+    )
+    .await;
+    admin
+        .wait_for(
+            "/api/v1/runs?status=completed",
+            Duration::from_secs(10),
+            |b| items(b).len() == 2,
+        )
+        .await;
+    let approved = admin
+        .get(&format!("/api/v1/payment-requests/{}", ids[0]))
+        .await;
+    assert_eq!(approved.body["status"], "approved");
+    let rejected = admin
+        .get(&format!("/api/v1/payment-requests/{}", ids[1]))
+        .await;
+    assert_eq!(rejected.body["status"], "rejected");
+    let tasks = admin
+        .get(&format!("/api/v1/tasks?assignee_id={author}"))
+        .await;
+    assert_eq!(
+        items(&tasks.body).len(),
+        1,
+        "the author reworks the rejected one"
+    );
+    assert!(
+        items(&tasks.body)[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("не в этом году")
+    );
+}

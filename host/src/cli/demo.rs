@@ -26,6 +26,10 @@ const PROCESSES: &[(&str, &str)] = &[
         include_str!("../../../examples/processes/lost-deal-review.toml"),
     ),
     (
+        "approve-payment-request.toml",
+        include_str!("../../../examples/processes/approve-payment-request.toml"),
+    ),
+    (
         "start-negotiation.toml",
         include_str!("../../../examples/processes/start-negotiation.toml"),
     ),
@@ -37,6 +41,9 @@ const GRANTS: &str = r#"# What the admin granted each installed action.
 grants = ["crm.read", "crm.write"]
 
 [actions.move-stage]
+grants = ["crm.read", "crm.write"]
+
+[actions.set-status]
 grants = ["crm.read", "crm.write"]
 "#;
 

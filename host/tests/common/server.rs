@@ -14,6 +14,8 @@ const GRANTS: &str = r#"
 grants = ["crm.read", "crm.write"]
 [actions.move-stage]
 grants = ["crm.read", "crm.write"]
+[actions.set-status]
+grants = ["crm.read", "crm.write"]
 [actions.chaos]
 grants = ["crm.read", "crm.write", "mail.send"]
 "#;
