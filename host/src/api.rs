@@ -7,6 +7,7 @@ mod approvals;
 pub mod auth;
 mod entities;
 mod openapi;
+mod plugins;
 pub mod problem;
 mod processes;
 mod runs;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(processes::routes())
         .merge(runs::routes())
         .merge(approvals::routes())
+        .merge(plugins::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/dev/clock", post(move_clock))
         .route_layer(middleware::from_fn_with_state(

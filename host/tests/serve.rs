@@ -61,6 +61,18 @@ async fn nothing_but_healthz_answers_without_a_token() {
     assert_eq!(wrong.get("/api/v1/deals").await.status, 401);
     let admin = Api::new(&server.url, server.token.as_deref());
     assert_eq!(admin.get("/api/v1/deals").await.status, 200);
+    let plugins = admin.get("/api/v1/plugins").await;
+    let chaos = items(&plugins.body)
+        .iter()
+        .find(|p| p["id"] == "chaos")
+        .unwrap();
+    assert_eq!(chaos["uses"], "chaos@0");
+    assert!(chaos["wants"].as_array().unwrap().len() > chaos["granted"].as_array().unwrap().len());
+    assert!(
+        items(&plugins.body)
+            .iter()
+            .any(|p| p["uses"] == "create-task@1")
+    );
     let doc = admin.get("/api/v1/openapi.json").await;
     assert_eq!(doc.body["openapi"], "3.1.0");
     assert!(doc.body["paths"]["/api/v1/runs/{id}/retry"].is_object());
