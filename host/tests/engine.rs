@@ -753,3 +753,25 @@ input = { do = "create", kind = "task", fields = { title = "Closing tomorrow: {{
     let steps = w.store.run_steps(&run.id).await.unwrap();
     assert_eq!(steps[0].attempts, 1, "waiting is not an attempt");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_start_on_a_missing_entity_is_refused_and_starts_nothing() {
+    use robota::engine::StartError;
+    let w = world().await;
+    w.engine.install("pay.toml", APPROVE_PAYMENT).await.unwrap();
+    let e = w
+        .engine
+        .start_manual(
+            "approve-payment",
+            json!({ "what": "rent" }),
+            Some(EntityRef {
+                kind: EntityKind::Deal,
+                id: "ghost".into(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StartError::BadParams(_)), "{e}");
+    assert!(e.to_string().contains("deal ghost not found"), "{e}");
+    assert!(w.run_statuses().await.is_empty());
+}

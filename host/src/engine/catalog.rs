@@ -187,6 +187,10 @@ fn limits_of(s: Option<&ActionSettings>) -> anyhow::Result<Limits> {
     let Some(s) = s else { return Ok(limits) };
     if let Some(d) = &s.deadline {
         limits.deadline = parse_duration(d).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
+            limits.deadline <= crate::engine::runtime::MAX_STEP_TIME,
+            "deadline `{d}` is longer than the 15m a call may take"
+        );
     }
     if let Some(m) = &s.memory {
         limits.memory_bytes = parse_size(m).map_err(anyhow::Error::msg)?;

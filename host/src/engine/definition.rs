@@ -721,6 +721,16 @@ uses = "x@1"
     }
 
     #[test]
+    fn a_step_may_take_at_most_fifteen_minutes() {
+        let e = errors(&BASIC.replace("after = \"3d\"", "timeout = \"20m\""));
+        assert!(
+            e.contains("p.toml:12:11: timeout: a step may take at most 15m"),
+            "{e}"
+        );
+        ok(&BASIC.replace("after = \"3d\"", "timeout = \"15m\""));
+    }
+
+    #[test]
     fn backoff_doubles_up_to_its_cap() {
         let r = RetryPolicy {
             attempts: 10,

@@ -28,6 +28,10 @@ pub(super) const EVENT_BATCH: u32 = 500;
 /// How long past its deadline a step's lease lasts before another worker
 /// may take it over (its first worker is presumed dead).
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// The longest one call may be given (a step's `timeout`, an action's
+/// deadline). Leases are sized by it, so no step outlives its lease and is
+/// taken over while it still runs.
+pub const MAX_STEP_TIME: Duration = Duration::from_secs(15 * 60);
 
 /// The process engine.
 pub struct Engine {
@@ -238,20 +242,12 @@ impl Engine {
     /// Claims one due step and runs it. Returns false when nothing was due.
     pub async fn work_one(&self) -> anyhow::Result<bool> {
         let now = self.clock.now();
-        let lease = now + chrono_duration(Some(self.max_deadline() + LEASE_MARGIN));
+        let lease = now + chrono_duration(Some(MAX_STEP_TIME + LEASE_MARGIN));
         let Some(step) = self.store.claim_step(now, lease).await? else {
             return Ok(false);
         };
         self.run_step(step).await?;
         Ok(true)
-    }
-
-    fn max_deadline(&self) -> Duration {
-        self.catalog
-            .iter()
-            .map(|(_, a)| a.limits.deadline)
-            .max()
-            .unwrap_or(Duration::from_secs(5))
     }
 
     pub(super) async fn commit(&self, finish: StepFinish) -> anyhow::Result<()> {

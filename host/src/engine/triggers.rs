@@ -8,6 +8,7 @@ use super::definition::{self, EntityEvent, Process, Trigger};
 use super::runtime::{EVENT_BATCH, Engine, StartError, chrono_duration};
 use super::scope::{self, Scope};
 use crate::crm::{CrmError, EntityRef, new_id};
+use crate::store::CrmStore as _;
 use crate::store::events::EventRow;
 use crate::store::runs::{NewRun, NewStep};
 use anyhow::Context as _;
@@ -169,6 +170,13 @@ impl Engine {
             return Err(StartError::WrongTrigger(process_id.to_owned(), "manually"));
         };
         let params = super::params::check(wanted, params).map_err(StartError::BadParams)?;
+        if let Some(s) = &subject
+            && self.store.get(s).await?.is_none()
+        {
+            return Err(StartError::BadParams(format!(
+                "{s} not found: start the process on an existing entity"
+            )));
+        }
         self.start_direct(
             &process,
             current.version,

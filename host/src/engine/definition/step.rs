@@ -102,6 +102,15 @@ pub(super) fn parse_step(
         diags.push(o.span(), "`offset` shifts `at`; give `at` too".to_owned());
     }
     let timeout = duration(&raw.timeout, "timeout", diags);
+    if let (Some(t), Some(span)) = (timeout, raw.timeout.as_ref().map(Spanned::span))
+        && t > crate::engine::runtime::MAX_STEP_TIME
+    {
+        diags.push(
+            span,
+            "timeout: a step may take at most 15m; split longer work into steps with `after`"
+                .to_owned(),
+        );
+    }
     let mut retry = RetryPolicy::default();
     if let Some(r) = &raw.retry {
         let r = r.get_ref();
