@@ -6,6 +6,7 @@
 mod approvals;
 pub mod auth;
 mod entities;
+mod files;
 mod openapi;
 mod plugins;
 pub mod problem;
@@ -39,6 +40,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(entities::routes())
+        .merge(files::routes())
         .merge(processes::routes())
         .merge(runs::routes())
         .merge(approvals::routes())

@@ -119,6 +119,14 @@ pub enum CrmError {
     /// The entity does not exist.
     #[error("{0} not found")]
     NotFound(EntityRef),
+    /// The entity has no file of that name.
+    #[error("{target} has no file named `{name}`")]
+    FileNotFound {
+        /// The entity.
+        target: EntityRef,
+        /// The file's name.
+        name: String,
+    },
     /// The change clashes with the current state.
     #[error("conflict: {0}")]
     Conflict(String),

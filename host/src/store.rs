@@ -7,6 +7,7 @@
 mod apply;
 pub mod approvals;
 pub mod events;
+pub mod files;
 pub mod outbox;
 pub mod processes;
 mod rows;
@@ -15,7 +16,7 @@ pub mod schedules;
 pub mod sqlite;
 pub mod tokens;
 
-use crate::crm::changes::{Change, CommitReport};
+use crate::crm::changes::{Change, CommitReport, StoredFile};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub trait CrmStore: Send + Sync {
         after: &str,
         limit: u32,
     ) -> Result<Vec<Map<String, Value>>, CrmError>;
+
+    /// The file `name` stored with `target`, if there is one.
+    async fn file(&self, target: &EntityRef, name: &str) -> Result<Option<StoredFile>, CrmError>;
 
     /// Applies a change set in one transaction: all of it, or none of it.
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError>;

@@ -138,3 +138,17 @@ pub fn link(from: &EntityRef, to: &EntityRef) -> Result<(), Error> {
 pub fn add_note(target: &EntityRef, text: &str) -> Result<(), Error> {
     Ok(host::add_note(target, text)?)
 }
+
+/// A file stored with an entity, such as an invoice's PDF.
+pub use host::File;
+
+/// Stores `file` with an entity, replacing one of the same name; committed
+/// with the step.
+pub fn attach_file(target: &EntityRef, file: &File) -> Result<(), Error> {
+    Ok(host::attach_file(target, file)?)
+}
+
+/// The file `name` stored with an entity; `Error::NotFound` if it has none.
+pub fn get_file(target: &EntityRef, name: &str) -> Result<File, Error> {
+    Ok(host::get_file(target, name)?)
+}

@@ -80,7 +80,9 @@ impl From<CrmError> for ApiError {
                     .with("stage", json!(stage))
                     .with("missing", json!(missing))
             }
-            CrmError::NotFound(_) => ApiError::not_found(e.to_string()),
+            CrmError::NotFound(_) | CrmError::FileNotFound { .. } => {
+                ApiError::not_found(e.to_string())
+            }
             CrmError::Conflict(_) => ApiError::conflict(e.to_string()),
             CrmError::Storage(_) => ApiError::internal(e),
         }

@@ -47,6 +47,57 @@ pub enum Change {
     Mail(OutgoingMail),
     /// An in-app notification.
     Notify(Notification),
+    /// Store a file with an entity, replacing one of the same name.
+    AttachFile {
+        /// Which entity.
+        target: EntityRef,
+        /// The file.
+        file: StoredFile,
+    },
+}
+
+/// A file stored with an entity, such as an invoice's PDF.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// Its name, unique per entity, such as "invoice.pdf".
+    pub name: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// The bytes.
+    pub content: Vec<u8>,
+}
+
+/// The largest file an entity may store (an invoice PDF is tens of KiB).
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+
+impl StoredFile {
+    /// Checks the name and size; the error names what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err("a file needs a name".into());
+        }
+        if name.len() > 200 || name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+            return Err(format!(
+                "file name `{}` must be at most 200 bytes without slashes or control characters",
+                self.name
+            ));
+        }
+        if !self.content_type.contains('/') {
+            return Err(format!(
+                "file `{}`: content type `{}` is not a MIME type",
+                self.name, self.content_type
+            ));
+        }
+        if self.content.len() > MAX_FILE_BYTES {
+            return Err(format!(
+                "file `{}` has {} bytes; at most {MAX_FILE_BYTES} are allowed",
+                self.name,
+                self.content.len()
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// An e-mail queued for the dispatcher.

@@ -69,7 +69,7 @@ impl From<crate::crm::CrmError> for WitError {
     fn from(e: crate::crm::CrmError) -> Self {
         use crate::crm::CrmError as C;
         match e {
-            C::NotFound(_) => WitError::NotFound(e.to_string()),
+            C::NotFound(_) | C::FileNotFound { .. } => WitError::NotFound(e.to_string()),
             C::Conflict(_) => WitError::Conflict(e.to_string()),
             C::Storage(_) => WitError::Transient(e.to_string()),
             C::InvalidField { .. } | C::Invalid(_) | C::MissingStageFields { .. } => {

@@ -6,7 +6,7 @@
 //! action runs (on SQLite it would stall every other writer), yet a step's
 //! effects must be all-or-nothing.
 
-use crate::crm::changes::Change;
+use crate::crm::changes::{Change, StoredFile};
 use crate::crm::schema::spec;
 use crate::crm::validate::{check_record, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter, new_id};
@@ -22,6 +22,8 @@ pub struct CrmSession {
     overlay: HashMap<EntityRef, Map<String, Value>>,
     /// Ids this step created, in order, so queries can return them.
     created: Vec<EntityRef>,
+    /// Files this step stored, so its later reads see them.
+    files: HashMap<(EntityRef, String), StoredFile>,
 }
 
 impl CrmSession {
@@ -32,6 +34,7 @@ impl CrmSession {
             changes: Vec::new(),
             overlay: HashMap::new(),
             created: Vec::new(),
+            files: HashMap::new(),
         }
     }
 
@@ -160,5 +163,37 @@ impl CrmSession {
             text: text.to_owned(),
         });
         Ok(())
+    }
+
+    /// Buffers storing `file` with `target` (replacing one of the same name).
+    pub async fn attach_file(
+        &mut self,
+        target: &EntityRef,
+        file: StoredFile,
+    ) -> Result<(), CrmError> {
+        file.check().map_err(CrmError::Invalid)?;
+        self.get(target).await?;
+        self.files
+            .insert((target.clone(), file.name.clone()), file.clone());
+        self.changes.push(Change::AttachFile {
+            target: target.clone(),
+            file,
+        });
+        Ok(())
+    }
+
+    /// The file `name` stored with `target`, this step's own included.
+    pub async fn file(&self, target: &EntityRef, name: &str) -> Result<StoredFile, CrmError> {
+        if let Some(f) = self.files.get(&(target.clone(), name.to_owned())) {
+            return Ok(f.clone());
+        }
+        self.get(target).await?;
+        self.store
+            .file(target, name)
+            .await?
+            .ok_or_else(|| CrmError::FileNotFound {
+                target: target.clone(),
+                name: name.to_owned(),
+            })
     }
 }

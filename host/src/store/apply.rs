@@ -4,7 +4,7 @@
 
 use super::rows::{self, bind_columns, statements};
 use super::sqlite::db_err;
-use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail};
+use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail, StoredFile};
 use crate::crm::money::{money_text, totals};
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::validate::{check_record, check_transition, normalize_patch};
@@ -70,6 +70,19 @@ pub async fn apply_change(
         Change::Notify(n) => {
             notify(conn, n).await?;
             report.notifications += 1;
+        }
+        Change::AttachFile { target, file } => {
+            must_exist(conn, target).await?;
+            file.check().map_err(CrmError::Invalid)?;
+            attach_file(conn, target, file).await?;
+            timeline(
+                conn,
+                target,
+                "file",
+                &format!("file {} stored", file.name),
+                json!({ "name": file.name, "size": file.content.len() }),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -669,6 +682,32 @@ async fn event(
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
+    Ok(())
+}
+
+async fn attach_file(
+    conn: &mut SqliteConnection,
+    target: &EntityRef,
+    file: &StoredFile,
+) -> Result<(), CrmError> {
+    sqlx::query(
+        "INSERT INTO entity_files (id, entity_kind, entity_id, name, content_type, size, content, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (entity_kind, entity_id, name) DO UPDATE SET
+             content_type = excluded.content_type, size = excluded.size,
+             content = excluded.content, created_at = excluded.created_at",
+    )
+    .bind(new_id())
+    .bind(target.kind.as_str())
+    .bind(&target.id)
+    .bind(&file.name)
+    .bind(&file.content_type)
+    .bind(i64::try_from(file.content.len()).unwrap_or(i64::MAX))
+    .bind(&file.content)
+    .bind(now_text())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     Ok(())
 }
 

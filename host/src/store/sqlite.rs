@@ -5,7 +5,7 @@
 use super::apply::apply_change;
 use super::rows::{self, Sql};
 use super::{CrmStore, MAX_QUERY_LIMIT};
-use crate::crm::changes::{Change, CommitReport};
+use crate::crm::changes::{Change, CommitReport, StoredFile};
 use crate::crm::filter::FilterOp;
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
@@ -174,6 +174,10 @@ impl CrmStore for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    async fn file(&self, target: &EntityRef, name: &str) -> Result<Option<StoredFile>, CrmError> {
+        self.load_file(target, name).await
     }
 
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {

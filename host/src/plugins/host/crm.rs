@@ -1,6 +1,7 @@
 //! `crm`: reads need `crm.read`, writes `crm.write`; writes go to the step's
 //! buffer (see `session`).
 
+use crate::crm::changes::StoredFile;
 use crate::crm::{Filter, FilterOp};
 use crate::plugins::bindings::robota::plugin::crm;
 use crate::plugins::bindings::{WitEntityKind, WitEntityRef, WitError};
@@ -85,5 +86,29 @@ impl crm::Host for CallState {
     async fn add_note(&mut self, target: WitEntityRef, text: String) -> Result<(), WitError> {
         self.require(Capability::CrmWrite)?;
         Ok(self.session()?.note(&target.into(), &text).await?)
+    }
+
+    async fn attach_file(&mut self, target: WitEntityRef, file: crm::File) -> Result<(), WitError> {
+        self.require(Capability::CrmWrite)?;
+        let file = StoredFile {
+            name: file.name,
+            content_type: file.content_type,
+            content: file.content,
+        };
+        Ok(self.session()?.attach_file(&target.into(), file).await?)
+    }
+
+    async fn get_file(
+        &mut self,
+        target: WitEntityRef,
+        name: String,
+    ) -> Result<crm::File, WitError> {
+        self.require(Capability::CrmRead)?;
+        let f = self.session()?.file(&target.into(), &name).await?;
+        Ok(crm::File {
+            name: f.name,
+            content_type: f.content_type,
+            content: f.content,
+        })
     }
 }

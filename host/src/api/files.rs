@@ -1,0 +1,119 @@
+//! Files stored with entities: `GET /api/v1/{collection}/{id}/files` lists
+//! them, `…/files/{name}` downloads one, and `GET /api/v1/invoices/{id}/pdf`
+//! downloads an invoice's newest PDF (what `render-invoice-pdf` stored).
+
+use super::AppState;
+use super::entities::kind_of;
+use super::problem::{ApiError, ApiResult};
+use crate::crm::changes::StoredFile;
+use crate::crm::{EntityKind, EntityRef};
+use crate::store::CrmStore;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/invoices/{id}/pdf", get(invoice_pdf))
+        .route("/api/v1/{collection}/{id}/files", get(list))
+        .route("/api/v1/{collection}/{id}/files/{name}", get(download))
+}
+
+async fn existing(state: &AppState, target: &EntityRef) -> ApiResult<()> {
+    match state.store.get(target).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(format!("{target} not found"))),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    existing(&state, &target).await?;
+    let files = state.store.files(&target).await?;
+    Ok(Json(json!({ "items": files })))
+}
+
+async fn download(
+    State(state): State<AppState>,
+    Path((collection, id, name)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    existing(&state, &target).await?;
+    match state.store.file(&target, &name).await? {
+        Some(f) => Ok(file_response(f, None)),
+        None => Err(ApiError::not_found(format!(
+            "{target} has no file named `{name}`"
+        ))),
+    }
+}
+
+async fn invoice_pdf(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let target = EntityRef {
+        kind: EntityKind::Invoice,
+        id,
+    };
+    let Some(invoice) = state.store.get(&target).await? else {
+        return Err(ApiError::not_found(format!("{target} not found")));
+    };
+    let newest_pdf = state
+        .store
+        .files(&target)
+        .await?
+        .into_iter()
+        .find(|f| f.content_type == "application/pdf");
+    let Some(info) = newest_pdf else {
+        return Err(ApiError::not_found(format!(
+            "{target} has no PDF yet: the render-invoice-pdf action makes it"
+        )));
+    };
+    let file = state
+        .store
+        .file(&target, &info.name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{target} has no PDF")))?;
+    let number = invoice.get("number").and_then(Value::as_str).unwrap_or("");
+    Ok(file_response(file, Some(format!("invoice-{number}.pdf"))))
+}
+
+/// The file as an HTTP body, offered for download under `download_name`
+/// (or its own name). The name goes in RFC 8187 form so Cyrillic survives.
+fn file_response(file: StoredFile, download_name: Option<String>) -> Response {
+    let name = download_name.unwrap_or(file.name);
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        encoded.replace('+', "%20")
+    );
+    let mut response = file.content.into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&file.content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}

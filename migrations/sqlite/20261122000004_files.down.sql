@@ -1,0 +1,2 @@
+ALTER TABLE invoices ADD COLUMN pdf BLOB;
+DROP TABLE entity_files;
