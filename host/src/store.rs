@@ -5,6 +5,7 @@
 //! same trait without touching callers.
 
 mod apply;
+pub use apply::invoice_number;
 pub mod approvals;
 pub mod events;
 pub mod files;
@@ -51,6 +52,9 @@ pub trait CrmStore: Send + Sync {
 
     /// The file `name` stored with `target`, if there is one.
     async fn file(&self, target: &EntityRef, name: &str) -> Result<Option<StoredFile>, CrmError>;
+
+    /// The sequence number the next invoice of `year` would get now.
+    async fn next_invoice_seq(&self, year: i64) -> Result<i64, CrmError>;
 
     /// Applies a change set in one transaction: all of it, or none of it.
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError>;

@@ -47,6 +47,18 @@ pub enum Change {
     Mail(OutgoingMail),
     /// An in-app notification.
     Notify(Notification),
+    /// An optimistic check: at this point of the change set, the entity's
+    /// field must hold this value, or the whole set is refused as a conflict
+    /// (and the step runs again). A step that read something to compute a
+    /// write (such as the next invoice number) guards its write with this.
+    Expect {
+        /// Which entity.
+        target: EntityRef,
+        /// The field.
+        field: String,
+        /// The value it must hold.
+        value: Value,
+    },
     /// Store a file with an entity, replacing one of the same name.
     AttachFile {
         /// Which entity.

@@ -10,7 +10,8 @@ use crate::crm::changes::{Change, StoredFile};
 use crate::crm::schema::spec;
 use crate::crm::validate::{check_record, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter, new_id};
-use crate::store::Store;
+use crate::crm::money::{money_text, totals};
+use crate::store::{Store, invoice_number};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -102,7 +103,7 @@ impl CrmSession {
     }
 
     /// Buffers a create after checking the fields; returns the new id.
-    pub fn create(
+    pub async fn create(
         &mut self,
         kind: EntityKind,
         fields: Map<String, Value>,
@@ -111,6 +112,11 @@ impl CrmSession {
         check_record(kind, &record)?;
         let target = EntityRef { kind, id: new_id() };
         record.insert("id".into(), Value::String(target.id.clone()));
+        let expected_number = if kind == EntityKind::Invoice {
+            Some(self.number_invoice(&mut record).await?)
+        } else {
+            None
+        };
         self.overlay.insert(target.clone(), record);
         self.created.push(target.clone());
         self.changes.push(Change::Create {
@@ -118,7 +124,49 @@ impl CrmSession {
             id: target.id.clone(),
             fields,
         });
+        if let Some(number) = expected_number {
+            // The number was read before the commit; if another step takes
+            // it first, the commit is refused and the step runs again.
+            self.changes.push(Change::Expect {
+                target: target.clone(),
+                field: "number".into(),
+                value: Value::String(number),
+            });
+        }
         Ok(target)
+    }
+
+    /// Gives a buffered invoice the totals and the number it will get, so the
+    /// action can report them; returns the number.
+    async fn number_invoice(&self, record: &mut Map<String, Value>) -> Result<String, CrmError> {
+        let year: i64 = record
+            .get("issue_date")
+            .and_then(Value::as_str)
+            .and_then(|d| d.get(..4))
+            .and_then(|y| y.parse().ok())
+            .ok_or_else(|| CrmError::field(EntityKind::Invoice, "issue_date", "is required"))?;
+        let mine = self
+            .created
+            .iter()
+            .filter(|r| r.kind == EntityKind::Invoice)
+            .filter_map(|r| self.overlay.get(r))
+            .filter(|r| r.get("year").and_then(Value::as_i64) == Some(year))
+            .count();
+        let seq = self.store.next_invoice_seq(year).await? + i64::try_from(mine).unwrap_or(0);
+        let number = invoice_number(year, seq);
+        if let Some(Value::Array(items)) = record.get("items") {
+            let t = totals(items);
+            record.insert("subtotal".into(), Value::String(money_text(t.subtotal)));
+            record.insert("vat_total".into(), Value::String(money_text(t.vat)));
+            record.insert("total".into(), Value::String(money_text(t.total)));
+        }
+        record.insert("year".into(), Value::from(year));
+        record.insert("seq".into(), Value::from(seq));
+        record.insert("number".into(), Value::String(number.clone()));
+        record
+            .entry("status")
+            .or_insert_with(|| Value::String("draft".into()));
+        Ok(number)
     }
 
     /// Buffers an update after checking it against the current record.

@@ -71,6 +71,22 @@ pub async fn apply_change(
             notify(conn, n).await?;
             report.notifications += 1;
         }
+        Change::Expect {
+            target,
+            field,
+            value,
+        } => {
+            let record = rows::load(conn, target)
+                .await?
+                .ok_or_else(|| CrmError::NotFound(target.clone()))?;
+            let actual = record.get(field).unwrap_or(&Value::Null);
+            if actual != value {
+                return Err(CrmError::Conflict(format!(
+                    "{target}.{field} is {actual} where the step expected {value}: \
+                     a concurrent change got there first"
+                )));
+            }
+        }
         Change::AttachFile { target, file } => {
             must_exist(conn, target).await?;
             file.check().map_err(CrmError::Invalid)?;
@@ -403,6 +419,22 @@ async fn derive(
     Ok(())
 }
 
+/// The number the next invoice issued in `year` gets, unless another
+/// commit takes it first.
+pub async fn next_invoice_seq(conn: &mut SqliteConnection, year: i64) -> Result<i64, CrmError> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM invoice_counters WHERE year = ?")
+        .bind(year)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(last.unwrap_or(0) + 1)
+}
+
+/// An invoice's number: the year and a five-digit sequence, "2026-00042".
+pub fn invoice_number(year: i64, seq: i64) -> String {
+    format!("{year}-{seq:05}")
+}
+
 /// The next number of the issue date's year. The counter row is bumped in
 /// this transaction, so numbers are unique and gap-free: a rolled-back
 /// invoice rolls its number back too.
@@ -429,7 +461,7 @@ async fn assign_invoice_number(
     .map_err(db_err)?;
     let seq: i64 = row.try_get("last_seq").map_err(db_err)?;
     record.insert("year".into(), Value::from(year));
-    record.insert("number".into(), Value::String(format!("{year}-{seq:05}")));
+    record.insert("number".into(), Value::String(invoice_number(year, seq)));
     record.insert("seq".into(), Value::from(seq));
     Ok(())
 }

@@ -180,6 +180,11 @@ impl CrmStore for SqliteStore {
         self.load_file(target, name).await
     }
 
+    async fn next_invoice_seq(&self, year: i64) -> Result<i64, CrmError> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        super::apply::next_invoice_seq(&mut conn, year).await
+    }
+
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
         let mut tx = self.write_tx().await?;
         let mut report = CommitReport::default();

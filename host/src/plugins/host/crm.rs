@@ -68,7 +68,7 @@ impl crm::Host for CallState {
     ) -> Result<WitEntityRef, WitError> {
         self.require(Capability::CrmWrite)?;
         let fields = object(&fields, "fields")?;
-        let created = self.session()?.create(kind.into(), fields)?;
+        let created = self.session()?.create(kind.into(), fields).await?;
         Ok(created.into())
     }
 
