@@ -14,12 +14,12 @@ const GUESTS: &[(&str, &str, bool)] = &[
     ("chaos", "CHAOS", false),
     ("create-invoice", "CREATE_INVOICE", true),
     ("create-task", "CREATE_TASK", true),
-    // ("import-bank-statement", "IMPORT_BANK_STATEMENT", true),
+    ("import-bank-statement", "IMPORT_BANK_STATEMENT", true),
     ("move-stage", "MOVE_STAGE", true),
-    // ("notify", "NOTIFY", true),
+    ("notify", "NOTIFY", true),
     ("render-invoice-pdf", "RENDER_INVOICE_PDF", true),
-    // ("send-email", "SEND_EMAIL", true),
-    // ("set-invoice-status", "SET_INVOICE_STATUS", true),
+    ("send-email", "SEND_EMAIL", true),
+    ("set-invoice-status", "SET_INVOICE_STATUS", true),
     ("set-status", "SET_STATUS", true),
 ];
 

@@ -1,0 +1,210 @@
+//! `import-bank-statement`: reads a 1C client-bank exchange statement
+//! (UTF-8 or Windows-1251), takes the incoming payments — those to the
+//! seller's accounts or INN — and matches each to an open invoice by the
+//! invoice number in the payment purpose, the amount and the payer's INN.
+//! Matched invoices become paid on the day the money arrived; the report
+//! lists every payment that did not match and why. A malformed statement
+//! fails the step naming the line, and changes nothing.
+
+mod matching;
+mod statement;
+
+use base64::Engine as _;
+use robota_sdk::{Action, Capability, Context, EntityKind, Error, Manifest, config, crm};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What the action takes: the file, as base64 (any encoding) or as text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Input {
+    /// The statement file's bytes, base64.
+    #[serde(default)]
+    content_base64: Option<String>,
+    /// The statement as text.
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// A payment matched to an invoice.
+#[derive(Serialize)]
+struct Matched {
+    document: String,
+    date: String,
+    amount: String,
+    payer_inn: String,
+    invoice_id: String,
+    invoice_number: String,
+}
+
+/// A payment left unmatched, and why.
+#[derive(Serialize)]
+struct Unmatched {
+    document: String,
+    date: String,
+    amount: String,
+    payer: String,
+    payer_inn: String,
+    purpose: String,
+    reason: String,
+}
+
+/// What the action returns.
+#[derive(Serialize)]
+struct Output {
+    documents: usize,
+    incoming: usize,
+    outgoing: usize,
+    matched: Vec<Matched>,
+    unmatched: Vec<Unmatched>,
+}
+
+/// The invoice a payment pays, or why none.
+fn find_invoice(doc: &statement::Document) -> Result<Result<Value, String>, Error> {
+    let purpose = doc.get("НазначениеПлатежа");
+    let mut reasons = Vec::new();
+    for candidate in matching::number_candidates(purpose) {
+        let found: Vec<Value> = crm::Query::new(EntityKind::Invoice)
+            .eq("number", &candidate)
+            .limit(1)
+            .fetch()?;
+        if let Some(invoice) = found.into_iter().next() {
+            match matching::mismatch(doc, &invoice) {
+                None => return Ok(Ok(invoice)),
+                Some(why) => reasons.push(why),
+            }
+        }
+    }
+    Ok(Err(if reasons.is_empty() {
+        format!("no invoice number of ours in the purpose `{purpose}`")
+    } else {
+        reasons.join("; ")
+    }))
+}
+
+struct ImportBankStatement;
+
+impl Action for ImportBankStatement {
+    type Input = Input;
+    type Output = Output;
+
+    fn manifest() -> Manifest {
+        Manifest::new(
+            "import-bank-statement",
+            env!("CARGO_PKG_VERSION"),
+            "Import a bank statement",
+        )
+        .description(
+            "Reads a 1C client-bank exchange statement (UTF-8 or Windows-1251), marks the invoices \
+             its incoming payments pay (number in the purpose, amount, payer INN) as paid, and \
+             reports the payments it could not match",
+        )
+        .input_schema(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "content_base64": { "type": "string" },
+                "text": { "type": "string" }
+            }
+        }))
+        .output_schema(json!({
+            "type": "object",
+            "properties": {
+                "documents": { "type": "integer" },
+                "incoming": { "type": "integer" },
+                "outgoing": { "type": "integer" },
+                "matched": { "type": "array" },
+                "unmatched": { "type": "array" }
+            }
+        }))
+        .capability(Capability::CrmRead)
+        .capability(Capability::CrmWrite)
+    }
+
+    fn run(_ctx: &Context, input: Input) -> Result<Output, Error> {
+        let text = match (input.content_base64, input.text) {
+            (Some(b64), None) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|e| Error::InvalidInput(format!("content_base64 is not base64: {e}")))?;
+                statement::decode(&bytes)
+            }
+            (None, Some(text)) => text,
+            _ => {
+                return Err(Error::InvalidInput(
+                    "give the statement as content_base64 or as text (one of them)".into(),
+                ));
+            }
+        };
+        let st = statement::parse(&text)?;
+        let our_inn = config::get("seller.inn")?.unwrap_or_default();
+        let mut accounts = st.accounts.clone();
+        if let Some(a) = config::get("seller.settlement_account")? {
+            accounts.push(a);
+        }
+        let mut out = Output {
+            documents: st.documents.len(),
+            incoming: 0,
+            outgoing: 0,
+            matched: Vec::new(),
+            unmatched: Vec::new(),
+        };
+        for doc in &st.documents {
+            let to_us = accounts.iter().any(|a| a == doc.get("ПолучательСчет"))
+                || (!our_inn.is_empty() && doc.get("ПолучательИНН") == our_inn);
+            if !to_us {
+                out.outgoing += 1;
+                continue;
+            }
+            out.incoming += 1;
+            let date = doc.received_on().unwrap_or_default();
+            match find_invoice(doc)? {
+                Ok(invoice) => {
+                    let id = invoice.get("id").and_then(Value::as_str).unwrap_or_default();
+                    let number = invoice.get("number").and_then(Value::as_str).unwrap_or_default();
+                    let target = robota_sdk::EntityRef {
+                        kind: EntityKind::Invoice,
+                        id: id.to_owned(),
+                    };
+                    let mut fields = json!({ "status": "paid" });
+                    if !date.is_empty() {
+                        fields["paid_date"] = json!(date);
+                    }
+                    crm::update(&target, &fields)?;
+                    crm::add_note(
+                        &target,
+                        &format!(
+                            "Paid: payment order № {} of {} for {}, from the bank statement",
+                            doc.get("Номер"),
+                            doc.get("Дата"),
+                            doc.amount
+                        ),
+                    )?;
+                    out.matched.push(Matched {
+                        document: doc.get("Номер").to_owned(),
+                        date: date.clone(),
+                        amount: doc.amount.to_string(),
+                        payer_inn: doc.get("ПлательщикИНН").to_owned(),
+                        invoice_id: id.to_owned(),
+                        invoice_number: number.to_owned(),
+                    });
+                }
+                Err(reason) => out.unmatched.push(Unmatched {
+                    document: doc.get("Номер").to_owned(),
+                    date,
+                    amount: doc.amount.to_string(),
+                    payer: match doc.get("Плательщик1") {
+                        "" => doc.get("Плательщик").to_owned(),
+                        p => p.to_owned(),
+                    },
+                    payer_inn: doc.get("ПлательщикИНН").to_owned(),
+                    purpose: doc.get("НазначениеПлатежа").to_owned(),
+                    reason,
+                }),
+            }
+        }
+        Ok(out)
+    }
+}
+
+robota_sdk::export_action!(ImportBankStatement);

@@ -1,0 +1,91 @@
+//! Matching an incoming payment to an open invoice: by the invoice number in
+//! the payment purpose, then the amount and the payer's INN must agree.
+
+use crate::statement::Document;
+use robota_sdk::Decimal;
+use serde_json::Value;
+use std::str::FromStr;
+
+/// The words of a payment purpose that could be an invoice number: runs of
+/// letters, digits, `-` and `/` that hold a digit ("2026-00001", "№15").
+pub fn number_candidates(purpose: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in purpose.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '/')) {
+        let word = word.trim_matches(|c: char| c == '-' || c == '/');
+        if word.chars().any(|c| c.is_ascii_digit()) && !out.iter().any(|w| w == word) {
+            out.push(word.to_owned());
+        }
+    }
+    out
+}
+
+/// Why a payment was not matched to `invoice`, or `None` if it pays it.
+pub fn mismatch(doc: &Document, invoice: &Value) -> Option<String> {
+    let text = |k: &str| invoice.get(k).and_then(Value::as_str).unwrap_or_default();
+    let number = text("number");
+    match text("status") {
+        "paid" => return Some(format!("invoice {number} is already paid")),
+        "cancelled" => return Some(format!("invoice {number} is cancelled")),
+        _ => {}
+    }
+    let total = Decimal::from_str(text("total")).unwrap_or_default();
+    if doc.amount != total {
+        return Some(format!(
+            "amount {} differs from invoice {number} total {total}",
+            doc.amount
+        ));
+    }
+    let buyer_inn = invoice
+        .get("buyer")
+        .and_then(|b| b.get("inn"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let payer_inn = doc.get("ПлательщикИНН");
+    if !buyer_inn.is_empty() && payer_inn != buyer_inn {
+        return Some(format!(
+            "payer INN `{payer_inn}` is not the INN {buyer_inn} of invoice {number}'s buyer"
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn doc(amount: &str, inn: &str) -> Document {
+        let mut fields = BTreeMap::new();
+        fields.insert("ПлательщикИНН".to_owned(), inn.to_owned());
+        Document {
+            line: 1,
+            kind: "Платежное поручение".into(),
+            fields,
+            amount: Decimal::from_str(amount).unwrap(),
+        }
+    }
+
+    fn invoice(status: &str) -> Value {
+        json!({ "number": "2026-00001", "status": status, "total": "1200.00", "buyer": { "inn": "7736207543" } })
+    }
+
+    #[test]
+    fn candidates_are_the_words_with_digits() {
+        assert_eq!(
+            number_candidates("Оплата по счету №2026-00001 от 22.11.2026, НДС 20%"),
+            vec!["2026-00001", "22", "11", "2026", "20"]
+        );
+        assert!(number_candidates("Возврат займа").is_empty());
+    }
+
+    #[test]
+    fn amount_inn_and_status_must_agree() {
+        assert_eq!(mismatch(&doc("1200", "7736207543"), &invoice("sent")), None);
+        assert_eq!(mismatch(&doc("1200.00", "7736207543"), &invoice("overdue")), None);
+        assert!(mismatch(&doc("1000", "7736207543"), &invoice("sent")).unwrap().contains("amount 1000 differs"));
+        assert!(mismatch(&doc("1200", "7707083893"), &invoice("sent")).unwrap().contains("payer INN"));
+        assert!(mismatch(&doc("1200", "7736207543"), &invoice("paid")).unwrap().contains("already paid"));
+        assert!(mismatch(&doc("1200", "7736207543"), &invoice("cancelled")).unwrap().contains("cancelled"));
+    }
+}
