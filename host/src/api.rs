@@ -11,7 +11,9 @@ mod openapi;
 mod plugins;
 pub mod problem;
 mod processes;
+mod reports;
 mod runs;
+mod statements;
 
 use crate::engine::{Engine, ShiftedClock};
 use crate::store::SqliteStore;
@@ -41,6 +43,8 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(entities::routes())
         .merge(files::routes())
+        .merge(statements::routes())
+        .merge(reports::routes())
         .merge(processes::routes())
         .merge(runs::routes())
         .merge(approvals::routes())

@@ -4,7 +4,7 @@
 //! commands and flags are.
 
 mod bench;
-mod demo;
+pub mod demo;
 mod plugin;
 mod process;
 mod runs;

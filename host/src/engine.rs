@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod clock;
 pub mod definition;
 pub mod diagnostics;
+pub mod direct;
 pub mod expr;
 pub mod flow;
 mod params;

@@ -11,6 +11,7 @@ pub mod events;
 pub mod files;
 pub mod outbox;
 pub mod processes;
+pub mod reports;
 mod rows;
 pub mod runs;
 pub mod schedules;

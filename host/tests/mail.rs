@@ -8,9 +8,8 @@
 mod common;
 
 use common::server::{Api, Site};
+use common::smtp::{Smtp, free_port, received};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const MAIL_ON_CREATE: &str = r#"
@@ -22,73 +21,6 @@ id = "mail"
 uses = "chaos@0"
 input = { do = "mail", to = "client@example.com", subject = "Счёт по сделке {{ deal.title }}" }
 "#;
-
-/// The Python with aiosmtpd that scripts/build-example-plugins installs.
-fn python() -> PathBuf {
-    std::env::var_os("ROBOTA_TEST_PYTHON").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/py/bin/python"),
-        PathBuf::from,
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// An aiosmtpd server storing what it receives in a Maildir.
-struct Smtp {
-    child: Child,
-}
-
-impl Smtp {
-    fn start(port: u16, maildir: &Path) -> Smtp {
-        let python = python();
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/build-example-plugins (or set ROBOTA_TEST_PYTHON to a Python with aiosmtpd)",
-            python.display()
-        );
-        let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd starts");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "aiosmtpd did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Smtp { child }
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The messages in a Maildir's `new` folder.
-fn received(maildir: &Path) -> Vec<String> {
-    std::fs::read_dir(maildir.join("new"))
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .map(|e| std::fs::read_to_string(e.path()).unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn items(v: &Value) -> &Vec<Value> {
     v["items"].as_array().unwrap()

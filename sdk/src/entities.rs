@@ -64,6 +64,9 @@ pub struct DealItem {
     pub name: String,
     /// How many.
     pub quantity: Decimal,
+    /// The unit, such as "шт" or "усл".
+    #[serde(default)]
+    pub unit: Option<String>,
     /// The price of one, VAT included.
     pub price: Decimal,
     /// "20", "10", "0" or "none" (без НДС).

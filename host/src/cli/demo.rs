@@ -33,10 +33,23 @@ const PROCESSES: &[(&str, &str)] = &[
         "start-negotiation.toml",
         include_str!("../../../examples/processes/start-negotiation.toml"),
     ),
+    (
+        "invoice-on-stage.toml",
+        include_str!("../../../examples/processes/invoice-on-stage.toml"),
+    ),
+    (
+        "invoice-paid.toml",
+        include_str!("../../../examples/processes/invoice-paid.toml"),
+    ),
+    (
+        "overdue-invoices.toml",
+        include_str!("../../../examples/processes/overdue-invoices.toml"),
+    ),
 ];
 
-/// What the standard actions are granted in the demo.
-const GRANTS: &str = r#"# What the admin granted each installed action.
+/// What the standard actions are granted in the demo (with the demo
+/// seller's requisites); the end-to-end tests grant the same.
+pub const DEMO_GRANTS: &str = r#"# What the admin granted each installed action.
 [actions.create-task]
 grants = ["crm.read", "crm.write"]
 
@@ -45,6 +58,42 @@ grants = ["crm.read", "crm.write"]
 
 [actions.set-status]
 grants = ["crm.read", "crm.write"]
+
+[actions.set-invoice-status]
+grants = ["crm.read", "crm.write"]
+
+[actions.create-invoice]
+grants = ["crm.read", "crm.write"]
+
+[actions.create-invoice.config]
+"seller.name" = "ООО «Робота»"
+"seller.inn" = "7736207543"
+"seller.kpp" = "773601001"
+"seller.address" = "119021, г. Москва, ул. Льва Толстого, д. 16"
+"seller.bank_name" = "ПАО Сбербанк, г. Москва"
+"seller.bik" = "044525225"
+"seller.settlement_account" = "40702810500000001234"
+"seller.correspondent_account" = "30101810400000000225"
+"seller.director" = "Анна Админова"
+"seller.accountant" = "Мария Бухова"
+"seller.email" = "billing@demo.robota"
+
+[actions.render-invoice-pdf]
+grants = ["crm.read", "crm.write"]
+
+[actions.send-email]
+grants = ["crm.read", "mail.send"]
+
+[actions.notify]
+grants = ["crm.read", "notify.send", "mail.send"]
+
+[actions.import-bank-statement]
+grants = ["crm.read", "crm.write"]
+max_io = "8MiB"
+
+[actions.import-bank-statement.config]
+"seller.inn" = "7736207543"
+"seller.settlement_account" = "40702810500000001234"
 "#;
 
 /// Runs the demo in `dir`.
@@ -61,7 +110,7 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
     }
     write(
         &plugins.join(crate::engine::catalog::GRANTS_FILE),
-        GRANTS.as_bytes(),
+        DEMO_GRANTS.as_bytes(),
     )?;
     for (name, text) in PROCESSES {
         write(&processes.join(name), text.as_bytes())?;
@@ -171,7 +220,11 @@ async fn seed(store: &SqliteStore) -> anyhow::Result<bool> {
             "demo-deal-pumps",
             json!({
             "title": "Поставка насосов", "amount": "480000.00", "currency": "RUB",
-            "company_id": "demo-company-romashka", "contact_id": "demo-contact-sergey", "responsible_id": manager }),
+            "company_id": "demo-company-romashka", "contact_id": "demo-contact-sergey", "responsible_id": manager,
+            "items": [
+                { "name": "Насос центробежный ЦН-40", "quantity": "2", "price": "200000.00", "vat_rate": "20" },
+                { "name": "Монтаж и пусконаладка", "quantity": "1", "unit": "усл", "price": "80000.00", "vat_rate": "20" }
+            ] }),
         ),
         create(
             EntityKind::Deal,

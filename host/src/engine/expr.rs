@@ -16,6 +16,44 @@ use std::collections::BTreeSet;
 /// The fuel one evaluation may burn (roughly, instructions).
 const FUEL: u64 = 100_000;
 
+fn date_arg(text: &str) -> Result<chrono::NaiveDate, minijinja::Error> {
+    // A timestamp counts by its date part.
+    let day = text.get(..10).unwrap_or(text);
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("`{text}` is not a date (YYYY-MM-DD)"),
+        )
+    })
+}
+
+/// `{{ today | add_days(-14) }}`: the date so many days later (or earlier).
+fn add_days(date: &str, days: f64) -> Result<String, minijinja::Error> {
+    // Numbers may arrive as floats (decimal fields are floats in templates).
+    if days.fract() != 0.0 || days.abs() > 1e6 {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("add_days needs a whole number of days, not {days}"),
+        ));
+    }
+    let days = days as i64;
+    let d = date_arg(date)?;
+    d.checked_add_signed(chrono::Duration::days(days))
+        .map(|d| d.to_string())
+        .ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("{date} + {days} days is out of range"),
+            )
+        })
+}
+
+/// `{{ invoice.due_date | days_since(today) }}`: whole days from the date to
+/// `until` (negative if it is later).
+fn days_since(date: &str, until: &str) -> Result<i64, minijinja::Error> {
+    Ok((date_arg(until)? - date_arg(date)?).num_days())
+}
+
 /// The template engine of the process engine.
 pub struct Templates {
     env: Environment<'static>,
@@ -34,6 +72,8 @@ impl Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
         env.set_keep_trailing_newline(true);
+        env.add_filter("add_days", add_days);
+        env.add_filter("days_since", days_since);
         Templates { env }
     }
 
@@ -170,6 +210,23 @@ mod tests {
             t.condition("deal.company.inn == '7707083893'", &ctx)
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn date_filters_add_days_and_count_them() {
+        let t = Templates::new();
+        let ctx = json!({ "today": "2026-11-22", "due": "2026-11-01T00:00:00Z" });
+        assert_eq!(
+            t.render("{{ today | add_days(-14) }}", &ctx).unwrap(),
+            "2026-11-08"
+        );
+        assert_eq!(
+            t.render("{{ today | add_days(10) }}", &ctx).unwrap(),
+            "2026-12-02"
+        );
+        assert!(t.condition("due | days_since(today) > 14", &ctx).unwrap());
+        let e = t.render("{{ 'soon' | add_days(1) }}", &ctx).unwrap_err();
+        assert!(e.contains("`soon` is not a date"), "{e}");
     }
 
     #[test]

@@ -7,10 +7,10 @@
 //! effects must be all-or-nothing.
 
 use crate::crm::changes::{Change, StoredFile};
+use crate::crm::money::{money_text, totals};
 use crate::crm::schema::spec;
 use crate::crm::validate::{check_record, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter, new_id};
-use crate::crm::money::{money_text, totals};
 use crate::store::{Store, invoice_number};
 use serde_json::{Map, Value};
 use std::collections::HashMap;

@@ -422,11 +422,12 @@ async fn derive(
 /// The number the next invoice issued in `year` gets, unless another
 /// commit takes it first.
 pub async fn next_invoice_seq(conn: &mut SqliteConnection, year: i64) -> Result<i64, CrmError> {
-    let last: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM invoice_counters WHERE year = ?")
-        .bind(year)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT last_seq FROM invoice_counters WHERE year = ?")
+            .bind(year)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
     Ok(last.unwrap_or(0) + 1)
 }
 

@@ -53,3 +53,4 @@ pub fn crm_grants() -> Grants {
 }
 
 pub mod server;
+pub mod smtp;

@@ -8,14 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The grants the test server gives its actions.
-const GRANTS: &str = r#"
-[actions.create-task]
-grants = ["crm.read", "crm.write"]
-[actions.move-stage]
-grants = ["crm.read", "crm.write"]
-[actions.set-status]
-grants = ["crm.read", "crm.write"]
+/// The grants the test server gives chaos; the standard actions get what
+/// `robota demo` gives them.
+const CHAOS_GRANTS: &str = r#"
 [actions.chaos]
 grants = ["crm.read", "crm.write", "mail.send"]
 "#;
@@ -38,7 +33,11 @@ impl Site {
         }
         std::fs::copy(robota_plugin_artifacts::CHAOS, plugins.join("chaos.wasm"))
             .expect("copy chaos");
-        std::fs::write(plugins.join("plugins.toml"), GRANTS).expect("write grants");
+        std::fs::write(
+            plugins.join("plugins.toml"),
+            format!("{}\n{CHAOS_GRANTS}", robota::cli::demo::DEMO_GRANTS),
+        )
+        .expect("write grants");
         for (name, text) in processes {
             std::fs::write(procs.join(name), text).expect("write process");
         }
@@ -170,6 +169,48 @@ impl Api {
             content_type,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
         }
+    }
+
+    /// Sends `body` as raw bytes with `content_type`.
+    pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let mut req = self.client.post(format!("{}{path}", self.url));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let res = req
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("a body");
+        Answer {
+            status,
+            content_type: String::new(),
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    /// GETs `path` and returns the status, the content type and the raw bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let mut req = self.client.get(format!("{}{path}", self.url));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("the server answers");
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            status,
+            content_type,
+            res.bytes().await.expect("a body").to_vec(),
+        )
     }
 
     pub async fn get(&self, path: &str) -> Answer {

@@ -86,6 +86,9 @@ fn lines(deal: &robota_sdk::Deal, default_vat: &str) -> Result<Vec<Value>, Error
             if let Some(p) = &i.product_id {
                 line["product_id"] = json!(p);
             }
+            if let Some(u) = &i.unit {
+                line["unit"] = json!(u);
+            }
             line
         })
         .collect())
@@ -161,8 +164,14 @@ impl Action for CreateInvoice {
                 return Err(Error::Conflict(format!(
                     "deal {} already has open invoice {} ({}); pass allow_second = true to issue another",
                     deal.id,
-                    existing.get("number").and_then(Value::as_str).unwrap_or("?"),
-                    existing.get("status").and_then(Value::as_str).unwrap_or("?"),
+                    existing
+                        .get("number")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    existing
+                        .get("status")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
                 )));
             }
         }
@@ -197,7 +206,12 @@ impl Action for CreateInvoice {
         crm::link(&deal.entity_ref(), &invoice)?;
         crm::add_note(
             &deal.entity_ref(),
-            &format!("Invoice {} issued for {} {}", text("number"), text("total"), text("currency")),
+            &format!(
+                "Invoice {} issued for {} {}",
+                text("number"),
+                text("total"),
+                text("currency")
+            ),
         )?;
         Ok(Output {
             number: text("number"),

@@ -14,11 +14,26 @@ pub fn seller_from_config() -> Result<Value, Error> {
         Error::InvalidInput(format!("config seller.{key}: {e}"))
     };
     let mut seller = Map::new();
-    for key in ["name", "inn", "address", "bank_name", "bik", "settlement_account"] {
+    for key in [
+        "name",
+        "inn",
+        "address",
+        "bank_name",
+        "bik",
+        "settlement_account",
+    ] {
         let value = config::require(&format!("seller.{key}"))?;
         seller.insert(key.to_owned(), json!(value));
     }
-    for key in ["kpp", "ogrn", "correspondent_account", "director", "accountant", "email", "phone"] {
+    for key in [
+        "kpp",
+        "ogrn",
+        "correspondent_account",
+        "director",
+        "accountant",
+        "email",
+        "phone",
+    ] {
         if let Some(value) = config::get(&format!("seller.{key}"))? {
             seller.insert(key.to_owned(), json!(value));
         }
@@ -51,7 +66,11 @@ pub struct Buyer {
 /// The deal's company (a legal entity or sole trader) or, without one, its
 /// contact (a private person).
 pub fn buyer_of(deal: &Deal) -> Result<Buyer, Error> {
-    let contact = deal.contact_id.as_deref().map(crm::get_contact).transpose()?;
+    let contact = deal
+        .contact_id
+        .as_deref()
+        .map(crm::get_contact)
+        .transpose()?;
     let contact_email = contact.as_ref().and_then(|c| c.emails.first().cloned());
     if let Some(company_id) = &deal.company_id {
         let c = crm::get_company(company_id)?;

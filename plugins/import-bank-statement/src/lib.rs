@@ -126,7 +126,9 @@ impl Action for ImportBankStatement {
             (Some(b64), None) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
-                    .map_err(|e| Error::InvalidInput(format!("content_base64 is not base64: {e}")))?;
+                    .map_err(|e| {
+                        Error::InvalidInput(format!("content_base64 is not base64: {e}"))
+                    })?;
                 statement::decode(&bytes)
             }
             (None, Some(text)) => text,
@@ -160,8 +162,14 @@ impl Action for ImportBankStatement {
             let date = doc.received_on().unwrap_or_default();
             match find_invoice(doc)? {
                 Ok(invoice) => {
-                    let id = invoice.get("id").and_then(Value::as_str).unwrap_or_default();
-                    let number = invoice.get("number").and_then(Value::as_str).unwrap_or_default();
+                    let id = invoice
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let number = invoice
+                        .get("number")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
                     let target = robota_sdk::EntityRef {
                         kind: EntityKind::Invoice,
                         id: id.to_owned(),

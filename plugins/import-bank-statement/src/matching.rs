@@ -82,10 +82,29 @@ mod tests {
     #[test]
     fn amount_inn_and_status_must_agree() {
         assert_eq!(mismatch(&doc("1200", "7736207543"), &invoice("sent")), None);
-        assert_eq!(mismatch(&doc("1200.00", "7736207543"), &invoice("overdue")), None);
-        assert!(mismatch(&doc("1000", "7736207543"), &invoice("sent")).unwrap().contains("amount 1000 differs"));
-        assert!(mismatch(&doc("1200", "7707083893"), &invoice("sent")).unwrap().contains("payer INN"));
-        assert!(mismatch(&doc("1200", "7736207543"), &invoice("paid")).unwrap().contains("already paid"));
-        assert!(mismatch(&doc("1200", "7736207543"), &invoice("cancelled")).unwrap().contains("cancelled"));
+        assert_eq!(
+            mismatch(&doc("1200.00", "7736207543"), &invoice("overdue")),
+            None
+        );
+        assert!(
+            mismatch(&doc("1000", "7736207543"), &invoice("sent"))
+                .unwrap()
+                .contains("amount 1000 differs")
+        );
+        assert!(
+            mismatch(&doc("1200", "7707083893"), &invoice("sent"))
+                .unwrap()
+                .contains("payer INN")
+        );
+        assert!(
+            mismatch(&doc("1200", "7736207543"), &invoice("paid"))
+                .unwrap()
+                .contains("already paid")
+        );
+        assert!(
+            mismatch(&doc("1200", "7736207543"), &invoice("cancelled"))
+                .unwrap()
+                .contains("cancelled")
+        );
     }
 }

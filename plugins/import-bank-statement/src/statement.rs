@@ -55,7 +55,9 @@ pub fn iso_date(d: &str) -> Option<String> {
         && day.len() == 2
         && month.len() == 2
         && year.len() == 4
-        && [day, month, year].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        && [day, month, year]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_digit()));
     ok.then(|| format!("{year}-{month}-{day}"))
 }
 
@@ -124,15 +126,23 @@ pub fn parse(text: &str) -> Result<Statement, Error> {
                     statement.documents.push(doc);
                 }
             }
-            ("КонецДокумента", None) => return Err(bad(n, "КонецДокумента without СекцияДокумент")),
+            ("КонецДокумента", None) => {
+                return Err(bad(n, "КонецДокумента without СекцияДокумент"));
+            }
             ("СекцияДокумент", Some(open)) => {
                 return Err(bad(
                     n,
-                    format!("a new document starts before the one from line {} ends (КонецДокумента)", open.line),
+                    format!(
+                        "a new document starts before the one from line {} ends (КонецДокумента)",
+                        open.line
+                    ),
                 ));
             }
             ("КонецФайла", Some(open)) => {
-                return Err(bad(n, format!("the file ends inside the document from line {}", open.line)));
+                return Err(bad(
+                    n,
+                    format!("the file ends inside the document from line {}", open.line),
+                ));
             }
             (_, Some(doc)) => {
                 if !line.contains('=') {
@@ -168,7 +178,10 @@ pub fn parse(text: &str) -> Result<Statement, Error> {
         }
     }
     if let Some(open) = current {
-        return Err(bad(open.line, "the document never ends (no КонецДокумента)"));
+        return Err(bad(
+            open.line,
+            "the document never ends (no КонецДокумента)",
+        ));
     }
     if !ended {
         return Err(Error::InvalidInput(
@@ -236,11 +249,19 @@ mod tests {
         assert!(msg("hello\n").contains("line 1"), "{}", msg("hello\n"));
         assert!(msg("").contains("empty"));
         let cut = SAMPLE.replace("КонецДокумента\r\nКонецФайла\r\n", "");
-        assert!(msg(&cut).contains("line 9: the document never ends"), "{}", msg(&cut));
+        assert!(
+            msg(&cut).contains("line 9: the document never ends"),
+            "{}",
+            msg(&cut)
+        );
         let no_end = SAMPLE.replace("КонецФайла\r\n", "");
         assert!(msg(&no_end).contains("КонецФайла"));
         let bad_sum = SAMPLE.replace("Сумма=120000.00", "Сумма=12O000");
-        assert!(msg(&bad_sum).contains("Сумма `12O000`"), "{}", msg(&bad_sum));
+        assert!(
+            msg(&bad_sum).contains("Сумма `12O000`"),
+            "{}",
+            msg(&bad_sum)
+        );
         let negative = SAMPLE.replace("Сумма=120000.00", "Сумма=-5");
         assert!(msg(&negative).contains("positive"));
         let stray = SAMPLE.replace("Номер=15", "Номер 15");

@@ -1,7 +1,9 @@
 //! `notify`: an in-app notification to a user — by default the responsible
 //! user of the entity it is about — and, if asked, the same by e-mail.
 
-use robota_sdk::{Action, Capability, Context, EntityKind, EntityRef, Error, Manifest, crm, mail, notify};
+use robota_sdk::{
+    Action, Capability, Context, EntityKind, EntityRef, Error, Manifest, crm, mail, notify,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

@@ -147,18 +147,46 @@ impl<'f> Layout<'f> {
         for (i, l) in bank_lines.iter().take(2).enumerate() {
             self.text(LEFT + 3.0, top + 12.0 + i as f32 * 11.0, 9.0, false, l);
         }
-        self.text(LEFT + 3.0, top + 2.0 * row + 12.0 - 14.0, 7.0, false, "Банк получателя");
+        self.text(
+            LEFT + 3.0,
+            top + 2.0 * row + 12.0 - 14.0,
+            7.0,
+            false,
+            "Банк получателя",
+        );
         self.text_in(c1, 50.0, top + 12.0, 9.0, false, "БИК", Align::Left);
         self.text_in(c2, RIGHT - c2, top + 12.0, 9.0, false, &s.bik, Align::Left);
         self.text_in(c1, 50.0, top + row + 12.0, 9.0, false, "Сч. №", Align::Left);
-        self.text_in(c2, RIGHT - c2, top + row + 12.0, 9.0, false, &s.correspondent_account, Align::Left);
+        self.text_in(
+            c2,
+            RIGHT - c2,
+            top + row + 12.0,
+            9.0,
+            false,
+            &s.correspondent_account,
+            Align::Left,
+        );
         let r3 = top + 2.0 * row;
         self.text(LEFT + 3.0, r3 + 12.0, 9.0, false, &format!("ИНН {}", s.inn));
         if !s.kpp.is_empty() {
-            self.text(LEFT + 148.0, r3 + 12.0, 9.0, false, &format!("КПП {}", s.kpp));
+            self.text(
+                LEFT + 148.0,
+                r3 + 12.0,
+                9.0,
+                false,
+                &format!("КПП {}", s.kpp),
+            );
         }
         self.text_in(c1, 50.0, r3 + 12.0, 9.0, false, "Сч. №", Align::Left);
-        self.text_in(c2, RIGHT - c2, r3 + 12.0, 9.0, false, &s.settlement_account, Align::Left);
+        self.text_in(
+            c2,
+            RIGHT - c2,
+            r3 + 12.0,
+            9.0,
+            false,
+            &s.settlement_account,
+            Align::Left,
+        );
         let r4 = r3 + row;
         let name_lines = self.fonts.wrap(&s.name, 9.0, false, 284.0);
         for (i, l) in name_lines.iter().take(2).enumerate() {
@@ -207,7 +235,10 @@ impl<'f> Layout<'f> {
     fn items(&mut self, doc: &InvoiceDoc) {
         let cols: [(f32, &str); 6] = [
             (25.0, "№"),
-            (WIDTH - 25.0 - 55.0 - 35.0 - 85.0 - 90.0, "Товары (работы, услуги)"),
+            (
+                WIDTH - 25.0 - 55.0 - 35.0 - 85.0 - 90.0,
+                "Товары (работы, услуги)",
+            ),
             (55.0, "Кол-во"),
             (35.0, "Ед."),
             (85.0, "Цена"),
@@ -237,7 +268,13 @@ impl<'f> Layout<'f> {
                 x += w;
             }
             for (k, l) in name_lines.iter().enumerate() {
-                self.text(LEFT + cols[0].0 + 3.0, base + k as f32 * 11.0, 8.5, false, l);
+                self.text(
+                    LEFT + cols[0].0 + 3.0,
+                    base + k as f32 * 11.0,
+                    8.5,
+                    false,
+                    l,
+                );
             }
             self.y += h;
         }
@@ -263,9 +300,12 @@ impl<'f> Layout<'f> {
         let y = self.y;
         self.line(LEFT, y - 20.0, RIGHT, y - 20.0, 1.5);
         let half = WIDTH / 2.0;
-        for (i, (role, name)) in [("Руководитель", &doc.seller.director), ("Бухгалтер", &doc.seller.accountant)]
-            .into_iter()
-            .enumerate()
+        for (i, (role, name)) in [
+            ("Руководитель", &doc.seller.director),
+            ("Бухгалтер", &doc.seller.accountant),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let x = LEFT + i as f32 * half;
             self.text(x, y, 9.0, true, role);
@@ -339,7 +379,10 @@ mod tests {
         let pages = layout(&doc(2), &fonts);
         assert_eq!(pages.len(), 1);
         let t = texts(&pages).join("\n");
-        assert!(t.contains("Счёт на оплату № 2026-00001 от 22 ноября 2026 г."), "{t}");
+        assert!(
+            t.contains("Счёт на оплату № 2026-00001 от 22 ноября 2026 г."),
+            "{t}"
+        );
         assert!(t.contains("ИНН 7707083893"), "{t}");
         assert!(t.contains("ИНН 7736207543"), "{t}");
         assert!(t.contains("Двести рублей 00 копеек"), "{t}");
@@ -353,10 +396,20 @@ mod tests {
         let pages = layout(&doc(80), &fonts);
         assert!(pages.len() >= 3, "{} pages", pages.len());
         for op in pages.iter().flatten() {
-            if let Op::Text { x, y, size, bold, text } = op {
+            if let Op::Text {
+                x,
+                y,
+                size,
+                bold,
+                text,
+            } = op
+            {
                 assert!(*y <= PAGE_H - 40.0 && *y > 0.0, "{text} at y {y}");
                 let right = x + fonts.width(text, *size, *bold);
-                assert!(*x >= LEFT - 0.1 && right <= RIGHT + 0.1, "{text} from {x} to {right}");
+                assert!(
+                    *x >= LEFT - 0.1 && right <= RIGHT + 0.1,
+                    "{text} from {x} to {right}"
+                );
             }
         }
         // Every line of the table is there, the last on the last page.

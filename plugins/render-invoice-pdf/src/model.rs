@@ -150,15 +150,18 @@ impl InvoiceDoc {
             let quantity = decimal(item.get("quantity"), "quantity")?;
             let price = decimal(item.get("price"), "price")?;
             let amount = round(quantity * price);
-            match item.get("vat_rate").and_then(Value::as_str).unwrap_or("none") {
+            match item
+                .get("vat_rate")
+                .and_then(Value::as_str)
+                .unwrap_or("none")
+            {
                 "none" => without_vat = true,
                 rate => {
                     let r: u32 = rate.parse().map_err(|_| {
                         Error::InvalidInput(format!("invoice VAT rate `{rate}` is unknown"))
                     })?;
                     let rd = Decimal::from(r);
-                    *vat.entry(r).or_default() +=
-                        round(amount * rd / (Decimal::ONE_HUNDRED + rd));
+                    *vat.entry(r).or_default() += round(amount * rd / (Decimal::ONE_HUNDRED + rd));
                 }
             }
             lines.push(Line {
@@ -250,10 +253,25 @@ impl InvoiceDoc {
 /// "22 ноября 2026 г."
 pub fn long_date(d: NaiveDate) -> String {
     const MONTHS: [&str; 12] = [
-        "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
-        "октября", "ноября", "декабря",
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
     ];
-    format!("{} {} {} г.", d.day(), MONTHS[d.month0() as usize], d.year())
+    format!(
+        "{} {} {} г.",
+        d.day(),
+        MONTHS[d.month0() as usize],
+        d.year()
+    )
 }
 
 /// An amount as Russian documents print it: "120 000,00".
@@ -314,27 +332,36 @@ mod tests {
     #[test]
     fn figures_and_phrases_come_from_the_record() {
         let doc = InvoiceDoc::from_record(&record()).unwrap();
-        assert_eq!(doc.title(), "Счёт на оплату № 2026-00007 от 22 ноября 2026 г.");
+        assert_eq!(
+            doc.title(),
+            "Счёт на оплату № 2026-00007 от 22 ноября 2026 г."
+        );
         assert_eq!(doc.total, Decimal::from_str("120000.50").unwrap());
         assert_eq!(
             doc.vat_lines,
             vec![
-                ("В том числе НДС 20%:".to_owned(), "16\u{a0}666,67".to_owned()),
+                (
+                    "В том числе НДС 20%:".to_owned(),
+                    "16\u{a0}666,67".to_owned()
+                ),
                 ("Без НДС".to_owned(), "-".to_owned())
             ]
         );
         assert_eq!(doc.total_in_words(), "Сто двадцать тысяч рублей 50 копеек");
         assert_eq!(doc.due_line(), "Оплатить не позднее 27.11.2026");
-        assert_eq!(doc.summary(), "Всего наименований 2, на сумму 120\u{a0}000,50 руб.");
         assert_eq!(
-            doc.buyer.description(),
-            "ООО \"Ромашка\", ИНН 7736207543"
+            doc.summary(),
+            "Всего наименований 2, на сумму 120\u{a0}000,50 руб."
         );
+        assert_eq!(doc.buyer.description(), "ООО \"Ромашка\", ИНН 7736207543");
     }
 
     #[test]
     fn amounts_print_with_grouped_thousands_and_a_comma() {
-        assert_eq!(money(Decimal::from_str("1234567.5").unwrap()), "1\u{a0}234\u{a0}567,50");
+        assert_eq!(
+            money(Decimal::from_str("1234567.5").unwrap()),
+            "1\u{a0}234\u{a0}567,50"
+        );
         assert_eq!(money(Decimal::from_str("0.005").unwrap()), "0,01");
         assert_eq!(money(Decimal::from(100)), "100,00");
         assert_eq!(quantity(Decimal::from_str("2.50").unwrap()), "2,5");

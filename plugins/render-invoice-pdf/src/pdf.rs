@@ -13,7 +13,8 @@ use krilla::text::{Font, TextDirection};
 /// The PDF of `pages`, titled `title`.
 pub fn write(pages: &[Vec<Op>], title: &str) -> Result<Vec<u8>, String> {
     let font = |bold| {
-        Font::new(Fonts::data(bold).into(), 0).ok_or_else(|| "the embedded font is broken".to_owned())
+        Font::new(Fonts::data(bold).into(), 0)
+            .ok_or_else(|| "the embedded font is broken".to_owned())
     };
     let (regular, bold) = (font(false)?, font(true)?);
     let settings = PageSettings::from_wh(PAGE_W, PAGE_H).ok_or("bad page size")?;
@@ -28,7 +29,13 @@ pub fn write(pages: &[Vec<Op>], title: &str) -> Result<Vec<u8>, String> {
         let mut surface = page.surface();
         for op in ops {
             match op {
-                Op::Text { x, y, size, bold: b, text } => {
+                Op::Text {
+                    x,
+                    y,
+                    size,
+                    bold: b,
+                    text,
+                } => {
                     surface.set_stroke(None);
                     surface.set_fill(Some(Fill::default()));
                     let face = if *b { bold.clone() } else { regular.clone() };
@@ -41,7 +48,13 @@ pub fn write(pages: &[Vec<Op>], title: &str) -> Result<Vec<u8>, String> {
                         TextDirection::Auto,
                     );
                 }
-                Op::Line { x1, y1, x2, y2, width } => {
+                Op::Line {
+                    x1,
+                    y1,
+                    x2,
+                    y2,
+                    width,
+                } => {
                     let mut pb = PathBuilder::new();
                     pb.move_to(*x1, *y1);
                     pb.line_to(*x2, *y2);

@@ -113,15 +113,15 @@ fn fetch(kind: EntityKind, id: &str) -> Result<Value, Error> {
 fn context_of(entity: &EntityRef) -> Result<(Map<String, Value>, Option<String>), Error> {
     let record: Value = crm::get(entity)?;
     let mut ctx = Map::new();
-    let related = |ctx: &mut Map<String, Value>, name: &str, kind, field: &str| {
-        match text_field(&record, field) {
-            Some(id) => {
-                let v = fetch(kind, &id)?;
-                ctx.insert(name.to_owned(), v.clone());
-                Ok::<_, Error>(Some(v))
-            }
-            None => Ok(None),
+    let related = |ctx: &mut Map<String, Value>, name: &str, kind, field: &str| match text_field(
+        &record, field,
+    ) {
+        Some(id) => {
+            let v = fetch(kind, &id)?;
+            ctx.insert(name.to_owned(), v.clone());
+            Ok::<_, Error>(Some(v))
         }
+        None => Ok(None),
     };
     let email = match entity.kind {
         EntityKind::Invoice => {
@@ -162,7 +162,9 @@ fn check_address(a: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidInput(format!("`{a}` is not an e-mail address")))
+        Err(Error::InvalidInput(format!(
+            "`{a}` is not an e-mail address"
+        )))
     }
 }
 

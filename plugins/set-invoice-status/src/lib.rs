@@ -87,13 +87,21 @@ impl Action for SetInvoiceStatus {
                 STATUSES.join(", ")
             )));
         }
-        if let Some(bad) = input.only_from.iter().find(|s| !STATUSES.contains(&s.as_str())) {
-            return Err(Error::InvalidInput(format!("only_from: unknown status `{bad}`")));
+        if let Some(bad) = input
+            .only_from
+            .iter()
+            .find(|s| !STATUSES.contains(&s.as_str()))
+        {
+            return Err(Error::InvalidInput(format!(
+                "only_from: unknown status `{bad}`"
+            )));
         }
         let paid_date = match &input.paid_date {
-            Some(d) => Some(NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
-                Error::InvalidInput(format!("paid_date `{d}` is not a date (YYYY-MM-DD)"))
-            })?),
+            Some(d) => Some(
+                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
+                    Error::InvalidInput(format!("paid_date `{d}` is not a date (YYYY-MM-DD)"))
+                })?,
+            ),
             None => None,
         };
         if paid_date.is_some() && input.status != "paid" {

@@ -1,0 +1,76 @@
+//! `POST /api/v1/bank-statements`: upload a 1C client-bank statement (the
+//! file as the body, UTF-8 or Windows-1251). The installed
+//! `import-bank-statement` action reads it, marks the invoices it pays as
+//! paid (processes trigger from that) and the answer is its report: what
+//! matched, and every payment that did not, with the reason. A malformed
+//! statement gets 422 naming the line, and changes nothing.
+
+use super::AppState;
+use super::auth::Caller;
+use super::problem::{ApiError, ApiResult};
+use crate::engine::definition::ActionRef;
+use crate::engine::direct::DirectError;
+use crate::plugins::CallError;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// The largest statement accepted (a month of a busy account).
+pub const MAX_STATEMENT_BYTES: usize = 4 << 20;
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/bank-statements",
+        post(import).layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES)),
+    )
+}
+
+/// The roles that may import statements.
+const ROLES: [&str; 2] = ["accountant", "admin"];
+
+async fn import(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    if !ROLES.contains(&caller.0.role.as_str()) {
+        return Err(ApiError::forbidden(format!(
+            "importing a bank statement needs the accountant or admin role; the token's role is {}",
+            caller.0.role
+        )));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the body must be the statement file (1CClientBankExchange)",
+        ));
+    }
+    let action = ActionRef {
+        id: "import-bank-statement".into(),
+        major: 1,
+    };
+    let input =
+        json!({ "content_base64": base64::engine::general_purpose::STANDARD.encode(&body) });
+    match state.engine.call_now(&action, &input).await {
+        Ok((report, _)) => Ok(Json(report)),
+        Err(DirectError::NotInstalled(a)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("action `{a}` is not installed on this server"),
+        )),
+        Err(DirectError::Action(CallError::Action { kind, message })) => Err(match kind {
+            "invalid-input" | "not-found" | "conflict" => ApiError::unprocessable(message),
+            "denied" => ApiError::forbidden(format!("the import action was denied: {message}")),
+            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message),
+        }),
+        Err(DirectError::Action(CallError::InvalidInput(m))) => Err(ApiError::unprocessable(m)),
+        Err(DirectError::Action(e)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the import action failed: {e}"),
+        )),
+        Err(DirectError::Refused(e)) => Err(e.into()),
+    }
+}
