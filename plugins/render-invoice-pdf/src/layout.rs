@@ -87,8 +87,9 @@ impl<'f> Layout<'f> {
         }
     }
 
-    /// Text aligned inside the box [x, x + w].
-    fn text_in(&mut self, x: f32, w: f32, y: f32, size: f32, bold: bool, text: &str, a: Align) {
+    /// Text aligned inside the box [x, x + w]; `style` is (size, bold).
+    fn text_in(&mut self, x: f32, w: f32, y: f32, style: (f32, bool), text: &str, a: Align) {
+        let (size, bold) = style;
         let tw = self.fonts.width(text, size, bold);
         let x = match a {
             Align::Left => x + 3.0,
@@ -154,15 +155,28 @@ impl<'f> Layout<'f> {
             false,
             "Банк получателя",
         );
-        self.text_in(c1, 50.0, top + 12.0, 9.0, false, "БИК", Align::Left);
-        self.text_in(c2, RIGHT - c2, top + 12.0, 9.0, false, &s.bik, Align::Left);
-        self.text_in(c1, 50.0, top + row + 12.0, 9.0, false, "Сч. №", Align::Left);
+        self.text_in(c1, 50.0, top + 12.0, (9.0, false), "БИК", Align::Left);
+        self.text_in(
+            c2,
+            RIGHT - c2,
+            top + 12.0,
+            (9.0, false),
+            &s.bik,
+            Align::Left,
+        );
+        self.text_in(
+            c1,
+            50.0,
+            top + row + 12.0,
+            (9.0, false),
+            "Сч. №",
+            Align::Left,
+        );
         self.text_in(
             c2,
             RIGHT - c2,
             top + row + 12.0,
-            9.0,
-            false,
+            (9.0, false),
             &s.correspondent_account,
             Align::Left,
         );
@@ -177,13 +191,12 @@ impl<'f> Layout<'f> {
                 &format!("КПП {}", s.kpp),
             );
         }
-        self.text_in(c1, 50.0, r3 + 12.0, 9.0, false, "Сч. №", Align::Left);
+        self.text_in(c1, 50.0, r3 + 12.0, (9.0, false), "Сч. №", Align::Left);
         self.text_in(
             c2,
             RIGHT - c2,
             r3 + 12.0,
-            9.0,
-            false,
+            (9.0, false),
             &s.settlement_account,
             Align::Left,
         );
@@ -225,7 +238,7 @@ impl<'f> Layout<'f> {
         let h = 16.0;
         let mut x = LEFT;
         for (w, title) in cols {
-            self.text_in(x, *w, top + 11.0, 8.5, true, title, Align::Center);
+            self.text_in(x, *w, top + 11.0, (8.5, true), title, Align::Center);
             self.rect(x, top, *w, h);
             x += w;
         }
@@ -263,7 +276,7 @@ impl<'f> Layout<'f> {
             ];
             let mut x = LEFT;
             for ((w, _), (text, align)) in cols.iter().zip(cells) {
-                self.text_in(x, *w, base, 8.5, false, &text, align);
+                self.text_in(x, *w, base, (8.5, false), &text, align);
                 self.rect(x, top, *w, h);
                 x += w;
             }
@@ -289,8 +302,8 @@ impl<'f> Layout<'f> {
         for (label, value) in rows {
             self.y += 13.0;
             let y = self.y;
-            self.text_in(LEFT, WIDTH - 90.0, y, 9.0, true, &label, Align::Right);
-            self.text_in(RIGHT - 90.0, 90.0, y, 9.0, true, &value, Align::Right);
+            self.text_in(LEFT, WIDTH - 90.0, y, (9.0, true), &label, Align::Right);
+            self.text_in(RIGHT - 90.0, 90.0, y, (9.0, true), &value, Align::Right);
         }
     }
 
@@ -311,7 +324,7 @@ impl<'f> Layout<'f> {
             self.text(x, y, 9.0, true, role);
             self.line(x + 80.0, y + 2.0, x + half - 15.0, y + 2.0, 0.5);
             if !name.is_empty() {
-                self.text_in(x + 80.0, half - 95.0, y, 9.0, false, name, Align::Right);
+                self.text_in(x + 80.0, half - 95.0, y, (9.0, false), name, Align::Right);
             }
         }
     }

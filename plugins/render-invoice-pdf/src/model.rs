@@ -301,7 +301,7 @@ pub fn quantity(x: Decimal) -> String {
 fn group_thousands(int: &str) -> String {
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             out.push('\u{a0}');
         }
         out.push(c);

@@ -125,10 +125,10 @@ fn context_of(entity: &EntityRef) -> Result<(Map<String, Value>, Option<String>)
     };
     let email = match entity.kind {
         EntityKind::Invoice => {
-            if let Some(deal) = related(&mut ctx, "deal", EntityKind::Deal, "deal_id")? {
-                if let Some(id) = text_field(&deal, "responsible_id") {
-                    ctx.insert("manager".into(), fetch(EntityKind::User, &id)?);
-                }
+            if let Some(deal) = related(&mut ctx, "deal", EntityKind::Deal, "deal_id")?
+                && let Some(id) = text_field(&deal, "responsible_id")
+            {
+                ctx.insert("manager".into(), fetch(EntityKind::User, &id)?);
             }
             let company = related(&mut ctx, "company", EntityKind::Company, "buyer_company_id")?;
             let contact = related(&mut ctx, "contact", EntityKind::Contact, "buyer_contact_id")?;
