@@ -40,6 +40,14 @@ pub async fn document() -> Json<Value> {
             }),
         );
         paths.insert(
+            format!("/api/v1/{c}/{{id}}/files"),
+            json!({ "get": op(&format!("Files stored with one of {c}"), "200") }),
+        );
+        paths.insert(
+            format!("/api/v1/{c}/{{id}}/files/{{name}}"),
+            json!({ "get": op("Download a stored file", "200") }),
+        );
+        paths.insert(
             format!("/api/v1/{c}/{{id}}"),
             json!({
                 "get": op(&format!("Read one of {c}"), "200"),
@@ -133,6 +141,30 @@ pub async fn document() -> Json<Value> {
             "/api/v1/outbox",
             "get",
             "The mail outbox (status=pending|sent|failed)",
+            "200",
+        ),
+        (
+            "/api/v1/invoices/{id}/pdf",
+            "get",
+            "The invoice's PDF (application/pdf)",
+            "200",
+        ),
+        (
+            "/api/v1/bank-statements",
+            "post",
+            "Import a 1C client-bank statement (the file as the body); marks paid invoices; reports unmatched payments",
+            "200",
+        ),
+        (
+            "/api/v1/reports/invoices",
+            "get",
+            "Invoices issued from..to: count and sum per currency, share paid, average days to payment",
+            "200",
+        ),
+        (
+            "/api/v1/reports/debt",
+            "get",
+            "Overdue debt as_of: total per currency, top debtors, debt by week",
             "200",
         ),
         ("/healthz", "get", "Liveness; needs no token", "200"),
