@@ -10,7 +10,7 @@ mod common;
 
 use chrono::{Duration as Days, Utc};
 use common::server::{Api, Site};
-use common::smtp::{Smtp, free_port, pdf_text, read_message, wait_for_mail};
+use common::smtp::{Smtp, free_port, pdf_text, read_message, serve_args, wait_for_mail};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -113,17 +113,8 @@ async fn an_invoice_is_issued_once_rendered_mailed_with_its_pdf_and_paid_from_a_
     let maildir = site.dir.path().join("maildir");
     let port = free_port();
     let _smtp = Smtp::start(port, &maildir);
-    let port_text = port.to_string();
-    let server = site.start(&[
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port_text,
-        "--smtp-security",
-        "none",
-        "--mail-from",
-        "billing@seller.example",
-    ]);
+    let args = serve_args(port, "billing@seller.example");
+    let server = site.start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let api = Api::new(&server.url, server.token.as_deref());
     let (manager, _, deal) = seed(&api, "Pumps").await;
 

@@ -8,7 +8,7 @@
 mod common;
 
 use common::server::{Api, Site};
-use common::smtp::{Smtp, free_port, received};
+use common::smtp::{Smtp, free_port, received, serve_args};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -32,17 +32,8 @@ async fn an_actions_mail_is_delivered_through_smtp_with_its_message_id() {
     let maildir = site.dir.path().join("maildir");
     let port = free_port();
     let _smtp = Smtp::start(port, &maildir);
-    let port_text = port.to_string();
-    let server = site.start(&[
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port_text,
-        "--smtp-security",
-        "none",
-        "--mail-from",
-        "robota@seller.example",
-    ]);
+    let args = serve_args(port, "robota@seller.example");
+    let server = site.start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let api = Api::new(&server.url, server.token.as_deref());
     let a = api
         .post("/api/v1/deals", &json!({ "title": "Насосы" }))

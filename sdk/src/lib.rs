@@ -131,6 +131,31 @@ impl EntityKind {
     }
 }
 
+/// An entity named in an action's input, `{"kind": "deal", "id": "…"}`:
+/// deserialise it with serde, then turn it into an [`EntityRef`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityInput {
+    /// The kind's name, such as "deal" or "payment-request".
+    pub kind: String,
+    /// The entity's id.
+    pub id: String,
+}
+
+impl EntityInput {
+    /// The reference, or `Error::InvalidInput` naming the unknown kind;
+    /// `field` is the input field it came from, for the message.
+    pub fn entity_ref(&self, field: &str) -> Result<EntityRef, Error> {
+        let kind = EntityKind::parse(&self.kind).ok_or_else(|| {
+            Error::InvalidInput(format!("{field}.kind: unknown kind `{}`", self.kind))
+        })?;
+        Ok(EntityRef {
+            kind,
+            id: self.id.clone(),
+        })
+    }
+}
+
 /// Where a call to [`Action::run`] comes from.
 #[derive(Debug, Clone)]
 pub struct Context {

@@ -24,6 +24,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The `robota serve` flags that deliver mail to a plain SMTP server on
+/// loopback `port`, from `from`.
+pub fn serve_args(port: u16, from: &str) -> Vec<String> {
+    [
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port.to_string(),
+        "--smtp-security",
+        "none",
+        "--mail-from",
+        from,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// An aiosmtpd server storing what it receives in a Maildir.
 pub struct Smtp {
     child: Child,

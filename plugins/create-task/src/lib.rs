@@ -3,7 +3,7 @@
 //! the process is about, and notes it on that entity's timeline.
 
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
-use robota_sdk::{Action, Capability, Context, EntityKind, EntityRef, Error, Manifest, crm};
+use robota_sdk::{Action, Capability, Context, EntityInput, EntityKind, Error, Manifest, crm};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -27,27 +27,7 @@ struct Input {
     business_days: bool,
     /// The entity the task is about, `{"kind": "deal", "id": "…"}`.
     #[serde(default)]
-    entity: Option<Target>,
-}
-
-/// An entity named in the input.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Target {
-    kind: String,
-    id: String,
-}
-
-impl Target {
-    fn entity_ref(&self) -> Result<EntityRef, Error> {
-        let kind = EntityKind::parse(&self.kind).ok_or_else(|| {
-            Error::InvalidInput(format!("entity.kind: unknown kind `{}`", self.kind))
-        })?;
-        Ok(EntityRef {
-            kind,
-            id: self.id.clone(),
-        })
-    }
+    entity: Option<EntityInput>,
 }
 
 /// What the action returns.
@@ -117,7 +97,11 @@ impl Action for CreateTask {
             return Err(Error::InvalidInput("title must not be empty".into()));
         }
         let mut assignee = input.assignee_id;
-        let entity = input.entity.as_ref().map(Target::entity_ref).transpose()?;
+        let entity = input
+            .entity
+            .as_ref()
+            .map(|e| e.entity_ref("entity"))
+            .transpose()?;
         if let Some(entity) = &entity {
             // Reading the entity checks it exists and gives its owner.
             let record: serde_json::Value = crm::get(entity)?;

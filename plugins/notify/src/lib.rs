@@ -2,7 +2,8 @@
 //! user of the entity it is about — and, if asked, the same by e-mail.
 
 use robota_sdk::{
-    Action, Capability, Context, EntityKind, EntityRef, Error, Manifest, crm, mail, notify,
+    Action, Capability, Context, EntityInput, EntityKind, EntityRef, Error, Manifest, crm, mail,
+    notify,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ struct Input {
     user_id: Option<String>,
     /// What the notification is about, `{"kind": "invoice", "id": "…"}`.
     #[serde(default)]
-    entity: Option<Target>,
+    entity: Option<EntityInput>,
     /// A short title.
     title: String,
     /// The text.
@@ -25,14 +26,6 @@ struct Input {
     /// Also e-mail the user (needs `mail.send`).
     #[serde(default)]
     email: bool,
-}
-
-/// An entity named in the input.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Target {
-    kind: String,
-    id: String,
 }
 
 /// What the action returns.
@@ -105,15 +98,11 @@ impl Action for Notify {
         if input.title.trim().is_empty() {
             return Err(Error::InvalidInput("title must not be empty".into()));
         }
-        let entity = match &input.entity {
-            Some(t) => Some(EntityRef {
-                kind: EntityKind::parse(&t.kind).ok_or_else(|| {
-                    Error::InvalidInput(format!("entity.kind: unknown kind `{}`", t.kind))
-                })?,
-                id: t.id.clone(),
-            }),
-            None => None,
-        };
+        let entity = input
+            .entity
+            .as_ref()
+            .map(|e| e.entity_ref("entity"))
+            .transpose()?;
         let user_id = match (&input.user_id, &entity) {
             (Some(u), _) if !u.trim().is_empty() => u.clone(),
             (_, Some(e)) => responsible_of(e)?.ok_or_else(|| {

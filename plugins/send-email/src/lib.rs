@@ -5,7 +5,9 @@
 
 mod templates;
 
-use robota_sdk::{Action, Capability, Context, EntityKind, EntityRef, Error, Manifest, crm, mail};
+use robota_sdk::{
+    Action, Capability, Context, EntityInput, EntityKind, EntityRef, Error, Manifest, crm, mail,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -21,7 +23,7 @@ struct Input {
     cc: Vec<String>,
     /// The entity the message is about: its fields fill the templates.
     #[serde(default)]
-    entity: Option<Target>,
+    entity: Option<EntityInput>,
     /// A named template: from config (`templates.<name>.*`) or built in
     /// (`invoice`, `invoice_reminder`).
     #[serde(default)]
@@ -43,31 +45,12 @@ struct Input {
     attachments: Vec<AttachmentRef>,
 }
 
-/// An entity named in the input.
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-struct Target {
-    kind: String,
-    id: String,
-}
-
-impl Target {
-    fn entity_ref(&self, what: &str) -> Result<EntityRef, Error> {
-        Ok(EntityRef {
-            kind: EntityKind::parse(&self.kind).ok_or_else(|| {
-                Error::InvalidInput(format!("{what}.kind: unknown kind `{}`", self.kind))
-            })?,
-            id: self.id.clone(),
-        })
-    }
-}
-
 /// A stored file to attach.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AttachmentRef {
     /// The entity the file is stored with.
-    entity: Target,
+    entity: EntityInput,
     /// The stored file's name, such as "invoice.pdf".
     file: String,
     /// The name the recipient sees (a template); the stored name by default.
