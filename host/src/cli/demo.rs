@@ -47,6 +47,13 @@ const PROCESSES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The mail templates the demo's `send-email` reads, as files of the
+/// plugins folder: (path, text).
+pub const DEMO_TEMPLATES: &[(&str, &str)] = &[(
+    "templates/invoice.html",
+    include_str!("../../../examples/templates/invoice.html"),
+)];
+
 /// What the standard actions are granted in the demo (with the demo
 /// seller's requisites); the end-to-end tests grant the same.
 pub const DEMO_GRANTS: &str = r#"# What the admin granted each installed action.
@@ -84,6 +91,9 @@ grants = ["crm.read", "crm.write"]
 [actions.send-email]
 grants = ["crm.read", "mail.send"]
 
+[actions.send-email.config]
+"templates.invoice.html" = { file = "templates/invoice.html" }
+
 [actions.notify]
 grants = ["crm.read", "notify.send", "mail.send"]
 
@@ -107,6 +117,14 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
     // processes (a changed process becomes a new version).
     for (name, bytes) in robota_plugin_artifacts::STANDARD {
         write(&plugins.join(name), bytes)?;
+    }
+    for (path, text) in DEMO_TEMPLATES {
+        let file = plugins.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        write(&file, text.as_bytes())?;
     }
     write(
         &plugins.join(crate::engine::catalog::GRANTS_FILE),

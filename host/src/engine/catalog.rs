@@ -9,6 +9,10 @@
 //! [actions.lookup-company]
 //! grants = ["crm.read", "http.fetch=api.registry.example"]
 //! config = { api_key = "..." }
+//!
+//! [actions.send-email.config]
+//! # A value may come from a file, relative to the plugins folder.
+//! "templates.invoice.html" = { file = "templates/invoice.html" }
 //! deadline = "10s"
 //! ```
 //!
@@ -66,10 +70,50 @@ struct ActionSettings {
     #[serde(default)]
     grants: Vec<String>,
     #[serde(default)]
-    config: BTreeMap<String, String>,
+    config: BTreeMap<String, ConfigValue>,
     deadline: Option<String>,
     memory: Option<String>,
     max_io: Option<String>,
+}
+
+/// A setting: the text itself, or a file holding it (a mail template).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ConfigValue {
+    Text(String),
+    File {
+        /// Relative to the plugins folder.
+        file: std::path::PathBuf,
+    },
+}
+
+/// An action's settings with every `{ file = … }` read from `dir`; a file
+/// outside the folder or missing is an error naming the key.
+fn read_config(
+    dir: &Path,
+    config: &BTreeMap<String, ConfigValue>,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (key, value) in config {
+        let text = match value {
+            ConfigValue::Text(t) => t.clone(),
+            ConfigValue::File { file } => {
+                anyhow::ensure!(
+                    file.is_relative()
+                        && file
+                            .components()
+                            .all(|c| matches!(c, std::path::Component::Normal(_))),
+                    "config `{key}`: file `{}` must be a relative path inside the plugins folder",
+                    file.display()
+                );
+                let path = dir.join(file);
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("config `{key}`: reading {}", path.display()))?
+            }
+        };
+        out.insert(key.clone(), text);
+    }
+    Ok(out)
 }
 
 impl Catalog {
@@ -105,7 +149,11 @@ impl Catalog {
             let installed = InstalledAction {
                 grants: Grants::parse(s.map_or(&[][..], |s| &s.grants))
                     .with_context(|| format!("{}: grants of `{id}`", grants_path.display()))?,
-                config: Arc::new(s.map(|s| s.config.clone()).unwrap_or_default()),
+                config: Arc::new(match s {
+                    Some(s) => read_config(dir, &s.config)
+                        .with_context(|| format!("{}: config of `{id}`", grants_path.display()))?,
+                    None => BTreeMap::new(),
+                }),
                 limits: limits_of(s)
                     .with_context(|| format!("{}: limits of `{id}`", grants_path.display()))?,
                 plugin,
@@ -223,5 +271,39 @@ mod tests {
         assert_eq!(semver_triplet("2.0.0-beta.1").unwrap(), (2, 0, 0));
         assert!(semver_triplet("1.2").is_err());
         assert!(semver_triplet("one").is_err());
+    }
+
+    #[test]
+    fn config_values_come_from_text_or_from_files_inside_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        std::fs::write(
+            dir.path().join("templates/invoice.html"),
+            "<p>{{ invoice.number }}</p>",
+        )
+        .unwrap();
+        let settings: ActionSettings = toml::from_str(
+            r#"config = { "seller.inn" = "7736207543", "templates.invoice.html" = { file = "templates/invoice.html" } }"#,
+        )
+        .unwrap();
+        let config = read_config(dir.path(), &settings.config).unwrap();
+        assert_eq!(config["seller.inn"], "7736207543");
+        assert_eq!(
+            config["templates.invoice.html"],
+            "<p>{{ invoice.number }}</p>"
+        );
+        for (file, says) in [
+            ("../secret.txt", "relative path inside"),
+            ("/etc/passwd", "relative path inside"),
+            ("missing.html", "reading"),
+        ] {
+            let settings: ActionSettings =
+                toml::from_str(&format!(r#"config = {{ "t" = {{ file = "{file}" }} }}"#)).unwrap();
+            let e = format!(
+                "{:#}",
+                read_config(dir.path(), &settings.config).unwrap_err()
+            );
+            assert!(e.contains("config `t`") && e.contains(says), "{e}");
+        }
     }
 }

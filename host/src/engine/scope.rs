@@ -176,7 +176,12 @@ impl Scope {
             "steps": self.steps,
             "run": self.run,
             "now": timestamp_text(now),
-            "today": now.format("%Y-%m-%d").to_string(),
+            // The company's day, not UTC's: at 01:00 in Moscow it is
+            // already tomorrow's invoices that are issued.
+            "today": now
+                .with_timezone(&super::definition::DEFAULT_TIMEZONE)
+                .format("%Y-%m-%d")
+                .to_string(),
         });
         if let (Some((kind, record)), Value::Object(map)) = (&self.subject, &mut ctx) {
             let view = if numeric {

@@ -33,6 +33,11 @@ impl Site {
         }
         std::fs::copy(robota_plugin_artifacts::CHAOS, plugins.join("chaos.wasm"))
             .expect("copy chaos");
+        for (path, text) in robota::cli::demo::DEMO_TEMPLATES {
+            let file = plugins.join(path);
+            std::fs::create_dir_all(file.parent().expect("a folder")).expect("mkdir");
+            std::fs::write(file, text).expect("write template");
+        }
         std::fs::write(
             plugins.join("plugins.toml"),
             format!("{}\n{CHAOS_GRANTS}", robota::cli::demo::DEMO_GRANTS),

@@ -110,7 +110,7 @@ const ATTACHMENTS: &str = r#"
 import email, email.policy, io, json, sys
 import pypdf
 msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
-out = {"subject": str(msg["subject"]), "to": str(msg["to"]), "text": "", "attachments": []}
+out = {"subject": str(msg["subject"]), "to": str(msg["to"]), "text": "", "html": "", "attachments": []}
 for part in msg.walk():
     if part.is_multipart():
         continue
@@ -122,6 +122,8 @@ for part in msg.walk():
         out["attachments"].append(entry)
     elif part.get_content_type() == "text/plain":
         out["text"] += part.get_content()
+    elif part.get_content_type() == "text/html":
+        out["html"] += part.get_content()
 print(json.dumps(out))
 "#;
 
