@@ -363,8 +363,11 @@ async fn at_nine_overdue_invoices_are_chased_once_and_a_long_overdue_one_gets_a_
     let server = site.start(&[]);
     let api = Api::new(&server.url, server.token.as_deref());
     let (manager, company, deal) = seed(&api, "Late").await;
-    // The clock is moved one day on below; the run's "today" is then tomorrow.
-    let run_day = (Utc::now() + Days::days(1)).date_naive();
+    // The clock is moved one day on below; the run's "today" is then
+    // tomorrow, in the company's time zone.
+    let run_day = (Utc::now() + Days::days(1))
+        .with_timezone(&chrono_tz::Europe::Moscow)
+        .date_naive();
     let invoice = |due: chrono::NaiveDate, status: &str| {
         json!({
             "deal_id": deal, "buyer_company_id": company, "currency": "RUB",
@@ -398,6 +401,11 @@ async fn at_nine_overdue_invoices_are_chased_once_and_a_long_overdue_one_gets_a_
         invoice(run_day - Days::days(3), "paid"),
     )
     .await;
+    // A private buyer with no e-mail anywhere: its reminder fails, the others go.
+    let mut no_email = invoice(run_day - Days::days(2), "sent");
+    no_email["buyer"] = json!({ "name": "Частное лицо" });
+    no_email.as_object_mut().unwrap().remove("buyer_company_id");
+    let unreachable = created(&api, "/api/v1/invoices", no_email).await;
 
     api.post("/api/v1/dev/clock", &json!({ "advance": "1d" }))
         .await;
@@ -410,6 +418,7 @@ async fn at_nine_overdue_invoices_are_chased_once_and_a_long_overdue_one_gets_a_
     for (id, status) in [
         (&late, "overdue"),
         (&long_late, "overdue"),
+        (&unreachable, "overdue"),
         (&not_due, "sent"),
         (&paid, "paid"),
     ] {
@@ -432,6 +441,20 @@ async fn at_nine_overdue_invoices_are_chased_once_and_a_long_overdue_one_gets_a_
         .collect();
     assert_eq!(reminders.len(), 2, "{outbox}");
     assert!(reminders.iter().all(|m| m["to"] == json!([BUYER_EMAIL])));
+    // The failed reminder is in the run's log, and the manager heard of all three.
+    let runs = api.get("/api/v1/runs?process=overdue-invoices").await.body;
+    let run_id = items(&runs)[0]["id"].as_str().unwrap();
+    let run = api.get(&format!("/api/v1/runs/{run_id}")).await.body;
+    let text = run.to_string();
+    assert!(text.contains("no recipient: invoice"), "{run}");
+    let notified = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["step"].as_str().unwrap().starts_with("tell-manager["))
+        .filter(|s| s["status"] == "done")
+        .count();
+    assert_eq!(notified, 3, "{run}");
     // The meeting task only for the one two weeks late.
     let tasks = api
         .get(&format!("/api/v1/tasks?entity_id={deal}"))
@@ -465,8 +488,8 @@ async fn at_nine_overdue_invoices_are_chased_once_and_a_long_overdue_one_gets_a_
         .get(&format!("/api/v1/reports/debt?as_of={run_day}&weeks=3"))
         .await
         .body;
-    assert_eq!(r["overdue"]["count"], 2, "{r}");
-    assert_eq!(r["overdue"]["by_currency"][0]["total"], "2000.00");
+    assert_eq!(r["overdue"]["count"], 3, "{r}");
+    assert_eq!(r["overdue"]["by_currency"][0]["total"], "3000.00");
     assert_eq!(r["top_debtors"][0]["inn"], BUYER_INN);
     assert_eq!(r["by_week"].as_array().unwrap().len(), 3);
 }
