@@ -82,6 +82,21 @@ async fn call(
     host.call(&plugin, req).await
 }
 
+/// Calls an action that must refuse; returns its error as "kind: message".
+async fn refusal(
+    host: &PluginHost,
+    file: &str,
+    input: Value,
+    grants: Grants,
+    config: BTreeMap<String, String>,
+    store: &Arc<SqliteStore>,
+) -> String {
+    match call(host, file, input, grants, config, store).await {
+        Ok(out) => panic!("the call should have failed: {}", out.output),
+        Err(e) => message(e),
+    }
+}
+
 fn message(e: CallError) -> String {
     match e {
         CallError::Action { kind, message } => format!("{kind}: {message}"),
@@ -169,57 +184,45 @@ async fn create_invoice_issues_from_the_deal_and_refuses_a_second_open_one() {
         "seller.settlement_account".into(),
         "40702810500000001235".into(),
     );
-    let e = message(
-        call(
-            &host,
-            CREATE_INVOICE,
-            json!({ "deal_id": "d2" }),
-            crm(),
-            bad,
-            &store,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let e = refusal(
+        &host,
+        CREATE_INVOICE,
+        json!({ "deal_id": "d2" }),
+        crm(),
+        bad,
+        &store,
+    )
+    .await;
     assert!(e.contains("seller.settlement_account"), "{e}");
-    let e = message(
-        call(
-            &host,
-            CREATE_INVOICE,
-            json!({ "deal_id": "d2" }),
-            crm(),
-            BTreeMap::new(),
-            &store,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let e = refusal(
+        &host,
+        CREATE_INVOICE,
+        json!({ "deal_id": "d2" }),
+        crm(),
+        BTreeMap::new(),
+        &store,
+    )
+    .await;
     assert!(e.contains("config key `seller.name` is not set"), "{e}");
-    let e = message(
-        call(
-            &host,
-            CREATE_INVOICE,
-            json!({ "deal_id": "d2", "issue_date": "20.11.2026" }),
-            crm(),
-            seller(),
-            &store,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let e = refusal(
+        &host,
+        CREATE_INVOICE,
+        json!({ "deal_id": "d2", "issue_date": "20.11.2026" }),
+        crm(),
+        seller(),
+        &store,
+    )
+    .await;
     assert!(e.contains("issue_date `20.11.2026`"), "{e}");
-    let e = message(
-        call(
-            &host,
-            CREATE_INVOICE,
-            json!({ "deal_id": "nope" }),
-            crm(),
-            seller(),
-            &store,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let e = refusal(
+        &host,
+        CREATE_INVOICE,
+        json!({ "deal_id": "nope" }),
+        crm(),
+        seller(),
+        &store,
+    )
+    .await;
     assert!(e.starts_with("not-found"), "{e}");
 }
 
@@ -313,18 +316,15 @@ async fn set_invoice_status_records_the_paid_date_once_and_refuses_bad_moves() {
             "paid_date `yesterday`",
         ),
     ] {
-        let e = message(
-            call(
-                &host,
-                SET_INVOICE_STATUS,
-                input,
-                crm(),
-                BTreeMap::new(),
-                &store,
-            )
-            .await
-            .unwrap_err(),
-        );
+        let e = refusal(
+            &host,
+            SET_INVOICE_STATUS,
+            input,
+            crm(),
+            BTreeMap::new(),
+            &store,
+        )
+        .await;
         assert!(e.contains(says), "{e} should say {says}");
     }
 }
@@ -349,18 +349,15 @@ async fn notify_reaches_the_responsible_user_and_mails_only_when_asked_and_grant
     assert!(matches!(out.changes.as_slice(), [Change::Notify(n)] if n.user_id == "u1"));
     let mut by_mail = input.clone();
     by_mail["email"] = json!(true);
-    let e = message(
-        call(
-            &host,
-            NOTIFY,
-            by_mail.clone(),
-            grants(&["crm.read", "notify.send"]),
-            BTreeMap::new(),
-            &store,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let e = refusal(
+        &host,
+        NOTIFY,
+        by_mail.clone(),
+        grants(&["crm.read", "notify.send"]),
+        BTreeMap::new(),
+        &store,
+    )
+    .await;
     assert!(e.contains("denied") && e.contains("mail.send"), "{e}");
     let out = call(
         &host,
@@ -375,18 +372,15 @@ async fn notify_reaches_the_responsible_user_and_mails_only_when_asked_and_grant
     assert!(
         matches!(out.changes.as_slice(), [Change::Notify(_), Change::Mail(m)] if m.to == ["ivan@seller.example"])
     );
-    let e = message(
-        call(
-            &host,
-            NOTIFY,
-            json!({ "title": "x" }),
-            grants(&["crm.read", "notify.send"]),
-            BTreeMap::new(),
-            &store,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let e = refusal(
+        &host,
+        NOTIFY,
+        json!({ "title": "x" }),
+        grants(&["crm.read", "notify.send"]),
+        BTreeMap::new(),
+        &store,
+    )
+    .await;
     assert!(e.contains("give user_id or entity"), "{e}");
 }
 
@@ -485,18 +479,15 @@ async fn send_email_fills_templates_finds_the_recipient_and_attaches_stored_file
             "has no file named `other.pdf`",
         ),
     ] {
-        let e = message(
-            call(
-                &host,
-                SEND_EMAIL,
-                input,
-                mail.clone(),
-                BTreeMap::new(),
-                &store,
-            )
-            .await
-            .unwrap_err(),
-        );
+        let e = refusal(
+            &host,
+            SEND_EMAIL,
+            input,
+            mail.clone(),
+            BTreeMap::new(),
+            &store,
+        )
+        .await;
         assert!(e.contains(says), "{e} should say {says}");
     }
 }
@@ -531,18 +522,15 @@ async fn import_bank_statement_changes_nothing_when_the_file_is_malformed() {
         (json!({ "content_base64": "***" }), "not base64"),
         (json!({}), "one of them"),
     ] {
-        let e = message(
-            call(
-                &host,
-                IMPORT_BANK_STATEMENT,
-                input,
-                crm(),
-                BTreeMap::new(),
-                &store,
-            )
-            .await
-            .unwrap_err(),
-        );
+        let e = refusal(
+            &host,
+            IMPORT_BANK_STATEMENT,
+            input,
+            crm(),
+            BTreeMap::new(),
+            &store,
+        )
+        .await;
         assert!(
             e.starts_with("invalid-input") && e.contains(says),
             "{e} should say {says}"
