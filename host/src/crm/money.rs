@@ -3,14 +3,11 @@
 //!
 //! Prices include VAT ("в т.ч. НДС"): a line's VAT is its total × rate / (100 + rate).
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
 
-/// Rounds to kopecks, half away from zero.
-pub fn round_money(x: Decimal) -> Decimal {
-    x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-}
+pub use robota_money_rules::{line_amount, round_money, vat_included};
 
 /// A money amount as stored and shown: exact, with at least two decimals
 /// (`100.5` → `100.50`, `1.2345` stays `1.2345`), never rounded here.
@@ -20,14 +17,6 @@ pub fn money_text(x: Decimal) -> String {
         d.rescale(2);
     }
     d.to_string()
-}
-
-/// The VAT included in `gross` at `rate` ("20", "10", "0" or "none").
-pub fn vat_included(gross: Decimal, rate: &str) -> Decimal {
-    match Decimal::from_str(rate) {
-        Ok(r) if !r.is_zero() => round_money(gross * r / (Decimal::ONE_HUNDRED + r)),
-        _ => Decimal::ZERO,
-    }
 }
 
 /// Totals of a list of normalised line items (see `validate`): the sum
@@ -53,7 +42,7 @@ pub fn totals(items: &[Value]) -> Totals {
     let mut total = Decimal::ZERO;
     let mut vat = Decimal::ZERO;
     for item in items {
-        let line = round_money(dec(item.get("quantity")) * dec(item.get("price")));
+        let line = line_amount(dec(item.get("quantity")), dec(item.get("price")));
         total += line;
         vat += vat_included(
             line,
@@ -67,6 +56,18 @@ pub fn totals(items: &[Value]) -> Totals {
         vat,
         total,
     }
+}
+
+/// Writes an invoice record's computed `subtotal`, `vat_total` and `total`
+/// from its normalised `items` (the store at commit, the session at once).
+pub fn put_invoice_totals(record: &mut serde_json::Map<String, Value>) {
+    let t = match record.get("items") {
+        Some(Value::Array(items)) => totals(items),
+        _ => return,
+    };
+    record.insert("subtotal".into(), Value::String(money_text(t.subtotal)));
+    record.insert("vat_total".into(), Value::String(money_text(t.vat)));
+    record.insert("total".into(), Value::String(money_text(t.total)));
 }
 
 #[cfg(test)]
@@ -85,16 +86,6 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).expect("test decimal")
-    }
-
-    #[test]
-    fn vat_is_included_and_rounded_half_up() {
-        assert_eq!(vat_included(d("120"), "20"), d("20"));
-        assert_eq!(vat_included(d("110"), "10"), d("10"));
-        assert_eq!(vat_included(d("100"), "0"), d("0"));
-        assert_eq!(vat_included(d("100"), "none"), d("0"));
-        // 0.05 × 20/120 = 0.008333… → 0.01
-        assert_eq!(vat_included(d("0.05"), "20"), d("0.01"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! effects must be all-or-nothing.
 
 use crate::crm::changes::{Change, StoredFile};
-use crate::crm::money::{money_text, totals};
+use crate::crm::money::put_invoice_totals;
 use crate::crm::schema::spec;
 use crate::crm::validate::{check_record, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter, new_id};
@@ -154,12 +154,7 @@ impl CrmSession {
             .count();
         let seq = self.store.next_invoice_seq(year).await? + i64::try_from(mine).unwrap_or(0);
         let number = invoice_number(year, seq);
-        if let Some(Value::Array(items)) = record.get("items") {
-            let t = totals(items);
-            record.insert("subtotal".into(), Value::String(money_text(t.subtotal)));
-            record.insert("vat_total".into(), Value::String(money_text(t.vat)));
-            record.insert("total".into(), Value::String(money_text(t.total)));
-        }
+        put_invoice_totals(record);
         record.insert("year".into(), Value::from(year));
         record.insert("seq".into(), Value::from(seq));
         record.insert("number".into(), Value::String(number.clone()));

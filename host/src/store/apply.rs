@@ -5,7 +5,7 @@
 use super::rows::{self, bind_columns, statements};
 use super::sqlite::db_err;
 use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail, StoredFile};
-use crate::crm::money::{money_text, totals};
+use crate::crm::money::{money_text, put_invoice_totals, totals};
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::validate::{check_record, check_transition, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
@@ -388,20 +388,14 @@ async fn derive(
             }
         }
         EntityKind::Invoice => {
-            let items = match record.get("items") {
-                Some(Value::Array(items)) if !items.is_empty() => items.clone(),
-                _ => {
-                    return Err(CrmError::field(
-                        kind,
-                        "items",
-                        "an invoice needs at least one line",
-                    ));
-                }
-            };
-            let t = totals(&items);
-            record.insert("subtotal".into(), Value::String(money_text(t.subtotal)));
-            record.insert("vat_total".into(), Value::String(money_text(t.vat)));
-            record.insert("total".into(), Value::String(money_text(t.total)));
+            if !matches!(record.get("items"), Some(Value::Array(items)) if !items.is_empty()) {
+                return Err(CrmError::field(
+                    kind,
+                    "items",
+                    "an invoice needs at least one line",
+                ));
+            }
+            put_invoice_totals(record);
             if creating {
                 assign_invoice_number(conn, record).await?;
             }

@@ -3,8 +3,8 @@
 
 use chrono::{Datelike, NaiveDate};
 use robota_amount_words::rubles_in_words;
+use robota_money_rules::{line_amount, round_money, vat_included};
 use robota_sdk::{Decimal, Error};
-use rust_decimal::RoundingStrategy;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -123,11 +123,6 @@ fn date(v: &Value, key: &str) -> Result<NaiveDate, Error> {
         .map_err(|_| Error::InvalidInput(format!("invoice {key} `{text}` is not a date")))
 }
 
-/// Rounds to kopecks, half away from zero, as the host does.
-fn round(x: Decimal) -> Decimal {
-    x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-}
-
 impl InvoiceDoc {
     /// Reads the invoice record the host returns from `crm.get`.
     pub fn from_record(v: &Value) -> Result<InvoiceDoc, Error> {
@@ -149,7 +144,7 @@ impl InvoiceDoc {
         for item in items {
             let quantity = decimal(item.get("quantity"), "quantity")?;
             let price = decimal(item.get("price"), "price")?;
-            let amount = round(quantity * price);
+            let amount = line_amount(quantity, price);
             match item
                 .get("vat_rate")
                 .and_then(Value::as_str)
@@ -160,8 +155,7 @@ impl InvoiceDoc {
                     let r: u32 = rate.parse().map_err(|_| {
                         Error::InvalidInput(format!("invoice VAT rate `{rate}` is unknown"))
                     })?;
-                    let rd = Decimal::from(r);
-                    *vat.entry(r).or_default() += round(amount * rd / (Decimal::ONE_HUNDRED + rd));
+                    *vat.entry(r).or_default() += vat_included(amount, rate);
                 }
             }
             lines.push(Line {
@@ -276,7 +270,7 @@ pub fn long_date(d: NaiveDate) -> String {
 
 /// An amount as Russian documents print it: "120 000,00".
 pub fn money(x: Decimal) -> String {
-    let text = format!("{:.2}", round(x));
+    let text = format!("{:.2}", round_money(x));
     let (sign, digits) = match text.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", text.as_str()),
