@@ -68,8 +68,8 @@ pub enum Command {
         /// SQLite durability: full or normal.
         #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
         synchronous: String,
-        /// Steps at once.
-        #[arg(long, default_value_t = 8)]
+        /// Steps in hand at once (running or waiting for their commit).
+        #[arg(long, default_value_t = 32)]
         workers: usize,
         /// Where compiled components are cached.
         #[arg(long, env = "ROBOTA_CACHE_DIR")]
@@ -92,7 +92,7 @@ pub struct ServeArgs {
     /// The folder of process files (*.toml), installed at start.
     #[arg(long, env = "ROBOTA_PROCESSES")]
     pub processes: Option<PathBuf>,
-    /// How many steps run at once (default: twice the CPUs).
+    /// How many steps may be in hand at once (default 32).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Let an admin move the engine's clock forward (POST /api/v1/dev/clock); for tests and demos.

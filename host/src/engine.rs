@@ -14,6 +14,7 @@
 pub mod approvals;
 pub mod catalog;
 pub mod clock;
+mod committer;
 pub mod definition;
 pub mod diagnostics;
 pub mod direct;

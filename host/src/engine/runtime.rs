@@ -5,6 +5,7 @@
 
 use super::catalog::Catalog;
 use super::clock::Clock;
+use super::committer::Committer;
 use super::definition::{self, OnFailure, Process, Trigger};
 use super::diagnostics::Diagnostics;
 use super::expr::Templates;
@@ -242,24 +243,20 @@ impl Engine {
     /// Claims one due step and runs it. Returns false when nothing was due.
     pub async fn work_one(&self) -> anyhow::Result<bool> {
         let now = self.clock.now();
-        let lease = now + chrono_duration(Some(MAX_STEP_TIME + LEASE_MARGIN));
-        let Some(step) = self.store.claim_step(now, lease).await? else {
+        let Some(step) = self.store.claim_step(now, lease_until(now)).await? else {
             return Ok(false);
         };
-        self.run_step(step).await?;
+        self.run_step(step, &Committer::Direct).await?;
         Ok(true)
     }
 
-    pub(super) async fn commit(&self, finish: StepFinish) -> anyhow::Result<()> {
-        match self.store.finish_step(&finish).await {
-            Ok(_) => {
-                if matches!(finish.then, Then::Next(_) | Then::Retry(_)) {
-                    self.poke();
-                }
-                Ok(())
-            }
+    /// Commits a finish that carries no CRM changes; a lost lease drops it.
+    pub(super) async fn commit(&self, via: &Committer, finish: StepFinish) -> anyhow::Result<()> {
+        let step_id = finish.step_id.clone();
+        match self.store_finish(via, finish).await {
+            Ok(_) => Ok(()),
             Err(CrmError::Conflict(e)) => {
-                tracing::info!(step = %finish.step_id, "step result dropped: {e}");
+                tracing::info!(step = %step_id, "step result dropped: {e}");
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -314,6 +311,11 @@ impl Engine {
             start: None,
         }
     }
+}
+
+/// Until when a step claimed at `now` is held.
+pub(super) fn lease_until(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono_duration(Some(MAX_STEP_TIME + LEASE_MARGIN))
 }
 
 /// What follows step `index` of `process` after `outcome`, at `now`.

@@ -9,6 +9,7 @@
 //! and the last goes on to the step after the loop. A crash resumes at the
 //! item it was on.
 
+use super::committer::Committer;
 use super::definition::{ForEach, OnFailure, Process, Step, Work};
 use super::flow::Outcome;
 use super::runtime::{Engine, chrono_duration, jitter, retryable, then_after};
@@ -22,7 +23,11 @@ use serde_json::{Value, json};
 
 impl Engine {
     /// Runs a claimed step and commits what came of it.
-    pub(super) async fn run_step(&self, claimed: ClaimedStep) -> anyhow::Result<()> {
+    pub(super) async fn run_step(
+        &self,
+        claimed: ClaimedStep,
+        via: &Committer,
+    ) -> anyhow::Result<()> {
         let started = self.clock.now();
         let process = self
             .process(&claimed.process_id, claimed.process_version)
@@ -35,13 +40,13 @@ impl Engine {
                 format!("the process has no step {}", claimed.index),
                 &process,
             );
-            return self.commit(finish).await;
+            return self.commit(via, finish).await;
         };
         let scope = match self.step_scope(&claimed, &process, step).await {
             Ok(s) => s,
             Err(e) => {
                 let finish = self.failed(&claimed, started, None, format!("{e:#}"), &process);
-                return self.commit(finish).await;
+                return self.commit(via, finish).await;
             }
         };
         if let (Some(at), None) = (&step.at, claimed.item) {
@@ -55,7 +60,7 @@ impl Engine {
                 Ok(_) => {}
                 Err(e) => {
                     let finish = self.failed(&claimed, started, None, format!("at: {e}"), &process);
-                    return self.commit(finish).await;
+                    return self.commit(via, finish).await;
                 }
             }
         }
@@ -64,18 +69,15 @@ impl Engine {
             .await;
         self.continue_loop(&mut finish, &claimed, &process, step, &scope);
         self.error_process(&mut finish, &claimed, step).await;
-        match self.store.finish_step(&finish).await {
-            Ok(_) => {
-                if matches!(finish.then, Then::Next(_) | Then::Retry(_)) {
-                    self.poke();
-                }
-                Ok(())
-            }
+        let had_changes = !finish.changes.is_empty();
+        let input = finish.input.clone();
+        match self.store_finish(via, finish).await {
+            Ok(_) => Ok(()),
             Err(CrmError::Storage(e)) => {
                 // The lease runs out and another attempt runs the step again.
                 anyhow::bail!("committing step {} failed: {e}", claimed.id)
             }
-            Err(CrmError::Conflict(e)) if finish.changes.is_empty() => {
+            Err(CrmError::Conflict(e)) if !had_changes => {
                 tracing::info!(step = %claimed.id, "step result dropped: {e}");
                 Ok(())
             }
@@ -83,7 +85,6 @@ impl Engine {
                 // The action's writes were refused: a conflict runs the step
                 // again; a bad write is the action's final failure.
                 let message = format!("the action's CRM changes were refused: {e}");
-                let input = finish.input.clone();
                 let mut finish = if matches!(e, CrmError::Conflict(_))
                     && claimed.attempt < step.retry.attempts
                 {
@@ -102,7 +103,7 @@ impl Engine {
                 };
                 self.continue_loop(&mut finish, &claimed, &process, step, &scope);
                 self.error_process(&mut finish, &claimed, step).await;
-                self.commit(finish).await
+                self.commit(via, finish).await
             }
         }
     }

@@ -1,18 +1,22 @@
 //! The loops that keep the engine going: one dispatcher (events and cron
-//! ticks into runs) and a pool of workers (due steps into results). They
-//! sleep until poked or until the next poll, and stop claiming new work on
-//! shutdown while letting the step in hand finish and commit.
+//! ticks into runs) and one step loop (due steps into results, committed in
+//! rounds). They sleep until poked or until the next poll, and stop claiming
+//! new work on shutdown while letting the steps in hand finish and commit.
 
-use super::runtime::Engine;
+use super::committer::{Committer, PendingFinish};
+use super::runtime::{Engine, lease_until};
+use crate::crm::CrmError;
+use crate::store::runs::ClaimRequest;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 /// How the loops run.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerSettings {
-    /// How many steps run at once.
+    /// How many steps may be in hand at once (running or waiting for
+    /// their round's commit); it also bounds how many one round claims.
     pub workers: usize,
     /// The longest a loop sleeps without being poked (timers and schedules
     /// become due without a poke).
@@ -22,7 +26,10 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> WorkerSettings {
         WorkerSettings {
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            // Rounds commit what is in hand together, so more in hand means
+            // fewer syncs per step; the plugin host bounds the calls that
+            // actually run at once.
+            workers: 32,
             poll: Duration::from_millis(200),
         }
     }
@@ -40,11 +47,7 @@ pub fn spawn(
         let shutdown = shutdown.clone();
         set.spawn(async move { dispatcher(engine, settings.poll, shutdown).await });
     }
-    for n in 0..settings.workers.max(1) {
-        let engine = engine.clone();
-        let shutdown = shutdown.clone();
-        set.spawn(async move { worker(n, engine, settings.poll, shutdown).await });
-    }
+    set.spawn(async move { step_loop(engine, settings, shutdown).await });
     set
 }
 
@@ -77,25 +80,104 @@ async fn dispatcher(engine: Arc<Engine>, poll: Duration, mut shutdown: watch::Re
     }
 }
 
-async fn worker(
-    n: usize,
+/// The step loop. Each round is one transaction (group commit): it commits
+/// every step finished since the last round and claims as many due steps as
+/// there is room for; the claimed steps run as tasks that hand their finish
+/// back for the next round. On shutdown it claims nothing more and goes on
+/// until the steps in hand have finished and committed.
+async fn step_loop(
     engine: Arc<Engine>,
-    poll: Duration,
+    settings: WorkerSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    while !*shutdown.borrow() {
+    let (sender, mut finished) = mpsc::unbounded_channel::<PendingFinish>();
+    let via = Committer::Round(sender);
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut batch: Vec<PendingFinish> = Vec::new();
+    loop {
+        while let Some(done) = running.try_join_next() {
+            if let Err(e) = done {
+                tracing::warn!("a step task ended abnormally: {e}");
+            }
+        }
+        let stopping = *shutdown.borrow() || shutdown.has_changed().is_err();
+        if stopping && running.is_empty() {
+            break;
+        }
+        // Register for a poke before looking, so a poke that arrives while
+        // we look is not lost.
         let poked = engine.wake.notified();
         tokio::pin!(poked);
         poked.as_mut().enable();
-        match engine.work_one().await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(worker = n, "running a step failed: {e:#}"),
+        while let Ok(p) = finished.try_recv() {
+            batch.push(p);
+        }
+        // Tasks whose finish is in this round are done after it.
+        let busy = running.len().saturating_sub(batch.len());
+        let room = if stopping {
+            0
+        } else {
+            settings.workers.max(1).saturating_sub(busy)
+        };
+        if batch.is_empty() && room == 0 {
+            // Full (or stopping): wait for a finish or for a task to end.
+            tokio::select! {
+                p = finished.recv() => batch.extend(p),
+                done = running.join_next() => {
+                    if let Some(Err(e)) = done {
+                        tracing::warn!("a step task ended abnormally: {e}");
+                    }
+                }
+            }
+            continue;
+        }
+        let now = engine.now();
+        let claim = (room > 0).then(|| ClaimRequest {
+            now,
+            lease_until: lease_until(now),
+            limit: room,
+        });
+        let (finishes, replies): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|p| (p.finish, p.reply)).unzip();
+        let committed = !finishes.is_empty();
+        let claimed = match engine.store.commit_round(&finishes, claim).await {
+            Ok(round) => {
+                for (reply, result) in replies.into_iter().zip(round.results) {
+                    // A task that gave up waiting needs no answer.
+                    let _ = reply.send(result);
+                }
+                let claimed = !round.claimed.is_empty();
+                for step in round.claimed {
+                    let engine = engine.clone();
+                    let via = via.clone();
+                    running.spawn(async move {
+                        if let Err(e) = engine.run_step(step, &via).await {
+                            tracing::warn!("running a step failed: {e:#}");
+                        }
+                    });
+                }
+                claimed
+            }
+            Err(e) => {
+                tracing::warn!("a step round failed: {e}");
+                for reply in replies {
+                    let _ = reply.send(Err(CrmError::Storage(e.to_string())));
+                }
+                false
+            }
+        };
+        if committed || claimed {
+            continue;
         }
         tokio::select! {
             _ = &mut poked => {}
-            _ = tokio::time::sleep(poll) => {}
-            _ = shutdown.changed() => {}
+            p = finished.recv() => batch.extend(p),
+            _ = tokio::time::sleep(poll_or(settings.poll)) => {}
+            _ = shutdown.changed(), if !stopping => {}
         }
     }
+}
+
+fn poll_or(poll: Duration) -> Duration {
+    poll.max(Duration::from_millis(1))
 }

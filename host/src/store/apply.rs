@@ -11,15 +11,14 @@ use crate::crm::validate::{check_record, check_transition, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Row, SqliteConnection};
 
-/// Applies `change` within `tx`, adding what it did to `report`.
+/// Applies `change` on `conn` (inside the caller's transaction), adding what it did to `report`.
 pub async fn apply_change(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     change: &Change,
     report: &mut CommitReport,
 ) -> Result<(), CrmError> {
-    let conn: &mut SqliteConnection = tx;
     match change {
         Change::Create { kind, id, fields } => {
             create(conn, *kind, id, fields).await?;
