@@ -12,6 +12,7 @@ pub mod files;
 pub mod outbox;
 pub mod processes;
 pub mod reports;
+pub mod rounds;
 mod rows;
 pub mod runs;
 pub mod schedules;

@@ -6,7 +6,7 @@
 use super::committer::{Committer, PendingFinish};
 use super::runtime::{Engine, lease_until};
 use crate::crm::CrmError;
-use crate::store::runs::ClaimRequest;
+use crate::store::rounds::ClaimRequest;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};

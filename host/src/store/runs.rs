@@ -2,9 +2,8 @@
 //! in one transaction with whatever caused it, so a crash at any point
 //! leaves either all of it or none.
 
-use super::apply::apply_change;
 use super::sqlite::{SqliteStore, db_err};
-use crate::crm::changes::{Change, CommitReport};
+use crate::crm::changes::Change;
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -143,26 +142,6 @@ pub struct StepFinish {
     pub start: Option<NewRun>,
 }
 
-/// Which due steps a round claims.
-#[derive(Debug, Clone, Copy)]
-pub struct ClaimRequest {
-    /// The engine's time.
-    pub now: DateTime<Utc>,
-    /// Until when the claimed steps are held.
-    pub lease_until: DateTime<Utc>,
-    /// At most this many.
-    pub limit: usize,
-}
-
-/// What a round of [`SqliteStore::commit_round`] did.
-#[derive(Debug)]
-pub struct Round {
-    /// Each finish's outcome, in the order given.
-    pub results: Vec<Result<CommitReport, CrmError>>,
-    /// The steps claimed.
-    pub claimed: Vec<ClaimedStep>,
-}
-
 /// A run as listed.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -226,7 +205,7 @@ fn json_col(text: Option<String>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
-fn subject_of(kind: Option<String>, id: Option<String>) -> Option<EntityRef> {
+pub(super) fn subject_of(kind: Option<String>, id: Option<String>) -> Option<EntityRef> {
     Some(EntityRef {
         kind: EntityKind::parse(&kind?)?,
         id: id?,
@@ -241,19 +220,6 @@ impl SqliteStore {
         let started = insert_run(&mut tx, run).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(started.then(|| run.id.clone()))
-    }
-
-    /// Claims the earliest due step (or one whose lease ran out: its worker
-    /// died), holding it until `lease_until`.
-    pub async fn claim_step(
-        &self,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Option<ClaimedStep>, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let claimed = claim_steps(&mut tx, now, lease_until, 1).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(claimed.into_iter().next())
     }
 
     /// The finished steps of a run as templates see them: id → {status, output}.
@@ -323,54 +289,6 @@ impl SqliteStore {
             .fetch_one(self.reader())
             .await
             .map_err(db_err)
-    }
-
-    /// Commits a step attempt: the action's CRM changes, the attempt log,
-    /// the step's new state and the run's, all in one transaction. If the
-    /// lease was lost (another worker took the step over), nothing is written.
-    pub async fn finish_step(&self, f: &StepFinish) -> Result<CommitReport, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let report = apply_finish(&mut tx, f).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(report)
-    }
-
-    /// One round of the engine's step loop in one transaction (group
-    /// commit): every finished step is applied under its own savepoint, so
-    /// one refused change set leaves the others in, and then up to
-    /// `claim.limit` due steps are claimed. All of it reaches the disk with
-    /// one sync instead of one per step and one per claim.
-    pub async fn commit_round(
-        &self,
-        finishes: &[StepFinish],
-        claim: Option<ClaimRequest>,
-    ) -> Result<Round, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let mut results = Vec::with_capacity(finishes.len());
-        for f in finishes {
-            sqlx::query("SAVEPOINT finish")
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            let result = apply_finish(&mut tx, f).await;
-            if result.is_err() {
-                sqlx::query("ROLLBACK TO finish")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            }
-            sqlx::query("RELEASE finish")
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            results.push(result);
-        }
-        let claimed = match claim {
-            Some(c) if c.limit > 0 => claim_steps(&mut tx, c.now, c.lease_until, c.limit).await?,
-            _ => Vec::new(),
-        };
-        tx.commit().await.map_err(db_err)?;
-        Ok(Round { results, claimed })
     }
 
     /// Runs, newest first.
@@ -595,164 +513,6 @@ fn run_summary(r: sqlx::sqlite::SqliteRow) -> RunSummary {
     }
 }
 
-/// Claims up to `limit` steps: the earliest due pending ones, then any whose
-/// lease ran out (their worker died), holding them until `lease_until`.
-pub(super) async fn claim_steps(
-    conn: &mut SqliteConnection,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-    limit: usize,
-) -> Result<Vec<ClaimedStep>, CrmError> {
-    let now = timestamp_text(now);
-    let lease = timestamp_text(lease_until);
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    // Two statements rather than one with OR: each walks its index in
-    // order, where the OR would sort every pending step on each claim.
-    let mut steps = sqlx::query(
-        "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1,
-             started_at = COALESCE(started_at, ?2)
-         WHERE id IN (SELECT id FROM run_steps WHERE status = 'pending' AND due_at <= ?2
-                      ORDER BY due_at LIMIT ?3)
-         RETURNING id, run_id, step_index, step_key, item, attempts",
-    )
-    .bind(&lease)
-    .bind(&now)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let left = limit - i64::try_from(steps.len()).unwrap_or(limit);
-    if left > 0 {
-        let expired = sqlx::query(
-            "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1
-             WHERE id IN (SELECT id FROM run_steps WHERE status = 'running' AND lease_until < ?2
-                          ORDER BY due_at LIMIT ?3)
-             RETURNING id, run_id, step_index, step_key, item, attempts",
-        )
-        .bind(&lease)
-        .bind(&now)
-        .bind(left)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        steps.extend(expired);
-    }
-    if steps.is_empty() {
-        return Ok(Vec::new());
-    }
-    let run_ids: Vec<String> = steps.iter().map(|s| s.get("run_id")).collect();
-    let runs = sqlx::query(
-        "SELECT id, process_id, process_version, trigger, entity_kind, entity_id FROM runs
-         WHERE id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(Value::from(run_ids).to_string())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let runs: std::collections::HashMap<String, sqlx::sqlite::SqliteRow> = runs
-        .into_iter()
-        .map(|r| (r.get::<String, _>("id"), r))
-        .collect();
-    let mut claimed = Vec::with_capacity(steps.len());
-    for step in steps {
-        let run_id: String = step.get("run_id");
-        let Some(run) = runs.get(&run_id) else {
-            return Err(CrmError::Storage(format!("step of a missing run {run_id}")));
-        };
-        claimed.push(ClaimedStep {
-            id: step.get("id"),
-            run_id,
-            index: usize::try_from(step.get::<i64, _>("step_index")).unwrap_or(usize::MAX),
-            key: step.get("step_key"),
-            item: step
-                .get::<Option<i64>, _>("item")
-                .and_then(|i| usize::try_from(i).ok()),
-            attempt: u32::try_from(step.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
-            process_id: run.get("process_id"),
-            process_version: run.get("process_version"),
-            trigger: serde_json::from_str(&run.get::<String, _>("trigger")).unwrap_or(Value::Null),
-            subject: subject_of(run.get("entity_kind"), run.get("entity_id")),
-        });
-    }
-    Ok(claimed)
-}
-
-/// Applies a step attempt inside the caller's transaction; see
-/// [`SqliteStore::finish_step`].
-pub(super) async fn apply_finish(
-    tx: &mut SqliteConnection,
-    f: &StepFinish,
-) -> Result<CommitReport, CrmError> {
-    let held: Option<String> = sqlx::query_scalar(
-        "SELECT s.id FROM run_steps s JOIN runs r ON r.id = s.run_id
-         WHERE s.id = ? AND s.status = 'running' AND s.attempts = ? AND r.status = 'running'",
-    )
-    .bind(&f.step_id)
-    .bind(i64::from(f.attempt))
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    if held.is_none() {
-        return Err(CrmError::Conflict(format!(
-            "step {} is no longer held by this attempt",
-            f.step_id
-        )));
-    }
-    let mut report = CommitReport::default();
-    for change in &f.changes {
-        apply_change(&mut *tx, change, &mut report).await?;
-    }
-    let to_text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
-    let finished = timestamp_text(f.finished_at);
-    let duration = (f.finished_at - f.started_at).num_milliseconds().max(0);
-    sqlx::query(
-        "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
-                                    started_at, finished_at, duration_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(new_id())
-    .bind(&f.step_id)
-    .bind(i64::from(f.attempt))
-    .bind(f.status.as_str())
-    .bind(to_text(&f.input))
-    .bind(to_text(&f.output))
-    .bind(&f.error)
-    .bind(f.logs.to_string())
-    .bind(timestamp_text(f.started_at))
-    .bind(&finished)
-    .bind(duration)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    let (step_status, due) = match &f.then {
-        Then::Retry(at) => ("pending", Some(timestamp_text(*at))),
-        Then::Wait(_) => ("waiting", None),
-        _ => (f.status.as_str(), None),
-    };
-    sqlx::query(
-        "UPDATE run_steps SET status = ?, due_at = COALESCE(?, due_at), lease_until = NULL,
-             input = ?, output = ?, error = ?,
-             finished_at = CASE WHEN ? IN ('pending', 'waiting') THEN NULL ELSE ? END
-         WHERE id = ?",
-    )
-    .bind(step_status)
-    .bind(due)
-    .bind(to_text(&f.input))
-    .bind(to_text(&f.output))
-    .bind(&f.error)
-    .bind(step_status)
-    .bind(&finished)
-    .bind(&f.step_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    apply_then(&mut *tx, &f.run_id, &f.step_id, &f.then, &finished).await?;
-    if let Some(run) = &f.start {
-        insert_run(&mut *tx, run).await?;
-    }
-    Ok(report)
-}
-
 /// Does what follows a step: schedule the next, end the run, or open an approval.
 pub(super) async fn apply_then(
     conn: &mut SqliteConnection,
@@ -843,146 +603,4 @@ pub(super) async fn finish_run(
     .await
     .map_err(db_err)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crm::changes::Change;
-    use crate::store::CrmStore as _;
-    use serde_json::{Map, json};
-
-    async fn store_with_runs(n: usize) -> (tempfile::TempDir, SqliteStore, Vec<String>) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::open(&url).await.unwrap();
-        store
-            .save_process("p", "p.toml", "id = \"p\"", true)
-            .await
-            .unwrap();
-        let mut runs = Vec::new();
-        for i in 0..n {
-            let id = new_id();
-            let run = NewRun {
-                id: id.clone(),
-                process_id: "p".into(),
-                process_version: 1,
-                trigger: json!({ "n": i }),
-                subject: None,
-                trigger_key: format!("t{i}"),
-                once_key: None,
-                first_step: NewStep {
-                    index: 0,
-                    key: "a".into(),
-                    item: None,
-                    due_at: Utc::now() - chrono::Duration::seconds(10 - i as i64),
-                },
-            };
-            assert!(store.start_run(&run).await.unwrap().is_some());
-            runs.push(id);
-        }
-        (dir, store, runs)
-    }
-
-    fn finish(claimed: &ClaimedStep, changes: Vec<Change>) -> StepFinish {
-        StepFinish {
-            step_id: claimed.id.clone(),
-            run_id: claimed.run_id.clone(),
-            attempt: claimed.attempt,
-            status: AttemptStatus::Done,
-            input: None,
-            output: Some(json!({ "ok": true })),
-            error: None,
-            logs: json!([]),
-            started_at: Utc::now(),
-            finished_at: Utc::now(),
-            changes,
-            then: Then::Complete,
-            start: None,
-        }
-    }
-
-    fn claim(limit: usize) -> Option<ClaimRequest> {
-        let now = Utc::now();
-        Some(ClaimRequest {
-            now,
-            lease_until: now + chrono::Duration::minutes(5),
-            limit,
-        })
-    }
-
-    fn task(title: &str) -> Change {
-        let mut fields = Map::new();
-        fields.insert("title".into(), json!(title));
-        Change::Create {
-            kind: EntityKind::Task,
-            id: new_id(),
-            fields,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_round_claims_due_steps_in_due_order_up_to_its_limit() {
-        let (_dir, store, runs) = store_with_runs(3).await;
-        let round = store.commit_round(&[], claim(2)).await.unwrap();
-        let claimed: Vec<_> = round.claimed.iter().map(|c| c.run_id.clone()).collect();
-        assert_eq!(claimed, runs[..2], "the two earliest due, oldest first");
-        assert!(round.claimed.iter().all(|c| c.attempt == 1));
-        assert_eq!(round.claimed[1].trigger, json!({ "n": 1 }));
-        let round = store.commit_round(&[], claim(5)).await.unwrap();
-        assert_eq!(round.claimed.len(), 1, "held steps are not claimed twice");
-    }
-
-    #[tokio::test]
-    async fn a_refused_finish_in_a_round_leaves_the_others_committed() {
-        let (_dir, store, _runs) = store_with_runs(3).await;
-        let claimed = store.commit_round(&[], claim(3)).await.unwrap().claimed;
-        let deal = EntityRef {
-            kind: EntityKind::Deal,
-            id: "no-such-deal".into(),
-        };
-        let finishes = vec![
-            finish(&claimed[0], vec![task("first")]),
-            // Its task is written, then its check fails: all of it must go.
-            finish(
-                &claimed[1],
-                vec![
-                    task("refused"),
-                    Change::Expect {
-                        target: deal,
-                        field: "title".into(),
-                        value: json!("x"),
-                    },
-                ],
-            ),
-            finish(&claimed[2], vec![task("third")]),
-        ];
-        let round = store.commit_round(&finishes, None).await.unwrap();
-        assert!(round.results[0].is_ok());
-        assert!(round.results[1].is_err(), "{:?}", round.results[1]);
-        assert!(round.results[2].is_ok());
-        let titles: Vec<String> = store
-            .query(EntityKind::Task, &[], 10)
-            .await
-            .unwrap()
-            .iter()
-            .map(|t| t["title"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(titles.len(), 2, "{titles:?}");
-        assert!(titles.contains(&"first".to_owned()) && titles.contains(&"third".to_owned()));
-        assert_eq!(store.count_runs("completed").await.unwrap(), 2);
-        // The refused step is still held by its attempt and can finish later.
-        let round = store
-            .commit_round(&[finish(&claimed[1], vec![])], None)
-            .await
-            .unwrap();
-        assert!(round.results[0].is_ok());
-        assert_eq!(store.count_runs("completed").await.unwrap(), 3);
-        // A stale attempt is refused.
-        let round = store
-            .commit_round(&[finish(&claimed[1], vec![])], None)
-            .await
-            .unwrap();
-        assert!(matches!(round.results[0], Err(CrmError::Conflict(_))));
-    }
 }

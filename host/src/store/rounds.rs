@@ -1,0 +1,583 @@
+//! The engine's writes in rounds (group commit): the finished steps of a
+//! round and the claim of the next due steps go into one transaction, so
+//! they reach the disk with one sync. The bookkeeping every finish needs
+//! (its attempt, its step's new state, the next step or the run's end) is
+//! written for the whole round at once, one statement per kind with the
+//! rows as a JSON array; only each step's own CRM changes run one by one,
+//! each under a savepoint so that a refused change set leaves the others in.
+
+use super::apply::apply_change;
+use super::runs::{ClaimedStep, StepFinish, Then, insert_run, subject_of};
+use super::sqlite::{SqliteStore, db_err};
+use crate::crm::changes::CommitReport;
+use crate::crm::{CrmError, new_id, timestamp_text};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{Row, SqliteConnection};
+use std::collections::{HashMap, HashSet};
+
+/// Which due steps a round claims.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest {
+    /// The engine's time.
+    pub now: DateTime<Utc>,
+    /// Until when the claimed steps are held.
+    pub lease_until: DateTime<Utc>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// What a round of [`SqliteStore::commit_round`] did.
+#[derive(Debug)]
+pub struct Round {
+    /// Each finish's outcome, in the order given.
+    pub results: Vec<Result<CommitReport, CrmError>>,
+    /// The steps claimed.
+    pub claimed: Vec<ClaimedStep>,
+}
+
+impl SqliteStore {
+    /// Commits a step attempt: the action's CRM changes, the attempt log,
+    /// the step's new state and the run's, all in one transaction. If the
+    /// lease was lost (another worker took the step over), nothing is
+    /// written and the answer is a conflict.
+    pub async fn finish_step(&self, f: &StepFinish) -> Result<CommitReport, CrmError> {
+        let round = self.commit_round(std::slice::from_ref(f), None).await?;
+        round
+            .results
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(CrmError::Storage("the round lost its step".into())))
+    }
+
+    /// Claims the earliest due step (or one whose lease ran out: its worker
+    /// died), holding it until `lease_until`.
+    pub async fn claim_step(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedStep>, CrmError> {
+        let round = self
+            .commit_round(
+                &[],
+                Some(ClaimRequest {
+                    now,
+                    lease_until,
+                    limit: 1,
+                }),
+            )
+            .await?;
+        Ok(round.claimed.into_iter().next())
+    }
+
+    /// One round in one transaction: every finish whose attempt still holds
+    /// its step is applied (its changes under a savepoint), then up to
+    /// `claim.limit` due steps are claimed.
+    pub async fn commit_round(
+        &self,
+        finishes: &[StepFinish],
+        claim: Option<ClaimRequest>,
+    ) -> Result<Round, CrmError> {
+        let mut tx = self.write_tx().await?;
+        let held = held_steps(&mut tx, finishes).await?;
+        let mut results = Vec::with_capacity(finishes.len());
+        let mut applied = Vec::with_capacity(finishes.len());
+        for f in finishes {
+            if !held.contains(&(f.step_id.as_str(), i64::from(f.attempt))) {
+                results.push(Err(CrmError::Conflict(format!(
+                    "step {} is no longer held by this attempt",
+                    f.step_id
+                ))));
+                continue;
+            }
+            let result = apply_own_writes(&mut tx, f).await?;
+            if result.is_ok() {
+                applied.push(f);
+            }
+            results.push(result);
+        }
+        record_finishes(&mut tx, &applied).await?;
+        let claimed = match claim {
+            Some(c) if c.limit > 0 => claim_steps(&mut tx, c.now, c.lease_until, c.limit).await?,
+            _ => Vec::new(),
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(Round { results, claimed })
+    }
+}
+
+/// The (step id, attempt) pairs among `finishes` whose step is still held
+/// by that attempt in a running run.
+async fn held_steps<'f>(
+    conn: &mut SqliteConnection,
+    finishes: &'f [StepFinish],
+) -> Result<HashSet<(&'f str, i64)>, CrmError> {
+    if finishes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<&str> = finishes.iter().map(|f| f.step_id.as_str()).collect();
+    let rows = sqlx::query(
+        "SELECT s.id, s.attempts FROM run_steps s JOIN runs r ON r.id = s.run_id
+         WHERE s.id IN (SELECT value FROM json_each(?)) AND s.status = 'running'
+           AND r.status = 'running'",
+    )
+    .bind(json!(ids).to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let held: HashMap<String, i64> = rows
+        .into_iter()
+        .map(|r| (r.get::<String, _>("id"), r.get::<i64, _>("attempts")))
+        .collect();
+    Ok(finishes
+        .iter()
+        .filter(|f| held.get(&f.step_id) == Some(&i64::from(f.attempt)))
+        .map(|f| (f.step_id.as_str(), i64::from(f.attempt)))
+        .collect())
+}
+
+/// What only this finish writes: the action's CRM changes, the approval it
+/// opens, the error process it starts. Under a savepoint, so a refusal
+/// (the inner result) undoes exactly these; the outer error is the
+/// database failing.
+async fn apply_own_writes(
+    conn: &mut SqliteConnection,
+    f: &StepFinish,
+) -> Result<Result<CommitReport, CrmError>, CrmError> {
+    let own = !f.changes.is_empty() || matches!(f.then, Then::Wait(_)) || f.start.is_some();
+    if !own {
+        return Ok(Ok(CommitReport::default()));
+    }
+    sqlx::query("SAVEPOINT finish")
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let result = own_writes(&mut *conn, f).await;
+    if result.is_err() {
+        sqlx::query("ROLLBACK TO finish")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    sqlx::query("RELEASE finish")
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(result)
+}
+
+async fn own_writes(conn: &mut SqliteConnection, f: &StepFinish) -> Result<CommitReport, CrmError> {
+    let mut report = CommitReport::default();
+    for change in &f.changes {
+        apply_change(&mut *conn, change, &mut report).await?;
+    }
+    if let Then::Wait(approval) = &f.then {
+        super::approvals::insert(&mut *conn, &f.run_id, &f.step_id, approval).await?;
+    }
+    if let Some(run) = &f.start {
+        insert_run(&mut *conn, run).await?;
+    }
+    Ok(report)
+}
+
+/// A JSON text column carried as a JSON string, so `->>` hands back the
+/// text exactly (a JSON value of its own would come back unquoted).
+fn text_col(v: &Option<Value>) -> Value {
+    v.as_ref()
+        .map_or(Value::Null, |v| Value::String(v.to_string()))
+}
+
+/// Writes the bookkeeping of every applied finish: one statement for the
+/// attempts, one for the steps' new states, one for the next steps, one for
+/// the runs that ended.
+async fn record_finishes(
+    conn: &mut SqliteConnection,
+    finishes: &[&StepFinish],
+) -> Result<(), CrmError> {
+    if finishes.is_empty() {
+        return Ok(());
+    }
+    let now = timestamp_text(Utc::now());
+    let mut attempts = Vec::with_capacity(finishes.len());
+    let mut steps = Vec::with_capacity(finishes.len());
+    let mut next = Vec::new();
+    let mut ended = Vec::new();
+    for f in finishes {
+        let finished = timestamp_text(f.finished_at);
+        attempts.push(json!({
+            "id": new_id(),
+            "step_id": f.step_id,
+            "attempt": f.attempt,
+            "status": f.status.as_str(),
+            "input": text_col(&f.input),
+            "output": text_col(&f.output),
+            "error": f.error,
+            "logs": f.logs.to_string(),
+            "started_at": timestamp_text(f.started_at),
+            "finished_at": finished,
+            "duration_ms": (f.finished_at - f.started_at).num_milliseconds().max(0),
+        }));
+        let (status, due) = match &f.then {
+            Then::Retry(at) => ("pending", Some(timestamp_text(*at))),
+            Then::Wait(_) => ("waiting", None),
+            _ => (f.status.as_str(), None),
+        };
+        steps.push(json!({
+            "id": f.step_id,
+            "status": status,
+            "due_at": due,
+            "input": text_col(&f.input),
+            "output": text_col(&f.output),
+            "error": f.error,
+            "finished_at": (!matches!(status, "pending" | "waiting")).then_some(&finished),
+        }));
+        match &f.then {
+            Then::Next(step) => next.push(json!({
+                "id": new_id(),
+                "run_id": f.run_id,
+                "step_index": step.index,
+                "step_key": step.key,
+                "item": step.item,
+                "due_at": timestamp_text(step.due_at),
+                "created_at": now,
+            })),
+            Then::Complete => ended.push(json!({
+                "id": f.run_id, "status": "completed", "error": null, "at": finished,
+            })),
+            Then::Fail(e) => ended.push(json!({
+                "id": f.run_id, "status": "failed", "error": e, "at": finished,
+            })),
+            Then::Retry(_) | Then::Wait(_) => {}
+        }
+    }
+    sqlx::query(
+        "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
+                                    started_at, finished_at, duration_ms)
+         SELECT value ->> 'id', value ->> 'step_id', value ->> 'attempt', value ->> 'status',
+                value ->> 'input', value ->> 'output', value ->> 'error', value ->> 'logs',
+                value ->> 'started_at', value ->> 'finished_at', value ->> 'duration_ms'
+         FROM json_each(?)",
+    )
+    .bind(Value::Array(attempts).to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "UPDATE run_steps SET status = f.status, due_at = COALESCE(f.due_at, run_steps.due_at),
+             lease_until = NULL, input = f.input, output = f.output, error = f.error,
+             finished_at = f.finished_at
+         FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status,
+                      value ->> 'due_at' AS due_at, value ->> 'input' AS input,
+                      value ->> 'output' AS output, value ->> 'error' AS error,
+                      value ->> 'finished_at' AS finished_at
+               FROM json_each(?)) AS f
+         WHERE run_steps.id = f.id",
+    )
+    .bind(Value::Array(steps).to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if !next.is_empty() {
+        sqlx::query(
+            "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status, due_at, created_at)
+             SELECT value ->> 'id', value ->> 'run_id', value ->> 'step_index', value ->> 'step_key',
+                    value ->> 'item', 'pending', value ->> 'due_at', value ->> 'created_at'
+             FROM json_each(?)",
+        )
+        .bind(Value::Array(next).to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    if !ended.is_empty() {
+        sqlx::query(
+            "UPDATE runs SET status = f.status, error = f.error, updated_at = f.at, finished_at = f.at
+             FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status,
+                          value ->> 'error' AS error, value ->> 'at' AS at
+                   FROM json_each(?)) AS f
+             WHERE runs.id = f.id",
+        )
+        .bind(Value::Array(ended).to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Claims up to `limit` steps: the earliest due pending ones, then any whose
+/// lease ran out (their worker died), holding them until `lease_until`.
+pub(super) async fn claim_steps(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<ClaimedStep>, CrmError> {
+    let now = timestamp_text(now);
+    let lease = timestamp_text(lease_until);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // Two statements rather than one with OR: each walks its index in
+    // order, where the OR would sort every pending step on each claim.
+    let mut steps = sqlx::query(
+        "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1,
+             started_at = COALESCE(started_at, ?2)
+         WHERE id IN (SELECT id FROM run_steps WHERE status = 'pending' AND due_at <= ?2
+                      ORDER BY due_at LIMIT ?3)
+         RETURNING id, run_id, step_index, step_key, item, attempts",
+    )
+    .bind(&lease)
+    .bind(&now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let left = limit - i64::try_from(steps.len()).unwrap_or(limit);
+    if left > 0 {
+        let expired = sqlx::query(
+            "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1
+             WHERE id IN (SELECT id FROM run_steps WHERE status = 'running' AND lease_until < ?2
+                          ORDER BY due_at LIMIT ?3)
+             RETURNING id, run_id, step_index, step_key, item, attempts",
+        )
+        .bind(&lease)
+        .bind(&now)
+        .bind(left)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        steps.extend(expired);
+    }
+    if steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let run_ids: Vec<String> = steps.iter().map(|s| s.get("run_id")).collect();
+    let runs = sqlx::query(
+        "SELECT id, process_id, process_version, trigger, entity_kind, entity_id FROM runs
+         WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(Value::from(run_ids).to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let runs: std::collections::HashMap<String, sqlx::sqlite::SqliteRow> = runs
+        .into_iter()
+        .map(|r| (r.get::<String, _>("id"), r))
+        .collect();
+    let mut claimed = Vec::with_capacity(steps.len());
+    for step in steps {
+        let run_id: String = step.get("run_id");
+        let Some(run) = runs.get(&run_id) else {
+            return Err(CrmError::Storage(format!("step of a missing run {run_id}")));
+        };
+        claimed.push(ClaimedStep {
+            id: step.get("id"),
+            run_id,
+            index: usize::try_from(step.get::<i64, _>("step_index")).unwrap_or(usize::MAX),
+            key: step.get("step_key"),
+            item: step
+                .get::<Option<i64>, _>("item")
+                .and_then(|i| usize::try_from(i).ok()),
+            attempt: u32::try_from(step.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+            process_id: run.get("process_id"),
+            process_version: run.get("process_version"),
+            trigger: serde_json::from_str(&run.get::<String, _>("trigger")).unwrap_or(Value::Null),
+            subject: subject_of(run.get("entity_kind"), run.get("entity_id")),
+        });
+    }
+    Ok(claimed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crm::changes::Change;
+    use crate::crm::{EntityKind, EntityRef};
+    use crate::store::CrmStore as _;
+    use crate::store::runs::{AttemptStatus, NewRun, NewStep};
+    use serde_json::{Map, json};
+
+    async fn store_with_runs(n: usize) -> (tempfile::TempDir, SqliteStore, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        store
+            .save_process("p", "p.toml", "id = \"p\"", true)
+            .await
+            .unwrap();
+        let mut runs = Vec::new();
+        for i in 0..n {
+            let id = new_id();
+            let run = NewRun {
+                id: id.clone(),
+                process_id: "p".into(),
+                process_version: 1,
+                trigger: json!({ "n": i }),
+                subject: None,
+                trigger_key: format!("t{i}"),
+                once_key: None,
+                first_step: NewStep {
+                    index: 0,
+                    key: "a".into(),
+                    item: None,
+                    due_at: Utc::now() - chrono::Duration::seconds(10 - i as i64),
+                },
+            };
+            assert!(store.start_run(&run).await.unwrap().is_some());
+            runs.push(id);
+        }
+        (dir, store, runs)
+    }
+
+    fn finish(claimed: &ClaimedStep, changes: Vec<Change>) -> StepFinish {
+        StepFinish {
+            step_id: claimed.id.clone(),
+            run_id: claimed.run_id.clone(),
+            attempt: claimed.attempt,
+            status: AttemptStatus::Done,
+            input: None,
+            output: Some(json!({ "ok": true })),
+            error: None,
+            logs: json!([]),
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            changes,
+            then: Then::Complete,
+            start: None,
+        }
+    }
+
+    fn claim(limit: usize) -> Option<ClaimRequest> {
+        let now = Utc::now();
+        Some(ClaimRequest {
+            now,
+            lease_until: now + chrono::Duration::minutes(5),
+            limit,
+        })
+    }
+
+    fn task(title: &str) -> Change {
+        let mut fields = Map::new();
+        fields.insert("title".into(), json!(title));
+        Change::Create {
+            kind: EntityKind::Task,
+            id: new_id(),
+            fields,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_round_claims_due_steps_in_due_order_up_to_its_limit() {
+        let (_dir, store, runs) = store_with_runs(3).await;
+        let round = store.commit_round(&[], claim(2)).await.unwrap();
+        let claimed: Vec<_> = round.claimed.iter().map(|c| c.run_id.clone()).collect();
+        assert_eq!(claimed, runs[..2], "the two earliest due, oldest first");
+        assert!(round.claimed.iter().all(|c| c.attempt == 1));
+        assert_eq!(round.claimed[1].trigger, json!({ "n": 1 }));
+        let round = store.commit_round(&[], claim(5)).await.unwrap();
+        assert_eq!(round.claimed.len(), 1, "held steps are not claimed twice");
+    }
+
+    #[tokio::test]
+    async fn a_refused_finish_in_a_round_leaves_the_others_committed() {
+        let (_dir, store, _runs) = store_with_runs(3).await;
+        let claimed = store.commit_round(&[], claim(3)).await.unwrap().claimed;
+        let deal = EntityRef {
+            kind: EntityKind::Deal,
+            id: "no-such-deal".into(),
+        };
+        let finishes = vec![
+            finish(&claimed[0], vec![task("first")]),
+            // Its task is written, then its check fails: all of it must go.
+            finish(
+                &claimed[1],
+                vec![
+                    task("refused"),
+                    Change::Expect {
+                        target: deal,
+                        field: "title".into(),
+                        value: json!("x"),
+                    },
+                ],
+            ),
+            finish(&claimed[2], vec![task("third")]),
+        ];
+        let round = store.commit_round(&finishes, None).await.unwrap();
+        assert!(round.results[0].is_ok());
+        assert!(round.results[1].is_err(), "{:?}", round.results[1]);
+        assert!(round.results[2].is_ok());
+        let titles: Vec<String> = store
+            .query(EntityKind::Task, &[], 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(titles.len(), 2, "{titles:?}");
+        assert!(titles.contains(&"first".to_owned()) && titles.contains(&"third".to_owned()));
+        assert_eq!(store.count_runs("completed").await.unwrap(), 2);
+        // The refused step is still held by its attempt and can finish later.
+        let round = store
+            .commit_round(&[finish(&claimed[1], vec![])], None)
+            .await
+            .unwrap();
+        assert!(round.results[0].is_ok());
+        assert_eq!(store.count_runs("completed").await.unwrap(), 3);
+        // A stale attempt is refused.
+        let round = store
+            .commit_round(&[finish(&claimed[1], vec![])], None)
+            .await
+            .unwrap();
+        assert!(matches!(round.results[0], Err(CrmError::Conflict(_))));
+    }
+
+    #[tokio::test]
+    async fn a_round_records_attempts_next_steps_retries_and_ends_exactly() {
+        let (_dir, store, runs) = store_with_runs(3).await;
+        let claimed = store.commit_round(&[], claim(3)).await.unwrap().claimed;
+        let now = Utc::now();
+        let mut next = finish(&claimed[0], vec![]);
+        // A string output must come back as the string, not its text.
+        next.output = Some(json!("ok"));
+        next.input = Some(json!({ "a": [1, "два"] }));
+        next.then = Then::Next(NewStep {
+            index: 1,
+            key: "b".into(),
+            item: Some(4),
+            due_at: now,
+        });
+        let mut retry = finish(&claimed[1], vec![]);
+        retry.status = AttemptStatus::Retrying;
+        retry.output = None;
+        retry.error = Some("busy".into());
+        retry.then = Then::Retry(now + chrono::Duration::hours(1));
+        let mut fail = finish(&claimed[2], vec![]);
+        fail.status = AttemptStatus::Failed;
+        fail.then = Then::Fail("step `a` failed: boom".into());
+        let round = store
+            .commit_round(&[next, retry, fail], claim(10))
+            .await
+            .unwrap();
+        assert!(round.results.iter().all(Result::is_ok));
+        assert_eq!(
+            round.claimed.len(),
+            1,
+            "the next step is claimed in the same round"
+        );
+        assert_eq!(round.claimed[0].key, "b");
+        assert_eq!(round.claimed[0].item, Some(4));
+        let steps = store.run_steps(&runs[0]).await.unwrap();
+        assert_eq!(steps[0].status, "done");
+        assert_eq!(steps[0].output, Some(json!("ok")));
+        assert_eq!(steps[0].input, Some(json!({ "a": [1, "два"] })));
+        assert_eq!(steps[0].log[0]["output"], json!("ok"));
+        assert_eq!(steps[1].step, "b");
+        let steps = store.run_steps(&runs[1]).await.unwrap();
+        assert_eq!(steps[0].status, "pending");
+        assert_eq!(steps[0].error.as_deref(), Some("busy"));
+        assert!(steps[0].due_at > timestamp_text(now));
+        let failed = store.get_run(&runs[2]).await.unwrap().unwrap();
+        assert_eq!(failed.status, "failed");
+        assert_eq!(failed.error.as_deref(), Some("step `a` failed: boom"));
+        assert!(failed.finished_at.is_some());
+    }
+}
