@@ -28,6 +28,7 @@ fn request(input: &str, grants: Grants, store: Store) -> CallRequest {
         config: Arc::new(BTreeMap::new()),
         limits: Limits::default(),
         store,
+        read: Vec::new(),
     }
 }
 

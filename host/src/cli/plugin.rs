@@ -67,6 +67,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         config: Arc::new(config),
         limits,
         store: store.clone(),
+        read: Vec::new(),
     };
     let outcome = host
         .call(&plugin, request)

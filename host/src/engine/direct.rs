@@ -52,6 +52,7 @@ impl Engine {
                 config: installed.config.clone(),
                 limits: installed.limits,
                 store: self.store.clone(),
+                read: Vec::new(),
             };
             let outcome = self
                 .host

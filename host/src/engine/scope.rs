@@ -79,10 +79,19 @@ pub fn relation(kind: EntityKind, name: &str) -> Option<EntityKind> {
 /// An entity with the entities its `*_id` fields name, one level deep.
 /// A missing related entity is left out rather than failing the step.
 pub async fn load_subject(store: &dyn CrmStore, target: &EntityRef) -> Result<Value, CrmError> {
-    let mut record = store
+    Ok(load_subject_read(store, target).await?.1)
+}
+
+/// [`load_subject`], also giving the entity's record as the store holds it.
+pub async fn load_subject_read(
+    store: &dyn CrmStore,
+    target: &EntityRef,
+) -> Result<(Map<String, Value>, Value), CrmError> {
+    let stored = store
         .get(target)
         .await?
         .ok_or_else(|| CrmError::NotFound(target.clone()))?;
+    let mut record = stored.clone();
     for field in spec(target.kind).fields {
         let FieldType::Ref(kind) = field.ty else {
             continue;
@@ -102,7 +111,7 @@ pub async fn load_subject(store: &dyn CrmStore, target: &EntityRef) -> Result<Va
         }
     }
     derive(target.kind, &mut record);
-    Ok(Value::Object(record))
+    Ok((stored, Value::Object(record)))
 }
 
 /// A copy of `record` (of `kind`, with related entities) whose decimal
@@ -163,6 +172,9 @@ pub struct Scope {
     pub run: Value,
     /// The engine's clock at evaluation.
     pub now: Option<DateTime<Utc>>,
+    /// The records read from the store for this scope, as stored; an
+    /// action's reads of them reuse them.
+    pub read: Vec<(EntityRef, Map<String, Value>)>,
 }
 
 impl Scope {

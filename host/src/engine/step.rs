@@ -273,6 +273,7 @@ impl Engine {
             config: action.config.clone(),
             limits,
             store: self.store.clone(),
+            read: scope.read.clone(),
         };
         match self.host.call(&action.plugin, request).await {
             Ok(outcome) => {
@@ -404,8 +405,13 @@ impl Engine {
         process: &Process,
         step: &Step,
     ) -> anyhow::Result<Scope> {
+        let mut read = Vec::new();
         let subject = match &claimed.subject {
-            Some(s) => Some((s.kind, scope::load_subject(self.store.as_ref(), s).await?)),
+            Some(s) => {
+                let (stored, view) = scope::load_subject_read(self.store.as_ref(), s).await?;
+                read.push((s.clone(), stored));
+                Some((s.kind, view))
+            }
             None => None,
         };
         let steps = self.store.step_results(&claimed.run_id).await?;
@@ -435,10 +441,13 @@ impl Engine {
                     kind: fe.kind,
                     id: id.to_owned(),
                 };
+                let (stored, value) =
+                    scope::load_subject_read(self.store.as_ref(), &target).await?;
+                read.push((target, stored));
                 Some(scope::Item {
                     var: fe.var.clone(),
                     kind: fe.kind,
-                    value: scope::load_subject(self.store.as_ref(), &target).await?,
+                    value,
                     index: k,
                     count: ids.len(),
                 })
@@ -460,6 +469,7 @@ impl Engine {
                 "attempt": claimed.attempt,
             }),
             now: Some(self.clock.now()),
+            read,
         })
     }
 }

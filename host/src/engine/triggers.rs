@@ -109,6 +109,7 @@ impl Engine {
             item: None,
             run: json!({ "process": process.id, "version": version }),
             now: Some(now),
+            read: Vec::new(),
         };
         if let Some(c) = &process.condition
             && !self

@@ -8,9 +8,11 @@ use super::limits::Limits;
 use super::session::CrmSession;
 use super::state::{CallState, MemoryCap};
 use super::stdio::CappedPipe;
+use crate::crm::EntityRef;
 use crate::crm::changes::Change;
 use crate::store::Store;
 use anyhow::Context as _;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +53,9 @@ pub struct CallRequest {
     pub limits: Limits,
     /// The CRM the action reads and writes.
     pub store: Store,
+    /// Records the caller read from `store` for this call (a step's
+    /// subject); the action's reads of them are answered from here.
+    pub read: Vec<(EntityRef, Map<String, Value>)>,
 }
 
 /// A call that returned normally.
@@ -231,7 +236,7 @@ impl PluginHost {
     pub async fn call(
         &self,
         plugin: &LoadedPlugin,
-        req: CallRequest,
+        mut req: CallRequest,
     ) -> Result<CallOutcome, CallError> {
         let limits = req.limits;
         if req.input.len() > limits.input_bytes {
@@ -251,7 +256,7 @@ impl PluginHost {
             .map_err(|e| CallError::Host(e.into()))?;
         let started = Instant::now();
         let grants = req.grants.intersect(&plugin.wanted);
-        let session = CrmSession::new(req.store.clone());
+        let session = CrmSession::with_read(req.store.clone(), std::mem::take(&mut req.read));
         let (state, stdout, stderr) = self.new_state(
             &plugin.manifest.id,
             grants,

@@ -14,6 +14,7 @@ use crate::crm::{CrmError, EntityKind, EntityRef, Filter, new_id};
 use crate::store::{Store, invoice_number};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// One step's view of the CRM with its buffered writes.
 pub struct CrmSession {
@@ -25,17 +26,29 @@ pub struct CrmSession {
     created: Vec<EntityRef>,
     /// Files this step stored, so its later reads see them.
     files: HashMap<(EntityRef, String), StoredFile>,
+    /// Records read from the store during this step: the step sees one
+    /// version of each (the commit's checks guard what it writes from them),
+    /// and reading one twice costs one query.
+    read: Mutex<HashMap<EntityRef, Map<String, Value>>>,
 }
 
 impl CrmSession {
     /// A session over `store` with nothing buffered.
     pub fn new(store: Store) -> CrmSession {
+        CrmSession::with_read(store, Vec::new())
+    }
+
+    /// A session that already holds `read`: records the step read from
+    /// `store` before its action ran (its subject), so the action's reads
+    /// of them need no query.
+    pub fn with_read(store: Store, read: Vec<(EntityRef, Map<String, Value>)>) -> CrmSession {
         CrmSession {
             store,
             changes: Vec::new(),
             overlay: HashMap::new(),
             created: Vec::new(),
             files: HashMap::new(),
+            read: Mutex::new(read.into_iter().collect()),
         }
     }
 
@@ -54,10 +67,18 @@ impl CrmSession {
         if let Some(record) = self.overlay.get(target) {
             return Ok(record.clone());
         }
-        self.store
+        if let Some(record) = self.read.lock().ok().and_then(|r| r.get(target).cloned()) {
+            return Ok(record);
+        }
+        let record = self
+            .store
             .get(target)
             .await?
-            .ok_or_else(|| CrmError::NotFound(target.clone()))
+            .ok_or_else(|| CrmError::NotFound(target.clone()))?;
+        if let Ok(mut read) = self.read.lock() {
+            read.insert(target.clone(), record.clone());
+        }
+        Ok(record)
     }
 
     /// Entities passing every filter, with this step's changes applied.
@@ -238,5 +259,82 @@ impl CrmSession {
                 target: target.clone(),
                 name: name.to_owned(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    async fn store_with_deal(title: &str) -> (tempfile::TempDir, Store, EntityRef) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store: Store = Arc::new(crate::store::SqliteStore::open(&url).await.unwrap());
+        let deal = EntityRef {
+            kind: EntityKind::Deal,
+            id: new_id(),
+        };
+        let mut fields = Map::new();
+        fields.insert("title".into(), json!(title));
+        store
+            .commit(&[Change::Create {
+                kind: EntityKind::Deal,
+                id: deal.id.clone(),
+                fields,
+            }])
+            .await
+            .unwrap();
+        (dir, store, deal)
+    }
+
+    async fn retitle(store: &Store, deal: &EntityRef, title: &str) {
+        let mut fields = Map::new();
+        fields.insert("title".into(), json!(title));
+        store
+            .commit(&[Change::Update {
+                target: deal.clone(),
+                fields,
+            }])
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_step_reads_one_version_of_a_record() {
+        let (_dir, store, deal) = store_with_deal("first").await;
+        let session = CrmSession::new(store.clone());
+        assert_eq!(session.get(&deal).await.unwrap()["title"], "first");
+        retitle(&store, &deal, "second").await;
+        assert_eq!(
+            session.get(&deal).await.unwrap()["title"],
+            "first",
+            "the second read is the first one's record, not a new query"
+        );
+        assert_eq!(
+            CrmSession::new(store).get(&deal).await.unwrap()["title"],
+            "second"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_read_before_the_action_answers_its_reads() {
+        let (_dir, store, deal) = store_with_deal("stored").await;
+        let mut seen = store.get(&deal).await.unwrap().unwrap();
+        seen.insert("title".into(), json!("as the step read it"));
+        let mut session = CrmSession::with_read(store, vec![(deal.clone(), seen)]);
+        assert_eq!(
+            session.get(&deal).await.unwrap()["title"],
+            "as the step read it"
+        );
+        // The step's own writes still win over what it read.
+        let mut fields = Map::new();
+        fields.insert("title".into(), json!("changed by the step"));
+        session.update(&deal, fields).await.unwrap();
+        assert_eq!(
+            session.get(&deal).await.unwrap()["title"],
+            "changed by the step"
+        );
     }
 }

@@ -3,8 +3,8 @@
 //! they reach the disk with one sync. The bookkeeping every finish needs
 //! (its attempt, its step's new state, the next step or the run's end) is
 //! written for the whole round at once, one statement per kind with the
-//! rows as a JSON array; only each step's own CRM changes run one by one,
-//! each under a savepoint so that a refused change set leaves the others in.
+//! rows as a JSON array; only each step's own CRM changes run one by one.
+//! A refused change set leaves the others in (see [`SqliteStore::commit_round`]).
 
 use super::apply::apply_change;
 use super::runs::{ClaimedStep, StepFinish, Then, insert_run, subject_of};
@@ -71,13 +71,34 @@ impl SqliteStore {
     }
 
     /// One round in one transaction: every finish whose attempt still holds
-    /// its step is applied (its changes under a savepoint), then up to
-    /// `claim.limit` due steps are claimed.
+    /// its step is applied, then up to `claim.limit` due steps are claimed.
+    ///
+    /// Refusals are rare, so the round first runs without savepoints; if
+    /// any finish's own writes are refused, it is rolled back and run again
+    /// with a savepoint around each finish, which then leaves the refused
+    /// one out and the others in.
     pub async fn commit_round(
         &self,
         finishes: &[StepFinish],
         claim: Option<ClaimRequest>,
     ) -> Result<Round, CrmError> {
+        if let Some(round) = self.try_round(finishes, claim, false).await? {
+            return Ok(round);
+        }
+        match self.try_round(finishes, claim, true).await? {
+            Some(round) => Ok(round),
+            None => Err(CrmError::Storage("a round with savepoints gave up".into())),
+        }
+    }
+
+    /// A round; None when `savepoints` is off and a finish was refused
+    /// (nothing was committed then).
+    async fn try_round(
+        &self,
+        finishes: &[StepFinish],
+        claim: Option<ClaimRequest>,
+        savepoints: bool,
+    ) -> Result<Option<Round>, CrmError> {
         let mut tx = self.write_tx().await?;
         let held = held_steps(&mut tx, finishes).await?;
         let mut results = Vec::with_capacity(finishes.len());
@@ -90,11 +111,22 @@ impl SqliteStore {
                 ))));
                 continue;
             }
-            let result = apply_own_writes(&mut tx, f).await?;
-            if result.is_ok() {
-                applied.push(f);
+            let result = if savepoints {
+                apply_own_writes(&mut tx, f).await?
+            } else {
+                own_writes(&mut tx, f).await
+            };
+            match result {
+                Ok(report) => {
+                    applied.push(f);
+                    results.push(Ok(report));
+                }
+                Err(_) if !savepoints => {
+                    tx.rollback().await.map_err(db_err)?;
+                    return Ok(None);
+                }
+                Err(e) => results.push(Err(e)),
             }
-            results.push(result);
         }
         record_finishes(&mut tx, &applied).await?;
         let claimed = match claim {
@@ -102,7 +134,7 @@ impl SqliteStore {
             _ => Vec::new(),
         };
         tx.commit().await.map_err(db_err)?;
-        Ok(Round { results, claimed })
+        Ok(Some(Round { results, claimed }))
     }
 }
 

@@ -44,6 +44,7 @@ pub fn request(input: serde_json::Value, grants: Grants, store: Store) -> CallRe
         config: Arc::new(BTreeMap::new()),
         limits: Limits::default(),
         store,
+        read: Vec::new(),
     }
 }
 
