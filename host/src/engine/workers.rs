@@ -9,6 +9,7 @@ use crate::crm::CrmError;
 use crate::store::rounds::ClaimRequest;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -47,8 +48,47 @@ pub fn spawn(
         let shutdown = shutdown.clone();
         set.spawn(async move { dispatcher(engine, settings.poll, shutdown).await });
     }
-    set.spawn(async move { step_loop(engine, settings, shutdown).await });
+    set.spawn(on_own_thread("robota-rounds", move |steps| {
+        step_loop(engine, settings, shutdown, steps)
+    }));
     set
+}
+
+/// Runs a loop on a thread of its own (a single-threaded runtime), handing
+/// it the caller's runtime for the tasks it spawns; the returned future ends
+/// when the loop does.
+///
+/// Why: the step loop drives the writer statement by statement, and each
+/// statement's answer wakes it. On the shared runtime that wake-up queues
+/// behind the steps' CPU-bound action calls, which stretched every round
+/// (and so every step's latency) several times over; the OS schedules a
+/// thread of its own as soon as it is woken.
+fn on_own_thread<F, Fut>(name: &str, run: F) -> impl Future<Output = ()> + Send + 'static
+where
+    F: FnOnce(Handle) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let handle = Handle::current();
+    let (done, ended) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(run(handle)),
+                Err(e) => tracing::error!("the engine's loop could not start: {e}"),
+            }
+            let _ = done.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::error!("the engine's loop thread could not start: {e}");
+    }
+    async move {
+        // An error means the thread ended without a word: also the end.
+        let _ = ended.await;
+    }
 }
 
 async fn dispatcher(engine: Arc<Engine>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
@@ -84,11 +124,13 @@ async fn dispatcher(engine: Arc<Engine>, poll: Duration, mut shutdown: watch::Re
 /// every step finished since the last round and claims as many due steps as
 /// there is room for; the claimed steps run as tasks that hand their finish
 /// back for the next round. On shutdown it claims nothing more and goes on
-/// until the steps in hand have finished and committed.
+/// until the steps in hand have finished and committed. The steps run on
+/// `steps`.
 async fn step_loop(
     engine: Arc<Engine>,
     settings: WorkerSettings,
     mut shutdown: watch::Receiver<bool>,
+    steps: Handle,
 ) {
     let (sender, mut finished) = mpsc::unbounded_channel::<PendingFinish>();
     let via = Committer::Round(sender);
@@ -150,11 +192,14 @@ async fn step_loop(
                 for step in round.claimed {
                     let engine = engine.clone();
                     let via = via.clone();
-                    running.spawn(async move {
-                        if let Err(e) = engine.run_step(step, &via).await {
-                            tracing::warn!("running a step failed: {e:#}");
-                        }
-                    });
+                    running.spawn_on(
+                        async move {
+                            if let Err(e) = engine.run_step(step, &via).await {
+                                tracing::warn!("running a step failed: {e:#}");
+                            }
+                        },
+                        &steps,
+                    );
                 }
                 claimed
             }
