@@ -13,54 +13,53 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sqlx::{Row, SqliteConnection};
 
-/// Applies `change` on `conn` (inside the caller's transaction), adding what it did to `report`.
+/// Applies `change` on `conn` (inside the caller's transaction), adding what
+/// it did to `report` and the timeline entries and events it makes to `log`
+/// (the caller flushes them before committing).
 pub async fn apply_change(
     conn: &mut SqliteConnection,
+    log: &mut LogRows,
     change: &Change,
     report: &mut CommitReport,
 ) -> Result<(), CrmError> {
     match change {
         Change::Create { kind, id, fields } => {
-            create(conn, *kind, id, fields).await?;
+            create(conn, log, *kind, id, fields).await?;
             report.created.push(EntityRef {
                 kind: *kind,
                 id: id.clone(),
             });
         }
         Change::Update { target, fields } => {
-            update(conn, target, fields).await?;
+            update(conn, log, target, fields).await?;
             report.updated.push(target.clone());
         }
         Change::Delete { target } => {
-            delete(conn, target).await?;
+            delete(conn, log, target).await?;
             report.deleted.push(target.clone());
         }
         Change::Link { from, to } => {
             must_exist(conn, from).await?;
             must_exist(conn, to).await?;
-            timeline(
-                conn,
+            log.timeline(
                 from,
                 "link",
                 &format!("linked to {to}"),
                 json!({ "to": to }),
-            )
-            .await?;
-            timeline(
-                conn,
+            )?;
+            log.timeline(
                 to,
                 "link",
                 &format!("linked from {from}"),
                 json!({ "from": from }),
-            )
-            .await?;
+            )?;
         }
         Change::Note { target, text } => {
             must_exist(conn, target).await?;
             if text.trim().is_empty() {
                 return Err(CrmError::Invalid("a note needs text".into()));
             }
-            timeline(conn, target, "note", text, json!({})).await?;
+            log.timeline(target, "note", text, json!({}))?;
         }
         Change::Mail(mail) => {
             queue_mail(conn, mail).await?;
@@ -90,14 +89,12 @@ pub async fn apply_change(
             must_exist(conn, target).await?;
             file.check().map_err(CrmError::Invalid)?;
             attach_file(conn, target, file).await?;
-            timeline(
-                conn,
+            log.timeline(
                 target,
                 "file",
                 &format!("file {} stored", file.name),
                 json!({ "name": file.name, "size": file.content.len() }),
-            )
-            .await?;
+            )?;
         }
     }
     Ok(())
@@ -155,6 +152,7 @@ fn merge(record: &mut Map<String, Value>, patch: Map<String, Value>) {
 
 async fn create(
     conn: &mut SqliteConnection,
+    log: &mut LogRows,
     kind: EntityKind,
     id: &str,
     fields: &Map<String, Value>,
@@ -192,18 +190,11 @@ async fn create(
     if let Some(Value::Array(items)) = record.get("items") {
         rows::write_items(conn, &target, items).await?;
     }
-    timeline(
-        conn,
-        &target,
-        "created",
-        &format!("{kind} created"),
-        json!({}),
-    )
-    .await?;
+    log.timeline(&target, "created", &format!("{kind} created"), json!({}))?;
     if kind == EntityKind::PaymentRequest {
         payment_history(conn, id, None, record.get("status").and_then(Value::as_str)).await?;
     }
-    event(conn, &target, "created", &Value::Object(record)).await
+    log.event(&target, "created", &Value::Object(record))
 }
 
 /// Records a payment request's move from one status to another.
@@ -227,6 +218,7 @@ async fn payment_history(
 
 async fn update(
     conn: &mut SqliteConnection,
+    log: &mut LogRows,
     target: &EntityRef,
     fields: &Map<String, Value>,
 ) -> Result<(), CrmError> {
@@ -305,8 +297,7 @@ async fn update(
     } else {
         format!("changed {}", names.join(", "))
     };
-    timeline(
-        conn,
+    log.timeline(
         target,
         if stage_moved {
             "stage_changed"
@@ -315,10 +306,8 @@ async fn update(
         },
         &text,
         Value::Object(changes.clone()),
-    )
-    .await?;
-    event(
-        conn,
+    )?;
+    log.event(
         target,
         if stage_moved {
             "stage_changed"
@@ -327,7 +316,6 @@ async fn update(
         },
         &Value::Object(changes),
     )
-    .await
 }
 
 /// Fills the fields the host computes.
@@ -634,7 +622,11 @@ async fn check_stage(
     }
 }
 
-async fn delete(conn: &mut SqliteConnection, target: &EntityRef) -> Result<(), CrmError> {
+async fn delete(
+    conn: &mut SqliteConnection,
+    log: &mut LogRows,
+    target: &EntityRef,
+) -> Result<(), CrmError> {
     let record = rows::load(conn, target)
         .await?
         .ok_or_else(|| CrmError::NotFound(target.clone()))?;
@@ -650,7 +642,7 @@ async fn delete(conn: &mut SqliteConnection, target: &EntityRef) -> Result<(), C
             ),
             _ => db_err(e),
         })?;
-    event(conn, target, "deleted", &Value::Object(record)).await
+    log.event(target, "deleted", &Value::Object(record))
 }
 
 async fn exists(conn: &mut SqliteConnection, target: &EntityRef) -> Result<bool, CrmError> {
@@ -671,44 +663,85 @@ async fn must_exist(conn: &mut SqliteConnection, target: &EntityRef) -> Result<(
     }
 }
 
-async fn timeline(
-    conn: &mut SqliteConnection,
-    target: &EntityRef,
-    kind: &str,
-    text: &str,
-    data: Value,
-) -> Result<(), CrmError> {
-    sqlx::query("INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(new_id())
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .bind(now_text())
-        .bind(kind)
-        .bind(text)
-        .bind(data.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
+/// The timeline entries and events a change set writes, kept until
+/// [`LogRows::flush`] writes them all with one statement per table: most
+/// changes write one of each, and on the engine's hot path every statement
+/// counts. Their order is kept, so events keep the order of the changes.
+#[derive(Debug, Default)]
+pub struct LogRows {
+    timeline: Vec<Value>,
+    events: Vec<Value>,
 }
 
-async fn event(
-    conn: &mut SqliteConnection,
-    target: &EntityRef,
-    kind: &str,
-    changes: &Value,
-) -> Result<(), CrmError> {
-    sqlx::query("INSERT INTO events (id, entity_kind, entity_id, kind, changes, at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(new_id())
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .bind(kind)
-        .bind(changes.to_string())
-        .bind(now_text())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
+impl LogRows {
+    /// Adds `other`'s rows after these.
+    pub fn append(&mut self, other: LogRows) {
+        self.timeline.extend(other.timeline);
+        self.events.extend(other.events);
+    }
+
+    /// Keeps a timeline entry of `target`.
+    fn timeline(
+        &mut self,
+        target: &EntityRef,
+        kind: &str,
+        text: &str,
+        data: Value,
+    ) -> Result<(), CrmError> {
+        self.timeline.push(json!({
+            "id": new_id(),
+            "entity_kind": target.kind.as_str(),
+            "entity_id": target.id,
+            "at": now_text(),
+            "kind": kind,
+            "text": text,
+            // Carried as text so `->>` hands back the JSON text as it is.
+            "data": data.to_string(),
+        }));
+        Ok(())
+    }
+
+    /// Keeps an event of `target` (what processes trigger from).
+    fn event(&mut self, target: &EntityRef, kind: &str, changes: &Value) -> Result<(), CrmError> {
+        self.events.push(json!({
+            "id": new_id(),
+            "entity_kind": target.kind.as_str(),
+            "entity_id": target.id,
+            "kind": kind,
+            "changes": changes.to_string(),
+            "at": now_text(),
+        }));
+        Ok(())
+    }
+
+    /// Writes the kept rows on `conn` (inside the caller's transaction).
+    pub async fn flush(self, conn: &mut SqliteConnection) -> Result<(), CrmError> {
+        if !self.timeline.is_empty() {
+            sqlx::query(
+                "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data)
+                 SELECT value ->> 'id', value ->> 'entity_kind', value ->> 'entity_id',
+                        value ->> 'at', value ->> 'kind', value ->> 'text', value ->> 'data'
+                 FROM json_each(?)",
+            )
+            .bind(Value::Array(self.timeline).to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        }
+        if !self.events.is_empty() {
+            sqlx::query(
+                "INSERT INTO events (id, entity_kind, entity_id, kind, changes, at)
+                 SELECT value ->> 'id', value ->> 'entity_kind', value ->> 'entity_id',
+                        value ->> 'kind', value ->> 'changes', value ->> 'at'
+                 FROM json_each(?)",
+            )
+            .bind(Value::Array(self.events).to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        }
+        Ok(())
+    }
 }
 
 async fn attach_file(
@@ -805,5 +838,64 @@ fn unique_conflict(kind: EntityKind, e: sqlx::Error) -> CrmError {
             CrmError::Conflict(format!("{kind}: {}", d.message()))
         }
         _ => db_err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::crm::changes::Change;
+    use crate::crm::{EntityKind, EntityRef, new_id};
+    use crate::store::{CrmStore as _, SqliteStore};
+    use serde_json::{Map, Value, json};
+    use sqlx::Row as _;
+
+    #[tokio::test]
+    async fn a_change_sets_timeline_and_events_are_written_in_order_and_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let deal = EntityRef {
+            kind: EntityKind::Deal,
+            id: new_id(),
+        };
+        let fields = |k: &str, v: Value| {
+            let mut m = Map::new();
+            m.insert(k.to_owned(), v);
+            m
+        };
+        store
+            .commit(&[
+                Change::Create {
+                    kind: EntityKind::Deal,
+                    id: deal.id.clone(),
+                    fields: fields("title", json!("Насосы \"Гном\"")),
+                },
+                Change::Update {
+                    target: deal.clone(),
+                    fields: fields("title", json!("Насосы")),
+                },
+                Change::Note {
+                    target: deal.clone(),
+                    text: "позвонить".into(),
+                },
+            ])
+            .await
+            .unwrap();
+        let events = store.events_after(0, 10).await.unwrap();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["created", "updated"]);
+        assert_eq!(events[0].changes["title"], "Насосы \"Гном\"");
+        assert_eq!(events[1].entity, deal);
+        let timeline =
+            sqlx::query("SELECT kind, text, data FROM timeline WHERE entity_id = ? ORDER BY rowid")
+                .bind(&deal.id)
+                .fetch_all(store.reader())
+                .await
+                .unwrap();
+        let kinds: Vec<String> = timeline.iter().map(|r| r.get("kind")).collect();
+        assert_eq!(kinds, ["created", "updated", "note"]);
+        assert_eq!(timeline[2].get::<String, _>("text"), "позвонить");
+        let data: Value = serde_json::from_str(&timeline[1].get::<String, _>("data")).unwrap();
+        assert_eq!(data["title"], json!(["Насосы \"Гном\"", "Насосы"]));
     }
 }

@@ -6,7 +6,7 @@
 //! rows as a JSON array; only each step's own CRM changes run one by one.
 //! A refused change set leaves the others in (see [`SqliteStore::commit_round`]).
 
-use super::apply::apply_change;
+use super::apply::{LogRows, apply_change};
 use super::runs::{ClaimedStep, StepFinish, Then, insert_run, subject_of};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::CommitReport;
@@ -103,6 +103,8 @@ impl SqliteStore {
         let held = held_steps(&mut tx, finishes).await?;
         let mut results = Vec::with_capacity(finishes.len());
         let mut applied = Vec::with_capacity(finishes.len());
+        // The timeline entries and events of the applied finishes.
+        let mut log = LogRows::default();
         for f in finishes {
             if !held.contains(&(f.step_id.as_str(), i64::from(f.attempt))) {
                 results.push(Err(CrmError::Conflict(format!(
@@ -117,7 +119,8 @@ impl SqliteStore {
                 own_writes(&mut tx, f).await
             };
             match result {
-                Ok(report) => {
+                Ok((report, rows)) => {
+                    log.append(rows);
                     applied.push(f);
                     results.push(Ok(report));
                 }
@@ -128,6 +131,7 @@ impl SqliteStore {
                 Err(e) => results.push(Err(e)),
             }
         }
+        log.flush(&mut tx).await?;
         record_finishes(&mut tx, &applied).await?;
         let claimed = match claim {
             Some(c) if c.limit > 0 => claim_steps(&mut tx, c.now, c.lease_until, c.limit).await?,
@@ -175,10 +179,10 @@ async fn held_steps<'f>(
 async fn apply_own_writes(
     conn: &mut SqliteConnection,
     f: &StepFinish,
-) -> Result<Result<CommitReport, CrmError>, CrmError> {
+) -> Result<Result<(CommitReport, LogRows), CrmError>, CrmError> {
     let own = !f.changes.is_empty() || matches!(f.then, Then::Wait(_)) || f.start.is_some();
     if !own {
-        return Ok(Ok(CommitReport::default()));
+        return Ok(Ok((CommitReport::default(), LogRows::default())));
     }
     sqlx::query("SAVEPOINT finish")
         .execute(&mut *conn)
@@ -198,10 +202,14 @@ async fn apply_own_writes(
     Ok(result)
 }
 
-async fn own_writes(conn: &mut SqliteConnection, f: &StepFinish) -> Result<CommitReport, CrmError> {
+async fn own_writes(
+    conn: &mut SqliteConnection,
+    f: &StepFinish,
+) -> Result<(CommitReport, LogRows), CrmError> {
     let mut report = CommitReport::default();
+    let mut log = LogRows::default();
     for change in &f.changes {
-        apply_change(&mut *conn, change, &mut report).await?;
+        apply_change(&mut *conn, &mut log, change, &mut report).await?;
     }
     if let Then::Wait(approval) = &f.then {
         super::approvals::insert(&mut *conn, &f.run_id, &f.step_id, approval).await?;
@@ -209,7 +217,7 @@ async fn own_writes(conn: &mut SqliteConnection, f: &StepFinish) -> Result<Commi
     if let Some(run) = &f.start {
         insert_run(&mut *conn, run).await?;
     }
-    Ok(report)
+    Ok((report, log))
 }
 
 /// A JSON text column carried as a JSON string, so `->>` hands back the

@@ -2,7 +2,7 @@
 //! writers queue in-process instead of failing with SQLITE_BUSY) and a pool
 //! of readers.
 
-use super::apply::apply_change;
+use super::apply::{LogRows, apply_change};
 use super::rows::{self, Sql};
 use super::{CrmStore, MAX_QUERY_LIMIT};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
@@ -188,9 +188,11 @@ impl CrmStore for SqliteStore {
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
         let mut tx = self.write_tx().await?;
         let mut report = CommitReport::default();
+        let mut log = LogRows::default();
         for change in changes {
-            apply_change(&mut tx, change, &mut report).await?;
+            apply_change(&mut tx, &mut log, change, &mut report).await?;
         }
+        log.flush(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(report)
     }
