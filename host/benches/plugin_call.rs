@@ -17,6 +17,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The allocator the `robota` binary uses, so the numbers are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn request(input: &str, grants: Grants, store: Store) -> CallRequest {
     CallRequest {
         run_id: "bench".into(),
