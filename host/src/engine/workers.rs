@@ -60,9 +60,9 @@ pub fn spawn(
 ///
 /// Why: the step loop drives the writer statement by statement, and each
 /// statement's answer wakes it. On the shared runtime that wake-up queues
-/// behind the steps' CPU-bound action calls, which stretched every round
-/// (and so every step's latency) several times over; the OS schedules a
-/// thread of its own as soon as it is woken.
+/// behind the steps' CPU-bound action calls; a thread of its own is
+/// scheduled by the OS as soon as it is woken (measured: 714–729 → 723–803
+/// runs/s in `robota bench`, a modest gain).
 fn on_own_thread<F, Fut>(name: &str, run: F) -> impl Future<Output = ()> + Send + 'static
 where
     F: FnOnce(Handle) -> Fut + Send + 'static,
@@ -208,6 +208,9 @@ async fn step_loop(
                 for reply in replies {
                     let _ = reply.send(Err(CrmError::Storage(e.to_string())));
                 }
+                // A failing database fails every round: wait before the
+                // next instead of spinning on it.
+                tokio::time::sleep(poll_or(settings.poll)).await;
                 false
             }
         };

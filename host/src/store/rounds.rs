@@ -87,7 +87,10 @@ impl SqliteStore {
         }
         match self.try_round(finishes, claim, true).await? {
             Some(round) => Ok(round),
-            None => Err(CrmError::Storage("a round with savepoints gave up".into())),
+            // With savepoints a refusal stays inside its finish's result.
+            None => Err(CrmError::Storage(
+                "internal error: a round with savepoints reported a refusal".into(),
+            )),
         }
     }
 
