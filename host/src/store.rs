@@ -9,6 +9,7 @@ pub use apply::invoice_number;
 pub mod approvals;
 pub mod events;
 pub mod files;
+mod native;
 pub mod outbox;
 pub mod processes;
 pub mod reports;

@@ -246,7 +246,7 @@ impl PluginHost {
                 limits.input_bytes
             )));
         }
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&req.input) {
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&req.input) {
             return Err(CallError::InvalidInput(format!("not JSON: {e}")));
         }
         let _slot = self

@@ -2,6 +2,7 @@
 //! current state, derive computed fields, write the row, and record the
 //! timeline entry and the event in the same transaction.
 
+use super::native::{Native, native_err};
 use super::rows::{self, bind_columns, statements};
 use super::sqlite::db_err;
 use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail, StoredFile};
@@ -664,13 +665,37 @@ async fn must_exist(conn: &mut SqliteConnection, target: &EntityRef) -> Result<(
 }
 
 /// The timeline entries and events a change set writes, kept until
-/// [`LogRows::flush`] writes them all with one statement per table: most
-/// changes write one of each, and on the engine's hot path every statement
-/// counts. Their order is kept, so events keep the order of the changes.
+/// [`LogRows::write`] writes them all at once on the native handle: most
+/// changes write one of each, and on the engine's hot path every hand-off
+/// to sqlx's worker counts. Their order is kept, so events keep the order
+/// of the changes.
 #[derive(Debug, Default)]
 pub struct LogRows {
-    timeline: Vec<Value>,
-    events: Vec<Value>,
+    timeline: Vec<TimelineRow>,
+    events: Vec<EventRow>,
+}
+
+/// One timeline entry to write.
+#[derive(Debug)]
+struct TimelineRow {
+    id: String,
+    entity_kind: &'static str,
+    entity_id: String,
+    at: String,
+    kind: String,
+    text: String,
+    data: String,
+}
+
+/// One event to write.
+#[derive(Debug)]
+struct EventRow {
+    id: String,
+    entity_kind: &'static str,
+    entity_id: String,
+    kind: String,
+    changes: String,
+    at: String,
 }
 
 impl LogRows {
@@ -688,57 +713,74 @@ impl LogRows {
         text: &str,
         data: Value,
     ) -> Result<(), CrmError> {
-        self.timeline.push(json!({
-            "id": new_id(),
-            "entity_kind": target.kind.as_str(),
-            "entity_id": target.id,
-            "at": now_text(),
-            "kind": kind,
-            "text": text,
-            // Carried as text so `->>` hands back the JSON text as it is.
-            "data": data.to_string(),
-        }));
+        self.timeline.push(TimelineRow {
+            id: new_id(),
+            entity_kind: target.kind.as_str(),
+            entity_id: target.id.clone(),
+            at: now_text(),
+            kind: kind.to_owned(),
+            text: text.to_owned(),
+            data: data.to_string(),
+        });
         Ok(())
     }
 
     /// Keeps an event of `target` (what processes trigger from).
     fn event(&mut self, target: &EntityRef, kind: &str, changes: &Value) -> Result<(), CrmError> {
-        self.events.push(json!({
-            "id": new_id(),
-            "entity_kind": target.kind.as_str(),
-            "entity_id": target.id,
-            "kind": kind,
-            "changes": changes.to_string(),
-            "at": now_text(),
-        }));
+        self.events.push(EventRow {
+            id: new_id(),
+            entity_kind: target.kind.as_str(),
+            entity_id: target.id.clone(),
+            kind: kind.to_owned(),
+            changes: changes.to_string(),
+            at: now_text(),
+        });
         Ok(())
     }
 
-    /// Writes the kept rows on `conn` (inside the caller's transaction).
-    pub async fn flush(self, conn: &mut SqliteConnection) -> Result<(), CrmError> {
+    /// Writes the kept rows on `conn` (inside the caller's transaction),
+    /// each table with one prepared statement.
+    pub(super) fn write(self, conn: &Native) -> Result<(), CrmError> {
         if !self.timeline.is_empty() {
-            sqlx::query(
-                "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data)
-                 SELECT value ->> 'id', value ->> 'entity_kind', value ->> 'entity_id',
-                        value ->> 'at', value ->> 'kind', value ->> 'text', value ->> 'data'
-                 FROM json_each(?)",
-            )
-            .bind(Value::Array(self.timeline).to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+            let mut insert = conn
+                .prepare(
+                    "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(native_err)?;
+            for r in &self.timeline {
+                insert
+                    .execute(rusqlite::params![
+                        r.id,
+                        r.entity_kind,
+                        r.entity_id,
+                        r.at,
+                        r.kind,
+                        r.text,
+                        r.data
+                    ])
+                    .map_err(native_err)?;
+            }
         }
         if !self.events.is_empty() {
-            sqlx::query(
-                "INSERT INTO events (id, entity_kind, entity_id, kind, changes, at)
-                 SELECT value ->> 'id', value ->> 'entity_kind', value ->> 'entity_id',
-                        value ->> 'kind', value ->> 'changes', value ->> 'at'
-                 FROM json_each(?)",
-            )
-            .bind(Value::Array(self.events).to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+            let mut insert = conn
+                .prepare(
+                    "INSERT INTO events (id, entity_kind, entity_id, kind, changes, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(native_err)?;
+            for r in &self.events {
+                insert
+                    .execute(rusqlite::params![
+                        r.id,
+                        r.entity_kind,
+                        r.entity_id,
+                        r.kind,
+                        r.changes,
+                        r.at
+                    ])
+                    .map_err(native_err)?;
+            }
         }
         Ok(())
     }

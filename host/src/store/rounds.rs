@@ -1,20 +1,24 @@
 //! The engine's writes in rounds (group commit): the finished steps of a
 //! round and the claim of the next due steps go into one transaction, so
 //! they reach the disk with one sync. The bookkeeping every finish needs
-//! (its attempt, its step's new state, the next step or the run's end) is
-//! written for the whole round at once, one statement per kind with the
-//! rows as a JSON array; only each step's own CRM changes run one by one.
-//! A refused change set leaves the others in (see [`SqliteStore::commit_round`]).
+//! (its attempt, its step's new state, the next step or the run's end) and
+//! the claim are written for the whole round in one go on the writer's
+//! native handle ([`super::native`]), with prepared statements and no
+//! hand-off per statement; only each step's own CRM changes go through
+//! sqlx one by one. A refused change set leaves the others in (see
+//! [`SqliteStore::commit_round`]).
 
 use super::apply::{LogRows, apply_change};
+use super::native::{Native, native_err, with_native};
 use super::runs::{ClaimedStep, StepFinish, Then, insert_run, subject_of};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::CommitReport;
 use crate::crm::{CrmError, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use sqlx::{Row, SqliteConnection};
-use std::collections::{HashMap, HashSet};
+use rusqlite::{OptionalExtension as _, params};
+use serde_json::Value;
+use sqlx::SqliteConnection;
+use std::collections::HashSet;
 
 /// Which due steps a round claims.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +107,7 @@ impl SqliteStore {
         savepoints: bool,
     ) -> Result<Option<Round>, CrmError> {
         let mut tx = self.write_tx().await?;
-        let held = held_steps(&mut tx, finishes).await?;
+        let held = with_native(&mut tx, |c| held_steps(c, finishes)).await?;
         let mut results = Vec::with_capacity(finishes.len());
         let mut applied = Vec::with_capacity(finishes.len());
         // The timeline entries and events of the applied finishes.
@@ -134,12 +138,17 @@ impl SqliteStore {
                 Err(e) => results.push(Err(e)),
             }
         }
-        log.flush(&mut tx).await?;
-        record_finishes(&mut tx, &applied).await?;
-        let claimed = match claim {
-            Some(c) if c.limit > 0 => claim_steps(&mut tx, c.now, c.lease_until, c.limit).await?,
-            _ => Vec::new(),
-        };
+        // The bookkeeping of the whole round, then the claim, with one
+        // hand-off to the writer's handle.
+        let claimed = with_native(&mut tx, |c| {
+            log.write(c)?;
+            record_finishes(c, &applied)?;
+            match claim {
+                Some(cl) if cl.limit > 0 => claim_steps(c, cl.now, cl.lease_until, cl.limit),
+                _ => Ok(Vec::new()),
+            }
+        })
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(Round { results, claimed }))
     }
@@ -147,32 +156,30 @@ impl SqliteStore {
 
 /// The (step id, attempt) pairs among `finishes` whose step is still held
 /// by that attempt in a running run.
-async fn held_steps<'f>(
-    conn: &mut SqliteConnection,
+fn held_steps<'f>(
+    conn: &Native,
     finishes: &'f [StepFinish],
 ) -> Result<HashSet<(&'f str, i64)>, CrmError> {
+    let mut held = HashSet::with_capacity(finishes.len());
     if finishes.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(held);
     }
-    let ids: Vec<&str> = finishes.iter().map(|f| f.step_id.as_str()).collect();
-    let rows = sqlx::query(
-        "SELECT s.id, s.attempts FROM run_steps s JOIN runs r ON r.id = s.run_id
-         WHERE s.id IN (SELECT value FROM json_each(?)) AND s.status = 'running'
-           AND r.status = 'running'",
-    )
-    .bind(json!(ids).to_string())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let held: HashMap<String, i64> = rows
-        .into_iter()
-        .map(|r| (r.get::<String, _>("id"), r.get::<i64, _>("attempts")))
-        .collect();
-    Ok(finishes
-        .iter()
-        .filter(|f| held.get(&f.step_id) == Some(&i64::from(f.attempt)))
-        .map(|f| (f.step_id.as_str(), i64::from(f.attempt)))
-        .collect())
+    let mut attempts_of = conn
+        .prepare(
+            "SELECT s.attempts FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE s.id = ?1 AND s.status = 'running' AND r.status = 'running'",
+        )
+        .map_err(native_err)?;
+    for f in finishes {
+        let attempts: Option<i64> = attempts_of
+            .query_row([&f.step_id], |r| r.get(0))
+            .optional()
+            .map_err(native_err)?;
+        if attempts == Some(i64::from(f.attempt)) {
+            held.insert((f.step_id.as_str(), i64::from(f.attempt)));
+        }
+    }
+    Ok(held)
 }
 
 /// What only this finish writes: the action's CRM changes, the approval it
@@ -223,135 +230,125 @@ async fn own_writes(
     Ok((report, log))
 }
 
-/// A JSON text column carried as a JSON string, so `->>` hands back the
-/// text exactly (a JSON value of its own would come back unquoted).
-fn text_col(v: &Option<Value>) -> Value {
-    v.as_ref()
-        .map_or(Value::Null, |v| Value::String(v.to_string()))
+/// A JSON column as stored: its text, or NULL.
+fn json_text(v: &Option<Value>) -> Option<String> {
+    v.as_ref().map(Value::to_string)
 }
 
-/// Writes the bookkeeping of every applied finish: one statement for the
-/// attempts, one for the steps' new states, one for the next steps, one for
-/// the runs that ended.
-async fn record_finishes(
-    conn: &mut SqliteConnection,
-    finishes: &[&StepFinish],
-) -> Result<(), CrmError> {
+/// Writes the bookkeeping of every applied finish with four prepared
+/// statements: the attempts, the steps' new states, the next steps, the
+/// runs that ended.
+fn record_finishes(conn: &Native, finishes: &[&StepFinish]) -> Result<(), CrmError> {
     if finishes.is_empty() {
         return Ok(());
     }
     let now = timestamp_text(Utc::now());
-    let mut attempts = Vec::with_capacity(finishes.len());
-    let mut steps = Vec::with_capacity(finishes.len());
-    let mut next = Vec::new();
-    let mut ended = Vec::new();
+    let mut attempt = conn
+        .prepare(
+            "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
+                                        started_at, finished_at, duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .map_err(native_err)?;
+    let mut step = conn
+        .prepare(
+            "UPDATE run_steps SET status = ?2, due_at = COALESCE(?3, due_at), lease_until = NULL,
+                 input = ?4, output = ?5, error = ?6, finished_at = ?7
+             WHERE id = ?1",
+        )
+        .map_err(native_err)?;
     for f in finishes {
         let finished = timestamp_text(f.finished_at);
-        attempts.push(json!({
-            "id": new_id(),
-            "step_id": f.step_id,
-            "attempt": f.attempt,
-            "status": f.status.as_str(),
-            "input": text_col(&f.input),
-            "output": text_col(&f.output),
-            "error": f.error,
-            "logs": f.logs.to_string(),
-            "started_at": timestamp_text(f.started_at),
-            "finished_at": finished,
-            "duration_ms": (f.finished_at - f.started_at).num_milliseconds().max(0),
-        }));
+        let (input, output) = (json_text(&f.input), json_text(&f.output));
+        attempt
+            .execute(params![
+                new_id(),
+                f.step_id,
+                f.attempt,
+                f.status.as_str(),
+                input,
+                output,
+                f.error,
+                f.logs.to_string(),
+                timestamp_text(f.started_at),
+                finished,
+                (f.finished_at - f.started_at).num_milliseconds().max(0),
+            ])
+            .map_err(native_err)?;
         let (status, due) = match &f.then {
             Then::Retry(at) => ("pending", Some(timestamp_text(*at))),
             Then::Wait(_) => ("waiting", None),
             _ => (f.status.as_str(), None),
         };
-        steps.push(json!({
-            "id": f.step_id,
-            "status": status,
-            "due_at": due,
-            "input": text_col(&f.input),
-            "output": text_col(&f.output),
-            "error": f.error,
-            "finished_at": (!matches!(status, "pending" | "waiting")).then_some(&finished),
-        }));
+        let finished_at = (!matches!(status, "pending" | "waiting")).then_some(&finished);
+        step.execute(params![
+            f.step_id,
+            status,
+            due,
+            input,
+            output,
+            f.error,
+            finished_at
+        ])
+        .map_err(native_err)?;
         match &f.then {
-            Then::Next(step) => next.push(json!({
-                "id": new_id(),
-                "run_id": f.run_id,
-                "step_index": step.index,
-                "step_key": step.key,
-                "item": step.item,
-                "due_at": timestamp_text(step.due_at),
-                "created_at": now,
-            })),
-            Then::Complete => ended.push(json!({
-                "id": f.run_id, "status": "completed", "error": null, "at": finished,
-            })),
-            Then::Fail(e) => ended.push(json!({
-                "id": f.run_id, "status": "failed", "error": e, "at": finished,
-            })),
+            Then::Next(next) => {
+                conn.prepare_cached(
+                    "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status,
+                                            due_at, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
+                )
+                .and_then(|mut insert| {
+                    insert.execute(params![
+                        new_id(),
+                        f.run_id,
+                        i64::try_from(next.index).unwrap_or(i64::MAX),
+                        next.key,
+                        next.item.and_then(|i| i64::try_from(i).ok()),
+                        timestamp_text(next.due_at),
+                        now,
+                    ])
+                })
+                .map_err(native_err)?;
+            }
+            Then::Complete => end_run(conn, &f.run_id, "completed", None, &finished)?,
+            Then::Fail(e) => end_run(conn, &f.run_id, "failed", Some(e), &finished)?,
             Then::Retry(_) | Then::Wait(_) => {}
         }
-    }
-    sqlx::query(
-        "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
-                                    started_at, finished_at, duration_ms)
-         SELECT value ->> 'id', value ->> 'step_id', value ->> 'attempt', value ->> 'status',
-                value ->> 'input', value ->> 'output', value ->> 'error', value ->> 'logs',
-                value ->> 'started_at', value ->> 'finished_at', value ->> 'duration_ms'
-         FROM json_each(?)",
-    )
-    .bind(Value::Array(attempts).to_string())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    sqlx::query(
-        "UPDATE run_steps SET status = f.status, due_at = COALESCE(f.due_at, run_steps.due_at),
-             lease_until = NULL, input = f.input, output = f.output, error = f.error,
-             finished_at = f.finished_at
-         FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status,
-                      value ->> 'due_at' AS due_at, value ->> 'input' AS input,
-                      value ->> 'output' AS output, value ->> 'error' AS error,
-                      value ->> 'finished_at' AS finished_at
-               FROM json_each(?)) AS f
-         WHERE run_steps.id = f.id",
-    )
-    .bind(Value::Array(steps).to_string())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if !next.is_empty() {
-        sqlx::query(
-            "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status, due_at, created_at)
-             SELECT value ->> 'id', value ->> 'run_id', value ->> 'step_index', value ->> 'step_key',
-                    value ->> 'item', 'pending', value ->> 'due_at', value ->> 'created_at'
-             FROM json_each(?)",
-        )
-        .bind(Value::Array(next).to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    if !ended.is_empty() {
-        sqlx::query(
-            "UPDATE runs SET status = f.status, error = f.error, updated_at = f.at, finished_at = f.at
-             FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status,
-                          value ->> 'error' AS error, value ->> 'at' AS at
-                   FROM json_each(?)) AS f
-             WHERE runs.id = f.id",
-        )
-        .bind(Value::Array(ended).to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
     }
     Ok(())
 }
 
+/// Marks a run ended.
+fn end_run(
+    conn: &Native,
+    run_id: &str,
+    status: &str,
+    error: Option<&str>,
+    at: &str,
+) -> Result<(), CrmError> {
+    conn.prepare_cached(
+        "UPDATE runs SET status = ?2, error = ?3, updated_at = ?4, finished_at = ?4 WHERE id = ?1",
+    )
+    .and_then(|mut update| update.execute(params![run_id, status, error, at]))
+    .map_err(native_err)?;
+    Ok(())
+}
+
+/// One claimed step row, before its run is joined in.
+struct StepRow {
+    id: String,
+    run_id: String,
+    index: i64,
+    key: String,
+    item: Option<i64>,
+    attempts: i64,
+}
+
 /// Claims up to `limit` steps: the earliest due pending ones, then any whose
 /// lease ran out (their worker died), holding them until `lease_until`.
-pub(super) async fn claim_steps(
-    conn: &mut SqliteConnection,
+fn claim_steps(
+    conn: &Native,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: usize,
@@ -359,72 +356,89 @@ pub(super) async fn claim_steps(
     let now = timestamp_text(now);
     let lease = timestamp_text(lease_until);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let step_row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<StepRow> {
+        Ok(StepRow {
+            id: r.get(0)?,
+            run_id: r.get(1)?,
+            index: r.get(2)?,
+            key: r.get(3)?,
+            item: r.get(4)?,
+            attempts: r.get(5)?,
+        })
+    };
     // Two statements rather than one with OR: each walks its index in
     // order, where the OR would sort every pending step on each claim.
-    let mut steps = sqlx::query(
-        "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1,
-             started_at = COALESCE(started_at, ?2)
-         WHERE id IN (SELECT id FROM run_steps WHERE status = 'pending' AND due_at <= ?2
-                      ORDER BY due_at LIMIT ?3)
-         RETURNING id, run_id, step_index, step_key, item, attempts",
-    )
-    .bind(&lease)
-    .bind(&now)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let left = limit - i64::try_from(steps.len()).unwrap_or(limit);
-    if left > 0 {
-        let expired = sqlx::query(
-            "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1
-             WHERE id IN (SELECT id FROM run_steps WHERE status = 'running' AND lease_until < ?2
+    let mut steps: Vec<StepRow> = conn
+        .prepare(
+            "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1,
+                 started_at = COALESCE(started_at, ?2)
+             WHERE id IN (SELECT id FROM run_steps WHERE status = 'pending' AND due_at <= ?2
                           ORDER BY due_at LIMIT ?3)
              RETURNING id, run_id, step_index, step_key, item, attempts",
         )
-        .bind(&lease)
-        .bind(&now)
-        .bind(left)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
+        .and_then(|mut claim| {
+            claim
+                .query_map(params![lease, now, limit], step_row)?
+                .collect()
+        })
+        .map_err(native_err)?;
+    let left = limit - i64::try_from(steps.len()).unwrap_or(limit);
+    if left > 0 {
+        let expired: Vec<StepRow> = conn
+            .prepare(
+                "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1
+                 WHERE id IN (SELECT id FROM run_steps WHERE status = 'running' AND lease_until < ?2
+                              ORDER BY due_at LIMIT ?3)
+                 RETURNING id, run_id, step_index, step_key, item, attempts",
+            )
+            .and_then(|mut claim| {
+                claim
+                    .query_map(params![lease, now, left], step_row)?
+                    .collect()
+            })
+            .map_err(native_err)?;
         steps.extend(expired);
     }
     if steps.is_empty() {
         return Ok(Vec::new());
     }
-    let run_ids: Vec<String> = steps.iter().map(|s| s.get("run_id")).collect();
-    let runs = sqlx::query(
-        "SELECT id, process_id, process_version, trigger, entity_kind, entity_id FROM runs
-         WHERE id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(Value::from(run_ids).to_string())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let runs: std::collections::HashMap<String, sqlx::sqlite::SqliteRow> = runs
-        .into_iter()
-        .map(|r| (r.get::<String, _>("id"), r))
-        .collect();
+    let mut run_of = conn
+        .prepare(
+            "SELECT process_id, process_version, trigger, entity_kind, entity_id FROM runs
+             WHERE id = ?1",
+        )
+        .map_err(native_err)?;
     let mut claimed = Vec::with_capacity(steps.len());
     for step in steps {
-        let run_id: String = step.get("run_id");
-        let Some(run) = runs.get(&run_id) else {
-            return Err(CrmError::Storage(format!("step of a missing run {run_id}")));
+        let run = run_of
+            .query_row([&step.run_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .optional()
+            .map_err(native_err)?;
+        let Some((process_id, process_version, trigger, kind, id)) = run else {
+            return Err(CrmError::Storage(format!(
+                "step of a missing run {}",
+                step.run_id
+            )));
         };
         claimed.push(ClaimedStep {
-            id: step.get("id"),
-            run_id,
-            index: usize::try_from(step.get::<i64, _>("step_index")).unwrap_or(usize::MAX),
-            key: step.get("step_key"),
-            item: step
-                .get::<Option<i64>, _>("item")
-                .and_then(|i| usize::try_from(i).ok()),
-            attempt: u32::try_from(step.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
-            process_id: run.get("process_id"),
-            process_version: run.get("process_version"),
-            trigger: serde_json::from_str(&run.get::<String, _>("trigger")).unwrap_or(Value::Null),
-            subject: subject_of(run.get("entity_kind"), run.get("entity_id")),
+            id: step.id,
+            run_id: step.run_id,
+            index: usize::try_from(step.index).unwrap_or(usize::MAX),
+            key: step.key,
+            item: step.item.and_then(|i| usize::try_from(i).ok()),
+            attempt: u32::try_from(step.attempts).unwrap_or(u32::MAX),
+            process_id,
+            process_version,
+            trigger: serde_json::from_str(&trigger).unwrap_or(Value::Null),
+            subject: subject_of(kind, id),
         });
     }
     Ok(claimed)

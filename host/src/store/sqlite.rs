@@ -3,6 +3,7 @@
 //! of readers.
 
 use super::apply::{LogRows, apply_change};
+use super::native::with_native;
 use super::rows::{self, Sql};
 use super::{CrmStore, MAX_QUERY_LIMIT};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
@@ -192,7 +193,7 @@ impl CrmStore for SqliteStore {
         for change in changes {
             apply_change(&mut tx, &mut log, change, &mut report).await?;
         }
-        log.flush(&mut tx).await?;
+        with_native(&mut tx, |c| log.write(c)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(report)
     }
