@@ -2,46 +2,45 @@
 //! current state, derive computed fields, write the row, and record the
 //! timeline entry and the event in the same transaction.
 
-use super::native::{Native, native_err};
-use super::rows::{self, bind_columns, statements};
-use super::sqlite::db_err;
+use super::native::{Constraint, Native, native_err, violates};
+use super::rows::{self, Sql, column_values, statements};
 use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail, StoredFile};
 use crate::crm::money::{money_text, put_invoice_totals, totals};
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::validate::{check_record, check_transition, normalize_patch};
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
 use base64::Engine as _;
+use rusqlite::{OptionalExtension as _, params};
 use serde_json::{Map, Value, json};
-use sqlx::{Row, SqliteConnection};
 
 /// Applies `change` on `conn` (inside the caller's transaction), adding what
 /// it did to `report` and the timeline entries and events it makes to `log`
 /// (the caller flushes them before committing).
-pub async fn apply_change(
-    conn: &mut SqliteConnection,
+pub fn apply_change(
+    conn: &Native,
     log: &mut LogRows,
     change: &Change,
     report: &mut CommitReport,
 ) -> Result<(), CrmError> {
     match change {
         Change::Create { kind, id, fields } => {
-            create(conn, log, *kind, id, fields).await?;
+            create(conn, log, *kind, id, fields)?;
             report.created.push(EntityRef {
                 kind: *kind,
                 id: id.clone(),
             });
         }
         Change::Update { target, fields } => {
-            update(conn, log, target, fields).await?;
+            update(conn, log, target, fields)?;
             report.updated.push(target.clone());
         }
         Change::Delete { target } => {
-            delete(conn, log, target).await?;
+            delete(conn, log, target)?;
             report.deleted.push(target.clone());
         }
         Change::Link { from, to } => {
-            must_exist(conn, from).await?;
-            must_exist(conn, to).await?;
+            must_exist(conn, from)?;
+            must_exist(conn, to)?;
             log.timeline(
                 from,
                 "link",
@@ -56,18 +55,18 @@ pub async fn apply_change(
             )?;
         }
         Change::Note { target, text } => {
-            must_exist(conn, target).await?;
+            must_exist(conn, target)?;
             if text.trim().is_empty() {
                 return Err(CrmError::Invalid("a note needs text".into()));
             }
             log.timeline(target, "note", text, json!({}))?;
         }
         Change::Mail(mail) => {
-            queue_mail(conn, mail).await?;
+            queue_mail(conn, mail)?;
             report.mails += 1;
         }
         Change::Notify(n) => {
-            notify(conn, n).await?;
+            notify(conn, n)?;
             report.notifications += 1;
         }
         Change::Expect {
@@ -75,9 +74,8 @@ pub async fn apply_change(
             field,
             value,
         } => {
-            let record = rows::load(conn, target)
-                .await?
-                .ok_or_else(|| CrmError::NotFound(target.clone()))?;
+            let record =
+                rows::load(conn, target)?.ok_or_else(|| CrmError::NotFound(target.clone()))?;
             let actual = record.get(field).unwrap_or(&Value::Null);
             if actual != value {
                 return Err(CrmError::Conflict(format!(
@@ -87,9 +85,9 @@ pub async fn apply_change(
             }
         }
         Change::AttachFile { target, file } => {
-            must_exist(conn, target).await?;
+            must_exist(conn, target)?;
             file.check().map_err(CrmError::Invalid)?;
-            attach_file(conn, target, file).await?;
+            attach_file(conn, target, file)?;
             log.timeline(
                 target,
                 "file",
@@ -151,8 +149,8 @@ fn merge(record: &mut Map<String, Value>, patch: Map<String, Value>) {
     }
 }
 
-async fn create(
-    conn: &mut SqliteConnection,
+fn create(
+    conn: &Native,
     log: &mut LogRows,
     kind: EntityKind,
     id: &str,
@@ -162,75 +160,71 @@ async fn create(
     let mut record = defaults(kind);
     record.insert("custom_fields".into(), json!({}));
     merge(&mut record, patch);
-    derive(conn, kind, &mut record, true).await?;
+    derive(conn, kind, &mut record, true)?;
     check_record(kind, &record)?;
-    check_references(conn, kind, &record).await?;
-    check_custom_fields(conn, kind, &record).await?;
+    check_references(conn, kind, &record)?;
+    check_custom_fields(conn, kind, &record)?;
     if kind == EntityKind::Deal {
-        check_stage(conn, &record).await?;
+        check_stage(conn, &record)?;
     }
     let now = now_text();
-    let q = sqlx::query(&statements(kind).insert)
-        .bind(id)
-        .bind(1i64)
-        .bind(&now)
-        .bind(&now)
-        .bind(
+    let mut values = vec![
+        Sql::Text(id.to_owned()),
+        Sql::Int(1),
+        Sql::Text(now.clone()),
+        Sql::Text(now),
+        Sql::Text(
             record
                 .get("custom_fields")
                 .map_or_else(|| "{}".to_owned(), Value::to_string),
-        );
-    bind_columns(q, spec(kind), &record)
-        .execute(&mut *conn)
-        .await
+        ),
+    ];
+    values.extend(column_values(spec(kind), &record));
+    conn.prepare_cached(&statements(kind).insert)
+        .and_then(|mut insert| insert.execute(rusqlite::params_from_iter(&values)))
         .map_err(|e| unique_conflict(kind, e))?;
     let target = EntityRef {
         kind,
         id: id.to_owned(),
     };
     if let Some(Value::Array(items)) = record.get("items") {
-        rows::write_items(conn, &target, items).await?;
+        rows::write_items(conn, &target, items)?;
     }
     log.timeline(&target, "created", &format!("{kind} created"), json!({}))?;
     if kind == EntityKind::PaymentRequest {
-        payment_history(conn, id, None, record.get("status").and_then(Value::as_str)).await?;
+        payment_history(conn, id, None, record.get("status").and_then(Value::as_str))?;
     }
     log.event(&target, "created", &Value::Object(record))
 }
 
 /// Records a payment request's move from one status to another.
-async fn payment_history(
-    conn: &mut SqliteConnection,
+fn payment_history(
+    conn: &Native,
     request_id: &str,
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<(), CrmError> {
-    sqlx::query("INSERT INTO payment_request_history (id, request_id, at, from_status, to_status) VALUES (?, ?, ?, ?, ?)")
-        .bind(new_id())
-        .bind(request_id)
-        .bind(now_text())
-        .bind(from)
-        .bind(to)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    conn.prepare_cached(
+        "INSERT INTO payment_request_history (id, request_id, at, from_status, to_status)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut insert| insert.execute(params![new_id(), request_id, now_text(), from, to]))
+    .map_err(native_err)?;
     Ok(())
 }
 
-async fn update(
-    conn: &mut SqliteConnection,
+fn update(
+    conn: &Native,
     log: &mut LogRows,
     target: &EntityRef,
     fields: &Map<String, Value>,
 ) -> Result<(), CrmError> {
     let kind = target.kind;
-    let current = rows::load(conn, target)
-        .await?
-        .ok_or_else(|| CrmError::NotFound(target.clone()))?;
+    let current = rows::load(conn, target)?.ok_or_else(|| CrmError::NotFound(target.clone()))?;
     let patch = normalize_patch(kind, fields)?;
     let mut record = current.clone();
     merge(&mut record, patch);
-    derive(conn, kind, &mut record, false).await?;
+    derive(conn, kind, &mut record, false)?;
     check_record(kind, &record)?;
     let status =
         |r: &Map<String, Value>| r.get("status").and_then(Value::as_str).map(str::to_owned);
@@ -239,13 +233,13 @@ async fn update(
         status(&current).as_deref(),
         status(&record).as_deref(),
     )?;
-    check_references(conn, kind, &record).await?;
-    check_custom_fields(conn, kind, &record).await?;
+    check_references(conn, kind, &record)?;
+    check_custom_fields(conn, kind, &record)?;
     let stage_moved = kind == EntityKind::Deal
         && (current.get("stage") != record.get("stage")
             || current.get("pipeline_id") != record.get("pipeline_id"));
     if stage_moved {
-        check_stage(conn, &record).await?;
+        check_stage(conn, &record)?;
     }
     let mut changes = Map::new();
     for (k, v) in &record {
@@ -258,18 +252,22 @@ async fn update(
         return Ok(());
     }
     let version = current.get("version").and_then(Value::as_i64).unwrap_or(0);
-    let q = sqlx::query(&statements(kind).update).bind(now_text()).bind(
-        record
-            .get("custom_fields")
-            .map_or_else(|| "{}".to_owned(), Value::to_string),
-    );
-    let done = bind_columns(q, spec(kind), &record)
-        .bind(&target.id)
-        .bind(version)
-        .execute(&mut *conn)
-        .await
+    let mut values = vec![
+        Sql::Text(now_text()),
+        Sql::Text(
+            record
+                .get("custom_fields")
+                .map_or_else(|| "{}".to_owned(), Value::to_string),
+        ),
+    ];
+    values.extend(column_values(spec(kind), &record));
+    values.push(Sql::Text(target.id.clone()));
+    values.push(Sql::Int(version));
+    let done = conn
+        .prepare_cached(&statements(kind).update)
+        .and_then(|mut update| update.execute(rusqlite::params_from_iter(&values)))
         .map_err(|e| unique_conflict(kind, e))?;
-    if done.rows_affected() != 1 {
+    if done != 1 {
         return Err(CrmError::Conflict(format!(
             "{target} changed while being updated"
         )));
@@ -277,7 +275,7 @@ async fn update(
     if changes.contains_key("items")
         && let Some(Value::Array(items)) = record.get("items")
     {
-        rows::write_items(conn, target, items).await?;
+        rows::write_items(conn, target, items)?;
     }
     if kind == EntityKind::PaymentRequest && changes.contains_key("status") {
         payment_history(
@@ -285,8 +283,7 @@ async fn update(
             &target.id,
             status(&current).as_deref(),
             status(&record).as_deref(),
-        )
-        .await?;
+        )?;
     }
     let names: Vec<&str> = changes.keys().map(String::as_str).collect();
     let text = if stage_moved {
@@ -320,8 +317,8 @@ async fn update(
 }
 
 /// Fills the fields the host computes.
-async fn derive(
-    conn: &mut SqliteConnection,
+fn derive(
+    conn: &Native,
     kind: EntityKind,
     record: &mut Map<String, Value>,
     creating: bool,
@@ -329,23 +326,20 @@ async fn derive(
     match kind {
         EntityKind::Deal => {
             if record.get("pipeline_id").is_none_or(Value::is_null) {
-                let row = sqlx::query(
-                    "SELECT id FROM pipelines ORDER BY is_default DESC, created_at LIMIT 1",
-                )
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .ok_or_else(|| {
-                    CrmError::field(
-                        kind,
-                        "pipeline_id",
-                        "no pipeline exists yet; create one first",
+                let id: String = conn
+                    .prepare_cached(
+                        "SELECT id FROM pipelines ORDER BY is_default DESC, created_at LIMIT 1",
                     )
-                })?;
-                record.insert(
-                    "pipeline_id".into(),
-                    Value::String(row.try_get("id").map_err(db_err)?),
-                );
+                    .and_then(|mut select| select.query_row([], |r| r.get(0)).optional())
+                    .map_err(native_err)?
+                    .ok_or_else(|| {
+                        CrmError::field(
+                            kind,
+                            "pipeline_id",
+                            "no pipeline exists yet; create one first",
+                        )
+                    })?;
+                record.insert("pipeline_id".into(), Value::String(id));
             }
             if record.get("stage").is_none_or(Value::is_null) {
                 let pipeline = record
@@ -353,20 +347,16 @@ async fn derive(
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                let row = sqlx::query(
-                    "SELECT code FROM stages WHERE pipeline_id = ? ORDER BY sort LIMIT 1",
-                )
-                .bind(&pipeline)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .ok_or_else(|| {
-                    CrmError::field(kind, "pipeline_id", format!("`{pipeline}` has no stages"))
-                })?;
-                record.insert(
-                    "stage".into(),
-                    Value::String(row.try_get("code").map_err(db_err)?),
-                );
+                let code: String = conn
+                    .prepare_cached(
+                        "SELECT code FROM stages WHERE pipeline_id = ?1 ORDER BY sort LIMIT 1",
+                    )
+                    .and_then(|mut select| select.query_row([&pipeline], |r| r.get(0)).optional())
+                    .map_err(native_err)?
+                    .ok_or_else(|| {
+                        CrmError::field(kind, "pipeline_id", format!("`{pipeline}` has no stages"))
+                    })?;
+                record.insert("stage".into(), Value::String(code));
             }
             if let Some(Value::Array(items)) = record.get("items")
                 && !items.is_empty()
@@ -385,7 +375,7 @@ async fn derive(
             }
             put_invoice_totals(record);
             if creating {
-                assign_invoice_number(conn, record).await?;
+                assign_invoice_number(conn, record)?;
             }
             if record.get("status").and_then(Value::as_str) == Some("paid")
                 && record.get("paid_date").is_none_or(Value::is_null)
@@ -403,13 +393,11 @@ async fn derive(
 
 /// The number the next invoice issued in `year` gets, unless another
 /// commit takes it first.
-pub async fn next_invoice_seq(conn: &mut SqliteConnection, year: i64) -> Result<i64, CrmError> {
-    let last: Option<i64> =
-        sqlx::query_scalar("SELECT last_seq FROM invoice_counters WHERE year = ?")
-            .bind(year)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
+pub fn next_invoice_seq(conn: &Native, year: i64) -> Result<i64, CrmError> {
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT last_seq FROM invoice_counters WHERE year = ?1")
+        .and_then(|mut select| select.query_row([year], |r| r.get(0)).optional())
+        .map_err(native_err)?;
     Ok(last.unwrap_or(0) + 1)
 }
 
@@ -421,10 +409,7 @@ pub fn invoice_number(year: i64, seq: i64) -> String {
 /// The next number of the issue date's year. The counter row is bumped in
 /// this transaction, so numbers are unique and gap-free: a rolled-back
 /// invoice rolls its number back too.
-async fn assign_invoice_number(
-    conn: &mut SqliteConnection,
-    record: &mut Map<String, Value>,
-) -> Result<(), CrmError> {
+fn assign_invoice_number(conn: &Native, record: &mut Map<String, Value>) -> Result<(), CrmError> {
     let issue = record
         .get("issue_date")
         .and_then(Value::as_str)
@@ -433,16 +418,14 @@ async fn assign_invoice_number(
         .get(..4)
         .and_then(|y| y.parse().ok())
         .ok_or_else(|| CrmError::field(EntityKind::Invoice, "issue_date", "is required"))?;
-    let row = sqlx::query(
-        "INSERT INTO invoice_counters (year, last_seq) VALUES (?, 1)
-         ON CONFLICT (year) DO UPDATE SET last_seq = last_seq + 1
-         RETURNING last_seq",
-    )
-    .bind(year)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let seq: i64 = row.try_get("last_seq").map_err(db_err)?;
+    let seq: i64 = conn
+        .prepare_cached(
+            "INSERT INTO invoice_counters (year, last_seq) VALUES (?1, 1)
+             ON CONFLICT (year) DO UPDATE SET last_seq = last_seq + 1
+             RETURNING last_seq",
+        )
+        .and_then(|mut bump| bump.query_row([year], |r| r.get(0)))
+        .map_err(native_err)?;
     record.insert("year".into(), Value::from(year));
     record.insert("number".into(), Value::String(invoice_number(year, seq)));
     record.insert("seq".into(), Value::from(seq));
@@ -450,8 +433,8 @@ async fn assign_invoice_number(
 }
 
 /// Every reference field must point at an existing entity.
-async fn check_references(
-    conn: &mut SqliteConnection,
+fn check_references(
+    conn: &Native,
     kind: EntityKind,
     record: &Map<String, Value>,
 ) -> Result<(), CrmError> {
@@ -489,7 +472,7 @@ async fn check_references(
         ));
     }
     for (field, target) in references {
-        if !exists(conn, &target).await? {
+        if !exists(conn, &target)? {
             return Err(CrmError::field(
                 kind,
                 field,
@@ -501,8 +484,8 @@ async fn check_references(
 }
 
 /// Custom field values must be defined for the kind and have the defined type.
-async fn check_custom_fields(
-    conn: &mut SqliteConnection,
+fn check_custom_fields(
+    conn: &Native,
     kind: EntityKind,
     record: &Map<String, Value>,
 ) -> Result<(), CrmError> {
@@ -512,18 +495,18 @@ async fn check_custom_fields(
     if values.is_empty() {
         return Ok(());
     }
-    let defs =
-        sqlx::query("SELECT code, type, options FROM custom_field_defs WHERE entity_kind = ?")
-            .bind(kind.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err)?;
+    // (code, type, options) of each defined field.
+    let defs: Vec<(String, String, Option<String>)> = conn
+        .prepare_cached("SELECT code, type, options FROM custom_field_defs WHERE entity_kind = ?1")
+        .and_then(|mut select| {
+            select
+                .query_map([kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(native_err)?;
     for (code, value) in values {
         let name = format!("custom_fields.{code}");
-        let Some(def) = defs
-            .iter()
-            .find(|d| d.try_get::<String, _>("code").ok().as_deref() == Some(code))
-        else {
+        let Some((_, ty, options)) = defs.iter().find(|d| d.0 == *code) else {
             return Err(CrmError::field(
                 kind,
                 &name,
@@ -533,7 +516,6 @@ async fn check_custom_fields(
         if value.is_null() {
             continue;
         }
-        let ty: String = def.try_get("type").map_err(db_err)?;
         let ok = match ty.as_str() {
             "text" => value.is_string(),
             "number" => value.is_i64(),
@@ -543,8 +525,10 @@ async fn check_custom_fields(
                 .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
             "bool" => value.is_boolean(),
             "enum" => {
-                let options: String = def.try_get("options").map_err(db_err)?;
-                let options: Vec<String> = serde_json::from_str(&options).unwrap_or_default();
+                let options: Vec<String> = options
+                    .as_deref()
+                    .and_then(|o| serde_json::from_str(o).ok())
+                    .unwrap_or_default();
                 value
                     .as_str()
                     .is_some_and(|s| options.iter().any(|o| o == s))
@@ -564,10 +548,7 @@ async fn check_custom_fields(
 
 /// The deal's stage must exist in its pipeline, and the deal must have every
 /// field the stage requires.
-async fn check_stage(
-    conn: &mut SqliteConnection,
-    record: &Map<String, Value>,
-) -> Result<(), CrmError> {
+fn check_stage(conn: &Native, record: &Map<String, Value>) -> Result<(), CrmError> {
     let pipeline = record
         .get("pipeline_id")
         .and_then(Value::as_str)
@@ -576,12 +557,10 @@ async fn check_stage(
         .get("stage")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let row = sqlx::query("SELECT required_fields FROM stages WHERE pipeline_id = ? AND code = ?")
-        .bind(pipeline)
-        .bind(stage)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?
+    let required: String = conn
+        .prepare_cached("SELECT required_fields FROM stages WHERE pipeline_id = ?1 AND code = ?2")
+        .and_then(|mut select| select.query_row([pipeline, stage], |r| r.get(0)).optional())
+        .map_err(native_err)?
         .ok_or_else(|| {
             CrmError::field(
                 EntityKind::Deal,
@@ -589,7 +568,6 @@ async fn check_stage(
                 format!("`{stage}` is not a stage of pipeline `{pipeline}`"),
             )
         })?;
-    let required: String = row.try_get("required_fields").map_err(db_err)?;
     let required: Vec<String> = serde_json::from_str(&required).unwrap_or_default();
     let missing: Vec<String> = required
         .into_iter()
@@ -623,41 +601,33 @@ async fn check_stage(
     }
 }
 
-async fn delete(
-    conn: &mut SqliteConnection,
-    log: &mut LogRows,
-    target: &EntityRef,
-) -> Result<(), CrmError> {
-    let record = rows::load(conn, target)
-        .await?
-        .ok_or_else(|| CrmError::NotFound(target.clone()))?;
+fn delete(conn: &Native, log: &mut LogRows, target: &EntityRef) -> Result<(), CrmError> {
+    let record = rows::load(conn, target)?.ok_or_else(|| CrmError::NotFound(target.clone()))?;
     // The table name comes from our static spec, never from input.
-    let sql = format!("DELETE FROM {} WHERE id = ?", spec(target.kind).table);
-    sqlx::query(&sql)
-        .bind(&target.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_foreign_key_violation() => CrmError::Conflict(
-                format!("{target} is still referred to by other records; unlink them first"),
-            ),
-            _ => db_err(e),
+    let sql = format!("DELETE FROM {} WHERE id = ?1", spec(target.kind).table);
+    conn.prepare_cached(&sql)
+        .and_then(|mut delete| delete.execute([&target.id]))
+        .map_err(|e| {
+            if violates(&e, Constraint::ForeignKey) {
+                CrmError::Conflict(format!(
+                    "{target} is still referred to by other records; unlink them first"
+                ))
+            } else {
+                native_err(e)
+            }
         })?;
     log.event(target, "deleted", &Value::Object(record))
 }
 
-async fn exists(conn: &mut SqliteConnection, target: &EntityRef) -> Result<bool, CrmError> {
-    let sql = format!("SELECT 1 FROM {} WHERE id = ?", spec(target.kind).table);
-    Ok(sqlx::query(&sql)
-        .bind(&target.id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?
-        .is_some())
+fn exists(conn: &Native, target: &EntityRef) -> Result<bool, CrmError> {
+    let sql = format!("SELECT 1 FROM {} WHERE id = ?1", spec(target.kind).table);
+    conn.prepare_cached(&sql)
+        .and_then(|mut select| select.exists([&target.id]))
+        .map_err(native_err)
 }
 
-async fn must_exist(conn: &mut SqliteConnection, target: &EntityRef) -> Result<(), CrmError> {
-    if exists(conn, target).await? {
+fn must_exist(conn: &Native, target: &EntityRef) -> Result<(), CrmError> {
+    if exists(conn, target)? {
         Ok(())
     } else {
         Err(CrmError::NotFound(target.clone()))
@@ -786,33 +756,31 @@ impl LogRows {
     }
 }
 
-async fn attach_file(
-    conn: &mut SqliteConnection,
-    target: &EntityRef,
-    file: &StoredFile,
-) -> Result<(), CrmError> {
-    sqlx::query(
+fn attach_file(conn: &Native, target: &EntityRef, file: &StoredFile) -> Result<(), CrmError> {
+    conn.prepare_cached(
         "INSERT INTO entity_files (id, entity_kind, entity_id, name, content_type, size, content, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (entity_kind, entity_id, name) DO UPDATE SET
              content_type = excluded.content_type, size = excluded.size,
              content = excluded.content, created_at = excluded.created_at",
     )
-    .bind(new_id())
-    .bind(target.kind.as_str())
-    .bind(&target.id)
-    .bind(&file.name)
-    .bind(&file.content_type)
-    .bind(i64::try_from(file.content.len()).unwrap_or(i64::MAX))
-    .bind(&file.content)
-    .bind(now_text())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .and_then(|mut insert| {
+        insert.execute(params![
+            new_id(),
+            target.kind.as_str(),
+            target.id,
+            file.name,
+            file.content_type,
+            i64::try_from(file.content.len()).unwrap_or(i64::MAX),
+            file.content,
+            now_text(),
+        ])
+    })
+    .map_err(native_err)?;
     Ok(())
 }
 
-async fn queue_mail(conn: &mut SqliteConnection, mail: &OutgoingMail) -> Result<(), CrmError> {
+fn queue_mail(conn: &Native, mail: &OutgoingMail) -> Result<(), CrmError> {
     let attachments: Vec<Value> = mail
         .attachments
         .iter()
@@ -825,61 +793,68 @@ async fn queue_mail(conn: &mut SqliteConnection, mail: &OutgoingMail) -> Result<
         })
         .collect();
     let now = now_text();
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO mail_outbox (id, message_id, recipients, cc, subject, text_body, html_body, attachments, next_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
-    .bind(&mail.id)
-    .bind(&mail.message_id)
-    .bind(json!(mail.to).to_string())
-    .bind(json!(mail.cc).to_string())
-    .bind(&mail.subject)
-    .bind(&mail.text_body)
-    .bind(&mail.html_body)
-    .bind(Value::Array(attachments).to_string())
-    .bind(&now)
-    .bind(&now)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .and_then(|mut insert| {
+        insert.execute(params![
+            mail.id,
+            mail.message_id,
+            json!(mail.to).to_string(),
+            json!(mail.cc).to_string(),
+            mail.subject,
+            mail.text_body,
+            mail.html_body,
+            Value::Array(attachments).to_string(),
+            now,
+            now,
+        ])
+    })
+    .map_err(native_err)?;
     Ok(())
 }
 
-async fn notify(conn: &mut SqliteConnection, n: &Notification) -> Result<(), CrmError> {
+fn notify(conn: &Native, n: &Notification) -> Result<(), CrmError> {
     let user = EntityRef {
         kind: EntityKind::User,
         id: n.user_id.clone(),
     };
-    if !exists(conn, &user).await? {
+    if !exists(conn, &user)? {
         return Err(CrmError::Invalid(format!(
             "notification: no user with id `{}`",
             n.user_id
         )));
     }
     if let Some(about) = &n.about {
-        must_exist(conn, about).await?;
+        must_exist(conn, about)?;
     }
-    sqlx::query("INSERT INTO notifications (id, user_id, title, body, entity_kind, entity_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(&n.id)
-        .bind(&n.user_id)
-        .bind(&n.title)
-        .bind(&n.body)
-        .bind(n.about.as_ref().map(|a| a.kind.as_str()))
-        .bind(n.about.as_ref().map(|a| a.id.clone()))
-        .bind(now_text())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    conn.prepare_cached(
+        "INSERT INTO notifications (id, user_id, title, body, entity_kind, entity_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            n.id,
+            n.user_id,
+            n.title,
+            n.body,
+            n.about.as_ref().map(|a| a.kind.as_str()),
+            n.about.as_ref().map(|a| a.id.as_str()),
+            now_text(),
+        ])
+    })
+    .map_err(native_err)?;
     Ok(())
 }
 
 /// A unique-constraint failure is a conflict the caller can act on.
-fn unique_conflict(kind: EntityKind, e: sqlx::Error) -> CrmError {
+fn unique_conflict(kind: EntityKind, e: rusqlite::Error) -> CrmError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            CrmError::Conflict(format!("{kind}: {}", d.message()))
+        rusqlite::Error::SqliteFailure(_, Some(message)) if violates(&e, Constraint::Unique) => {
+            CrmError::Conflict(format!("{kind}: {message}"))
         }
-        _ => db_err(e),
+        _ => native_err(e),
     }
 }
 

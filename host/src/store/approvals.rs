@@ -2,13 +2,15 @@
 //! person (or by the timeout), and the decision committed with the step's
 //! result and the run's next step in one transaction.
 
+use super::native::{Constraint, Native, native_err, violates, with_native};
 use super::runs::{AttemptStatus, Then, apply_then};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
+use rusqlite::params;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 /// An approval to open.
 #[derive(Debug, Clone)]
@@ -88,36 +90,41 @@ pub struct Decided {
 }
 
 /// Opens an approval for a step (inside the step's transaction).
-pub(super) async fn insert(
-    conn: &mut SqliteConnection,
+pub(super) fn insert(
+    conn: &Native,
     run_id: &str,
     step_id: &str,
     a: &NewApproval,
 ) -> Result<(), CrmError> {
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO approvals (id, run_id, step_id, title, description, assignee_id, assignee_role,
                                 entity_kind, entity_id, expires_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )
-    .bind(&a.id)
-    .bind(run_id)
-    .bind(step_id)
-    .bind(&a.title)
-    .bind(&a.description)
-    .bind(&a.assignee_id)
-    .bind(&a.assignee_role)
-    .bind(a.entity.as_ref().map(|e| e.kind.as_str()))
-    .bind(a.entity.as_ref().map(|e| e.id.as_str()))
-    .bind(a.expires_at.map(timestamp_text))
-    .bind(timestamp_text(Utc::now()))
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => CrmError::Invalid(format!(
-            "the approval's assignee `{}` is not a user",
-            a.assignee_id.as_deref().unwrap_or_default()
-        )),
-        _ => db_err(e),
+    .and_then(|mut insert| {
+        insert.execute(params![
+            a.id,
+            run_id,
+            step_id,
+            a.title,
+            a.description,
+            a.assignee_id,
+            a.assignee_role,
+            a.entity.as_ref().map(|e| e.kind.as_str()),
+            a.entity.as_ref().map(|e| e.id.as_str()),
+            a.expires_at.map(timestamp_text),
+            timestamp_text(Utc::now()),
+        ])
+    })
+    .map_err(|e| {
+        if violates(&e, Constraint::ForeignKey) {
+            CrmError::Invalid(format!(
+                "the approval's assignee `{}` is not a user",
+                a.assignee_id.as_deref().unwrap_or_default()
+            ))
+        } else {
+            native_err(e)
+        }
     })?;
     Ok(())
 }
@@ -268,7 +275,10 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        apply_then(&mut tx, &approval.run_id, &approval.step_id, &d.then, &at).await?;
+        with_native(&mut tx, |c| {
+            apply_then(c, &approval.run_id, &approval.step_id, &d.then, &at)
+        })
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
     }

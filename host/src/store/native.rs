@@ -43,6 +43,30 @@ pub(super) fn native_err(e: rusqlite::Error) -> CrmError {
     CrmError::Storage(e.to_string())
 }
 
+/// A kind of constraint a statement can violate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Constraint {
+    /// A UNIQUE index or the primary key.
+    Unique,
+    /// A foreign key.
+    ForeignKey,
+}
+
+/// Whether `e` is a violation of a `which` constraint.
+pub(super) fn violates(e: &rusqlite::Error, which: Constraint) -> bool {
+    use rusqlite::ffi;
+    let rusqlite::Error::SqliteFailure(failure, _) = e else {
+        return false;
+    };
+    match which {
+        Constraint::Unique => matches!(
+            failure.extended_code,
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        ),
+        Constraint::ForeignKey => failure.extended_code == ffi::SQLITE_CONSTRAINT_FOREIGNKEY,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

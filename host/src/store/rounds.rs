@@ -10,14 +10,13 @@
 
 use super::apply::{LogRows, apply_change};
 use super::native::{Native, native_err, with_native};
-use super::runs::{ClaimedStep, StepFinish, Then, insert_run, subject_of};
+use super::runs::{ClaimedStep, StepFinish, Then, finish_run, insert_run, insert_step, subject_of};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::CommitReport;
 use crate::crm::{CrmError, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, params};
 use serde_json::Value;
-use sqlx::SqliteConnection;
 use std::collections::HashSet;
 
 /// Which due steps a round claims.
@@ -107,51 +106,65 @@ impl SqliteStore {
         savepoints: bool,
     ) -> Result<Option<Round>, CrmError> {
         let mut tx = self.write_tx().await?;
-        let held = with_native(&mut tx, |c| held_steps(c, finishes)).await?;
-        let mut results = Vec::with_capacity(finishes.len());
-        let mut applied = Vec::with_capacity(finishes.len());
-        // The timeline entries and events of the applied finishes.
-        let mut log = LogRows::default();
-        for f in finishes {
-            if !held.contains(&(f.step_id.as_str(), i64::from(f.attempt))) {
-                results.push(Err(CrmError::Conflict(format!(
-                    "step {} is no longer held by this attempt",
-                    f.step_id
-                ))));
-                continue;
+        // The whole round runs on the writer's handle: one hand-off to
+        // sqlx's worker for the lock, none per statement.
+        let round = with_native(&mut tx, |c| run_round(c, finishes, claim, savepoints)).await?;
+        match round {
+            Some(round) => {
+                tx.commit().await.map_err(db_err)?;
+                Ok(Some(round))
             }
-            let result = if savepoints {
-                apply_own_writes(&mut tx, f).await?
-            } else {
-                own_writes(&mut tx, f).await
-            };
-            match result {
-                Ok((report, rows)) => {
-                    log.append(rows);
-                    applied.push(f);
-                    results.push(Ok(report));
-                }
-                Err(_) if !savepoints => {
-                    tx.rollback().await.map_err(db_err)?;
-                    return Ok(None);
-                }
-                Err(e) => results.push(Err(e)),
+            None => {
+                tx.rollback().await.map_err(db_err)?;
+                Ok(None)
             }
         }
-        // The bookkeeping of the whole round, then the claim, with one
-        // hand-off to the writer's handle.
-        let claimed = with_native(&mut tx, |c| {
-            log.write(c)?;
-            record_finishes(c, &applied)?;
-            match claim {
-                Some(cl) if cl.limit > 0 => claim_steps(c, cl.now, cl.lease_until, cl.limit),
-                _ => Ok(Vec::new()),
-            }
-        })
-        .await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Some(Round { results, claimed }))
     }
+}
+
+/// The statements of a round, inside its transaction; None when
+/// `savepoints` is off and a finish was refused (the caller rolls back).
+fn run_round(
+    conn: &Native,
+    finishes: &[StepFinish],
+    claim: Option<ClaimRequest>,
+    savepoints: bool,
+) -> Result<Option<Round>, CrmError> {
+    let held = held_steps(conn, finishes)?;
+    let mut results = Vec::with_capacity(finishes.len());
+    let mut applied = Vec::with_capacity(finishes.len());
+    // The timeline entries and events of the applied finishes.
+    let mut log = LogRows::default();
+    for f in finishes {
+        if !held.contains(&(f.step_id.as_str(), i64::from(f.attempt))) {
+            results.push(Err(CrmError::Conflict(format!(
+                "step {} is no longer held by this attempt",
+                f.step_id
+            ))));
+            continue;
+        }
+        let result = if savepoints {
+            apply_own_writes(conn, f)?
+        } else {
+            own_writes(conn, f)
+        };
+        match result {
+            Ok((report, rows)) => {
+                log.append(rows);
+                applied.push(f);
+                results.push(Ok(report));
+            }
+            Err(_) if !savepoints => return Ok(None),
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    log.write(conn)?;
+    record_finishes(conn, &applied)?;
+    let claimed = match claim {
+        Some(c) if c.limit > 0 => claim_steps(conn, c.now, c.lease_until, c.limit)?,
+        _ => Vec::new(),
+    };
+    Ok(Some(Round { results, claimed }))
 }
 
 /// The (step id, attempt) pairs among `finishes` whose step is still held
@@ -186,46 +199,35 @@ fn held_steps<'f>(
 /// opens, the error process it starts. Under a savepoint, so a refusal
 /// (the inner result) undoes exactly these; the outer error is the
 /// database failing.
-async fn apply_own_writes(
-    conn: &mut SqliteConnection,
+fn apply_own_writes(
+    conn: &Native,
     f: &StepFinish,
 ) -> Result<Result<(CommitReport, LogRows), CrmError>, CrmError> {
     let own = !f.changes.is_empty() || matches!(f.then, Then::Wait(_)) || f.start.is_some();
     if !own {
         return Ok(Ok((CommitReport::default(), LogRows::default())));
     }
-    sqlx::query("SAVEPOINT finish")
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    let result = own_writes(&mut *conn, f).await;
+    conn.execute_batch("SAVEPOINT finish").map_err(native_err)?;
+    let result = own_writes(conn, f);
     if result.is_err() {
-        sqlx::query("ROLLBACK TO finish")
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+        conn.execute_batch("ROLLBACK TO finish")
+            .map_err(native_err)?;
     }
-    sqlx::query("RELEASE finish")
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    conn.execute_batch("RELEASE finish").map_err(native_err)?;
     Ok(result)
 }
 
-async fn own_writes(
-    conn: &mut SqliteConnection,
-    f: &StepFinish,
-) -> Result<(CommitReport, LogRows), CrmError> {
+fn own_writes(conn: &Native, f: &StepFinish) -> Result<(CommitReport, LogRows), CrmError> {
     let mut report = CommitReport::default();
     let mut log = LogRows::default();
     for change in &f.changes {
-        apply_change(&mut *conn, &mut log, change, &mut report).await?;
+        apply_change(conn, &mut log, change, &mut report)?;
     }
     if let Then::Wait(approval) = &f.then {
-        super::approvals::insert(&mut *conn, &f.run_id, &f.step_id, approval).await?;
+        super::approvals::insert(conn, &f.run_id, &f.step_id, approval)?;
     }
     if let Some(run) = &f.start {
-        insert_run(&mut *conn, run).await?;
+        insert_run(conn, run)?;
     }
     Ok((report, log))
 }
@@ -242,7 +244,6 @@ fn record_finishes(conn: &Native, finishes: &[&StepFinish]) -> Result<(), CrmErr
     if finishes.is_empty() {
         return Ok(());
     }
-    let now = timestamp_text(Utc::now());
     let mut attempt = conn
         .prepare(
             "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
@@ -292,46 +293,12 @@ fn record_finishes(conn: &Native, finishes: &[&StepFinish]) -> Result<(), CrmErr
         ])
         .map_err(native_err)?;
         match &f.then {
-            Then::Next(next) => {
-                conn.prepare_cached(
-                    "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status,
-                                            due_at, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
-                )
-                .and_then(|mut insert| {
-                    insert.execute(params![
-                        new_id(),
-                        f.run_id,
-                        i64::try_from(next.index).unwrap_or(i64::MAX),
-                        next.key,
-                        next.item.and_then(|i| i64::try_from(i).ok()),
-                        timestamp_text(next.due_at),
-                        now,
-                    ])
-                })
-                .map_err(native_err)?;
-            }
-            Then::Complete => end_run(conn, &f.run_id, "completed", None, &finished)?,
-            Then::Fail(e) => end_run(conn, &f.run_id, "failed", Some(e), &finished)?,
+            Then::Next(next) => insert_step(conn, &f.run_id, next)?,
+            Then::Complete => finish_run(conn, &f.run_id, "completed", None, &finished)?,
+            Then::Fail(e) => finish_run(conn, &f.run_id, "failed", Some(e), &finished)?,
             Then::Retry(_) | Then::Wait(_) => {}
         }
     }
-    Ok(())
-}
-
-/// Marks a run ended.
-fn end_run(
-    conn: &Native,
-    run_id: &str,
-    status: &str,
-    error: Option<&str>,
-    at: &str,
-) -> Result<(), CrmError> {
-    conn.prepare_cached(
-        "UPDATE runs SET status = ?2, error = ?3, updated_at = ?4, finished_at = ?4 WHERE id = ?1",
-    )
-    .and_then(|mut update| update.execute(params![run_id, status, error, at]))
-    .map_err(native_err)?;
     Ok(())
 }
 

@@ -2,13 +2,12 @@
 //! field specs (never from caller input), and conversion between rows and
 //! JSON objects.
 
-use super::sqlite::{bind, db_err};
+use super::native::{Native, native_err};
 use crate::crm::filter::FilterOp;
 use crate::crm::schema::{EntitySpec, FieldType, items_table, spec};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
+use rusqlite::OptionalExtension as _;
 use serde_json::{Map, Value};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -75,18 +74,29 @@ pub fn statements(kind: EntityKind) -> &'static Statements {
     &all[&kind]
 }
 
-/// A row as a JSON object.
-pub fn row_to_json(spec: &EntitySpec, row: &SqliteRow) -> Result<Map<String, Value>, CrmError> {
-    let mut out = Map::new();
-    let id: String = row.try_get("id").map_err(db_err)?;
-    out.insert("id".into(), Value::String(id));
-    let version: i64 = row.try_get("version").map_err(db_err)?;
-    out.insert("version".into(), Value::from(version));
-    for name in ["created_at", "updated_at"] {
-        let s: String = row.try_get(name).map_err(db_err)?;
-        out.insert(name.into(), Value::String(s));
+impl rusqlite::ToSql for Sql {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Sql::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Sql::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Sql::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+        })
     }
-    let custom: String = row.try_get("custom_fields").map_err(db_err)?;
+}
+
+/// A row of [`Statements::select`] as a JSON object.
+pub fn row_to_json(
+    spec: &EntitySpec,
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Map<String, Value>> {
+    let mut out = Map::new();
+    out.insert("id".into(), Value::String(row.get("id")?));
+    out.insert("version".into(), Value::from(row.get::<_, i64>("version")?));
+    for name in ["created_at", "updated_at"] {
+        out.insert(name.into(), Value::String(row.get(name)?));
+    }
+    let custom: String = row.get("custom_fields")?;
     out.insert(
         "custom_fields".into(),
         serde_json::from_str(&custom).unwrap_or_else(|_| Value::Object(Map::new())),
@@ -94,21 +104,17 @@ pub fn row_to_json(spec: &EntitySpec, row: &SqliteRow) -> Result<Map<String, Val
     for field in spec.columns() {
         let v = match field.ty {
             FieldType::Bool => row
-                .try_get::<Option<bool>, _>(field.name)
-                .map_err(db_err)?
+                .get::<_, Option<bool>>(field.name)?
                 .map_or(Value::Null, Value::Bool),
             FieldType::Integer => row
-                .try_get::<Option<i64>, _>(field.name)
-                .map_err(db_err)?
+                .get::<_, Option<i64>>(field.name)?
                 .map_or(Value::Null, Value::from),
             FieldType::TextList | FieldType::Json => row
-                .try_get::<Option<String>, _>(field.name)
-                .map_err(db_err)?
+                .get::<_, Option<String>>(field.name)?
                 .and_then(|s| serde_json::from_str(&s).ok())
                 .unwrap_or(Value::Null),
             _ => row
-                .try_get::<Option<String>, _>(field.name)
-                .map_err(db_err)?
+                .get::<_, Option<String>>(field.name)?
                 .map_or(Value::Null, Value::String),
         };
         out.insert(field.name.into(), v);
@@ -117,118 +123,109 @@ pub fn row_to_json(spec: &EntitySpec, row: &SqliteRow) -> Result<Map<String, Val
 }
 
 /// Loads one entity with its items.
-pub async fn load(
-    conn: &mut SqliteConnection,
-    target: &EntityRef,
-) -> Result<Option<Map<String, Value>>, CrmError> {
+pub fn load(conn: &Native, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
     let spec = spec(target.kind);
-    let sql = format!("{} WHERE id = ?", statements(target.kind).select);
-    let row = sqlx::query(&sql)
-        .bind(&target.id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    let Some(row) = row else { return Ok(None) };
-    let mut record = row_to_json(spec, &row)?;
-    if let Some(items) = load_items(conn, target).await? {
+    let sql = format!("{} WHERE id = ?1", statements(target.kind).select);
+    let record = conn
+        .prepare_cached(&sql)
+        .and_then(|mut select| {
+            select
+                .query_row([&target.id], |row| row_to_json(spec, row))
+                .optional()
+        })
+        .map_err(native_err)?;
+    let Some(mut record) = record else {
+        return Ok(None);
+    };
+    if let Some(items) = load_items(conn, target)? {
         record.insert("items".into(), items);
     }
     Ok(Some(record))
 }
 
 /// The line items of an entity that has them.
-async fn load_items(
-    conn: &mut SqliteConnection,
-    target: &EntityRef,
-) -> Result<Option<Value>, CrmError> {
+fn load_items(conn: &Native, target: &EntityRef) -> Result<Option<Value>, CrmError> {
     let Some((table, parent)) = items_table(target.kind) else {
         return Ok(None);
     };
     let sql = format!(
-        "SELECT product_id, name, quantity, unit, price, vat_rate FROM {table} WHERE {parent} = ? ORDER BY position"
+        "SELECT product_id, name, quantity, unit, price, vat_rate FROM {table} WHERE {parent} = ?1 ORDER BY position"
     );
-    let rows = sqlx::query(&sql)
-        .bind(&target.id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut item = Map::new();
-        let product: Option<String> = row.try_get("product_id").map_err(db_err)?;
-        item.insert(
-            "product_id".into(),
-            product.map_or(Value::Null, Value::String),
-        );
-        for name in ["name", "quantity", "unit", "price", "vat_rate"] {
-            let s: String = row.try_get(name).map_err(db_err)?;
-            item.insert(name.into(), Value::String(s));
-        }
-        items.push(Value::Object(item));
-    }
+    let items = conn
+        .prepare_cached(&sql)
+        .and_then(|mut select| {
+            select
+                .query_map([&target.id], |row| {
+                    let mut item = Map::new();
+                    let product: Option<String> = row.get("product_id")?;
+                    item.insert(
+                        "product_id".into(),
+                        product.map_or(Value::Null, Value::String),
+                    );
+                    for name in ["name", "quantity", "unit", "price", "vat_rate"] {
+                        item.insert(name.into(), Value::String(row.get(name)?));
+                    }
+                    Ok(Value::Object(item))
+                })?
+                .collect::<rusqlite::Result<Vec<Value>>>()
+        })
+        .map_err(native_err)?;
     Ok(Some(Value::Array(items)))
 }
 
 /// Replaces the line items of an entity.
-pub async fn write_items(
-    conn: &mut SqliteConnection,
-    target: &EntityRef,
-    items: &[Value],
-) -> Result<(), CrmError> {
+pub fn write_items(conn: &Native, target: &EntityRef, items: &[Value]) -> Result<(), CrmError> {
     let Some((table, parent)) = items_table(target.kind) else {
         return Ok(());
     };
-    sqlx::query(&format!("DELETE FROM {table} WHERE {parent} = ?"))
-        .bind(&target.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    let insert = format!(
-        "INSERT INTO {table} (id, {parent}, position, product_id, name, quantity, unit, price, vat_rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    );
+    conn.prepare_cached(&format!("DELETE FROM {table} WHERE {parent} = ?1"))
+        .and_then(|mut delete| delete.execute([&target.id]))
+        .map_err(native_err)?;
+    let mut insert = conn
+        .prepare_cached(&format!(
+            "INSERT INTO {table} (id, {parent}, position, product_id, name, quantity, unit, price, vat_rate)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ))
+        .map_err(native_err)?;
     for (position, item) in items.iter().enumerate() {
-        let text = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
-        let position = i64::try_from(position).unwrap_or(i64::MAX);
-        sqlx::query(&insert)
-            .bind(crate::crm::new_id())
-            .bind(&target.id)
-            .bind(position)
-            .bind(text("product_id"))
-            .bind(text("name"))
-            .bind(text("quantity"))
-            .bind(text("unit"))
-            .bind(text("price"))
-            .bind(text("vat_rate"))
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+        let text = |k: &str| item.get(k).and_then(Value::as_str);
+        insert
+            .execute(rusqlite::params![
+                crate::crm::new_id(),
+                target.id,
+                i64::try_from(position).unwrap_or(i64::MAX),
+                text("product_id"),
+                text("name"),
+                text("quantity"),
+                text("unit"),
+                text("price"),
+                text("vat_rate"),
+            ])
+            .map_err(native_err)?;
     }
     Ok(())
 }
 
 /// One page of a query: rows with id greater than `after` passing the SQL filters.
-pub async fn select_page(
-    conn: &mut SqliteConnection,
+pub fn select_page(
+    conn: &Native,
     spec: &'static EntitySpec,
     filters: &[&Filter],
     after: &str,
     limit: usize,
 ) -> Result<Vec<Map<String, Value>>, CrmError> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(statements(spec.kind).select.as_str());
-    qb.push(" WHERE id > ").push_bind(after.to_owned());
+    let mut sql = statements(spec.kind).select.clone();
+    let mut values = vec![Sql::Text(after.to_owned())];
+    sql.push_str(" WHERE id > ?");
     for f in filters {
         // The name was checked against the spec, so it is one of our own
         // static column names; the value is always bound.
         let Some(field) = spec.field(&f.field) else {
             continue;
         };
-        qb.push(" AND ");
+        sql.push_str(" AND ");
         if f.op == FilterOp::IsNull {
-            qb.push("(")
-                .push(field.name)
-                .push(" IS NULL OR ")
-                .push(field.name)
-                .push(" = '')");
+            sql.push_str(&format!("({0} IS NULL OR {0} = '')", field.name));
             continue;
         }
         let op = match f.op {
@@ -240,19 +237,24 @@ pub async fn select_page(
             FilterOp::Ge => " >= ",
             FilterOp::Contains | FilterOp::IsNull => " = ",
         };
-        qb.push(field.name).push(op);
-        match Sql::of(&f.value) {
-            Sql::Null => qb.push_bind(Option::<String>::None),
-            Sql::Text(s) => qb.push_bind(s),
-            Sql::Int(i) => qb.push_bind(i),
-        };
+        sql.push_str(field.name);
+        sql.push_str(op);
+        sql.push('?');
+        values.push(Sql::of(&f.value));
     }
-    qb.push(" ORDER BY id LIMIT ")
-        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    let rows = qb.build().fetch_all(&mut *conn).await.map_err(db_err)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut record = row_to_json(spec, row)?;
+    sql.push_str(" ORDER BY id LIMIT ?");
+    values.push(Sql::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let mut out = conn
+        .prepare_cached(&sql)
+        .and_then(|mut select| {
+            select
+                .query_map(rusqlite::params_from_iter(&values), |row| {
+                    row_to_json(spec, row)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(native_err)?;
+    for record in &mut out {
         let target = EntityRef {
             kind: spec.kind,
             id: record
@@ -261,22 +263,16 @@ pub async fn select_page(
                 .unwrap_or_default()
                 .to_owned(),
         };
-        if let Some(items) = load_items(conn, &target).await? {
+        if let Some(items) = load_items(conn, &target)? {
             record.insert("items".into(), items);
         }
-        out.push(record);
     }
     Ok(out)
 }
 
-/// Binds the columns of `record` in spec order to a statement.
-pub fn bind_columns<'q>(
-    mut q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    spec: &EntitySpec,
-    record: &Map<String, Value>,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    for field in spec.columns() {
-        q = bind(q, Sql::of(record.get(field.name).unwrap_or(&Value::Null)));
-    }
-    q
+/// The columns of `record` in spec order, as bound after the system columns.
+pub fn column_values(spec: &EntitySpec, record: &Map<String, Value>) -> Vec<Sql> {
+    spec.columns()
+        .map(|field| Sql::of(record.get(field.name).unwrap_or(&Value::Null)))
+        .collect()
 }

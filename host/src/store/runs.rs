@@ -2,13 +2,15 @@
 //! in one transaction with whatever caused it, so a crash at any point
 //! leaves either all of it or none.
 
+use super::native::{Native, native_err, with_native};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::Change;
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
+use rusqlite::params;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 /// A run to start.
 #[derive(Debug, Clone)]
@@ -217,7 +219,7 @@ impl SqliteStore {
     /// key already ran.
     pub async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
         let mut tx = self.write_tx().await?;
-        let started = insert_run(&mut tx, run).await?;
+        let started = with_native(&mut tx, |c| insert_run(c, run)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(started.then(|| run.id.clone()))
     }
@@ -514,93 +516,86 @@ fn run_summary(r: sqlx::sqlite::SqliteRow) -> RunSummary {
 }
 
 /// Does what follows a step: schedule the next, end the run, or open an approval.
-pub(super) async fn apply_then(
-    conn: &mut SqliteConnection,
+pub(super) fn apply_then(
+    conn: &Native,
     run_id: &str,
     step_id: &str,
     then: &Then,
     at: &str,
 ) -> Result<(), CrmError> {
     match then {
-        Then::Next(step) => insert_step(conn, run_id, step).await,
+        Then::Next(step) => insert_step(conn, run_id, step),
         Then::Retry(_) => Ok(()),
-        Then::Complete => finish_run(conn, run_id, "completed", None, at).await,
-        Then::Fail(e) => finish_run(conn, run_id, "failed", Some(e), at).await,
-        Then::Wait(approval) => super::approvals::insert(conn, run_id, step_id, approval).await,
+        Then::Complete => finish_run(conn, run_id, "completed", None, at),
+        Then::Fail(e) => finish_run(conn, run_id, "failed", Some(e), at),
+        Then::Wait(approval) => super::approvals::insert(conn, run_id, step_id, approval),
     }
 }
 
 /// Inserts a run and its first step unless its trigger or `once_per` key ran already.
-pub(super) async fn insert_run(
-    conn: &mut SqliteConnection,
-    run: &NewRun,
-) -> Result<bool, CrmError> {
+pub(super) fn insert_run(conn: &Native, run: &NewRun) -> Result<bool, CrmError> {
     let now = timestamp_text(Utc::now());
-    let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO runs (id, process_id, process_version, status, trigger, entity_kind,
-                                     entity_id, trigger_key, once_key, created_at, updated_at)
-         VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&run.id)
-    .bind(&run.process_id)
-    .bind(run.process_version)
-    .bind(run.trigger.to_string())
-    .bind(run.subject.as_ref().map(|s| s.kind.as_str()))
-    .bind(run.subject.as_ref().map(|s| s.id.as_str()))
-    .bind(&run.trigger_key)
-    .bind(&run.once_key)
-    .bind(&now)
-    .bind(&now)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if inserted.rows_affected() != 1 {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO runs (id, process_id, process_version, status, trigger,
+                                         entity_kind, entity_id, trigger_key, once_key,
+                                         created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                run.id,
+                run.process_id,
+                run.process_version,
+                run.trigger.to_string(),
+                run.subject.as_ref().map(|s| s.kind.as_str()),
+                run.subject.as_ref().map(|s| s.id.as_str()),
+                run.trigger_key,
+                run.once_key,
+                now,
+            ])
+        })
+        .map_err(native_err)?;
+    if inserted != 1 {
         return Ok(false);
     }
-    insert_step(conn, &run.id, &run.first_step).await?;
+    insert_step(conn, &run.id, &run.first_step)?;
     Ok(true)
 }
 
-pub(super) async fn insert_step(
-    conn: &mut SqliteConnection,
-    run_id: &str,
-    step: &NewStep,
-) -> Result<(), CrmError> {
-    let now = timestamp_text(Utc::now());
-    sqlx::query(
+/// Schedules a pending step of a run.
+pub(super) fn insert_step(conn: &Native, run_id: &str, step: &NewStep) -> Result<(), CrmError> {
+    conn.prepare_cached(
         "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status, due_at, created_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
     )
-    .bind(new_id())
-    .bind(run_id)
-    .bind(i64::try_from(step.index).unwrap_or(i64::MAX))
-    .bind(&step.key)
-    .bind(step.item.and_then(|i| i64::try_from(i).ok()))
-    .bind(timestamp_text(step.due_at))
-    .bind(&now)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .and_then(|mut insert| {
+        insert.execute(params![
+            new_id(),
+            run_id,
+            i64::try_from(step.index).unwrap_or(i64::MAX),
+            step.key,
+            step.item.and_then(|i| i64::try_from(i).ok()),
+            timestamp_text(step.due_at),
+            timestamp_text(Utc::now()),
+        ])
+    })
+    .map_err(native_err)?;
     Ok(())
 }
 
-pub(super) async fn finish_run(
-    conn: &mut SqliteConnection,
+/// Marks a run ended: completed, or failed with `error`.
+pub(super) fn finish_run(
+    conn: &Native,
     run_id: &str,
     status: &str,
     error: Option<&String>,
     at: &str,
 ) -> Result<(), CrmError> {
-    sqlx::query(
-        "UPDATE runs SET status = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+    conn.prepare_cached(
+        "UPDATE runs SET status = ?2, error = ?3, updated_at = ?4, finished_at = ?4 WHERE id = ?1",
     )
-    .bind(status)
-    .bind(error)
-    .bind(at)
-    .bind(at)
-    .bind(run_id)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .and_then(|mut update| update.execute(params![run_id, status, error, at]))
+    .map_err(native_err)?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use super::apply::{LogRows, apply_change};
 use super::native::with_native;
-use super::rows::{self, Sql};
+use super::rows;
 use super::{CrmStore, MAX_QUERY_LIMIT};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
 use crate::crm::filter::FilterOp;
@@ -109,7 +109,7 @@ impl SqliteStore {
 impl CrmStore for SqliteStore {
     async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        rows::load(&mut conn, target).await
+        with_native(&mut conn, |c| rows::load(c, target)).await
     }
 
     async fn query_after(
@@ -144,13 +144,10 @@ impl CrmStore for SqliteStore {
         let mut out = Vec::new();
         let mut after = after.to_owned();
         loop {
-            let page = rows::select_page(
-                &mut conn,
-                spec,
-                &in_sql,
-                &after,
-                if in_rust.is_empty() { limit } else { 500 },
-            )
+            let page_size = if in_rust.is_empty() { limit } else { 500 };
+            let page = with_native(&mut conn, |c| {
+                rows::select_page(c, spec, &in_sql, &after, page_size)
+            })
             .await?;
             let Some(last) = page.last() else { break };
             after = last
@@ -183,30 +180,22 @@ impl CrmStore for SqliteStore {
 
     async fn next_invoice_seq(&self, year: i64) -> Result<i64, CrmError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        super::apply::next_invoice_seq(&mut conn, year).await
+        with_native(&mut conn, |c| super::apply::next_invoice_seq(c, year)).await
     }
 
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
         let mut tx = self.write_tx().await?;
-        let mut report = CommitReport::default();
-        let mut log = LogRows::default();
-        for change in changes {
-            apply_change(&mut tx, &mut log, change, &mut report).await?;
-        }
-        with_native(&mut tx, |c| log.write(c)).await?;
+        let report = with_native(&mut tx, |c| {
+            let mut report = CommitReport::default();
+            let mut log = LogRows::default();
+            for change in changes {
+                apply_change(c, &mut log, change, &mut report)?;
+            }
+            log.write(c)?;
+            Ok(report)
+        })
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(report)
-    }
-}
-
-/// Binds one of our values to a query.
-pub(crate) fn bind<'q>(
-    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    v: Sql,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    match v {
-        Sql::Null => q.bind(Option::<String>::None),
-        Sql::Text(s) => q.bind(s),
-        Sql::Int(i) => q.bind(i),
     }
 }
