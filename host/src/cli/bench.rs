@@ -155,6 +155,21 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
         pick(0.95),
         latencies.len()
     );
+    let phases = store.run_phases("paced ").await?;
+    let median = |f: fn(&crate::store::runs::RunPhases) -> f64| {
+        let mut v: Vec<f64> = phases.iter().map(f).filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    println!(
+        "  where it goes (medians per run, ms): dispatch {:.1}, steps queued {:.1}, \
+         claim to start {:.1}, running {:.1}, end to next step committed {:.1}",
+        median(|p| p.dispatch),
+        median(|p| p.queued),
+        median(|p| p.starting),
+        median(|p| p.running),
+        median(|p| p.committing),
+    );
     let _ = stop_tx.send(true);
     engine.poke();
     while loops.join_next().await.is_some() {}

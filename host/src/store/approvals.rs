@@ -2,7 +2,7 @@
 //! person (or by the timeout), and the decision committed with the step's
 //! result and the run's next step in one transaction.
 
-use super::native::{Constraint, Native, native_err, violates, with_native};
+use super::native::{Constraint, Native, native_err, violates};
 use super::runs::{AttemptStatus, Then, apply_then};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
@@ -275,7 +275,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        with_native(&mut tx, |c| {
+        self.with_native(&mut tx, |c| {
             apply_then(c, &approval.run_id, &approval.step_id, &d.then, &at)
         })
         .await?;

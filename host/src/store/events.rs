@@ -1,7 +1,6 @@
 //! The event log as the engine reads it: a cursor, and the runs a batch of
 //! events starts, committed with the cursor's move.
 
-use super::native::with_native;
 use super::runs::{NewRun, insert_run};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{CrmError, EntityKind, EntityRef};
@@ -98,16 +97,17 @@ impl SqliteStore {
         if moved.rows_affected() != 1 {
             return Err(CrmError::Conflict("the event cursor moved".into()));
         }
-        let started = with_native(&mut tx, |c| {
-            let mut started = 0;
-            for run in runs {
-                if insert_run(c, run)? {
-                    started += 1;
+        let started = self
+            .with_native(&mut tx, |c| {
+                let mut started = 0;
+                for run in runs {
+                    if insert_run(c, run)? {
+                        started += 1;
+                    }
                 }
-            }
-            Ok(started)
-        })
-        .await?;
+                Ok(started)
+            })
+            .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(started)
     }

@@ -1,41 +1,93 @@
-//! Statements run straight on the writer connection's SQLite handle.
+//! Statements run straight on a connection's SQLite handle.
 //!
 //! sqlx hands every statement to its connection's worker thread and waits
 //! for the answer. Under load on two cores that hand-off (a wake-up of the
 //! worker, a wake-up back) costs several times what a small statement does.
-//! Work that runs many small statements inside one transaction — the
-//! engine's round bookkeeping, the timeline and events of a change set —
-//! takes the handle once with sqlx's `lock_handle` and runs them here,
-//! synchronously on the caller's thread, inside the transaction the caller
-//! opened with sqlx. The caller's `BEGIN` and `COMMIT` stay with sqlx, so a
-//! dropped or failed transaction is still rolled back by sqlx's guard.
+//! So the store's SQL runs here instead: [`NativeHandles::with`] takes a
+//! connection's handle once with sqlx's `lock_handle` and runs a whole
+//! piece of work synchronously on the caller's thread, inside the
+//! transaction the caller opened with sqlx. `BEGIN` and `COMMIT` stay with
+//! sqlx, so a dropped or failed transaction is still rolled back by sqlx's
+//! guard.
+//!
+//! Each handle keeps its prepared statements between uses (preparing the
+//! round's statements again each time cost about half of a round). That is
+//! sound because:
+//! - the statements are only ever stepped while sqlx's worker is locked out;
+//! - the store opens its connections `serialized` (SQLite's own mutex on
+//!   every call), so finalizing them when the store is dropped cannot race
+//!   a statement sqlx's worker is still running;
+//! - the pools never retire a connection (no idle timeout, no lifetime), and
+//!   the store drops these statements before its pools, so sqlx never
+//!   closes a handle that still has statements of ours.
 
 use super::sqlite::db_err;
 use crate::crm::CrmError;
 use sqlx::SqliteConnection;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-/// The synchronous connection `work` gets: rusqlite over the borrowed handle.
+/// The synchronous connection work gets: rusqlite over a borrowed handle.
 pub(super) type Native = rusqlite::Connection;
 
-/// Runs `work` on `conn`'s own SQLite handle, inside whatever transaction
-/// `conn` has open. sqlx's worker makes no call on the connection until
-/// `work` returns.
-pub(super) async fn with_native<R>(
-    conn: &mut SqliteConnection,
-    work: impl FnOnce(&Native) -> Result<R, CrmError>,
-) -> Result<R, CrmError> {
-    let mut locked = conn.lock_handle().await.map_err(db_err)?;
-    let raw = locked.as_raw_handle().as_ptr();
-    // SAFETY: `raw` is the open handle of a live connection, and while
-    // `locked` lives sqlx's worker makes no calls on it or its statements.
-    // A connection made by `from_handle` does not own the handle: dropping
-    // it finalizes only the statements it prepared, never closes the
-    // handle. It is dropped before `locked` is.
-    let native = unsafe { rusqlite::Connection::from_handle(raw) }.map_err(native_err)?;
-    let result = work(&native);
-    drop(native);
-    drop(locked);
-    result
+/// How many prepared statements each handle keeps.
+const STATEMENTS_PER_HANDLE: usize = 64;
+
+/// The rusqlite wrappers (with their prepared statements) of the store's
+/// connection handles, by handle address.
+#[derive(Default)]
+pub(super) struct NativeHandles {
+    handles: Mutex<HashMap<usize, Arc<Mutex<Native>>>>,
+}
+
+impl std::fmt::Debug for NativeHandles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeHandles").finish_non_exhaustive()
+    }
+}
+
+impl NativeHandles {
+    /// Runs `work` on `conn`'s own SQLite handle, inside whatever
+    /// transaction `conn` has open. sqlx's worker makes no call on the
+    /// connection until `work` returns.
+    pub(super) async fn with<R>(
+        &self,
+        conn: &mut SqliteConnection,
+        work: impl FnOnce(&Native) -> Result<R, CrmError>,
+    ) -> Result<R, CrmError> {
+        let mut locked = conn.lock_handle().await.map_err(db_err)?;
+        let raw = locked.as_raw_handle().as_ptr();
+        let native = {
+            let mut handles = self.handles.lock().map_err(|_| poisoned())?;
+            match handles.entry(raw as usize) {
+                std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    // SAFETY: `raw` is the open handle of a live connection
+                    // and sqlx's worker is locked out (see the module doc for
+                    // why keeping the wrapper past this call is sound). A
+                    // connection made by `from_handle` does not own the
+                    // handle: dropping it finalizes its statements, never
+                    // closes the handle.
+                    let native =
+                        unsafe { rusqlite::Connection::from_handle(raw) }.map_err(native_err)?;
+                    native.set_prepared_statement_cache_capacity(STATEMENTS_PER_HANDLE);
+                    v.insert(Arc::new(Mutex::new(native))).clone()
+                }
+            }
+        };
+        let result = {
+            // Uncontended: sqlx's lock on the handle already makes this
+            // caller the only one.
+            let native = native.lock().map_err(|_| poisoned())?;
+            work(&native)
+        };
+        drop(locked);
+        result
+    }
+}
+
+fn poisoned() -> CrmError {
+    CrmError::Storage("internal error: a statement cache was poisoned by a panic".into())
 }
 
 /// Maps a rusqlite error to the CRM's error, keeping its message.
@@ -90,24 +142,26 @@ mod tests {
 
         // Rolled back: the native insert goes with the transaction.
         let mut tx = store.write_tx().await.unwrap();
-        with_native(&mut tx, |c| {
-            c.execute(insert, ["e1"]).map_err(native_err)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        store
+            .with_native(&mut tx, |c| {
+                c.execute(insert, ["e1"]).map_err(native_err)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
         tx.rollback().await.unwrap();
         assert_eq!(count().await, 0);
 
         // Committed: sqlx and native statements in one transaction both land,
         // and sqlx sees the native write before the commit.
         let mut tx = store.write_tx().await.unwrap();
-        with_native(&mut tx, |c| {
-            c.execute(insert, ["e2"]).map_err(native_err)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        store
+            .with_native(&mut tx, |c| {
+                c.execute(insert, ["e2"]).map_err(native_err)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
         let seen: i64 = sqlx::query("SELECT count(*) AS n FROM events WHERE id = 'e2'")
             .fetch_one(&mut *tx)
             .await
@@ -120,12 +174,13 @@ mod tests {
         // A failing statement is an error naming the cause; the connection
         // stays usable afterwards.
         let mut tx = store.write_tx().await.unwrap();
-        let err = with_native(&mut tx, |c| {
-            c.execute("INSERT INTO no_such_table VALUES (1)", [])
-                .map_err(native_err)
-        })
-        .await
-        .unwrap_err();
+        let err = store
+            .with_native(&mut tx, |c| {
+                c.execute("INSERT INTO no_such_table VALUES (1)", [])
+                    .map_err(native_err)
+            })
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("no_such_table"), "{err}");
         tx.rollback().await.unwrap();
         assert_eq!(count().await, 1);

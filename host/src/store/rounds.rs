@@ -9,7 +9,7 @@
 //! [`SqliteStore::commit_round`]).
 
 use super::apply::{LogRows, apply_change};
-use super::native::{Native, native_err, with_native};
+use super::native::{Native, native_err};
 use super::runs::{ClaimedStep, StepFinish, Then, finish_run, insert_run, insert_step, subject_of};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::CommitReport;
@@ -108,7 +108,9 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         // The whole round runs on the writer's handle: one hand-off to
         // sqlx's worker for the lock, none per statement.
-        let round = with_native(&mut tx, |c| run_round(c, finishes, claim, savepoints)).await?;
+        let round = self
+            .with_native(&mut tx, |c| run_round(c, finishes, claim, savepoints))
+            .await?;
         match round {
             Some(round) => {
                 tx.commit().await.map_err(db_err)?;

@@ -2,7 +2,7 @@
 //! in one transaction with whatever caused it, so a crash at any point
 //! leaves either all of it or none.
 
-use super::native::{Native, native_err, with_native};
+use super::native::{Native, native_err};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::Change;
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
@@ -219,7 +219,7 @@ impl SqliteStore {
     /// key already ran.
     pub async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
         let mut tx = self.write_tx().await?;
-        let started = with_native(&mut tx, |c| insert_run(c, run)).await?;
+        let started = self.with_native(&mut tx, |c| insert_run(c, run)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(started.then(|| run.id.clone()))
     }
@@ -492,6 +492,67 @@ impl SqliteStore {
             .collect())
     }
 
+    /// Where the time of the completed runs on deals titled `prefix…` went,
+    /// one [`RunPhases`] per run (for `robota bench`).
+    pub async fn run_phases(&self, prefix: &str) -> Result<Vec<RunPhases>, CrmError> {
+        let rows = sqlx::query(
+            "SELECT r.id AS run_id, e.at AS event_at, r.created_at AS run_at,
+                    s.step_index, s.created_at AS scheduled, s.started_at AS claimed,
+                    a.started_at AS began, a.finished_at AS ended
+             FROM runs r JOIN deals d ON d.id = r.entity_id
+             JOIN events e ON e.entity_id = d.id AND e.kind = 'created'
+             JOIN run_steps s ON s.run_id = r.id
+             JOIN step_attempts a ON a.step_id = s.id
+             WHERE r.status = 'completed' AND d.title LIKE ? || '%'
+             ORDER BY r.id, s.step_index, a.attempt",
+        )
+        .bind(prefix)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_err)?;
+        let ms = |from: &str, to: &str| -> f64 {
+            let at = |t: &str| DateTime::parse_from_rfc3339(t).ok();
+            match (at(from), at(to)) {
+                (Some(a), Some(b)) => (b - a).num_microseconds().unwrap_or(0) as f64 / 1000.0,
+                _ => f64::NAN,
+            }
+        };
+        let mut out: Vec<RunPhases> = Vec::new();
+        let mut last_end: Option<(String, String)> = None;
+        for r in rows {
+            let run: String = r.get("run_id");
+            let scheduled: String = r.get("scheduled");
+            let claimed: Option<String> = r.get("claimed");
+            let claimed = claimed.unwrap_or_else(|| scheduled.clone());
+            let began: String = r.get("began");
+            let ended: String = r.get("ended");
+            if out.last().is_none_or(|p| p.run_id != run) {
+                out.push(RunPhases {
+                    run_id: run.clone(),
+                    dispatch: ms(
+                        &r.get::<String, _>("event_at"),
+                        &r.get::<String, _>("run_at"),
+                    ),
+                    ..RunPhases::default()
+                });
+                last_end = None;
+            }
+            let Some(phases) = out.last_mut() else {
+                continue;
+            };
+            if let Some((prev_run, prev_end)) = &last_end
+                && *prev_run == run
+            {
+                phases.committing += ms(prev_end, &scheduled);
+            }
+            phases.queued += ms(&scheduled, &claimed);
+            phases.starting += ms(&claimed, &began);
+            phases.running += ms(&began, &ended);
+            last_end = Some((run, ended));
+        }
+        Ok(out)
+    }
+
     /// Counts runs by status (for `robota bench` and the demo).
     pub async fn count_runs(&self, status: &str) -> Result<i64, CrmError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE status = ?")
@@ -530,6 +591,23 @@ pub(super) fn apply_then(
         Then::Fail(e) => finish_run(conn, run_id, "failed", Some(e), at),
         Then::Wait(approval) => super::approvals::insert(conn, run_id, step_id, approval),
     }
+}
+
+/// Where one run's time went, in milliseconds, summed over its steps.
+#[derive(Debug, Default, Clone)]
+pub struct RunPhases {
+    /// The run.
+    pub run_id: String,
+    /// From the trigger's event to the run's row.
+    pub dispatch: f64,
+    /// From a step's row to its claim (waiting for a round with room).
+    pub queued: f64,
+    /// From the claim to the action starting (the claiming round's commit, the task's start).
+    pub starting: f64,
+    /// The actions running.
+    pub running: f64,
+    /// From an action's end to the next step's row (waiting for and running the round that commits it).
+    pub committing: f64,
 }
 
 /// Inserts a run and its first step unless its trigger or `once_per` key ran already.

@@ -1,7 +1,6 @@
 //! Cron schedules: each process's next fire time, moved past now in the
 //! transaction that starts the tick's run, so a tick fires exactly once.
 
-use super::native::with_native;
 use super::runs::{NewRun, insert_run};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{CrmError, timestamp_text};
@@ -78,7 +77,7 @@ impl SqliteStore {
         if moved.rows_affected() != 1 {
             return Ok(false);
         }
-        with_native(&mut tx, |c| insert_run(c, run)).await?;
+        self.with_native(&mut tx, |c| insert_run(c, run)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }

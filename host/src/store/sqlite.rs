@@ -3,7 +3,7 @@
 //! of readers.
 
 use super::apply::{LogRows, apply_change};
-use super::native::with_native;
+use super::native::{Native, NativeHandles};
 use super::rows;
 use super::{CrmStore, MAX_QUERY_LIMIT};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
@@ -16,6 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How durable each commit is.
@@ -30,6 +31,9 @@ pub enum Durability {
 /// The SQLite implementation of [`CrmStore`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    // Declared before the pools so the statements it keeps are finalized
+    // before the pools close their connections (see `native`).
+    native: Arc<NativeHandles>,
     reader: SqlitePool,
     writer: SqlitePool,
 }
@@ -51,6 +55,9 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("bad database URL `{url}`"))?
             .create_if_missing(true)
+            // SQLite's own mutex on each call: the statements `native` keeps
+            // may be finalized from another thread than sqlx's worker.
+            .serialized(true)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .synchronous(match durability {
@@ -62,8 +69,11 @@ impl SqliteStore {
         } else {
             options.journal_mode(SqliteJournalMode::Wal)
         };
+        // Connections are never retired: `native` keeps statements on them.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot open database `{url}`"))?;
@@ -77,11 +87,17 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(4)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .connect_with(options.read_only(true))
                 .await
                 .with_context(|| format!("cannot open database `{url}` for reading"))?
         };
-        Ok(SqliteStore { reader, writer })
+        Ok(SqliteStore {
+            native: Arc::default(),
+            reader,
+            writer,
+        })
     }
 
     /// The pool for reads (tests and reports use it directly).
@@ -99,6 +115,16 @@ impl SqliteStore {
             .map_err(db_err)
     }
 
+    /// Runs `work` on `conn`'s SQLite handle (one of this store's
+    /// connections), inside whatever transaction `conn` has open.
+    pub(super) async fn with_native<R>(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        work: impl FnOnce(&Native) -> Result<R, CrmError>,
+    ) -> Result<R, CrmError> {
+        self.native.with(conn, work).await
+    }
+
     /// The single-connection pool that every write goes through.
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
@@ -109,7 +135,7 @@ impl SqliteStore {
 impl CrmStore for SqliteStore {
     async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        with_native(&mut conn, |c| rows::load(c, target)).await
+        self.with_native(&mut conn, |c| rows::load(c, target)).await
     }
 
     async fn query_after(
@@ -145,10 +171,11 @@ impl CrmStore for SqliteStore {
         let mut after = after.to_owned();
         loop {
             let page_size = if in_rust.is_empty() { limit } else { 500 };
-            let page = with_native(&mut conn, |c| {
-                rows::select_page(c, spec, &in_sql, &after, page_size)
-            })
-            .await?;
+            let page = self
+                .with_native(&mut conn, |c| {
+                    rows::select_page(c, spec, &in_sql, &after, page_size)
+                })
+                .await?;
             let Some(last) = page.last() else { break };
             after = last
                 .get("id")
@@ -180,21 +207,23 @@ impl CrmStore for SqliteStore {
 
     async fn next_invoice_seq(&self, year: i64) -> Result<i64, CrmError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        with_native(&mut conn, |c| super::apply::next_invoice_seq(c, year)).await
+        self.with_native(&mut conn, |c| super::apply::next_invoice_seq(c, year))
+            .await
     }
 
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
         let mut tx = self.write_tx().await?;
-        let report = with_native(&mut tx, |c| {
-            let mut report = CommitReport::default();
-            let mut log = LogRows::default();
-            for change in changes {
-                apply_change(c, &mut log, change, &mut report)?;
-            }
-            log.write(c)?;
-            Ok(report)
-        })
-        .await?;
+        let report = self
+            .with_native(&mut tx, |c| {
+                let mut report = CommitReport::default();
+                let mut log = LogRows::default();
+                for change in changes {
+                    apply_change(c, &mut log, change, &mut report)?;
+                }
+                log.write(c)?;
+                Ok(report)
+            })
+            .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(report)
     }
