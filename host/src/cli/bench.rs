@@ -163,12 +163,14 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
     };
     println!(
         "  where it goes (medians per run, ms): dispatch {:.1}, steps queued {:.1}, \
-         claim to start {:.1}, running {:.1}, end to next step committed {:.1}",
+         claim to start {:.1}, running {:.1}, end to next step committed {:.1}, \
+         last end committed {:.1}",
         median(|p| p.dispatch),
         median(|p| p.queued),
         median(|p| p.starting),
         median(|p| p.running),
         median(|p| p.committing),
+        median(|p| p.committing_end),
     );
     let _ = stop_tx.send(true);
     engine.poke();

@@ -466,10 +466,11 @@ impl SqliteStore {
     }
 
     /// Trigger-to-completion times, in milliseconds, of the completed runs
-    /// whose deal's title starts with `prefix` (for `robota bench`).
+    /// whose deal's title starts with `prefix` (for `robota bench`): from
+    /// the event to the commit of the run's end.
     pub async fn run_latencies_ms(&self, prefix: &str) -> Result<Vec<f64>, CrmError> {
         let rows = sqlx::query(
-            "SELECT e.at AS started, r.finished_at AS finished
+            "SELECT e.at AS started, r.updated_at AS finished
              FROM runs r JOIN deals d ON d.id = r.entity_id
              JOIN events e ON e.entity_id = d.id AND e.kind = 'created'
              WHERE r.status = 'completed' AND d.title LIKE ? || '%'",
@@ -497,6 +498,7 @@ impl SqliteStore {
     pub async fn run_phases(&self, prefix: &str) -> Result<Vec<RunPhases>, CrmError> {
         let rows = sqlx::query(
             "SELECT r.id AS run_id, e.at AS event_at, r.created_at AS run_at,
+                    r.updated_at AS committed,
                     s.step_index, s.created_at AS scheduled, s.started_at AS claimed,
                     a.started_at AS began, a.finished_at AS ended
              FROM runs r JOIN deals d ON d.id = r.entity_id
@@ -540,6 +542,8 @@ impl SqliteStore {
             let Some(phases) = out.last_mut() else {
                 continue;
             };
+            // Until the run's end is committed; the last step's row counts.
+            phases.committing_end = ms(&ended, &r.get::<String, _>("committed"));
             if let Some((prev_run, prev_end)) = &last_end
                 && *prev_run == run
             {
@@ -608,6 +612,8 @@ pub struct RunPhases {
     pub running: f64,
     /// From an action's end to the next step's row (waiting for and running the round that commits it).
     pub committing: f64,
+    /// From the last action's end to the run's end committed.
+    pub committing_end: f64,
 }
 
 /// Inserts a run and its first step unless its trigger or `once_per` key ran already.
@@ -662,7 +668,9 @@ pub(super) fn insert_step(conn: &Native, run_id: &str, step: &NewStep) -> Result
     Ok(())
 }
 
-/// Marks a run ended: completed, or failed with `error`.
+/// Marks a run ended at `at` (when its last step ended): completed, or
+/// failed with `error`. `updated_at` is when this is written, so the
+/// difference is what committing the end took.
 pub(super) fn finish_run(
     conn: &Native,
     run_id: &str,
@@ -671,9 +679,17 @@ pub(super) fn finish_run(
     at: &str,
 ) -> Result<(), CrmError> {
     conn.prepare_cached(
-        "UPDATE runs SET status = ?2, error = ?3, updated_at = ?4, finished_at = ?4 WHERE id = ?1",
+        "UPDATE runs SET status = ?2, error = ?3, updated_at = ?5, finished_at = ?4 WHERE id = ?1",
     )
-    .and_then(|mut update| update.execute(params![run_id, status, error, at]))
+    .and_then(|mut update| {
+        update.execute(params![
+            run_id,
+            status,
+            error,
+            at,
+            timestamp_text(Utc::now())
+        ])
+    })
     .map_err(native_err)?;
     Ok(())
 }
