@@ -58,7 +58,11 @@ impl NativeHandles {
         let mut locked = conn.lock_handle().await.map_err(db_err)?;
         let raw = locked.as_raw_handle().as_ptr();
         let native = {
-            let mut handles = self.handles.lock().map_err(|_| poisoned())?;
+            // A panic elsewhere while holding the map leaves it intact.
+            let mut handles = self
+                .handles
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match handles.entry(raw as usize) {
                 std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -78,16 +82,16 @@ impl NativeHandles {
         let result = {
             // Uncontended: sqlx's lock on the handle already makes this
             // caller the only one.
-            let native = native.lock().map_err(|_| poisoned())?;
+            // A panic inside earlier work left no statement mid-step (rusqlite
+            // resets them as they drop), so the wrapper is still sound.
+            let native = native
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             work(&native)
         };
         drop(locked);
         result
     }
-}
-
-fn poisoned() -> CrmError {
-    CrmError::Storage("internal error: a statement cache was poisoned by a panic".into())
 }
 
 /// Maps a rusqlite error to the CRM's error, keeping its message.

@@ -229,25 +229,28 @@ impl SqliteStore {
         &self,
         run_id: &str,
     ) -> Result<serde_json::Map<String, Value>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT step_key, status, output FROM run_steps
-             WHERE run_id = ? AND status IN ('done', 'skipped', 'failed')
-             ORDER BY created_at, rowid",
-        )
-        .bind(run_id)
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let output = json_col(r.get("output")).unwrap_or(Value::Null);
-                (
-                    r.get::<String, _>("step_key"),
-                    serde_json::json!({ "status": r.get::<String, _>("status"), "output": output }),
-                )
+        let mut conn = self.reader().acquire().await.map_err(db_err)?;
+        self.with_native(&mut conn, |c| {
+            c.prepare_cached(
+                "SELECT step_key, status, output FROM run_steps
+                 WHERE run_id = ?1 AND status IN ('done', 'skipped', 'failed')
+                 ORDER BY created_at, rowid",
+            )
+            .and_then(|mut select| {
+                select
+                    .query_map([run_id], |r| {
+                        let output = json_col(r.get(2)?).unwrap_or(Value::Null);
+                        let status: String = r.get(1)?;
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            serde_json::json!({ "status": status, "output": output }),
+                        ))
+                    })?
+                    .collect()
             })
-            .collect())
+            .map_err(native_err)
+        })
+        .await
     }
 
     /// Makes every step marked running claimable again. Called when a server
