@@ -713,7 +713,7 @@ impl LogRows {
     pub(super) fn write(self, conn: &Native) -> Result<(), CrmError> {
         if !self.timeline.is_empty() {
             let mut insert = conn
-                .prepare(
+                .prepare_cached(
                     "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
@@ -734,7 +734,7 @@ impl LogRows {
         }
         if !self.events.is_empty() {
             let mut insert = conn
-                .prepare(
+                .prepare_cached(
                     "INSERT INTO events (id, entity_kind, entity_id, kind, changes, at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )

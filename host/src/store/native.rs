@@ -189,4 +189,50 @@ mod tests {
         tx.rollback().await.unwrap();
         assert_eq!(count().await, 1);
     }
+
+    /// Statements on `conn`'s handle, ours and sqlx's.
+    async fn open_statements(conn: &mut SqliteConnection) -> usize {
+        let mut locked = conn.lock_handle().await.unwrap();
+        let db = locked.as_raw_handle().as_ptr();
+        let mut n = 0;
+        // SAFETY: only walks the list of the locked handle's statements.
+        unsafe {
+            let mut stmt = rusqlite::ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
+            while !stmt.is_null() {
+                n += 1;
+                stmt = rusqlite::ffi::sqlite3_next_stmt(db, stmt);
+            }
+        }
+        n
+    }
+
+    #[tokio::test]
+    async fn kept_statements_are_reused_and_finalized_when_the_handles_are_dropped() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let before = open_statements(&mut conn).await;
+        let handles = NativeHandles::default();
+        for _ in 0..3 {
+            let one: i64 = handles
+                .with(&mut conn, |c| {
+                    c.prepare_cached("SELECT 1")
+                        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                        .map_err(native_err)
+                })
+                .await
+                .unwrap();
+            assert_eq!(one, 1);
+        }
+        // Three uses, one statement kept.
+        assert_eq!(open_statements(&mut conn).await, before + 1);
+        drop(handles);
+        assert_eq!(open_statements(&mut conn).await, before);
+        // sqlx can close the connection: no statement of ours is left on it.
+        drop(conn);
+        pool.close().await;
+    }
 }

@@ -180,7 +180,7 @@ fn held_steps<'f>(
         return Ok(held);
     }
     let mut attempts_of = conn
-        .prepare(
+        .prepare_cached(
             "SELECT s.attempts FROM run_steps s JOIN runs r ON r.id = s.run_id
              WHERE s.id = ?1 AND s.status = 'running' AND r.status = 'running'",
         )
@@ -247,14 +247,14 @@ fn record_finishes(conn: &Native, finishes: &[&StepFinish]) -> Result<(), CrmErr
         return Ok(());
     }
     let mut attempt = conn
-        .prepare(
+        .prepare_cached(
             "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
                                         started_at, finished_at, duration_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )
         .map_err(native_err)?;
     let mut step = conn
-        .prepare(
+        .prepare_cached(
             "UPDATE run_steps SET status = ?2, due_at = COALESCE(?3, due_at), lease_until = NULL,
                  input = ?4, output = ?5, error = ?6, finished_at = ?7
              WHERE id = ?1",
@@ -314,6 +314,39 @@ struct StepRow {
     attempts: i64,
 }
 
+/// Claims, oldest due first, up to `limit` (?3) steps matching `which`,
+/// holding them until the lease (?1) and also making the assignments in
+/// `also` (empty, or starting with a comma); ?2 is now.
+/// Both fragments are constants of [`claim_steps`], never input.
+fn claim_where(
+    conn: &Native,
+    which: &str,
+    also: &str,
+    (lease, now, limit): (&str, &str, i64),
+) -> Result<Vec<StepRow>, CrmError> {
+    let sql = format!(
+        "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1{also}
+         WHERE id IN (SELECT id FROM run_steps WHERE {which} ORDER BY due_at LIMIT ?3)
+         RETURNING id, run_id, step_index, step_key, item, attempts"
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut claim| {
+            claim
+                .query_map(params![lease, now, limit], |r| {
+                    Ok(StepRow {
+                        id: r.get(0)?,
+                        run_id: r.get(1)?,
+                        index: r.get(2)?,
+                        key: r.get(3)?,
+                        item: r.get(4)?,
+                        attempts: r.get(5)?,
+                    })
+                })?
+                .collect()
+        })
+        .map_err(native_err)
+}
+
 /// Claims up to `limit` steps: the earliest due pending ones, then any whose
 /// lease ran out (their worker died), holding them until `lease_until`.
 fn claim_steps(
@@ -325,54 +358,29 @@ fn claim_steps(
     let now = timestamp_text(now);
     let lease = timestamp_text(lease_until);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let step_row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<StepRow> {
-        Ok(StepRow {
-            id: r.get(0)?,
-            run_id: r.get(1)?,
-            index: r.get(2)?,
-            key: r.get(3)?,
-            item: r.get(4)?,
-            attempts: r.get(5)?,
-        })
-    };
     // Two statements rather than one with OR: each walks its index in
     // order, where the OR would sort every pending step on each claim.
-    let mut steps: Vec<StepRow> = conn
-        .prepare(
-            "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1,
-                 started_at = COALESCE(started_at, ?2)
-             WHERE id IN (SELECT id FROM run_steps WHERE status = 'pending' AND due_at <= ?2
-                          ORDER BY due_at LIMIT ?3)
-             RETURNING id, run_id, step_index, step_key, item, attempts",
-        )
-        .and_then(|mut claim| {
-            claim
-                .query_map(params![lease, now, limit], step_row)?
-                .collect()
-        })
-        .map_err(native_err)?;
+    let mut steps = claim_where(
+        conn,
+        "status = 'pending' AND due_at <= ?2",
+        ", started_at = COALESCE(started_at, ?2)",
+        (&lease, &now, limit),
+    )?;
     let left = limit - i64::try_from(steps.len()).unwrap_or(limit);
     if left > 0 {
-        let expired: Vec<StepRow> = conn
-            .prepare(
-                "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1
-                 WHERE id IN (SELECT id FROM run_steps WHERE status = 'running' AND lease_until < ?2
-                              ORDER BY due_at LIMIT ?3)
-                 RETURNING id, run_id, step_index, step_key, item, attempts",
-            )
-            .and_then(|mut claim| {
-                claim
-                    .query_map(params![lease, now, left], step_row)?
-                    .collect()
-            })
-            .map_err(native_err)?;
-        steps.extend(expired);
+        // Steps whose worker died: their lease ran out.
+        steps.extend(claim_where(
+            conn,
+            "status = 'running' AND lease_until < ?2",
+            "",
+            (&lease, &now, left),
+        )?);
     }
     if steps.is_empty() {
         return Ok(Vec::new());
     }
     let mut run_of = conn
-        .prepare(
+        .prepare_cached(
             "SELECT process_id, process_version, trigger, entity_kind, entity_id FROM runs
              WHERE id = ?1",
         )
