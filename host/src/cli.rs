@@ -69,7 +69,7 @@ pub enum Command {
         #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
         synchronous: String,
         /// Steps in hand at once (running or waiting for their commit).
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = crate::engine::workers::WorkerSettings::default().workers)]
         workers: usize,
         /// Where compiled components are cached.
         #[arg(long, env = "ROBOTA_CACHE_DIR")]

@@ -9,9 +9,9 @@
 //! [`SqliteStore::commit_round`]).
 
 use super::apply::{LogRows, apply_change};
-use super::native::{Native, native_err};
+use super::native::{Native, TxEnd, native_err};
 use super::runs::{ClaimedStep, StepFinish, Then, finish_run, insert_run, insert_step, subject_of};
-use super::sqlite::{SqliteStore, db_err};
+use super::sqlite::SqliteStore;
 use crate::crm::changes::CommitReport;
 use crate::crm::{CrmError, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
@@ -105,22 +105,15 @@ impl SqliteStore {
         claim: Option<ClaimRequest>,
         savepoints: bool,
     ) -> Result<Option<Round>, CrmError> {
-        let mut tx = self.write_tx().await?;
-        // The whole round runs on the writer's handle: one hand-off to
-        // sqlx's worker for the lock, none per statement.
-        let round = self
-            .with_native(&mut tx, |c| run_round(c, finishes, claim, savepoints))
-            .await?;
-        match round {
-            Some(round) => {
-                tx.commit().await.map_err(db_err)?;
-                Ok(Some(round))
-            }
-            None => {
-                tx.rollback().await.map_err(db_err)?;
-                Ok(None)
-            }
-        }
+        // The whole round, BEGIN and COMMIT included, runs on the writer's
+        // handle: one hand-off to sqlx's worker, none per statement.
+        self.write_native(|c| {
+            Ok(match run_round(c, finishes, claim, savepoints)? {
+                Some(round) => (Some(round), TxEnd::Commit),
+                None => (None, TxEnd::Rollback),
+            })
+        })
+        .await
     }
 }
 

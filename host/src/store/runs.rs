@@ -229,8 +229,7 @@ impl SqliteStore {
         &self,
         run_id: &str,
     ) -> Result<serde_json::Map<String, Value>, CrmError> {
-        let mut conn = self.reader().acquire().await.map_err(db_err)?;
-        self.with_native(&mut conn, |c| {
+        self.read_native(|c| {
             c.prepare_cached(
                 "SELECT step_key, status, output FROM run_steps
                  WHERE run_id = ?1 AND status IN ('done', 'skipped', 'failed')

@@ -3,7 +3,7 @@
 //! of readers.
 
 use super::apply::{LogRows, apply_change};
-use super::native::{Native, NativeHandles};
+use super::native::{self, Native, NativeHandles, NativeReaders, TxEnd};
 use super::rows;
 use super::{CrmStore, MAX_QUERY_LIMIT};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
@@ -34,6 +34,10 @@ pub struct SqliteStore {
     // Declared before the pools so the statements it keeps are finalized
     // before the pools close their connections (see `native`).
     native: Arc<NativeHandles>,
+    /// Read connections of our own for the hot reads; None for an
+    /// in-memory database (it exists once per connection: reads go through
+    /// the shared writer then).
+    readers: Option<Arc<NativeReaders>>,
     reader: SqlitePool,
     writer: SqlitePool,
 }
@@ -70,8 +74,12 @@ impl SqliteStore {
             options.journal_mode(SqliteJournalMode::Wal)
         };
         // Connections are never retired: `native` keeps statements on them.
+        // Nor are they pinged before each use (sqlx's default): a local
+        // SQLite handle cannot hang up, and the ping is a round trip to the
+        // connection's thread on every acquire.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options.clone())
@@ -81,12 +89,15 @@ impl SqliteStore {
             .run(&writer)
             .await
             .context("applying migrations")?;
+        let readers =
+            (!memory).then(|| Arc::new(NativeReaders::new(options.get_filename().to_owned())));
         // An in-memory database exists once per connection: share the writer.
         let reader = if memory {
             writer.clone()
         } else {
             SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(options.read_only(true))
@@ -95,6 +106,7 @@ impl SqliteStore {
         };
         Ok(SqliteStore {
             native: Arc::default(),
+            readers,
             reader,
             writer,
         })
@@ -125,6 +137,33 @@ impl SqliteStore {
         self.native.with(conn, work).await
     }
 
+    /// Runs read-only `work` on a read connection, synchronously on this
+    /// thread when the store has readers of its own.
+    pub(super) async fn read_native<R>(
+        &self,
+        work: impl FnOnce(&Native) -> Result<R, CrmError>,
+    ) -> Result<R, CrmError> {
+        match &self.readers {
+            Some(readers) => readers.read(work),
+            None => {
+                let mut conn = self.reader.acquire().await.map_err(db_err)?;
+                self.with_native(&mut conn, work).await
+            }
+        }
+    }
+
+    /// Runs `work` in a write transaction on the writer's own handle (see
+    /// [`native::transaction`]): it commits or rolls back as `work` says,
+    /// and rolls back when `work` fails.
+    pub(super) async fn write_native<R>(
+        &self,
+        work: impl FnOnce(&Native) -> Result<(R, TxEnd), CrmError>,
+    ) -> Result<R, CrmError> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        self.with_native(&mut conn, |c| native::transaction(c, work))
+            .await
+    }
+
     /// The single-connection pool that every write goes through.
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
@@ -134,8 +173,7 @@ impl SqliteStore {
 #[async_trait::async_trait]
 impl CrmStore for SqliteStore {
     async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
-        let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        self.with_native(&mut conn, |c| rows::load(c, target)).await
+        self.read_native(|c| rows::load(c, target)).await
     }
 
     async fn query_after(
@@ -166,15 +204,12 @@ impl CrmStore for SqliteStore {
                     )
                 )
         });
-        let mut conn = self.reader.acquire().await.map_err(db_err)?;
         let mut out = Vec::new();
         let mut after = after.to_owned();
         loop {
             let page_size = if in_rust.is_empty() { limit } else { 500 };
             let page = self
-                .with_native(&mut conn, |c| {
-                    rows::select_page(c, spec, &in_sql, &after, page_size)
-                })
+                .read_native(|c| rows::select_page(c, spec, &in_sql, &after, page_size))
                 .await?;
             let Some(last) = page.last() else { break };
             after = last
@@ -206,8 +241,7 @@ impl CrmStore for SqliteStore {
     }
 
     async fn next_invoice_seq(&self, year: i64) -> Result<i64, CrmError> {
-        let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        self.with_native(&mut conn, |c| super::apply::next_invoice_seq(c, year))
+        self.read_native(|c| super::apply::next_invoice_seq(c, year))
             .await
     }
 
