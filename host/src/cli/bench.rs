@@ -175,6 +175,16 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     engine.poke();
     while loops.join_next().await.is_some() {}
+    // Every completed run did its three steps' work exactly once.
+    let (runs, tasks) = (
+        store.count_runs("completed").await?,
+        store.count_tasks().await?,
+    );
+    anyhow::ensure!(
+        tasks == 3 * runs,
+        "effects do not match: {tasks} tasks for {runs} completed runs (3 each expected)"
+    );
+    println!("effects checked: {tasks} tasks for {runs} completed runs");
     Ok(())
 }
 

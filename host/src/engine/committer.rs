@@ -1,11 +1,14 @@
-//! Where a finished step goes to be committed: straight to the store (one
-//! transaction per step, for callers that drive the engine step by step),
-//! or to the step loop's next round, which commits every step finished
-//! meanwhile in one transaction (see [`crate::store::SqliteStore::commit_round`]).
+//! Where a finished step, or the runs a batch of events starts, goes to be
+//! committed: straight to the store (a transaction of its own, for callers
+//! that drive the engine step by step), or to the step loop's next round,
+//! which commits everything handed to it meanwhile in one transaction and
+//! claims the steps that became due in it (see
+//! [`crate::store::SqliteStore::commit_round`]).
 
 use super::runtime::Engine;
 use crate::crm::CrmError;
 use crate::crm::changes::CommitReport;
+use crate::store::events::EventStarts;
 use crate::store::runs::{StepFinish, Then};
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,13 +20,30 @@ pub(super) struct PendingFinish {
     pub reply: oneshot::Sender<Result<CommitReport, CrmError>>,
 }
 
-/// How a step's finish is committed.
+/// The runs a batch of events starts, waiting for the step loop's next
+/// round.
+pub(super) struct PendingStart {
+    /// What to commit.
+    pub batch: EventStarts,
+    /// How many runs started, or why none did.
+    pub reply: oneshot::Sender<Result<usize, CrmError>>,
+}
+
+/// What the step loop's next round is handed.
+pub(super) enum ForRound {
+    /// A finished step (boxed: a finish carries the step's whole outcome).
+    Finish(Box<PendingFinish>),
+    /// The runs of a batch of events.
+    Start(PendingStart),
+}
+
+/// How a step's finish, or the runs events start, are committed.
 #[derive(Clone)]
 pub(super) enum Committer {
     /// In a transaction of its own.
     Direct,
     /// In the step loop's next round.
-    Round(mpsc::UnboundedSender<PendingFinish>),
+    Round(mpsc::UnboundedSender<ForRound>),
 }
 
 impl Engine {
@@ -40,7 +60,7 @@ impl Engine {
             Committer::Round(rounds) => {
                 let (reply, outcome) = oneshot::channel();
                 rounds
-                    .send(PendingFinish { finish, reply })
+                    .send(ForRound::Finish(Box::new(PendingFinish { finish, reply })))
                     .map_err(|_| stopped())?;
                 outcome.await.map_err(|_| stopped())?
             }
@@ -49,6 +69,34 @@ impl Engine {
             self.poke();
         }
         result
+    }
+}
+
+impl Engine {
+    /// Commits the runs of `batch` (and the event cursor's move) through
+    /// `via`; returns how many started. Through a round, their first steps
+    /// are claimed in the same transaction when there is room.
+    pub(super) async fn store_starts(
+        &self,
+        via: &Committer,
+        batch: EventStarts,
+    ) -> Result<usize, CrmError> {
+        match via {
+            Committer::Direct => {
+                let started = self.store.start_runs_for_events(&batch).await?;
+                if started > 0 {
+                    self.poke();
+                }
+                Ok(started)
+            }
+            Committer::Round(rounds) => {
+                let (reply, outcome) = oneshot::channel();
+                rounds
+                    .send(ForRound::Start(PendingStart { batch, reply }))
+                    .map_err(|_| stopped())?;
+                outcome.await.map_err(|_| stopped())?
+            }
+        }
     }
 }
 

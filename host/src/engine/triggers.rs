@@ -4,12 +4,13 @@
 //! with their secret. Each start renders the `once_per` key so a process
 //! never runs twice for the same thing.
 
+use super::committer::Committer;
 use super::definition::{self, EntityEvent, Process, Trigger};
 use super::runtime::{EVENT_BATCH, Engine, StartError, chrono_duration};
 use super::scope::{self, Scope};
 use crate::crm::{CrmError, EntityRef, new_id};
 use crate::store::CrmStore as _;
-use crate::store::events::EventRow;
+use crate::store::events::{EventRow, EventStarts};
 use crate::store::runs::{NewRun, NewStep};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -19,9 +20,14 @@ impl Engine {
     /// Reads new events and starts the runs they trigger. Returns how many
     /// runs started.
     pub async fn dispatch_events(&self) -> anyhow::Result<usize> {
+        self.dispatch_events_via(&Committer::Direct).await
+    }
+
+    /// [`Engine::dispatch_events`], committing the runs through `via`.
+    pub(super) async fn dispatch_events_via(&self, via: &Committer) -> anyhow::Result<usize> {
         let from = self.store.event_cursor().await?;
         let events = self.store.events_after(from, EVENT_BATCH).await?;
-        let Some(last) = events.last().map(|e| e.seq) else {
+        let Some(to) = events.last().map(|e| e.seq) else {
             return Ok(0);
         };
         let processes = self.enabled_processes().await?;
@@ -33,16 +39,12 @@ impl Engine {
                 }
             }
         }
-        let started = match self.store.start_runs_for_events(from, last, &runs).await {
-            Ok(n) => n,
+        match self.store_starts(via, EventStarts { from, to, runs }).await {
+            Ok(n) => Ok(n),
             // Another dispatcher moved the cursor: it started these runs.
-            Err(CrmError::Conflict(_)) => 0,
-            Err(e) => return Err(e.into()),
-        };
-        if started > 0 {
-            self.poke();
+            Err(CrmError::Conflict(_)) => Ok(0),
+            Err(e) => Err(e.into()),
         }
-        Ok(started)
     }
 
     async fn run_for_event(

@@ -3,7 +3,7 @@
 //! rounds). They sleep until poked or until the next poll, and stop claiming
 //! new work on shutdown while letting the steps in hand finish and commit.
 
-use super::committer::{Committer, PendingFinish};
+use super::committer::{Committer, ForRound, PendingFinish, PendingStart};
 use super::runtime::{Engine, lease_until};
 use crate::crm::CrmError;
 use crate::store::rounds::ClaimRequest;
@@ -45,13 +45,18 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> JoinSet<()> {
     let mut set = JoinSet::new();
+    // Finished steps and the runs events start both go to the step loop's
+    // rounds.
+    let (sender, rounds) = mpsc::unbounded_channel::<ForRound>();
+    let via = Committer::Round(sender);
     {
         let engine = engine.clone();
         let shutdown = shutdown.clone();
-        set.spawn(async move { dispatcher(engine, settings.poll, shutdown).await });
+        let via = via.clone();
+        set.spawn(async move { dispatcher(engine, via, settings.poll, shutdown).await });
     }
     set.spawn(on_own_thread("robota-rounds", move |steps| {
-        step_loop(engine, settings, shutdown, steps)
+        step_loop(engine, settings, shutdown, steps, (via, rounds))
     }));
     set
 }
@@ -93,7 +98,12 @@ where
     }
 }
 
-async fn dispatcher(engine: Arc<Engine>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+async fn dispatcher(
+    engine: Arc<Engine>,
+    via: Committer,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     while !*shutdown.borrow() {
         // Register for a poke before looking, so a poke that arrives while
         // we look is not lost.
@@ -101,7 +111,7 @@ async fn dispatcher(engine: Arc<Engine>, poll: Duration, mut shutdown: watch::Re
         tokio::pin!(poked);
         poked.as_mut().enable();
         let mut busy = false;
-        match engine.dispatch_events().await {
+        match engine.dispatch_events_via(&via).await {
             Ok(n) => busy |= n > 0,
             Err(e) => tracing::warn!("dispatching events failed: {e:#}"),
         }
@@ -123,21 +133,21 @@ async fn dispatcher(engine: Arc<Engine>, poll: Duration, mut shutdown: watch::Re
 }
 
 /// The step loop. Each round is one transaction (group commit): it commits
-/// every step finished since the last round and claims as many due steps as
-/// there is room for; the claimed steps run as tasks that hand their finish
-/// back for the next round. On shutdown it claims nothing more and goes on
-/// until the steps in hand have finished and committed. The steps run on
-/// `steps`.
+/// the runs events started and every step finished since the last round,
+/// and claims as many due steps as there is room for; the claimed steps run
+/// as tasks that hand their finish back (through `via`, whose receiving end
+/// is `rounds`) for the next round. On shutdown it claims nothing more and
+/// goes on until the steps in hand have finished and committed. The steps
+/// run on `steps`.
 async fn step_loop(
     engine: Arc<Engine>,
     settings: WorkerSettings,
     mut shutdown: watch::Receiver<bool>,
     steps: Handle,
+    (via, mut finished): (Committer, mpsc::UnboundedReceiver<ForRound>),
 ) {
-    let (sender, mut finished) = mpsc::unbounded_channel::<PendingFinish>();
-    let via = Committer::Round(sender);
     let mut running: JoinSet<()> = JoinSet::new();
-    let mut batch: Vec<PendingFinish> = Vec::new();
+    let mut batch = Batch::default();
     loop {
         while let Some(done) = running.try_join_next() {
             if let Err(e) = done {
@@ -154,10 +164,10 @@ async fn step_loop(
         tokio::pin!(poked);
         poked.as_mut().enable();
         while let Ok(p) = finished.try_recv() {
-            batch.push(p);
+            batch.add(p);
         }
         // Tasks whose finish is in this round are done after it.
-        let busy = running.len().saturating_sub(batch.len());
+        let busy = running.len().saturating_sub(batch.finishes.len());
         let room = if stopping {
             0
         } else {
@@ -181,13 +191,21 @@ async fn step_loop(
             lease_until: lease_until(now),
             limit: room,
         });
-        let (finishes, replies): (Vec<_>, Vec<_>) =
-            batch.drain(..).map(|p| (p.finish, p.reply)).unzip();
-        let committed = !finishes.is_empty();
-        let claimed = match engine.store.commit_round(&finishes, claim).await {
+        let (finishes, replies): (Vec<_>, Vec<_>) = batch
+            .finishes
+            .drain(..)
+            .map(|p| (p.finish, p.reply))
+            .unzip();
+        let (starts, start_replies): (Vec<_>, Vec<_>) =
+            batch.starts.drain(..).map(|p| (p.batch, p.reply)).unzip();
+        let committed = !finishes.is_empty() || !starts.is_empty();
+        let claimed = match engine.store.commit_round(&starts, &finishes, claim).await {
             Ok(round) => {
+                // A task or dispatcher that gave up waiting needs no answer.
                 for (reply, result) in replies.into_iter().zip(round.results) {
-                    // A task that gave up waiting needs no answer.
+                    let _ = reply.send(result);
+                }
+                for (reply, result) in start_replies.into_iter().zip(round.started) {
                     let _ = reply.send(result);
                 }
                 let claimed = !round.claimed.is_empty();
@@ -210,6 +228,9 @@ async fn step_loop(
                 for reply in replies {
                     let _ = reply.send(Err(CrmError::Storage(e.to_string())));
                 }
+                for reply in start_replies {
+                    let _ = reply.send(Err(CrmError::Storage(e.to_string())));
+                }
                 // A failing database fails every round: wait before the
                 // next instead of spinning on it.
                 tokio::time::sleep(poll_or(settings.poll)).await;
@@ -224,6 +245,34 @@ async fn step_loop(
             p = finished.recv() => batch.extend(p),
             _ = tokio::time::sleep(poll_or(settings.poll)) => {}
             _ = shutdown.changed(), if !stopping => {}
+        }
+    }
+}
+
+/// What the next round commits.
+#[derive(Default)]
+struct Batch {
+    finishes: Vec<PendingFinish>,
+    starts: Vec<PendingStart>,
+}
+
+impl Batch {
+    fn add(&mut self, work: ForRound) {
+        match work {
+            ForRound::Finish(f) => self.finishes.push(*f),
+            ForRound::Start(s) => self.starts.push(s),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.finishes.is_empty() && self.starts.is_empty()
+    }
+}
+
+impl Extend<ForRound> for Batch {
+    fn extend<I: IntoIterator<Item = ForRound>>(&mut self, work: I) {
+        for w in work {
+            self.add(w);
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The event log as the engine reads it: a cursor, and the runs a batch of
 //! events starts, committed with the cursor's move.
 
+use super::native::{Native, TxEnd, native_err};
 use super::runs::{NewRun, insert_run};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{CrmError, EntityKind, EntityRef};
+use rusqlite::params;
 use serde_json::Value;
-use sqlx::Row;
 
 /// One entity change from the event log.
 #[derive(Debug, Clone)]
@@ -27,10 +28,12 @@ pub struct EventRow {
 impl SqliteStore {
     /// The position the engine has read the event log up to.
     pub async fn event_cursor(&self) -> Result<i64, CrmError> {
-        sqlx::query_scalar("SELECT seq FROM engine_cursors WHERE name = 'events'")
-            .fetch_one(self.reader())
-            .await
-            .map_err(db_err)
+        self.read_native(|c| {
+            c.prepare_cached("SELECT seq FROM engine_cursors WHERE name = 'events'")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(native_err)
+        })
+        .await
     }
 
     /// Moves the event cursor past every event so far (history that should
@@ -48,67 +51,85 @@ impl SqliteStore {
 
     /// Events after `seq`, oldest first.
     pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT seq, id, entity_kind, entity_id, kind, changes, at FROM events
-             WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(seq)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                Some(EventRow {
-                    seq: r.get("seq"),
-                    id: r.get("id"),
-                    kind: r.get("kind"),
-                    entity: EntityRef {
-                        kind: EntityKind::parse(&r.get::<String, _>("entity_kind"))?,
-                        id: r.get("entity_id"),
-                    },
-                    changes: serde_json::from_str(&r.get::<String, _>("changes"))
-                        .unwrap_or(Value::Null),
-                    at: r.get("at"),
-                })
+        self.read_native(|c| {
+            c.prepare_cached(
+                "SELECT seq, id, entity_kind, entity_id, kind, changes, at FROM events
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![seq, limit], |r| {
+                    let kind: String = r.get(2)?;
+                    let changes: String = r.get(5)?;
+                    let Some(kind) = EntityKind::parse(&kind) else {
+                        return Ok(None);
+                    };
+                    Ok(Some(EventRow {
+                        seq: r.get(0)?,
+                        id: r.get(1)?,
+                        kind: r.get(4)?,
+                        entity: EntityRef {
+                            kind,
+                            id: r.get(3)?,
+                        },
+                        changes: serde_json::from_str(&changes).unwrap_or(Value::Null),
+                        at: r.get(6)?,
+                    }))
+                })?
+                // An event of a kind this build does not know is skipped.
+                .filter_map(Result::transpose)
+                .collect()
             })
-            .collect())
+            .map_err(native_err)
+        })
+        .await
     }
 
-    /// Starts `runs` and moves the event cursor from `from` to `to`, in one
-    /// transaction. A run whose trigger or `once_per` key already ran is
-    /// skipped. Returns how many runs started; a cursor that moved meanwhile
-    /// is a conflict (another dispatcher got there first).
-    pub async fn start_runs_for_events(
-        &self,
-        from: i64,
-        to: i64,
-        runs: &[NewRun],
-    ) -> Result<usize, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let moved =
-            sqlx::query("UPDATE engine_cursors SET seq = ? WHERE name = 'events' AND seq = ?")
-                .bind(to)
-                .bind(from)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        if moved.rows_affected() != 1 {
-            return Err(CrmError::Conflict("the event cursor moved".into()));
-        }
-        let started = self
-            .with_native(&mut tx, |c| {
-                let mut started = 0;
-                for run in runs {
-                    if insert_run(c, run)? {
-                        started += 1;
-                    }
-                }
-                Ok(started)
+    /// Starts the runs of `batch` and moves the event cursor, in one
+    /// transaction. Returns how many runs started; a cursor that moved
+    /// meanwhile is a conflict (another dispatcher got there first) and
+    /// changes nothing.
+    pub async fn start_runs_for_events(&self, batch: &EventStarts) -> Result<usize, CrmError> {
+        self.write_native(|c| {
+            Ok(match start_runs(c, batch)? {
+                Ok(started) => (Ok(started), TxEnd::Commit),
+                Err(conflict) => (Err(conflict), TxEnd::Rollback),
             })
-            .await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(started)
+        })
+        .await?
     }
+}
+
+/// The runs a batch of events starts, with the cursor's move past them.
+#[derive(Debug, Clone)]
+pub struct EventStarts {
+    /// Where the cursor was when the batch was read.
+    pub from: i64,
+    /// The last event of the batch.
+    pub to: i64,
+    /// The runs to start.
+    pub runs: Vec<NewRun>,
+}
+
+/// Writes `batch` inside the caller's transaction: the inner result is
+/// how many runs started, or a conflict when the cursor is no longer at
+/// `batch.from` (then nothing was written); the outer error is the database
+/// failing. A run whose trigger or `once_per` key already ran is skipped.
+pub(super) fn start_runs(
+    conn: &Native,
+    batch: &EventStarts,
+) -> Result<Result<usize, CrmError>, CrmError> {
+    let moved = conn
+        .prepare_cached("UPDATE engine_cursors SET seq = ?1 WHERE name = 'events' AND seq = ?2")
+        .and_then(|mut s| s.execute(params![batch.to, batch.from]))
+        .map_err(native_err)?;
+    if moved != 1 {
+        return Ok(Err(CrmError::Conflict("the event cursor moved".into())));
+    }
+    let mut started = 0;
+    for run in &batch.runs {
+        if insert_run(conn, run)? {
+            started += 1;
+        }
+    }
+    Ok(Ok(started))
 }

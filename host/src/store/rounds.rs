@@ -9,6 +9,7 @@
 //! [`SqliteStore::commit_round`]).
 
 use super::apply::{LogRows, apply_change};
+use super::events::{EventStarts, start_runs};
 use super::native::{Native, TxEnd, native_err};
 use super::runs::{ClaimedStep, StepFinish, Then, finish_run, insert_run, insert_step, subject_of};
 use super::sqlite::SqliteStore;
@@ -33,6 +34,9 @@ pub struct ClaimRequest {
 /// What a round of [`SqliteStore::commit_round`] did.
 #[derive(Debug)]
 pub struct Round {
+    /// Each batch of event starts' outcome (how many runs it started), in
+    /// the order given.
+    pub started: Vec<Result<usize, CrmError>>,
     /// Each finish's outcome, in the order given.
     pub results: Vec<Result<CommitReport, CrmError>>,
     /// The steps claimed.
@@ -45,7 +49,9 @@ impl SqliteStore {
     /// lease was lost (another worker took the step over), nothing is
     /// written and the answer is a conflict.
     pub async fn finish_step(&self, f: &StepFinish) -> Result<CommitReport, CrmError> {
-        let round = self.commit_round(std::slice::from_ref(f), None).await?;
+        let round = self
+            .commit_round(&[], std::slice::from_ref(f), None)
+            .await?;
         round
             .results
             .into_iter()
@@ -63,6 +69,7 @@ impl SqliteStore {
         let round = self
             .commit_round(
                 &[],
+                &[],
                 Some(ClaimRequest {
                     now,
                     lease_until,
@@ -73,8 +80,11 @@ impl SqliteStore {
         Ok(round.claimed.into_iter().next())
     }
 
-    /// One round in one transaction: every finish whose attempt still holds
-    /// its step is applied, then up to `claim.limit` due steps are claimed.
+    /// One round in one transaction: the runs that batches of events start
+    /// (with the event cursor's move; a batch whose cursor moved meanwhile
+    /// starts nothing), then every finish whose attempt still holds its
+    /// step, then up to `claim.limit` due steps are claimed (the runs just
+    /// started among them).
     ///
     /// Refusals are rare, so the round first runs without savepoints; if
     /// any finish's own writes are refused, it is rolled back and run again
@@ -82,13 +92,19 @@ impl SqliteStore {
     /// one out and the others in.
     pub async fn commit_round(
         &self,
+        starts: &[EventStarts],
         finishes: &[StepFinish],
         claim: Option<ClaimRequest>,
     ) -> Result<Round, CrmError> {
-        if let Some(round) = self.try_round(finishes, claim, false).await? {
+        let work = RoundWork {
+            starts,
+            finishes,
+            claim,
+        };
+        if let Some(round) = self.try_round(&work, false).await? {
             return Ok(round);
         }
-        match self.try_round(finishes, claim, true).await? {
+        match self.try_round(&work, true).await? {
             Some(round) => Ok(round),
             // With savepoints a refusal stays inside its finish's result.
             None => Err(CrmError::Storage(
@@ -101,14 +117,13 @@ impl SqliteStore {
     /// (nothing was committed then).
     async fn try_round(
         &self,
-        finishes: &[StepFinish],
-        claim: Option<ClaimRequest>,
+        work: &RoundWork<'_>,
         savepoints: bool,
     ) -> Result<Option<Round>, CrmError> {
         // The whole round, BEGIN and COMMIT included, runs on the writer's
         // handle: one hand-off to sqlx's worker, none per statement.
         self.write_native(|c| {
-            Ok(match run_round(c, finishes, claim, savepoints)? {
+            Ok(match run_round(c, work, savepoints)? {
                 Some(round) => (Some(round), TxEnd::Commit),
                 None => (None, TxEnd::Rollback),
             })
@@ -117,14 +132,31 @@ impl SqliteStore {
     }
 }
 
+/// What one round writes.
+#[derive(Clone, Copy)]
+struct RoundWork<'a> {
+    starts: &'a [EventStarts],
+    finishes: &'a [StepFinish],
+    claim: Option<ClaimRequest>,
+}
+
 /// The statements of a round, inside its transaction; None when
 /// `savepoints` is off and a finish was refused (the caller rolls back).
 fn run_round(
     conn: &Native,
-    finishes: &[StepFinish],
-    claim: Option<ClaimRequest>,
+    work: &RoundWork<'_>,
     savepoints: bool,
 ) -> Result<Option<Round>, CrmError> {
+    let RoundWork {
+        starts,
+        finishes,
+        claim,
+    } = *work;
+    // A batch whose cursor moved writes nothing: no savepoint needed.
+    let started = starts
+        .iter()
+        .map(|batch| start_runs(conn, batch))
+        .collect::<Result<Vec<_>, _>>()?;
     let held = held_steps(conn, finishes)?;
     let mut results = Vec::with_capacity(finishes.len());
     let mut applied = Vec::with_capacity(finishes.len());
@@ -159,7 +191,11 @@ fn run_round(
         Some(c) if c.limit > 0 => claim_steps(conn, c.now, c.lease_until, c.limit)?,
         _ => Vec::new(),
     };
-    Ok(Some(Round { results, claimed }))
+    Ok(Some(Round {
+        started,
+        results,
+        claimed,
+    }))
 }
 
 /// The (step id, attempt) pairs among `finishes` whose step is still held
@@ -420,6 +456,7 @@ mod tests {
     use crate::crm::changes::Change;
     use crate::crm::{EntityKind, EntityRef};
     use crate::store::CrmStore as _;
+    use crate::store::events::EventStarts;
     use crate::store::runs::{AttemptStatus, NewRun, NewStep};
     use serde_json::{Map, json};
 
@@ -495,19 +532,92 @@ mod tests {
     #[tokio::test]
     async fn a_round_claims_due_steps_in_due_order_up_to_its_limit() {
         let (_dir, store, runs) = store_with_runs(3).await;
-        let round = store.commit_round(&[], claim(2)).await.unwrap();
+        let round = store.commit_round(&[], &[], claim(2)).await.unwrap();
         let claimed: Vec<_> = round.claimed.iter().map(|c| c.run_id.clone()).collect();
         assert_eq!(claimed, runs[..2], "the two earliest due, oldest first");
         assert!(round.claimed.iter().all(|c| c.attempt == 1));
         assert_eq!(round.claimed[1].trigger, json!({ "n": 1 }));
-        let round = store.commit_round(&[], claim(5)).await.unwrap();
+        let round = store.commit_round(&[], &[], claim(5)).await.unwrap();
         assert_eq!(round.claimed.len(), 1, "held steps are not claimed twice");
+    }
+
+    fn new_run(key: &str) -> NewRun {
+        NewRun {
+            id: new_id(),
+            process_id: "p".into(),
+            process_version: 1,
+            trigger: json!({ "key": key }),
+            subject: None,
+            trigger_key: key.into(),
+            once_key: None,
+            first_step: NewStep {
+                index: 0,
+                key: "a".into(),
+                item: None,
+                due_at: Utc::now() - chrono::Duration::seconds(1),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_round_starts_the_runs_of_events_and_claims_their_first_steps() {
+        let (_dir, store, _runs) = store_with_runs(0).await;
+        let from = store.event_cursor().await.unwrap();
+        let batch = EventStarts {
+            from,
+            to: from + 5,
+            runs: vec![new_run("e1"), new_run("e2"), new_run("e1")],
+        };
+        let round = store
+            .commit_round(std::slice::from_ref(&batch), &[], claim(10))
+            .await
+            .unwrap();
+        // The repeated trigger key starts once.
+        assert_eq!(round.started.len(), 1);
+        assert_eq!(*round.started[0].as_ref().unwrap(), 2);
+        assert_eq!(store.event_cursor().await.unwrap(), from + 5);
+        let mut claimed: Vec<_> = round
+            .claimed
+            .iter()
+            .map(|c| c.trigger["key"].clone())
+            .collect();
+        claimed.sort_by_key(|k| k.to_string());
+        assert_eq!(
+            claimed,
+            [json!("e1"), json!("e2")],
+            "claimed in the same round"
+        );
+        // The same batch again: the cursor moved, so it starts nothing and
+        // says why, and the rest of the round still commits.
+        let again = EventStarts {
+            runs: vec![new_run("e3")],
+            ..batch
+        };
+        let finished = finish(&round.claimed[0], vec![task("done")]);
+        let round = store
+            .commit_round(&[again], &[finished], claim(10))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&round.started[0], Err(CrmError::Conflict(m)) if m.contains("cursor")),
+            "{:?}",
+            round.started
+        );
+        assert!(round.results[0].is_ok());
+        assert!(round.claimed.is_empty(), "e3 was not started");
+        assert_eq!(store.event_cursor().await.unwrap(), from + 5);
+        assert_eq!(store.count_runs("completed").await.unwrap(), 1);
+        assert_eq!(store.count_runs("running").await.unwrap(), 1);
     }
 
     #[tokio::test]
     async fn a_refused_finish_in_a_round_leaves_the_others_committed() {
         let (_dir, store, _runs) = store_with_runs(3).await;
-        let claimed = store.commit_round(&[], claim(3)).await.unwrap().claimed;
+        let claimed = store
+            .commit_round(&[], &[], claim(3))
+            .await
+            .unwrap()
+            .claimed;
         let deal = EntityRef {
             kind: EntityKind::Deal,
             id: "no-such-deal".into(),
@@ -528,7 +638,7 @@ mod tests {
             ),
             finish(&claimed[2], vec![task("third")]),
         ];
-        let round = store.commit_round(&finishes, None).await.unwrap();
+        let round = store.commit_round(&[], &finishes, None).await.unwrap();
         assert!(round.results[0].is_ok());
         assert!(round.results[1].is_err(), "{:?}", round.results[1]);
         assert!(round.results[2].is_ok());
@@ -544,14 +654,14 @@ mod tests {
         assert_eq!(store.count_runs("completed").await.unwrap(), 2);
         // The refused step is still held by its attempt and can finish later.
         let round = store
-            .commit_round(&[finish(&claimed[1], vec![])], None)
+            .commit_round(&[], &[finish(&claimed[1], vec![])], None)
             .await
             .unwrap();
         assert!(round.results[0].is_ok());
         assert_eq!(store.count_runs("completed").await.unwrap(), 3);
         // A stale attempt is refused.
         let round = store
-            .commit_round(&[finish(&claimed[1], vec![])], None)
+            .commit_round(&[], &[finish(&claimed[1], vec![])], None)
             .await
             .unwrap();
         assert!(matches!(round.results[0], Err(CrmError::Conflict(_))));
@@ -560,7 +670,11 @@ mod tests {
     #[tokio::test]
     async fn a_round_records_attempts_next_steps_retries_and_ends_exactly() {
         let (_dir, store, runs) = store_with_runs(3).await;
-        let claimed = store.commit_round(&[], claim(3)).await.unwrap().claimed;
+        let claimed = store
+            .commit_round(&[], &[], claim(3))
+            .await
+            .unwrap()
+            .claimed;
         let now = Utc::now();
         let mut next = finish(&claimed[0], vec![]);
         // A string output must come back as the string, not its text.
@@ -581,7 +695,7 @@ mod tests {
         fail.status = AttemptStatus::Failed;
         fail.then = Then::Fail("step `a` failed: boom".into());
         let round = store
-            .commit_round(&[next, retry, fail], claim(10))
+            .commit_round(&[], &[next, retry, fail], claim(10))
             .await
             .unwrap();
         assert!(round.results.iter().all(Result::is_ok));

@@ -551,12 +551,28 @@ impl SqliteStore {
             {
                 phases.committing += ms(prev_end, &scheduled);
             }
-            phases.queued += ms(&scheduled, &claimed);
-            phases.starting += ms(&claimed, &began);
+            // A round takes its time before writing, so a step claimed in
+            // the round that wrote it has a claim time before its row's.
+            let queued = ms(&scheduled, &claimed);
+            let (queued, ready) = if queued > 0.0 {
+                (queued, &claimed)
+            } else {
+                (0.0, &scheduled)
+            };
+            phases.queued += queued;
+            phases.starting += ms(ready, &began);
             phases.running += ms(&began, &ended);
             last_end = Some((run, ended));
         }
         Ok(out)
+    }
+
+    /// Counts the CRM's tasks (for `robota bench`'s check of the effects).
+    pub async fn count_tasks(&self) -> Result<i64, CrmError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
+            .fetch_one(self.reader())
+            .await
+            .map_err(db_err)
     }
 
     /// Counts runs by status (for `robota bench` and the demo).
@@ -606,9 +622,11 @@ pub struct RunPhases {
     pub run_id: String,
     /// From the trigger's event to the run's row.
     pub dispatch: f64,
-    /// From a step's row to its claim (waiting for a round with room).
+    /// From a step's row to its claim, when a later round claimed it
+    /// (waiting for room); zero when the round that wrote it claimed it.
     pub queued: f64,
-    /// From the claim to the action starting (the claiming round's commit, the task's start).
+    /// From the step's row or its later claim to the action starting (the
+    /// rest of that round, its commit, the task's start).
     pub starting: f64,
     /// The actions running.
     pub running: f64,
