@@ -65,6 +65,10 @@ pub enum Command {
         /// Runs in the latency phase (at half the measured throughput).
         #[arg(long, default_value_t = 1000)]
         latency_runs: usize,
+        /// Start the latency phase's runs at this many per second instead
+        /// of half the measured throughput.
+        #[arg(long)]
+        rate: Option<f64>,
         /// SQLite durability: full or normal.
         #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
         synchronous: String,
@@ -335,13 +339,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             runs,
             latency_runs,
+            rate,
             synchronous,
             workers,
             cache_dir,
         } => {
+            if let Some(r) = rate {
+                anyhow::ensure!(
+                    r.is_finite() && r > 0.0,
+                    "--rate must be a positive number of runs per second, not {r}"
+                );
+            }
             bench::bench(bench::BenchOptions {
                 runs,
                 latency_runs,
+                rate,
                 durability: durability(&synchronous),
                 workers,
                 cache_dir,

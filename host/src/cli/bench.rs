@@ -47,6 +47,8 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Runs in the latency phase.
     pub latency_runs: usize,
+    /// The latency phase's rate (runs/s); None: half the throughput.
+    pub rate: Option<f64>,
     /// SQLite durability.
     pub durability: Durability,
     /// Steps at once.
@@ -124,7 +126,7 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
     );
 
     // Phase 2: one deal at a time at half that rate.
-    let rate = (throughput / 2.0).max(1.0);
+    let rate = opts.rate.unwrap_or((throughput / 2.0).max(1.0));
     let gap = Duration::from_secs_f64(1.0 / rate);
     let first_new = store.count_runs("completed").await?;
     let mut next = Instant::now();
@@ -149,8 +151,13 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
             .unwrap_or(f64::NAN)
     };
     println!(
-        "latency at {:.0} runs/s (half the throughput): trigger-to-completion median {:.1} ms, p95 {:.1} ms, over {} runs",
+        "latency at {:.0} runs/s ({}): trigger-to-completion median {:.1} ms, p95 {:.1} ms, over {} runs",
         rate,
+        if opts.rate.is_some() {
+            "as asked"
+        } else {
+            "half the throughput"
+        },
         pick(0.5),
         pick(0.95),
         latencies.len()

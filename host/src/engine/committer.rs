@@ -55,20 +55,28 @@ impl Engine {
         finish: StepFinish,
     ) -> Result<CommitReport, CrmError> {
         let more_work = matches!(finish.then, Then::Next(_) | Then::Retry(_));
-        let result = match via {
-            Committer::Direct => self.store.finish_step(&finish).await,
+        let wrote_events = !finish.changes.is_empty();
+        match via {
+            Committer::Direct => {
+                let result = self.store.finish_step(&finish).await;
+                if result.is_ok() && (more_work || wrote_events) {
+                    self.poke();
+                }
+                result
+            }
             Committer::Round(rounds) => {
                 let (reply, outcome) = oneshot::channel();
                 rounds
                     .send(ForRound::Finish(Box::new(PendingFinish { finish, reply })))
                     .map_err(|_| stopped())?;
-                outcome.await.map_err(|_| stopped())?
+                let result = outcome.await.map_err(|_| stopped())?;
+                // The round already claimed what became due in it.
+                if result.is_ok() && wrote_events {
+                    self.events_written();
+                }
+                result
             }
-        };
-        if result.is_ok() && more_work {
-            self.poke();
         }
-        result
     }
 }
 

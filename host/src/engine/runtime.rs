@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -44,6 +45,12 @@ pub struct Engine {
     versions: Mutex<HashMap<(String, i64), Arc<Process>>>,
     /// Wakes the dispatcher and the workers when there is new work.
     pub(crate) wake: Notify,
+    /// Wakes only the dispatcher: committed steps wrote events.
+    pub(crate) events: Notify,
+    /// Set by [`Engine::poke`]: the dispatcher also looks at schedules and
+    /// approvals now rather than at its next poll (a poke may come from a
+    /// moved clock or a new process).
+    pub(crate) checks_due: AtomicBool,
 }
 
 /// A process file that was loaded.
@@ -99,6 +106,8 @@ impl Engine {
             templates: Templates::new(),
             versions: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            events: Notify::new(),
+            checks_due: AtomicBool::new(true),
         }
     }
 
@@ -119,7 +128,16 @@ impl Engine {
 
     /// Tells the dispatcher and workers to look for work now.
     pub fn poke(&self) {
+        self.checks_due.store(true, Ordering::Release);
         self.wake.notify_waiters();
+    }
+
+    /// Tells the dispatcher that committed steps wrote events. Cheaper than
+    /// [`Engine::poke`]: the step loop is not woken (it goes on by itself
+    /// after a round that committed), nor are schedules and approvals
+    /// looked at before the next poll.
+    pub(super) fn events_written(&self) {
+        self.events.notify_waiters();
     }
 
     /// Validates and installs one process file: a changed file becomes a new
@@ -232,10 +250,8 @@ impl Engine {
     /// The enabled processes with their current versions.
     pub(super) async fn enabled_processes(&self) -> anyhow::Result<Vec<(i64, Arc<Process>)>> {
         let mut out = Vec::new();
-        for p in self.store.current_processes().await? {
-            if p.enabled {
-                out.push((p.version, self.process(&p.process_id, p.version).await?));
-            }
+        for (id, version) in self.store.enabled_process_versions().await? {
+            out.push((version, self.process(&id, version).await?));
         }
         Ok(out)
     }

@@ -8,7 +8,8 @@ use super::runtime::{Engine, lease_until};
 use crate::crm::CrmError;
 use crate::store::rounds::ClaimRequest;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -104,28 +105,38 @@ async fn dispatcher(
     poll: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut checked = Instant::now();
     while !*shutdown.borrow() {
         // Register for a poke before looking, so a poke that arrives while
         // we look is not lost.
         let poked = engine.wake.notified();
         tokio::pin!(poked);
         poked.as_mut().enable();
+        let events = engine.events.notified();
+        tokio::pin!(events);
+        events.as_mut().enable();
         let mut busy = false;
         match engine.dispatch_events_via(&via).await {
             Ok(n) => busy |= n > 0,
             Err(e) => tracing::warn!("dispatching events failed: {e:#}"),
         }
-        if let Err(e) = engine.fire_schedules().await {
-            tracing::warn!("firing schedules failed: {e:#}");
-        }
-        if let Err(e) = engine.expire_approvals().await {
-            tracing::warn!("expiring approvals failed: {e:#}");
+        // Schedules and approvals are due by the clock: they are looked at
+        // on each poll and when poked, not after every step's events.
+        if engine.checks_due.swap(false, Ordering::AcqRel) || checked.elapsed() >= poll {
+            checked = Instant::now();
+            if let Err(e) = engine.fire_schedules().await {
+                tracing::warn!("firing schedules failed: {e:#}");
+            }
+            if let Err(e) = engine.expire_approvals().await {
+                tracing::warn!("expiring approvals failed: {e:#}");
+            }
         }
         if busy {
             continue;
         }
         tokio::select! {
             _ = &mut poked => {}
+            _ = &mut events => {}
             _ = tokio::time::sleep(poll) => {}
             _ = shutdown.changed() => {}
         }

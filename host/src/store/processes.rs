@@ -1,6 +1,7 @@
 //! Process files and their versions: a changed file is a new version, and
 //! a run keeps the version it started with.
 
+use super::native::native_err;
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{CrmError, timestamp_text};
 use chrono::Utc;
@@ -78,6 +79,18 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(db_err)?;
         Ok((version, new))
+    }
+
+    /// The processes that start runs, each as (id, current version), in
+    /// id order: what the dispatcher needs on every batch of events,
+    /// without the files' text.
+    pub async fn enabled_process_versions(&self) -> Result<Vec<(String, i64)>, CrmError> {
+        self.read_native(|c| {
+            c.prepare_cached("SELECT id, current_version FROM processes WHERE enabled ORDER BY id")
+                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .map_err(native_err)
+        })
+        .await
     }
 
     /// The current version of every process.

@@ -246,19 +246,16 @@ impl CrmStore for SqliteStore {
     }
 
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let report = self
-            .with_native(&mut tx, |c| {
-                let mut report = CommitReport::default();
-                let mut log = LogRows::default();
-                for change in changes {
-                    apply_change(c, &mut log, change, &mut report)?;
-                }
-                log.write(c)?;
-                Ok(report)
-            })
-            .await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(report)
+        // A refused change fails the work, which rolls the whole set back.
+        self.write_native(|c| {
+            let mut report = CommitReport::default();
+            let mut log = LogRows::default();
+            for change in changes {
+                apply_change(c, &mut log, change, &mut report)?;
+            }
+            log.write(c)?;
+            Ok((report, TxEnd::Commit))
+        })
+        .await
     }
 }
