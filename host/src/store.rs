@@ -9,6 +9,7 @@ pub use apply::invoice_number;
 pub mod approvals;
 pub mod events;
 pub mod files;
+pub mod group;
 mod native;
 pub mod outbox;
 pub mod processes;

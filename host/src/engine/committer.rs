@@ -9,6 +9,7 @@ use super::runtime::Engine;
 use crate::crm::CrmError;
 use crate::crm::changes::CommitReport;
 use crate::store::events::EventStarts;
+use crate::store::group::PendingCommit;
 use crate::store::runs::{StepFinish, Then};
 use tokio::sync::{mpsc, oneshot};
 
@@ -35,6 +36,8 @@ pub(super) enum ForRound {
     Finish(Box<PendingFinish>),
     /// The runs of a batch of events.
     Start(PendingStart),
+    /// A change set to group-commit (see [`crate::store::group`]).
+    Commit(PendingCommit),
 }
 
 /// How a step's finish, or the runs events start, are committed.

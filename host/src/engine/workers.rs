@@ -6,12 +6,16 @@
 use super::committer::{Committer, ForRound, PendingFinish, PendingStart};
 use super::runtime::{Engine, lease_until};
 use crate::crm::CrmError;
+use crate::crm::changes::{Change, CommitReport};
+use crate::store::events::EventStarts;
+use crate::store::group::PendingCommit;
+use crate::store::runs::StepFinish;
 use crate::store::rounds::ClaimRequest;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 /// How the loops run.
@@ -49,6 +53,11 @@ pub fn spawn(
     // Finished steps and the runs events start both go to the step loop's
     // rounds.
     let (sender, rounds) = mpsc::unbounded_channel::<ForRound>();
+    // API writes are group-committed with the rounds while the loop runs.
+    let commits = sender.clone();
+    engine.store.route_commits(Some(Arc::new(move |c| {
+        commits.send(ForRound::Commit(c)).is_ok()
+    })));
     let via = Committer::Round(sender);
     {
         let engine = engine.clone();
@@ -202,23 +211,16 @@ async fn step_loop(
             lease_until: lease_until(now),
             limit: room,
         });
-        let (finishes, replies): (Vec<_>, Vec<_>) = batch
-            .finishes
-            .drain(..)
-            .map(|p| (p.finish, p.reply))
-            .unzip();
-        let (starts, start_replies): (Vec<_>, Vec<_>) =
-            batch.starts.drain(..).map(|p| (p.batch, p.reply)).unzip();
-        let committed = !finishes.is_empty() || !starts.is_empty();
-        let claimed = match engine.store.commit_round(&starts, &finishes, claim).await {
+        let (work, replies) = std::mem::take(&mut batch).split();
+        let committed = !work.is_empty();
+        let commits: Vec<&[Change]> = work.commits.iter().map(Vec::as_slice).collect();
+        let round = engine
+            .store
+            .commit_round(&work.starts, &commits, &work.finishes, claim)
+            .await;
+        let claimed = match round {
             Ok(round) => {
-                // A task or dispatcher that gave up waiting needs no answer.
-                for (reply, result) in replies.into_iter().zip(round.results) {
-                    let _ = reply.send(result);
-                }
-                for (reply, result) in start_replies.into_iter().zip(round.started) {
-                    let _ = reply.send(result);
-                }
+                replies.answer(round.started, round.committed, round.results);
                 let claimed = !round.claimed.is_empty();
                 for step in round.claimed {
                     let engine = engine.clone();
@@ -236,12 +238,7 @@ async fn step_loop(
             }
             Err(e) => {
                 tracing::warn!("a step round failed: {e}");
-                for reply in replies {
-                    let _ = reply.send(Err(CrmError::Storage(e.to_string())));
-                }
-                for reply in start_replies {
-                    let _ = reply.send(Err(CrmError::Storage(e.to_string())));
-                }
+                replies.fail(&e);
                 // A failing database fails every round: wait before the
                 // next instead of spinning on it.
                 tokio::time::sleep(poll_or(settings.poll)).await;
@@ -258,13 +255,71 @@ async fn step_loop(
             _ = shutdown.changed(), if !stopping => {}
         }
     }
+    // Change sets still queued are dropped unanswered: their callers then
+    // commit them directly.
+    engine.store.route_commits(None);
 }
 
-/// What the next round commits.
+/// What the next round commits, with where the answers go.
 #[derive(Default)]
 struct Batch {
     finishes: Vec<PendingFinish>,
     starts: Vec<PendingStart>,
+    commits: Vec<PendingCommit>,
+}
+
+/// What a round writes.
+struct RoundInput {
+    starts: Vec<EventStarts>,
+    commits: Vec<Vec<Change>>,
+    finishes: Vec<StepFinish>,
+}
+
+impl RoundInput {
+    fn is_empty(&self) -> bool {
+        self.starts.is_empty() && self.commits.is_empty() && self.finishes.is_empty()
+    }
+}
+
+/// Where a round's answers go, in the order of its [`RoundInput`].
+struct Replies {
+    starts: Vec<Reply<usize>>,
+    commits: Vec<Reply<CommitReport>>,
+    finishes: Vec<Reply<CommitReport>>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, CrmError>>;
+
+impl Replies {
+    /// Sends each its outcome. A task, dispatcher or API call that gave up
+    /// waiting needs no answer.
+    fn answer(
+        self,
+        started: Vec<Result<usize, CrmError>>,
+        committed: Vec<Result<CommitReport, CrmError>>,
+        finished: Vec<Result<CommitReport, CrmError>>,
+    ) {
+        fn send<T>(replies: Vec<Reply<T>>, results: Vec<Result<T, CrmError>>) {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        send(self.starts, started);
+        send(self.commits, committed);
+        send(self.finishes, finished);
+    }
+
+    /// Sends everyone the round's failure.
+    fn fail(self, e: &CrmError) {
+        fn send<T>(replies: Vec<Reply<T>>, e: &CrmError) {
+            for reply in replies {
+                let _ = reply.send(Err(CrmError::Storage(e.to_string())));
+            }
+        }
+        send(self.starts, e);
+        send(self.commits, e);
+        send(self.finishes, e);
+    }
 }
 
 impl Batch {
@@ -272,11 +327,38 @@ impl Batch {
         match work {
             ForRound::Finish(f) => self.finishes.push(*f),
             ForRound::Start(s) => self.starts.push(s),
+            ForRound::Commit(c) => self.commits.push(c),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.finishes.is_empty() && self.starts.is_empty()
+        self.finishes.is_empty() && self.starts.is_empty() && self.commits.is_empty()
+    }
+
+    fn split(self) -> (RoundInput, Replies) {
+        let (finishes, finish_replies) = self
+            .finishes
+            .into_iter()
+            .map(|p| (p.finish, p.reply))
+            .unzip();
+        let (starts, start_replies) = self.starts.into_iter().map(|p| (p.batch, p.reply)).unzip();
+        let (commits, commit_replies) = self
+            .commits
+            .into_iter()
+            .map(|p| (p.changes, p.reply))
+            .unzip();
+        (
+            RoundInput {
+                starts,
+                commits,
+                finishes,
+            },
+            Replies {
+                starts: start_replies,
+                commits: commit_replies,
+                finishes: finish_replies,
+            },
+        )
     }
 }
 

@@ -8,12 +8,12 @@
 //! sqlx one by one. A refused change set leaves the others in (see
 //! [`SqliteStore::commit_round`]).
 
-use super::apply::{LogRows, apply_change};
+use super::apply::LogRows;
 use super::events::{EventStarts, start_runs};
 use super::native::{Native, TxEnd, native_err};
 use super::runs::{ClaimedStep, StepFinish, Then, finish_run, insert_run, insert_step, subject_of};
-use super::sqlite::SqliteStore;
-use crate::crm::changes::CommitReport;
+use super::sqlite::{SqliteStore, apply_changes};
+use crate::crm::changes::{Change, CommitReport};
 use crate::crm::{CrmError, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, params};
@@ -37,6 +37,8 @@ pub struct Round {
     /// Each batch of event starts' outcome (how many runs it started), in
     /// the order given.
     pub started: Vec<Result<usize, CrmError>>,
+    /// Each change set's outcome, in the order given.
+    pub committed: Vec<Result<CommitReport, CrmError>>,
     /// Each finish's outcome, in the order given.
     pub results: Vec<Result<CommitReport, CrmError>>,
     /// The steps claimed.
@@ -50,7 +52,7 @@ impl SqliteStore {
     /// written and the answer is a conflict.
     pub async fn finish_step(&self, f: &StepFinish) -> Result<CommitReport, CrmError> {
         let round = self
-            .commit_round(&[], std::slice::from_ref(f), None)
+            .commit_round(&[], &[], std::slice::from_ref(f), None)
             .await?;
         round
             .results
@@ -70,6 +72,7 @@ impl SqliteStore {
             .commit_round(
                 &[],
                 &[],
+                &[],
                 Some(ClaimRequest {
                     now,
                     lease_until,
@@ -82,9 +85,10 @@ impl SqliteStore {
 
     /// One round in one transaction: the runs that batches of events start
     /// (with the event cursor's move; a batch whose cursor moved meanwhile
-    /// starts nothing), then every finish whose attempt still holds its
-    /// step, then up to `claim.limit` due steps are claimed (the runs just
-    /// started among them).
+    /// starts nothing), then the change sets handed to the round (see
+    /// [`super::group`]), each whole or refused whole, then every finish
+    /// whose attempt still holds its step, then up to `claim.limit` due
+    /// steps are claimed (the runs just started among them).
     ///
     /// Refusals are rare, so the round first runs without savepoints; if
     /// any finish's own writes are refused, it is rolled back and run again
@@ -93,11 +97,13 @@ impl SqliteStore {
     pub async fn commit_round(
         &self,
         starts: &[EventStarts],
+        commits: &[&[Change]],
         finishes: &[StepFinish],
         claim: Option<ClaimRequest>,
     ) -> Result<Round, CrmError> {
         let work = RoundWork {
             starts,
+            commits,
             finishes,
             claim,
         };
@@ -136,6 +142,7 @@ impl SqliteStore {
 #[derive(Clone, Copy)]
 struct RoundWork<'a> {
     starts: &'a [EventStarts],
+    commits: &'a [&'a [Change]],
     finishes: &'a [StepFinish],
     claim: Option<ClaimRequest>,
 }
@@ -149,6 +156,7 @@ fn run_round(
 ) -> Result<Option<Round>, CrmError> {
     let RoundWork {
         starts,
+        commits,
         finishes,
         claim,
     } = *work;
@@ -157,11 +165,22 @@ fn run_round(
         .iter()
         .map(|batch| start_runs(conn, batch))
         .collect::<Result<Vec<_>, _>>()?;
+    // The timeline entries and events of what was applied.
+    let mut log = LogRows::default();
+    let mut committed = Vec::with_capacity(commits.len());
+    for changes in commits {
+        match own_piece(conn, savepoints, |c| apply_changes(c, changes))? {
+            Ok((report, rows)) => {
+                log.append(rows);
+                committed.push(Ok(report));
+            }
+            Err(_) if !savepoints => return Ok(None),
+            Err(e) => committed.push(Err(e)),
+        }
+    }
     let held = held_steps(conn, finishes)?;
     let mut results = Vec::with_capacity(finishes.len());
     let mut applied = Vec::with_capacity(finishes.len());
-    // The timeline entries and events of the applied finishes.
-    let mut log = LogRows::default();
     for f in finishes {
         if !held.contains(&(f.step_id.as_str(), i64::from(f.attempt))) {
             results.push(Err(CrmError::Conflict(format!(
@@ -170,10 +189,11 @@ fn run_round(
             ))));
             continue;
         }
-        let result = if savepoints {
-            apply_own_writes(conn, f)?
+        let own = !f.changes.is_empty() || matches!(f.then, Then::Wait(_)) || f.start.is_some();
+        let result = if own {
+            own_piece(conn, savepoints, |c| own_writes(c, f))?
         } else {
-            own_writes(conn, f)
+            Ok((CommitReport::default(), LogRows::default()))
         };
         match result {
             Ok((report, rows)) => {
@@ -193,6 +213,7 @@ fn run_round(
     };
     Ok(Some(Round {
         started,
+        committed,
         results,
         claimed,
     }))
@@ -226,34 +247,33 @@ fn held_steps<'f>(
     Ok(held)
 }
 
-/// What only this finish writes: the action's CRM changes, the approval it
-/// opens, the error process it starts. Under a savepoint, so a refusal
-/// (the inner result) undoes exactly these; the outer error is the
-/// database failing.
-fn apply_own_writes(
+/// One piece of a round's own writes (a change set, a finish's own
+/// writes). With `savepoints`, under a savepoint, so a refusal (the inner
+/// error) undoes exactly this piece; without, a refusal comes back as is
+/// and the caller runs the round again with savepoints. The outer error is
+/// the database failing.
+fn own_piece<R>(
     conn: &Native,
-    f: &StepFinish,
-) -> Result<Result<(CommitReport, LogRows), CrmError>, CrmError> {
-    let own = !f.changes.is_empty() || matches!(f.then, Then::Wait(_)) || f.start.is_some();
-    if !own {
-        return Ok(Ok((CommitReport::default(), LogRows::default())));
+    savepoints: bool,
+    work: impl FnOnce(&Native) -> Result<R, CrmError>,
+) -> Result<Result<R, CrmError>, CrmError> {
+    if !savepoints {
+        return Ok(work(conn));
     }
-    conn.execute_batch("SAVEPOINT finish").map_err(native_err)?;
-    let result = own_writes(conn, f);
+    conn.execute_batch("SAVEPOINT piece").map_err(native_err)?;
+    let result = work(conn);
     if result.is_err() {
-        conn.execute_batch("ROLLBACK TO finish")
+        conn.execute_batch("ROLLBACK TO piece")
             .map_err(native_err)?;
     }
-    conn.execute_batch("RELEASE finish").map_err(native_err)?;
+    conn.execute_batch("RELEASE piece").map_err(native_err)?;
     Ok(result)
 }
 
+/// What only this finish writes: the action's CRM changes, the approval it
+/// opens, the error process it starts.
 fn own_writes(conn: &Native, f: &StepFinish) -> Result<(CommitReport, LogRows), CrmError> {
-    let mut report = CommitReport::default();
-    let mut log = LogRows::default();
-    for change in &f.changes {
-        apply_change(conn, &mut log, change, &mut report)?;
-    }
+    let (report, log) = apply_changes(conn, &f.changes)?;
     if let Then::Wait(approval) = &f.then {
         super::approvals::insert(conn, &f.run_id, &f.step_id, approval)?;
     }
@@ -532,12 +552,12 @@ mod tests {
     #[tokio::test]
     async fn a_round_claims_due_steps_in_due_order_up_to_its_limit() {
         let (_dir, store, runs) = store_with_runs(3).await;
-        let round = store.commit_round(&[], &[], claim(2)).await.unwrap();
+        let round = store.commit_round(&[], &[], &[], claim(2)).await.unwrap();
         let claimed: Vec<_> = round.claimed.iter().map(|c| c.run_id.clone()).collect();
         assert_eq!(claimed, runs[..2], "the two earliest due, oldest first");
         assert!(round.claimed.iter().all(|c| c.attempt == 1));
         assert_eq!(round.claimed[1].trigger, json!({ "n": 1 }));
-        let round = store.commit_round(&[], &[], claim(5)).await.unwrap();
+        let round = store.commit_round(&[], &[], &[], claim(5)).await.unwrap();
         assert_eq!(round.claimed.len(), 1, "held steps are not claimed twice");
     }
 
@@ -569,7 +589,7 @@ mod tests {
             runs: vec![new_run("e1"), new_run("e2"), new_run("e1")],
         };
         let round = store
-            .commit_round(std::slice::from_ref(&batch), &[], claim(10))
+            .commit_round(std::slice::from_ref(&batch), &[], &[], claim(10))
             .await
             .unwrap();
         // The repeated trigger key starts once.
@@ -595,7 +615,7 @@ mod tests {
         };
         let finished = finish(&round.claimed[0], vec![task("done")]);
         let round = store
-            .commit_round(&[again], &[finished], claim(10))
+            .commit_round(&[again], &[], &[finished], claim(10))
             .await
             .unwrap();
         assert!(
@@ -614,7 +634,7 @@ mod tests {
     async fn a_refused_finish_in_a_round_leaves_the_others_committed() {
         let (_dir, store, _runs) = store_with_runs(3).await;
         let claimed = store
-            .commit_round(&[], &[], claim(3))
+            .commit_round(&[], &[], &[], claim(3))
             .await
             .unwrap()
             .claimed;
@@ -638,7 +658,7 @@ mod tests {
             ),
             finish(&claimed[2], vec![task("third")]),
         ];
-        let round = store.commit_round(&[], &finishes, None).await.unwrap();
+        let round = store.commit_round(&[], &[], &finishes, None).await.unwrap();
         assert!(round.results[0].is_ok());
         assert!(round.results[1].is_err(), "{:?}", round.results[1]);
         assert!(round.results[2].is_ok());
@@ -654,14 +674,14 @@ mod tests {
         assert_eq!(store.count_runs("completed").await.unwrap(), 2);
         // The refused step is still held by its attempt and can finish later.
         let round = store
-            .commit_round(&[], &[finish(&claimed[1], vec![])], None)
+            .commit_round(&[], &[], &[finish(&claimed[1], vec![])], None)
             .await
             .unwrap();
         assert!(round.results[0].is_ok());
         assert_eq!(store.count_runs("completed").await.unwrap(), 3);
         // A stale attempt is refused.
         let round = store
-            .commit_round(&[], &[finish(&claimed[1], vec![])], None)
+            .commit_round(&[], &[], &[finish(&claimed[1], vec![])], None)
             .await
             .unwrap();
         assert!(matches!(round.results[0], Err(CrmError::Conflict(_))));
@@ -671,7 +691,7 @@ mod tests {
     async fn a_round_records_attempts_next_steps_retries_and_ends_exactly() {
         let (_dir, store, runs) = store_with_runs(3).await;
         let claimed = store
-            .commit_round(&[], &[], claim(3))
+            .commit_round(&[], &[], &[], claim(3))
             .await
             .unwrap()
             .claimed;
@@ -695,7 +715,7 @@ mod tests {
         fail.status = AttemptStatus::Failed;
         fail.then = Then::Fail("step `a` failed: boom".into());
         let round = store
-            .commit_round(&[], &[next, retry, fail], claim(10))
+            .commit_round(&[], &[], &[next, retry, fail], claim(10))
             .await
             .unwrap();
         assert!(round.results.iter().all(Result::is_ok));

@@ -3,6 +3,7 @@
 //! of readers.
 
 use super::apply::{LogRows, apply_change};
+use super::group::{CommitRoute, CommitSink};
 use super::native::{self, Native, NativeHandles, NativeReaders, TxEnd};
 use super::rows;
 use super::{CrmStore, MAX_QUERY_LIMIT};
@@ -38,6 +39,8 @@ pub struct SqliteStore {
     /// in-memory database (it exists once per connection: reads go through
     /// the shared writer then).
     readers: Option<Arc<NativeReaders>>,
+    /// Where change sets are group-committed while a step loop runs.
+    route: Arc<CommitRoute>,
     reader: SqlitePool,
     writer: SqlitePool,
 }
@@ -107,6 +110,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             native: Arc::default(),
             readers,
+            route: Arc::default(),
             reader,
             writer,
         })
@@ -162,6 +166,25 @@ impl SqliteStore {
         let mut conn = self.writer.acquire().await.map_err(db_err)?;
         self.with_native(&mut conn, |c| native::transaction(c, work))
             .await
+    }
+
+    /// Routes [`CrmStore::commit`] to `sink` (the engine's step loop, which
+    /// group-commits change sets with its rounds), or back to a transaction
+    /// per call with None. See [`super::group`].
+    pub fn route_commits(&self, sink: Option<CommitSink>) {
+        self.route.set(sink);
+    }
+
+    /// Commits a change set in a transaction of its own (what a round does
+    /// for each set it is handed, under a savepoint).
+    pub async fn commit_directly(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
+        // A refused change fails the work, which rolls the whole set back.
+        self.write_native(|c| {
+            let (report, log) = apply_changes(c, changes)?;
+            log.write(c)?;
+            Ok((report, TxEnd::Commit))
+        })
+        .await
     }
 
     /// The single-connection pool that every write goes through.
@@ -246,16 +269,24 @@ impl CrmStore for SqliteStore {
     }
 
     async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
-        // A refused change fails the work, which rolls the whole set back.
-        self.write_native(|c| {
-            let mut report = CommitReport::default();
-            let mut log = LogRows::default();
-            for change in changes {
-                apply_change(c, &mut log, change, &mut report)?;
-            }
-            log.write(c)?;
-            Ok((report, TxEnd::Commit))
-        })
-        .await
+        match self.route.commit(changes).await {
+            Some(result) => result,
+            None => self.commit_directly(changes).await,
+        }
     }
+}
+
+/// Applies `changes` in the caller's transaction: what they report and the
+/// timeline entries and events they make (for the caller to write). The
+/// first refused change is the error; the caller undoes the others.
+pub(super) fn apply_changes(
+    conn: &Native,
+    changes: &[Change],
+) -> Result<(CommitReport, LogRows), CrmError> {
+    let mut report = CommitReport::default();
+    let mut log = LogRows::default();
+    for change in changes {
+        apply_change(conn, &mut log, change, &mut report)?;
+    }
+    Ok((report, log))
 }
