@@ -83,3 +83,77 @@ impl CommitRoute {
         answer.await.ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crm::{EntityKind, new_id};
+    use crate::store::{CrmStore as _, SqliteStore};
+    use serde_json::{Map, json};
+
+    fn task(title: &str) -> Change {
+        let mut fields = Map::new();
+        fields.insert("title".into(), json!(title));
+        Change::Create {
+            kind: EntityKind::Task,
+            id: new_id(),
+            fields,
+        }
+    }
+
+    async fn titles(store: &SqliteStore) -> Vec<String> {
+        store
+            .query(EntityKind::Task, &[], 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn commits_go_to_the_sink_while_one_is_set_and_directly_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+
+        // A sink that commits what it is handed, counting the sets, as the
+        // step loop's rounds do.
+        let (sender, mut handed) = tokio::sync::mpsc::unbounded_channel::<PendingCommit>();
+        let rounds = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut n = 0;
+                while let Some(p) = handed.recv().await {
+                    n += 1;
+                    let sets = [p.changes.as_slice()];
+                    let round = store.commit_round(&[], &sets, &[], None).await.unwrap();
+                    let _ = p.reply.send(round.committed.into_iter().next().unwrap());
+                }
+                n
+            })
+        };
+        store.route_commits(Some(Arc::new(move |p| sender.send(p).is_ok())));
+        let report = store.commit(&[task("routed")]).await.unwrap();
+        assert_eq!(report.created.len(), 1);
+        store.route_commits(None);
+        assert_eq!(rounds.await.unwrap(), 1, "the sink got the set");
+
+        // No sink: a transaction of its own.
+        store.commit(&[task("direct")]).await.unwrap();
+        // A sink that drops the set unanswered (a loop stopping): the set is
+        // committed directly, once.
+        store.route_commits(Some(Arc::new(|p| {
+            drop(p);
+            true
+        })));
+        store.commit(&[task("dropped")]).await.unwrap();
+        // A sink that no longer takes sets.
+        store.route_commits(Some(Arc::new(|_| false)));
+        store.commit(&[task("refused by the sink")]).await.unwrap();
+        assert_eq!(
+            titles(&store).await,
+            ["routed", "direct", "dropped", "refused by the sink"]
+        );
+    }
+}

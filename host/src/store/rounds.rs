@@ -631,6 +631,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_round_commits_each_change_set_whole_or_refuses_it_whole() {
+        let (_dir, store, _runs) = store_with_runs(0).await;
+        let missing = EntityRef {
+            kind: EntityKind::Deal,
+            id: "no-such-deal".into(),
+        };
+        let refused = vec![
+            task("refused"),
+            Change::Expect {
+                target: missing,
+                field: "title".into(),
+                value: json!("x"),
+            },
+        ];
+        let (first, third) = (vec![task("first")], vec![task("third")]);
+        let sets: Vec<&[Change]> = vec![&first, &refused, &third];
+        let round = store.commit_round(&[], &sets, &[], None).await.unwrap();
+        assert_eq!(round.committed.len(), 3);
+        assert!(round.committed[0].is_ok() && round.committed[2].is_ok());
+        assert!(
+            matches!(&round.committed[1], Err(e) if e.to_string().contains("no-such-deal")),
+            "{:?}",
+            round.committed[1]
+        );
+        let titles: Vec<String> = store
+            .query(EntityKind::Task, &[], 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(titles, ["first", "third"]);
+        // The applied sets' events are written, the refused one's are not.
+        let events = store.events_after(0, 100).await.unwrap();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events.iter().all(|e| e.kind == "created"));
+    }
+
+    #[tokio::test]
     async fn a_refused_finish_in_a_round_leaves_the_others_committed() {
         let (_dir, store, _runs) = store_with_runs(3).await;
         let claimed = store
