@@ -158,5 +158,25 @@ pub fn now_text() -> String {
 
 /// A timestamp as stored.
 pub fn timestamp_text(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    // The same text as the format `%Y-%m-%dT%H:%M:%S%.6fZ`, without parsing
+    // a format string on every call (the engine writes several per step).
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamp_text;
+    use chrono::{TimeZone as _, Utc};
+
+    #[test]
+    fn timestamps_are_utc_with_six_fraction_digits_and_sort_as_text() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(timestamp_text(at), "2026-01-02T03:04:05.000000Z");
+        let later = at + chrono::Duration::microseconds(678_901);
+        assert_eq!(timestamp_text(later), "2026-01-02T03:04:05.678901Z");
+        // Nanoseconds are cut to microseconds, never rounded up past them.
+        let nanos = at + chrono::Duration::nanoseconds(999);
+        assert_eq!(timestamp_text(nanos), "2026-01-02T03:04:05.000000Z");
+        assert!(timestamp_text(at) < timestamp_text(later));
+    }
 }

@@ -174,6 +174,24 @@ impl NativeReaders {
     }
 }
 
+/// Process-wide SQLite settings, made once before the first connection
+/// opens: memory statistics off. With them on, every allocation SQLite
+/// makes takes a global mutex to count it; the engine never reads the
+/// counts. (Made after SQLite has started, the call is refused and changes
+/// nothing, which is harmless.)
+pub(super) fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int; sqlite3_config is
+        // only refused (SQLITE_MISUSE), never unsafe, once SQLite started.
+        let code =
+            unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0_i32) };
+        if code != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!("SQLite memory statistics stay on (code {code})");
+        }
+    });
+}
+
 /// How a native write transaction ends when its work succeeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TxEnd {

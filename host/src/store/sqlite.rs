@@ -58,6 +58,7 @@ impl SqliteStore {
 
     /// Opens with a chosen durability.
     pub async fn open_with(url: &str, durability: Durability) -> anyhow::Result<SqliteStore> {
+        native::configure_sqlite();
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("bad database URL `{url}`"))?
