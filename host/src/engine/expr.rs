@@ -137,6 +137,14 @@ impl Templates {
 
     /// Renders every template inside `value`.
     pub fn render_value(&self, value: &Value, context: &Value) -> Result<Value, String> {
+        // The context is turned into minijinja's values once for all the
+        // strings (it holds the trigger, the subject and every step's output:
+        // converting it per string cost more than the rendering).
+        let context = JinjaValue::from_serialize(context);
+        self.render_in(value, &context)
+    }
+
+    fn render_in(&self, value: &Value, context: &JinjaValue) -> Result<Value, String> {
         Ok(match value {
             Value::String(s) if s.contains("{{") || s.contains("{%") => match whole_expression(s) {
                 Some(expr) => {
@@ -145,21 +153,25 @@ impl Templates {
                         .compile_expression(expr)
                         .map_err(|e| format!("`{s}`: {}", describe(&e)))?;
                     let v = compiled
-                        .eval(JinjaValue::from_serialize(context))
+                        .eval(context.clone())
                         .map_err(|e| format!("`{s}`: {}", describe(&e)))?;
                     serde_json::to_value(&v).map_err(|e| format!("`{s}`: {e}"))?
                 }
-                None => Value::String(self.render(s, context).map_err(|e| format!("`{s}`: {e}"))?),
+                None => Value::String(
+                    self.env
+                        .render_str(s, context.clone())
+                        .map_err(|e| format!("`{s}`: {}", describe(&e)))?,
+                ),
             },
             Value::Array(items) => Value::Array(
                 items
                     .iter()
-                    .map(|v| self.render_value(v, context))
+                    .map(|v| self.render_in(v, context))
                     .collect::<Result<_, _>>()?,
             ),
             Value::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), self.render_value(v, context)?)))
+                    .map(|(k, v)| Ok((k.clone(), self.render_in(v, context)?)))
                     .collect::<Result<_, String>>()?,
             ),
             other => other.clone(),
