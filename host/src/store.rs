@@ -19,6 +19,8 @@ mod rows;
 pub mod runs;
 pub mod schedules;
 pub mod sqlite;
+#[cfg(test)]
+mod testing;
 pub mod tokens;
 
 use crate::crm::changes::{Change, CommitReport, StoredFile};

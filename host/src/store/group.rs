@@ -87,29 +87,8 @@ impl CommitRoute {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crm::{EntityKind, new_id};
+    use crate::store::testing::{task, task_titles as titles};
     use crate::store::{CrmStore as _, SqliteStore};
-    use serde_json::{Map, json};
-
-    fn task(title: &str) -> Change {
-        let mut fields = Map::new();
-        fields.insert("title".into(), json!(title));
-        Change::Create {
-            kind: EntityKind::Task,
-            id: new_id(),
-            fields,
-        }
-    }
-
-    async fn titles(store: &SqliteStore) -> Vec<String> {
-        store
-            .query(EntityKind::Task, &[], 10)
-            .await
-            .unwrap()
-            .iter()
-            .map(|t| t["title"].as_str().unwrap().to_owned())
-            .collect()
-    }
 
     #[tokio::test]
     async fn commits_go_to_the_sink_while_one_is_set_and_directly_otherwise() {

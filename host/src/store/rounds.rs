@@ -475,10 +475,10 @@ mod tests {
     use super::*;
     use crate::crm::changes::Change;
     use crate::crm::{EntityKind, EntityRef};
-    use crate::store::CrmStore as _;
     use crate::store::events::EventStarts;
     use crate::store::runs::{AttemptStatus, NewRun, NewStep};
-    use serde_json::{Map, json};
+    use crate::store::testing::{task, task_titles};
+    use serde_json::json;
 
     async fn store_with_runs(n: usize) -> (tempfile::TempDir, SqliteStore, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
@@ -537,16 +537,6 @@ mod tests {
             lease_until: now + chrono::Duration::minutes(5),
             limit,
         })
-    }
-
-    fn task(title: &str) -> Change {
-        let mut fields = Map::new();
-        fields.insert("title".into(), json!(title));
-        Change::Create {
-            kind: EntityKind::Task,
-            id: new_id(),
-            fields,
-        }
     }
 
     #[tokio::test]
@@ -655,13 +645,7 @@ mod tests {
             "{:?}",
             round.committed[1]
         );
-        let titles: Vec<String> = store
-            .query(EntityKind::Task, &[], 10)
-            .await
-            .unwrap()
-            .iter()
-            .map(|t| t["title"].as_str().unwrap().to_owned())
-            .collect();
+        let titles = task_titles(&store).await;
         assert_eq!(titles, ["first", "third"]);
         // The applied sets' events are written, the refused one's are not.
         let events = store.events_after(0, 100).await.unwrap();
@@ -701,13 +685,7 @@ mod tests {
         assert!(round.results[0].is_ok());
         assert!(round.results[1].is_err(), "{:?}", round.results[1]);
         assert!(round.results[2].is_ok());
-        let titles: Vec<String> = store
-            .query(EntityKind::Task, &[], 10)
-            .await
-            .unwrap()
-            .iter()
-            .map(|t| t["title"].as_str().unwrap().to_owned())
-            .collect();
+        let titles = task_titles(&store).await;
         assert_eq!(titles.len(), 2, "{titles:?}");
         assert!(titles.contains(&"first".to_owned()) && titles.contains(&"third".to_owned()));
         assert_eq!(store.count_runs("completed").await.unwrap(), 2);
