@@ -1,11 +1,10 @@
-//! The engine's writes in rounds (group commit): the finished steps of a
-//! round and the claim of the next due steps go into one transaction, so
-//! they reach the disk with one sync. The bookkeeping every finish needs
-//! (its attempt, its step's new state, the next step or the run's end) and
-//! the claim are written for the whole round in one go on the writer's
-//! native handle ([`super::native`]), with prepared statements and no
-//! hand-off per statement; only each step's own CRM changes go through
-//! sqlx one by one. A refused change set leaves the others in (see
+//! The engine's writes in rounds (group commit): everything handed to the
+//! step loop since its last round (the runs new events start, API change
+//! sets, finished steps) and the claim of the next due steps go into one
+//! transaction, so they reach the disk with one sync. The whole round runs
+//! on the writer's own handle ([`super::native`]), `BEGIN` to `COMMIT`,
+//! with kept prepared statements and no hand-off per statement. A refused
+//! change set or finish leaves the others in (see
 //! [`SqliteStore::commit_round`]).
 
 use super::apply::LogRows;
