@@ -12,6 +12,7 @@
 //! - [`workers`]: the loops that keep it going.
 
 pub mod approvals;
+mod batch;
 pub mod catalog;
 pub mod clock;
 mod committer;

@@ -775,3 +775,59 @@ async fn a_manual_start_on_a_missing_entity_is_refused_and_starts_nothing() {
     assert!(e.to_string().contains("deal ghost not found"), "{e}");
     assert!(w.run_statuses().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_writes_are_group_committed_with_the_rounds_while_the_loops_run() {
+    let w = world().await;
+    w.engine.install("call.toml", ON_NEGOTIATION).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let settings = robota::engine::workers::WorkerSettings {
+        workers: 8,
+        poll: Duration::from_millis(20),
+    };
+    let mut loops = robota::engine::workers::spawn(w.engine.clone(), settings, stopped);
+    assert!(
+        format!("{:?}", w.store).contains("routed: true"),
+        "commits go to the step loop while it runs"
+    );
+    // Writes through the rounds start the process like any other write.
+    w.commit(vec![create_deal("d1", "Насосы", "15000.00")])
+        .await;
+    w.commit(vec![move_deal("d1", "negotiation")]).await;
+    // A refused set through a round: its error, and nothing of it written.
+    let refused = w
+        .store
+        .commit(&[
+            create_deal("d2", "Не будет", "1.00"),
+            move_deal("no-such-deal", "negotiation"),
+        ])
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("no-such-deal"), "{refused}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while w.run_statuses().await != ["completed"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not complete"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(w.tasks().await.len(), 1);
+    let deals = w.store.query(EntityKind::Deal, &[], 10).await.unwrap();
+    assert_eq!(deals.len(), 1, "the refused set left no deal: {deals:?}");
+
+    // Stopped: writes commit on their own again.
+    stop.send(true).unwrap();
+    w.engine.poke();
+    while loops.join_next().await.is_some() {}
+    assert!(format!("{:?}", w.store).contains("routed: false"));
+    w.commit(vec![create_deal("d3", "После", "5.00")]).await;
+    assert_eq!(
+        w.store
+            .query(EntityKind::Deal, &[], 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -68,11 +68,10 @@ impl Engine {
                 result
             }
             Committer::Round(rounds) => {
-                let (reply, outcome) = oneshot::channel();
-                rounds
-                    .send(ForRound::Finish(Box::new(PendingFinish { finish, reply })))
-                    .map_err(|_| stopped())?;
-                let result = outcome.await.map_err(|_| stopped())?;
+                let result = ask(rounds, |reply| {
+                    ForRound::Finish(Box::new(PendingFinish { finish, reply }))
+                })
+                .await;
                 // The round already claimed what became due in it.
                 if result.is_ok() && wrote_events {
                     self.events_written();
@@ -81,9 +80,7 @@ impl Engine {
             }
         }
     }
-}
 
-impl Engine {
     /// Commits the runs of `batch` (and the event cursor's move) through
     /// `via`; returns how many started. Through a round, their first steps
     /// are claimed in the same transaction when there is room.
@@ -101,14 +98,24 @@ impl Engine {
                 Ok(started)
             }
             Committer::Round(rounds) => {
-                let (reply, outcome) = oneshot::channel();
-                rounds
-                    .send(ForRound::Start(PendingStart { batch, reply }))
-                    .map_err(|_| stopped())?;
-                outcome.await.map_err(|_| stopped())?
+                ask(rounds, |reply| {
+                    ForRound::Start(PendingStart { batch, reply })
+                })
+                .await
             }
         }
     }
+}
+
+/// Hands the work `make` builds to the step loop and waits for its round's
+/// answer.
+async fn ask<T>(
+    rounds: &mpsc::UnboundedSender<ForRound>,
+    make: impl FnOnce(oneshot::Sender<Result<T, CrmError>>) -> ForRound,
+) -> Result<T, CrmError> {
+    let (reply, answer) = oneshot::channel();
+    rounds.send(make(reply)).map_err(|_| stopped())?;
+    answer.await.map_err(|_| stopped())?
 }
 
 fn stopped() -> CrmError {

@@ -3,19 +3,16 @@
 //! rounds). They sleep until poked or until the next poll, and stop claiming
 //! new work on shutdown while letting the steps in hand finish and commit.
 
-use super::committer::{Committer, ForRound, PendingFinish, PendingStart};
+use super::batch::Batch;
+use super::committer::{Committer, ForRound};
 use super::runtime::{Engine, lease_until};
-use crate::crm::CrmError;
-use crate::crm::changes::{Change, CommitReport};
-use crate::store::events::EventStarts;
-use crate::store::group::PendingCommit;
+use crate::crm::changes::Change;
 use crate::store::rounds::ClaimRequest;
-use crate::store::runs::StepFinish;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 /// How the loops run.
@@ -258,116 +255,6 @@ async fn step_loop(
     // Change sets still queued are dropped unanswered: their callers then
     // commit them directly.
     engine.store.route_commits(None);
-}
-
-/// What the next round commits, with where the answers go.
-#[derive(Default)]
-struct Batch {
-    finishes: Vec<PendingFinish>,
-    starts: Vec<PendingStart>,
-    commits: Vec<PendingCommit>,
-}
-
-/// What a round writes.
-struct RoundInput {
-    starts: Vec<EventStarts>,
-    commits: Vec<Vec<Change>>,
-    finishes: Vec<StepFinish>,
-}
-
-impl RoundInput {
-    fn is_empty(&self) -> bool {
-        self.starts.is_empty() && self.commits.is_empty() && self.finishes.is_empty()
-    }
-}
-
-/// Where a round's answers go, in the order of its [`RoundInput`].
-struct Replies {
-    starts: Vec<Reply<usize>>,
-    commits: Vec<Reply<CommitReport>>,
-    finishes: Vec<Reply<CommitReport>>,
-}
-
-type Reply<T> = oneshot::Sender<Result<T, CrmError>>;
-
-impl Replies {
-    /// Sends each its outcome. A task, dispatcher or API call that gave up
-    /// waiting needs no answer.
-    fn answer(
-        self,
-        started: Vec<Result<usize, CrmError>>,
-        committed: Vec<Result<CommitReport, CrmError>>,
-        finished: Vec<Result<CommitReport, CrmError>>,
-    ) {
-        fn send<T>(replies: Vec<Reply<T>>, results: Vec<Result<T, CrmError>>) {
-            for (reply, result) in replies.into_iter().zip(results) {
-                let _ = reply.send(result);
-            }
-        }
-        send(self.starts, started);
-        send(self.commits, committed);
-        send(self.finishes, finished);
-    }
-
-    /// Sends everyone the round's failure.
-    fn fail(self, e: &CrmError) {
-        fn send<T>(replies: Vec<Reply<T>>, e: &CrmError) {
-            for reply in replies {
-                let _ = reply.send(Err(CrmError::Storage(e.to_string())));
-            }
-        }
-        send(self.starts, e);
-        send(self.commits, e);
-        send(self.finishes, e);
-    }
-}
-
-impl Batch {
-    fn add(&mut self, work: ForRound) {
-        match work {
-            ForRound::Finish(f) => self.finishes.push(*f),
-            ForRound::Start(s) => self.starts.push(s),
-            ForRound::Commit(c) => self.commits.push(c),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.finishes.is_empty() && self.starts.is_empty() && self.commits.is_empty()
-    }
-
-    fn split(self) -> (RoundInput, Replies) {
-        let (finishes, finish_replies) = self
-            .finishes
-            .into_iter()
-            .map(|p| (p.finish, p.reply))
-            .unzip();
-        let (starts, start_replies) = self.starts.into_iter().map(|p| (p.batch, p.reply)).unzip();
-        let (commits, commit_replies) = self
-            .commits
-            .into_iter()
-            .map(|p| (p.changes, p.reply))
-            .unzip();
-        (
-            RoundInput {
-                starts,
-                commits,
-                finishes,
-            },
-            Replies {
-                starts: start_replies,
-                commits: commit_replies,
-                finishes: finish_replies,
-            },
-        )
-    }
-}
-
-impl Extend<ForRound> for Batch {
-    fn extend<I: IntoIterator<Item = ForRound>>(&mut self, work: I) {
-        for w in work {
-            self.add(w);
-        }
-    }
 }
 
 fn poll_or(poll: Duration) -> Duration {

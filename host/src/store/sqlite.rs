@@ -178,7 +178,7 @@ impl SqliteStore {
 
     /// Commits a change set in a transaction of its own (what a round does
     /// for each set it is handed, under a savepoint).
-    pub async fn commit_directly(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
+    async fn commit_directly(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
         // A refused change fails the work, which rolls the whole set back.
         self.write_native(|c| {
             let (report, log) = apply_changes(c, changes)?;
