@@ -23,6 +23,37 @@ const GUESTS: &[(&str, &str, bool)] = &[
     ("set-status", "SET_STATUS", true),
 ];
 
+/// The guests' target.
+const TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the toolchain has the guests' target: a fresh machine with
+/// only rustup lacks it (rust-toolchain.toml names it, but rustup installs a
+/// toolchain file's targets only when it installs the toolchain itself).
+/// Installs it with rustup, or stops with one line saying what to run.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let has_target = |root: &Path| root.join("lib/rustlib").join(TARGET).join("lib").is_dir();
+    if sysroot.as_deref().is_some_and(has_target) {
+        return;
+    }
+    println!("cargo:warning=the {TARGET} target is missing: running `rustup target add {TARGET}`");
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !added || !sysroot.as_deref().is_some_and(has_target) {
+        panic!(
+            "the Rust target {TARGET} is not installed and could not be installed here: run `rustup target add {TARGET}`, then build again"
+        );
+    }
+}
+
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -34,6 +65,7 @@ fn main() {
     // host share one guest build instead of compiling the guests three times.
     let target_dir = root.join("target").join("guest");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    ensure_wasm_target();
 
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)

@@ -35,7 +35,7 @@ pub struct AppState {
     /// The process engine.
     pub engine: Arc<Engine>,
     /// A clock that `POST /api/v1/dev/clock` may move (only with `--dev-clock`).
-    pub dev_clock: Option<Arc<ShiftedClock>>,
+    pub dev_clock: Option<&'static ShiftedClock>,
 }
 
 /// The whole API.
@@ -64,12 +64,41 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// An RFC 3339 time, or a date-time (`2026-12-04T09:00[:00]`) or date
+/// without an offset, taken in the company's time zone.
+fn parse_clock_target(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone as _};
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let local = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .ok_or_else(|| {
+            format!(
+                "`to`: `{text}` is not a time such as 2026-12-04T09:00 or 2026-12-04T09:00:00+03:00"
+            )
+        })?;
+    crate::clock::COMPANY_TIMEZONE
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .ok_or_else(|| format!("`to`: {text} does not exist in the company's time zone"))
+}
+
 async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.event_cursor().await?;
     Ok(Json(json!({ "status": "ok" })))
 }
 
-/// `{"advance": "3d"}`: moves the engine's clock forward (tests and demos).
+/// `{"advance": "3d"}` or `{"to": "2026-12-04T09:00"}` (RFC 3339, or a
+/// date-time without offset in the company's time zone): moves the server's
+/// clock forward (tests and demos).
 async fn move_clock(
     State(state): State<AppState>,
     Extension(caller): Extension<auth::Caller>,
@@ -79,12 +108,21 @@ async fn move_clock(
     let clock = state.dev_clock.as_ref().ok_or_else(|| {
         ApiError::not_found("the clock can be moved only when serving with --dev-clock")
     })?;
-    let text = body
-        .get("advance")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("send {\"advance\": \"3d\"}"))?;
-    let by = crate::plugins::limits::parse_duration(text).map_err(ApiError::bad_request)?;
-    clock.advance(by);
+    match (body.get("advance"), body.get("to")) {
+        (Some(Value::String(text)), None) => {
+            let by = crate::plugins::limits::parse_duration(text).map_err(ApiError::bad_request)?;
+            clock.advance(by);
+        }
+        (None, Some(Value::String(text))) => {
+            let at = parse_clock_target(text).map_err(ApiError::bad_request)?;
+            clock.advance_to(at).map_err(ApiError::unprocessable)?;
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "send {\"advance\": \"3d\"} or {\"to\": \"2026-12-04T09:00\"}",
+            ));
+        }
+    }
     state.engine.poke();
     Ok(Json(
         json!({ "now": crate::crm::timestamp_text(state.engine.now()) }),

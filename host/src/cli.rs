@@ -329,7 +329,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             label,
             db,
         }) => {
-            let store = crate::store::open(&db).await?;
+            let store = crate::store::open_existing(&db).await?;
             let token =
                 crate::api::auth::create_token(&store, &role, user.as_deref(), &label).await?;
             println!("{token}");

@@ -145,15 +145,34 @@ impl CrmError {
     }
 }
 
+/// The longest text one field, custom field or timeline note may hold, in
+/// bytes (a long comment fits; a document belongs in a file).
+pub const MAX_TEXT_BYTES: usize = 64 << 10;
+
+/// The most line items one deal or invoice may have.
+pub const MAX_ITEMS: usize = 1000;
+
+/// `Ok` if `text` fits [`MAX_TEXT_BYTES`]; the error names `what`.
+pub fn check_text_size(what: &str, text: &str) -> Result<(), String> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(format!(
+            "{what} is {} bytes; at most {MAX_TEXT_BYTES} are allowed",
+            text.len()
+        ));
+    }
+    Ok(())
+}
+
 /// A new time-ordered id (UUIDv7): made by the host so a buffered create can
 /// return its id before anything is written.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Now, as stored: RFC 3339 UTC with microseconds, so text order is time order.
+/// Now by the server clock, as stored: RFC 3339 UTC with microseconds, so
+/// text order is time order.
 pub fn now_text() -> String {
-    timestamp_text(chrono::Utc::now())
+    timestamp_text(crate::clock::now())
 }
 
 /// A timestamp as stored.

@@ -14,7 +14,6 @@
 pub mod approvals;
 mod batch;
 pub mod catalog;
-pub mod clock;
 mod committer;
 pub mod definition;
 pub mod diagnostics;
@@ -29,7 +28,7 @@ mod triggers;
 pub mod validate;
 pub mod workers;
 
+pub use crate::clock::{Clock, ShiftedClock, SystemClock};
 pub use catalog::Catalog;
-pub use clock::{Clock, ShiftedClock, SystemClock};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use runtime::{Engine, Installed, StartError};

@@ -1,6 +1,7 @@
 //! robota: a CRM automation host whose business-process actions are sandboxed
 //! WebAssembly components.
 //!
+//! - [`clock`]: the one clock and the company's time zone;
 //! - [`crm`]: entity kinds, fields, validation and money rules;
 //! - [`store`]: the database behind a seam (SQLite now);
 //! - [`plugins`]: the component host with limits and capability grants;
@@ -11,6 +12,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod crm;
 pub mod engine;
 pub mod mail;

@@ -81,5 +81,59 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<SqliteStore>> {
     }
 }
 
+/// Opens a database that must already exist, for commands that read or
+/// steer one (`run list`, `token create`, …): a mistyped or missing `--db`
+/// is an error naming the file, not a new empty database.
+pub async fn open_existing(url: &str) -> anyhow::Result<Arc<SqliteStore>> {
+    if let Some(path) = sqlite_file(url)
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "no database at `{}` (from --db {url}): give the --db of a database `robota serve`, `robota demo` or `robota migrate` made",
+            path.display()
+        );
+    }
+    open(url).await
+}
+
+/// The file a `sqlite:` URL names, or `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
 /// The largest page a query returns.
 pub const MAX_QUERY_LIMIT: u32 = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_sqlite_url_names_its_file_unless_it_is_in_memory() {
+        assert_eq!(
+            sqlite_file("sqlite://robota.db"),
+            Some(PathBuf::from("robota.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/a.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/a.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:data/x.db"),
+            Some(PathBuf::from("data/x.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(
+            sqlite_file("sqlite://shared?mode=memory&cache=shared"),
+            None
+        );
+        assert_eq!(sqlite_file("postgres://db"), None);
+    }
+}

@@ -275,3 +275,31 @@ fn the_example_processes_validate_against_the_standard_actions() {
         files.len()
     );
 }
+
+#[test]
+fn commands_that_read_a_database_refuse_a_missing_one_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("robota.db");
+    let url = format!("sqlite://{}", missing.display());
+    for args in [
+        vec!["run", "list", "--db", &url],
+        vec!["run", "show", "some-run", "--db", &url],
+        vec!["process", "list", "--db", &url],
+        vec!["token", "create", "--role", "admin", "--db", &url],
+    ] {
+        let e = call_err(&args);
+        assert!(
+            e.contains(&format!("no database at `{}`", missing.display())),
+            "{args:?}: {e}"
+        );
+        assert!(!missing.exists(), "{args:?} created the database");
+    }
+    // After `migrate` made it, the same command reads it.
+    assert!(robota(&["migrate", "--db", &url]).status.success());
+    let out = robota(&["run", "list", "--db", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

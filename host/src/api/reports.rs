@@ -100,7 +100,7 @@ async fn invoices(
     State(state): State<AppState>,
     Query(p): Query<Period>,
 ) -> ApiResult<Json<Value>> {
-    let today = state.engine.now().date_naive();
+    let today = state.engine.today();
     let to = match &p.to {
         Some(t) => date(t, "to")?,
         None => today,
@@ -212,7 +212,7 @@ fn debt_report(invoices: &[InvoiceFacts], as_of: NaiveDate, top: usize, weeks: u
 async fn debt(State(state): State<AppState>, Query(q): Query<DebtQuery>) -> ApiResult<Json<Value>> {
     let as_of = match &q.as_of {
         Some(d) => date(d, "as_of")?,
-        None => state.engine.now().date_naive(),
+        None => state.engine.today(),
     };
     let top = q.top.unwrap_or(10);
     let weeks = q.weeks.unwrap_or(8);

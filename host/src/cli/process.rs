@@ -47,7 +47,7 @@ fn read(file: &Path) -> anyhow::Result<String> {
 
 /// Prints the installed processes.
 pub async fn list(db: &str) -> anyhow::Result<()> {
-    let store = crate::store::open(db).await?;
+    let store = crate::store::open_existing(db).await?;
     for p in store.current_processes().await? {
         println!(
             "{}\tv{}\t{}\t{}",

@@ -12,7 +12,7 @@ pub async fn run(cmd: RunCommand) -> anyhow::Result<()> {
             limit,
             db,
         } => {
-            let store = crate::store::open(&db).await?;
+            let store = crate::store::open_existing(&db).await?;
             let runs = store
                 .list_runs(&RunFilter {
                     process_id: process,
@@ -35,7 +35,7 @@ pub async fn run(cmd: RunCommand) -> anyhow::Result<()> {
             Ok(())
         }
         RunCommand::Show { id, db } => {
-            let store = crate::store::open(&db).await?;
+            let store = crate::store::open_existing(&db).await?;
             let run = store
                 .get_run(&id)
                 .await?
@@ -46,18 +46,18 @@ pub async fn run(cmd: RunCommand) -> anyhow::Result<()> {
             Ok(())
         }
         RunCommand::Retry { id, db } => {
-            let store = crate::store::open(&db).await?;
+            let store = crate::store::open_existing(&db).await?;
             anyhow::ensure!(
-                store.retry_run(&id, chrono::Utc::now()).await?,
+                store.retry_run(&id, crate::clock::now()).await?,
                 "run `{id}` does not exist or has not failed"
             );
             println!("run {id} will run its failed step again");
             Ok(())
         }
         RunCommand::Cancel { id, db } => {
-            let store = crate::store::open(&db).await?;
+            let store = crate::store::open_existing(&db).await?;
             anyhow::ensure!(
-                store.cancel_run(&id, chrono::Utc::now()).await?,
+                store.cancel_run(&id, crate::clock::now()).await?,
                 "run `{id}` does not exist or is not running"
             );
             println!("run {id} cancelled");

@@ -1,9 +1,10 @@
 //! `robota serve`: the engine's workers and the HTTP API over one database.
 
 use crate::api::{self, AppState};
+use crate::clock::{Clock, ServerClock};
+use crate::engine::Engine;
 use crate::engine::catalog::Catalog;
 use crate::engine::workers::{self, WorkerSettings};
-use crate::engine::{Engine, ShiftedClock};
 use crate::plugins::{HostSettings, PluginHost};
 use crate::store::SqliteStore;
 use crate::store::sqlite::Durability;
@@ -50,16 +51,19 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             "{orphans} step(s) were running when the last server stopped; running them again"
         );
     }
+    // The one clock of the server: the engine, the store's timestamps and
+    // the actions' wall clock all read it (and `--dev-clock` moves it).
+    let clock: Arc<dyn Clock> = Arc::new(ServerClock);
     let defaults = HostSettings::default();
     let host = Arc::new(PluginHost::new(HostSettings {
         cache_dir: opts.cache_dir.clone().or(defaults.cache_dir.clone()),
+        clock: clock.clone(),
         ..defaults
     })?);
     let catalog = match &opts.plugins {
         Some(dir) => Catalog::load_dir(&host, dir).await?,
         None => Catalog::new(),
     };
-    let clock = Arc::new(ShiftedClock::new());
     let engine = Arc::new(Engine::new(
         store.clone(),
         host,
@@ -84,6 +88,13 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             writeln!(out, "admin token: {t}")?;
             writeln!(out, "(shown once; keep it: only its hash is stored)")?;
         }
+        // Ready to paste into another shell: the README's walks use these.
+        writeln!(out, "in another shell:")?;
+        writeln!(out, "  export URL=http://{addr}")?;
+        if let Some(t) = &token {
+            writeln!(out, "  export TOKEN={t}")?;
+        }
+        writeln!(out, "  export H=\"Authorization: Bearer $TOKEN\"")?;
         // Last, so a script can read up to this line and know it is ready.
         writeln!(out, "robota listening on http://{addr}")?;
         out.flush()?;
@@ -110,7 +121,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let app = api::router(AppState {
         store,
         engine: engine.clone(),
-        dev_clock: opts.dev_clock.then_some(clock),
+        dev_clock: opts.dev_clock.then(crate::clock::server_clock),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

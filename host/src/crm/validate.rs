@@ -7,7 +7,7 @@
 
 use super::money::money_text;
 use super::schema::{EntitySpec, FieldSpec, FieldType, VAT_RATES, spec};
-use super::{CrmError, EntityKind, timestamp_text};
+use super::{CrmError, EntityKind, MAX_ITEMS, check_text_size, timestamp_text};
 use robota_requisites as req;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -25,6 +25,7 @@ pub fn normalize_patch(
     let spec = spec(kind);
     let mut out = Map::new();
     for (name, value) in patch {
+        check_sizes(kind, name, value)?;
         if name == "custom_fields" {
             out.insert(name.clone(), normalize_custom_fields(kind, value)?);
             continue;
@@ -61,6 +62,47 @@ pub fn normalize_patch(
         out.insert(name.clone(), normalized);
     }
     Ok(out)
+}
+
+/// Every text inside `value` fits [`MAX_TEXT_BYTES`] and a list of items
+/// [`MAX_ITEMS`]; the error names the field (`deal.items[3].name`).
+fn check_sizes(kind: EntityKind, name: &str, value: &Value) -> Result<(), CrmError> {
+    match value {
+        Value::String(s) => {
+            check_text_size("the text", s).map_err(|m| CrmError::field(kind, name, m))
+        }
+        Value::Array(list) => {
+            if list.len() > MAX_ITEMS {
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!(
+                        "has {} entries; at most {MAX_ITEMS} are allowed",
+                        list.len()
+                    ),
+                ));
+            }
+            for (i, v) in list.iter().enumerate() {
+                check_sizes(kind, &format!("{name}[{i}]"), v)?;
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            if map.len() > MAX_ITEMS {
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    format!("has {} keys; at most {MAX_ITEMS} are allowed", map.len()),
+                ));
+            }
+            for (k, v) in map {
+                check_text_size("the key", k).map_err(|m| CrmError::field(kind, name, m))?;
+                check_sizes(kind, &format!("{name}.{k}"), v)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn normalize_custom_fields(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {

@@ -5,6 +5,15 @@
 //! # plugins/plugins.toml
 //! [actions.create-task]
 //! grants = ["crm.read", "crm.write"]
+//! # Per-call limits (defaults in `plugins::Limits`): the deadline, memory,
+//! # input/output size, what one call may buffer for its commit, and what
+//! # one host call may carry.
+//! deadline = "10s"
+//! memory = "128MiB"
+//! max_io = "4MiB"
+//! max_changes = 20000
+//! max_change_bytes = "128MiB"
+//! max_host_call = "32MiB"
 //!
 //! [actions.lookup-company]
 //! grants = ["crm.read", "http.fetch=api.registry.example"]
@@ -13,7 +22,6 @@
 //! [actions.send-email.config]
 //! # A value may come from a file, relative to the plugins folder.
 //! "templates.invoice.html" = { file = "templates/invoice.html" }
-//! deadline = "10s"
 //! ```
 //!
 //! An action with no entry runs with no grants: installing a component does
@@ -74,6 +82,12 @@ struct ActionSettings {
     deadline: Option<String>,
     memory: Option<String>,
     max_io: Option<String>,
+    /// The most CRM changes one call may buffer.
+    max_changes: Option<usize>,
+    /// The most host memory one call's buffered changes may take (`64MiB`).
+    max_change_bytes: Option<String>,
+    /// The most data one host call may carry (`16MiB`).
+    max_host_call: Option<String>,
 }
 
 /// A setting: the text itself, or a file holding it (a mail template).
@@ -248,6 +262,16 @@ fn limits_of(s: Option<&ActionSettings>) -> anyhow::Result<Limits> {
         limits.input_bytes = n;
         limits.output_bytes = n;
     }
+    if let Some(n) = s.max_changes {
+        anyhow::ensure!(n > 0, "max_changes must be at least 1");
+        limits.changes = n;
+    }
+    if let Some(b) = &s.max_change_bytes {
+        limits.change_bytes = parse_size(b).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(b) = &s.max_host_call {
+        limits.host_call_bytes = parse_size(b).map_err(anyhow::Error::msg)?;
+    }
     Ok(limits)
 }
 
@@ -264,6 +288,23 @@ fn semver_triplet(v: &str) -> anyhow::Result<(u64, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_admin_can_raise_or_lower_a_plugins_caps() {
+        let settings: ActionSettings = toml::from_str(
+            "max_changes = 20000\nmax_change_bytes = \"128MiB\"\nmax_host_call = \"1MiB\"",
+        )
+        .unwrap();
+        let limits = limits_of(Some(&settings)).unwrap();
+        assert_eq!(limits.changes, 20_000);
+        assert_eq!(limits.change_bytes, 128 << 20);
+        assert_eq!(limits.host_call_bytes, 1 << 20);
+        assert_eq!(limits_of(None).unwrap(), Limits::default());
+        let zero: ActionSettings = toml::from_str("max_changes = 0").unwrap();
+        assert!(limits_of(Some(&zero)).is_err());
+        let bad: ActionSettings = toml::from_str("max_host_call = \"lots\"").unwrap();
+        assert!(format!("{:#}", limits_of(Some(&bad)).unwrap_err()).contains("`lots`"));
+    }
 
     #[test]
     fn versions_parse_as_semver() {

@@ -480,7 +480,7 @@ pub struct StepPlaces {
 }
 
 /// The company's default time zone for schedules.
-pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Moscow;
+pub const DEFAULT_TIMEZONE: chrono_tz::Tz = crate::clock::COMPANY_TIMEZONE;
 
 /// Parses and checks the structure of one process file. Checks that need
 /// the action catalog and the templates' variables live in

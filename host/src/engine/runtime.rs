@@ -4,13 +4,13 @@
 //! nothing and repeats nothing that committed.
 
 use super::catalog::Catalog;
-use super::clock::Clock;
 use super::committer::Committer;
 use super::definition::{self, OnFailure, Process, Trigger};
 use super::diagnostics::Diagnostics;
 use super::expr::Templates;
 use super::flow::{self, Outcome};
 use super::validate::validate;
+use crate::clock::Clock;
 use crate::crm::CrmError;
 use crate::plugins::{CallError, PluginHost};
 use crate::store::SqliteStore;
@@ -124,6 +124,11 @@ impl Engine {
     /// The engine's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Today in the company's time zone, by the engine's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.today()
     }
 
     /// Tells the dispatcher and workers to look for work now.

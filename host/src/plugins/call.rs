@@ -6,7 +6,7 @@ use super::engine::{LoadedPlugin, PluginHost};
 use super::grants::Grants;
 use super::limits::Limits;
 use super::session::CrmSession;
-use super::state::{CallState, MemoryCap};
+use super::state::{CallState, ChangeBudget, MemoryCap};
 use super::stdio::CappedPipe;
 use crate::crm::EntityRef;
 use crate::crm::changes::Change;
@@ -23,6 +23,24 @@ use wasmtime::{Store as WasmStore, UpdateDeadline};
 const SLICE_TICKS: u64 = 2;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtxBuilder;
+
+/// The server's clock as an action's WASI wall clock.
+struct WallClock(Arc<dyn crate::clock::Clock>);
+
+impl wasmtime_wasi::HostWallClock for WallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_micros(1)
+    }
+
+    fn now(&self) -> Duration {
+        let now = self.0.now();
+        // Before 1970 cannot happen with a clock that only moves forward.
+        Duration::new(
+            u64::try_from(now.timestamp()).unwrap_or(0),
+            now.timestamp_subsec_nanos(),
+        )
+    }
+}
 
 /// One line an action logged.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -103,6 +121,13 @@ pub enum CallError {
         /// The size it asked for.
         tried: usize,
     },
+    /// The action went past one of its call's caps: the changes it may
+    /// buffer, or the data one host call may carry. The message names the cap.
+    #[error("{0}")]
+    Limit(String),
+    /// The action's stack ran out (deep or endless recursion).
+    #[error("stack overflow: {0}")]
+    StackOverflow(String),
     /// The action trapped (a panic, an illegal operation); the message carries what it printed.
     #[error("the action crashed: {0}")]
     Trap(String),
@@ -161,6 +186,7 @@ impl PluginHost {
         // No preopened folders, no environment, no arguments, no sockets:
         // everything an action reaches goes through a capability.
         let wasi = WasiCtxBuilder::new()
+            .wall_clock(WallClock(self.settings.clock.clone()))
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_tcp(false)
@@ -178,6 +204,7 @@ impl PluginHost {
             grants,
             config,
             session,
+            budget: ChangeBudget::new(&limits),
             http: self.http.clone(),
             started: Instant::now(),
             limits,
@@ -190,9 +217,13 @@ impl PluginHost {
         (state, stdout, stderr)
     }
 
-    fn new_store(&self, state: CallState, deadline: Duration) -> WasmStore<CallState> {
+    fn new_store(&self, state: CallState, limits: &Limits) -> WasmStore<CallState> {
+        let deadline = limits.deadline;
         let mut store = WasmStore::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
+        // Wasmtime refuses to copy more than this from the guest in one host
+        // call, before any host function allocates for it.
+        store.set_hostcall_fuel(limits.host_call_bytes);
         // Guest code runs in slices of a few epoch ticks. At the end of each
         // slice it either stops (past its deadline) or yields to the executor,
         // so a busy action never holds a worker thread away from other calls.
@@ -219,7 +250,7 @@ impl PluginHost {
             limits,
             String::new(),
         );
-        let mut store = self.new_store(state, limits.deadline);
+        let mut store = self.new_store(state, &limits);
         let run = async {
             let action = pre.instantiate_async(&mut store).await?;
             action.call_describe(&mut store).await
@@ -265,7 +296,7 @@ impl PluginHost {
             limits,
             req.idempotency_key.clone(),
         );
-        let mut store = self.new_store(state, limits.deadline);
+        let mut store = self.new_store(state, &limits);
         let ctx = WitContext {
             run_id: req.run_id,
             step_id: req.step_id,
@@ -282,6 +313,11 @@ impl PluginHost {
             tokio::time::timeout(limits.deadline, run).await
         };
         let elapsed = started.elapsed();
+        if let Some(why) = store.data_mut().budget.exceeded.take() {
+            // Past its change budget the call fails, even if the action
+            // caught the refused write and returned normally.
+            return Err(CallError::Limit(why));
+        }
         let output = match result {
             Err(_) => return Err(CallError::Deadline(limits.deadline)),
             Ok(Err(e)) => return Err(classify_trap(&e, store.data(), &stderr, limits)),
@@ -299,6 +335,11 @@ impl PluginHost {
         }
         let output = serde_json::from_str(&output)
             .map_err(|e| CallError::InvalidOutput(format!("not JSON: {e}")))?;
+        // The deadline covers everything the call does before its commit,
+        // the host's work on its buffered writes included.
+        if started.elapsed() > limits.deadline {
+            return Err(CallError::Deadline(limits.deadline));
+        }
         let state = store.into_data();
         let mut logs = state.logs;
         if state.logs_dropped > 0 {
@@ -344,6 +385,15 @@ fn classify_trap(
     ) {
         return CallError::Deadline(limits.deadline);
     }
+    if format!("{e:#}").contains("fuel allocated for hostcalls has been exhausted") {
+        return CallError::Limit(format!(
+            "host call too large: the action passed more than {} bytes to one host call; that is the cap",
+            limits.host_call_bytes
+        ));
+    }
+    if let Some(overflow) = stack_overflow(e) {
+        return CallError::StackOverflow(overflow);
+    }
     let printed = stderr.contents();
     if let Some(panic) = panic_message(&printed) {
         return CallError::Trap(panic);
@@ -356,6 +406,42 @@ fn classify_trap(
         CallError::Trap(trap)
     } else {
         CallError::Trap(format!("{printed} ({trap})"))
+    }
+}
+
+/// Whether a trap is the action's stack running out: wasmtime's own stack
+/// guard, or — for guests whose stack lives in linear memory, as Rust's and
+/// C's do — an out-of-bounds access by a function that was calling itself
+/// (the stack pointer went below zero and wrapped).
+fn stack_overflow(e: &wasmtime::Error) -> Option<String> {
+    match e.downcast_ref::<wasmtime::Trap>()? {
+        wasmtime::Trap::StackOverflow => {
+            Some("the action recursed deeper than the host's stack for it allows".into())
+        }
+        wasmtime::Trap::MemoryOutOfBounds => {
+            let frames = e.downcast_ref::<wasmtime::WasmBacktrace>()?.frames();
+            let innermost = frames.first()?;
+            let same = frames
+                .iter()
+                .filter(|f| {
+                    f.func_index() == innermost.func_index()
+                        && f.module().name() == innermost.module().name()
+                })
+                .count();
+            // A recursion fills the captured frames with one function; an
+            // ordinary bad pointer rarely does.
+            (frames.len() >= 8 && same * 4 >= frames.len() * 3).then(|| {
+                let name = innermost.func_name().map_or_else(
+                    || format!("function #{}", innermost.func_index()),
+                    // `{:#}`: the path without the hash (`chaos::recurse`).
+                    |n| format!("{:#}", rustc_demangle::demangle(n)),
+                );
+                format!(
+                    "the action's stack ran out: `{name}` was calling itself when it went past its stack's end"
+                )
+            })
+        }
+        _ => None,
     }
 }
 

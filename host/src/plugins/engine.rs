@@ -7,6 +7,7 @@ use super::bindings::{ActionPre, WitManifest};
 use super::cache::{ComponentCache, Origin, digest};
 use super::grants::{Capability, Grants};
 use super::state::CallState;
+use crate::clock::{Clock, SystemClock};
 use anyhow::Context as _;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ pub struct HostSettings {
     pub max_memory_bytes: usize,
     /// How often the epoch advances; deadlines are accurate to about this.
     pub epoch_tick: Duration,
+    /// The wall clock actions see through WASI: the server's one clock, so
+    /// an action's "now" is the engine's (a moved demo clock included).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for HostSettings {
@@ -39,6 +43,7 @@ impl Default for HostSettings {
             max_concurrent_calls: 64,
             max_memory_bytes: 512 << 20,
             epoch_tick: Duration::from_millis(5),
+            clock: Arc::new(SystemClock),
         }
     }
 }

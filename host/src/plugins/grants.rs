@@ -159,25 +159,27 @@ impl Grants {
     /// allows any port, `host:port` only that port.
     pub fn allows_host(&self, host: &str, port: u16) -> bool {
         let host = host.to_lowercase();
-        self.http_hosts()
-            .iter()
-            .any(|entry| match entry.rsplit_once(':') {
-                Some((h, p)) if !h.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
-                    h == host && p.parse() == Ok(port)
-                }
-                _ => *entry == host,
-            })
+        self.http_hosts().iter().any(|entry| {
+            let (h, p) = host_and_port(entry);
+            h.trim_matches(['[', ']']) == host && p.is_none_or(|p| p.parse() == Ok(port))
+        })
     }
 
-    /// What both grant sets allow: the effective grants of a call.
+    /// What both grant sets allow: the effective grants of a call. For
+    /// `http.fetch` that is the intersection of the two allow-lists, ports
+    /// included: `127.0.0.1:9001` asked for and `127.0.0.1` granted allows
+    /// port 9001 only.
     pub fn intersect(&self, other: &Grants) -> Grants {
         let mut out = Grants::default();
         for (cap, hosts) in &self.caps {
             if let Some(other_hosts) = other.caps.get(cap) {
                 let hosts = if *cap == Capability::HttpFetch {
-                    // Keep both lists: a URL must pass each (checked in `allows_both`).
-                    let mut both = hosts.clone();
-                    both.retain(|h| other_hosts.iter().any(|o| same_host(o, h)));
+                    let mut both: Vec<String> = hosts
+                        .iter()
+                        .flat_map(|a| other_hosts.iter().filter_map(|b| narrower(a, b)))
+                        .collect();
+                    both.sort();
+                    both.dedup();
                     both
                 } else {
                     Vec::new()
@@ -189,15 +191,35 @@ impl Grants {
     }
 }
 
-/// Whether two allow-list entries name the same host (ports aside): the
-/// entry kept is the narrower one the admin gave.
-fn same_host(a: &str, b: &str) -> bool {
-    let host = |e: &str| {
-        e.rsplit_once(':')
-            .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-            .map_or(e.to_owned(), |(h, _)| h.to_owned())
-    };
-    host(a) == host(b)
+/// An allow-list entry split into its host and its port, if it names one
+/// (`host:port`, `[v6]:port`; a bare IPv6 address such as `::1` has none).
+fn host_and_port(entry: &str) -> (&str, Option<&str>) {
+    match entry.rsplit_once(':') {
+        Some((h, p))
+            if !h.is_empty()
+                && !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_digit())
+                && (!h.contains(':') || (h.starts_with('[') && h.ends_with(']'))) =>
+        {
+            (h, Some(p))
+        }
+        _ => (entry, None),
+    }
+}
+
+/// What two allow-list entries both allow: the entry with a port when one
+/// names a port, nothing when they name other hosts or other ports.
+fn narrower(a: &str, b: &str) -> Option<String> {
+    let (host_a, port_a) = host_and_port(a);
+    let (host_b, port_b) = host_and_port(b);
+    if host_a.trim_matches(['[', ']']) != host_b.trim_matches(['[', ']']) {
+        return None;
+    }
+    match (port_a, port_b) {
+        (Some(pa), Some(pb)) => (pa == pb).then(|| a.to_owned()),
+        (Some(_), None) => Some(a.to_owned()),
+        (None, _) => Some(b.to_owned()),
+    }
 }
 
 fn parse_hosts(list: &str) -> Result<Vec<String>, GrantsError> {
@@ -269,5 +291,29 @@ mod tests {
             !eff.allows_host("example.com", 443),
             "asked for but not granted"
         );
+    }
+
+    #[test]
+    fn a_port_asked_for_holds_when_the_grant_names_only_the_host() {
+        let granted = Grants::parse(&["http.fetch=127.0.0.1,api.example.com:8443"]).expect("valid");
+        let wanted = Grants::none().with(
+            Capability::HttpFetch,
+            &["127.0.0.1:9001", "api.example.com:443", "other.example.com"],
+        );
+        for eff in [granted.intersect(&wanted), wanted.intersect(&granted)] {
+            assert!(eff.allows_host("127.0.0.1", 9001));
+            assert!(
+                !eff.allows_host("127.0.0.1", 9002),
+                "the manifest's port holds"
+            );
+            assert!(!eff.allows_host("127.0.0.1", 80));
+            assert!(
+                !eff.allows_host("api.example.com", 443)
+                    && !eff.allows_host("api.example.com", 8443),
+                "the two name other ports: nothing is allowed"
+            );
+            assert!(!eff.allows_host("other.example.com", 443), "not granted");
+            assert_eq!(eff.http_hosts(), ["127.0.0.1:9001"]);
+        }
     }
 }

@@ -36,6 +36,15 @@ impl mail::Host for CallState {
         }
         // The Message-ID is derived from the step's idempotency key, so a
         // retried step queues the same message and receivers can deduplicate.
+        let sent = msg.subject.len()
+            + msg.text_body.len()
+            + msg.html_body.as_ref().map_or(0, String::len)
+            + msg.to.iter().chain(&msg.cc).map(String::len).sum::<usize>()
+            + msg
+                .attachments
+                .iter()
+                .map(|a| a.filename.len() + a.content_type.len() + a.content.len())
+                .sum::<usize>();
         self.mails_sent += 1;
         let message_id = format!("<{}.{}@robota>", self.idempotency_key, self.mails_sent);
         let mail = OutgoingMail {
@@ -56,8 +65,8 @@ impl mail::Host for CallState {
                 })
                 .collect(),
         };
-        self.session()?.push(Change::Mail(mail));
-        Ok(message_id)
+        self.writable()?.push(Change::Mail(mail));
+        self.charge(sent, Ok(message_id))
     }
 }
 
@@ -77,14 +86,15 @@ impl notify::Host for CallState {
             WitError::InvalidInput(format!("notify: no user with id `{}`", n.user_id))
         })?;
         let id = new_id();
-        self.session()?.push(Change::Notify(Notification {
+        let sent = n.title.len() + n.body.len() + n.user_id.len();
+        self.writable()?.push(Change::Notify(Notification {
             id: id.clone(),
             user_id: n.user_id,
             title: n.title,
             body: n.body,
             about: n.about.map(Into::into),
         }));
-        Ok(id)
+        self.charge(sent, Ok(id))
     }
 }
 

@@ -17,6 +17,16 @@ pub struct Limits {
     pub log_bytes: usize,
     /// The largest HTTP response body accepted, in bytes.
     pub http_body_bytes: usize,
+    /// The most data one host call may carry from the action to the host
+    /// (a note, an entity's fields, a file, a mail), in bytes. Wasmtime
+    /// refuses to copy more (its hostcall fuel), before the host function runs.
+    pub host_call_bytes: usize,
+    /// The most changes (creates, updates, notes, links, files, mails,
+    /// notifications) one call may buffer for its commit.
+    pub changes: usize,
+    /// The most host memory one call's buffered changes may take, in bytes
+    /// (what the action sent, plus the host's copy of each record it wrote).
+    pub change_bytes: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +38,10 @@ impl Default for Limits {
             output_bytes: 1 << 20,
             log_bytes: 64 << 10,
             http_body_bytes: 8 << 20,
+            // A 10 MiB file (the largest an entity stores) fits with room.
+            host_call_bytes: 16 << 20,
+            changes: 10_000,
+            change_bytes: 64 << 20,
         }
     }
 }

@@ -10,8 +10,8 @@ use crate::crm::changes::{Change, StoredFile};
 use crate::crm::money::put_invoice_totals;
 use crate::crm::schema::spec;
 use crate::crm::validate::{check_record, normalize_patch};
-use crate::crm::{CrmError, EntityKind, EntityRef, Filter, new_id};
-use crate::store::{Store, invoice_number};
+use crate::crm::{CrmError, EntityKind, EntityRef, Filter, check_text_size, new_id};
+use crate::store::{MAX_QUERY_LIMIT, Store, invoice_number};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -89,6 +89,8 @@ impl CrmSession {
         limit: u32,
     ) -> Result<Vec<Map<String, Value>>, CrmError> {
         let spec = spec(kind);
+        // The cap holds for the whole answer, the step's own rows included.
+        let limit = limit.clamp(1, MAX_QUERY_LIMIT);
         let mut rows = self.store.query(kind, filters, limit).await?;
         if self.overlay.keys().all(|r| r.kind != kind) {
             return Ok(rows);
@@ -113,6 +115,9 @@ impl CrmSession {
             }
         });
         for r in self.created.iter().filter(|r| r.kind == kind) {
+            if rows.len() >= limit as usize {
+                break;
+            }
             if let Some(row) = self.overlay.get(r)
                 && passes(row)
             {
@@ -221,6 +226,7 @@ impl CrmSession {
         if text.trim().is_empty() {
             return Err(CrmError::Invalid("a note needs text".into()));
         }
+        check_text_size("a note", text).map_err(CrmError::Invalid)?;
         self.get(target).await?;
         self.changes.push(Change::Note {
             target: target.clone(),

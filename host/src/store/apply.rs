@@ -382,7 +382,12 @@ fn derive(
             {
                 record.insert(
                     "paid_date".into(),
-                    Value::String(chrono::Utc::now().date_naive().to_string()),
+                    Value::String(
+                        crate::clock::now()
+                            .with_timezone(&crate::clock::COMPANY_TIMEZONE)
+                            .date_naive()
+                            .to_string(),
+                    ),
                 );
             }
         }

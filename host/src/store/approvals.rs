@@ -113,7 +113,7 @@ pub(super) fn insert(
             a.entity.as_ref().map(|e| e.kind.as_str()),
             a.entity.as_ref().map(|e| e.id.as_str()),
             a.expires_at.map(timestamp_text),
-            timestamp_text(Utc::now()),
+            timestamp_text(crate::clock::now()),
         ])
     })
     .map_err(|e| {

@@ -4,7 +4,6 @@
 use super::native::native_err;
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{CrmError, timestamp_text};
-use chrono::Utc;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -34,7 +33,7 @@ impl SqliteStore {
         enabled: bool,
     ) -> Result<(i64, bool), CrmError> {
         let digest = blake3::hash(source.as_bytes()).to_hex().to_string();
-        let now = timestamp_text(Utc::now());
+        let now = timestamp_text(crate::clock::now());
         let mut tx = self.write_tx().await?;
         let latest = sqlx::query(
             "SELECT version, digest FROM process_versions WHERE process_id = ? ORDER BY version DESC LIMIT 1",
@@ -166,7 +165,7 @@ impl SqliteStore {
     pub async fn set_process_enabled(&self, id: &str, enabled: bool) -> Result<bool, CrmError> {
         let done = sqlx::query("UPDATE processes SET enabled = ?, updated_at = ? WHERE id = ?")
             .bind(enabled)
-            .bind(timestamp_text(Utc::now()))
+            .bind(timestamp_text(crate::clock::now()))
             .bind(id)
             .execute(self.writer())
             .await

@@ -638,7 +638,7 @@ pub struct RunPhases {
 
 /// Inserts a run and its first step unless its trigger or `once_per` key ran already.
 pub(super) fn insert_run(conn: &Native, run: &NewRun) -> Result<bool, CrmError> {
-    let now = timestamp_text(Utc::now());
+    let now = timestamp_text(crate::clock::now());
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO runs (id, process_id, process_version, status, trigger,
@@ -681,7 +681,7 @@ pub(super) fn insert_step(conn: &Native, run_id: &str, step: &NewStep) -> Result
             step.key,
             step.item.and_then(|i| i64::try_from(i).ok()),
             timestamp_text(step.due_at),
-            timestamp_text(Utc::now()),
+            timestamp_text(crate::clock::now()),
         ])
     })
     .map_err(native_err)?;
@@ -707,7 +707,7 @@ pub(super) fn finish_run(
             status,
             error,
             at,
-            timestamp_text(Utc::now())
+            timestamp_text(crate::clock::now())
         ])
     })
     .map_err(native_err)?;

@@ -67,25 +67,32 @@ impl crm::Host for CallState {
         fields: String,
     ) -> Result<WitEntityRef, WitError> {
         self.require(Capability::CrmWrite)?;
+        let sent = fields.len();
         let fields = object(&fields, "fields")?;
-        let created = self.session()?.create(kind.into(), fields).await?;
-        Ok(created.into())
+        let created = self.writable()?.create(kind.into(), fields).await;
+        Ok(self.charge(sent, created)?.into())
     }
 
     async fn update(&mut self, target: WitEntityRef, fields: String) -> Result<(), WitError> {
         self.require(Capability::CrmWrite)?;
+        let sent = fields.len();
         let fields = object(&fields, "fields")?;
-        Ok(self.session()?.update(&target.into(), fields).await?)
+        let updated = self.writable()?.update(&target.into(), fields).await;
+        self.charge(sent, updated)
     }
 
     async fn link(&mut self, from: WitEntityRef, to: WitEntityRef) -> Result<(), WitError> {
         self.require(Capability::CrmWrite)?;
-        Ok(self.session()?.link(&from.into(), &to.into()).await?)
+        let sent = from.id.len() + to.id.len();
+        let linked = self.writable()?.link(&from.into(), &to.into()).await;
+        self.charge(sent, linked)
     }
 
     async fn add_note(&mut self, target: WitEntityRef, text: String) -> Result<(), WitError> {
         self.require(Capability::CrmWrite)?;
-        Ok(self.session()?.note(&target.into(), &text).await?)
+        let sent = text.len();
+        let noted = self.writable()?.note(&target.into(), &text).await;
+        self.charge(sent, noted)
     }
 
     async fn attach_file(&mut self, target: WitEntityRef, file: crm::File) -> Result<(), WitError> {
@@ -95,7 +102,9 @@ impl crm::Host for CallState {
             content_type: file.content_type,
             content: file.content,
         };
-        Ok(self.session()?.attach_file(&target.into(), file).await?)
+        let sent = file.name.len() + file.content_type.len() + file.content.len();
+        let attached = self.writable()?.attach_file(&target.into(), file).await;
+        self.charge(sent, attached)
     }
 
     async fn get_file(

@@ -8,6 +8,23 @@ use crate::plugins::grants::Capability;
 use crate::plugins::state::CallState;
 use std::time::Duration;
 
+/// Headers the host sets from the URL and the body: `Host` (a guest's own
+/// could reach another virtual host than the allow-listed one), the length,
+/// and the hop-by-hop headers of RFC 9110 §7.6.1, which steer the connection.
+const HOST_SET_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
 impl http::Host for CallState {
     async fn fetch(&mut self, req: http::Request) -> Result<http::Response, WitError> {
         self.require(Capability::HttpFetch)?;
@@ -43,6 +60,14 @@ impl http::Host for CallState {
         let mut timeout = self.time_left();
         if let Some(ms) = req.timeout_ms {
             timeout = timeout.min(Duration::from_millis(u64::from(ms)));
+        }
+        for h in &req.headers {
+            if HOST_SET_HEADERS.contains(&h.name.to_ascii_lowercase().as_str()) {
+                return Err(WitError::InvalidInput(format!(
+                    "http: header `{}` is set by the host; an action may not send it",
+                    h.name
+                )));
+            }
         }
         let mut builder = self.http.request(method, url).timeout(timeout);
         for h in &req.headers {

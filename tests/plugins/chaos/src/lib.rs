@@ -56,6 +56,32 @@ enum Input {
     },
     /// Fetch a URL.
     Fetch { url: String },
+    /// Fetch a URL sending these headers.
+    FetchWith {
+        url: String,
+        headers: Vec<(String, String)>,
+    },
+    /// Create `count` leads whose `topic` is `bytes` long; with
+    /// `ignore_errors` a refused create is skipped and the action returns
+    /// normally (the host must still fail the call past its caps).
+    CreateMany {
+        count: usize,
+        bytes: usize,
+        #[serde(default)]
+        ignore_errors: bool,
+        /// Then query leads with this limit and say how many came.
+        query_limit: Option<u32>,
+    },
+    /// Query every entity of a kind with this limit; returns how many came.
+    QueryAll { kind: String, limit: u32 },
+    /// Add a note of `bytes` bytes to an entity.
+    Note {
+        kind: String,
+        id: String,
+        bytes: usize,
+    },
+    /// Recurse until the stack runs out.
+    Recurse,
     /// Queue an e-mail.
     Mail { to: String, subject: String },
     /// Notify a user.
@@ -80,6 +106,16 @@ fn kind(name: &str) -> Result<EntityKind, Error> {
 }
 
 struct Chaos;
+
+/// Calls itself with a frame that lives on the stack in linear memory
+/// (the array is borrowed), until that stack runs out.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth as u8; 512]);
+    let below = recurse(std::hint::black_box(depth + 1));
+    std::hint::black_box(&frame);
+    below + u64::from(frame[0])
+}
 
 impl Action for Chaos {
     type Input = Input;
@@ -189,6 +225,55 @@ impl Action for Chaos {
                 let rows: Vec<Value> = crm::Query::new(kind(&k)?).eq(&field, value).fetch()?;
                 Ok(json!({ "rows": rows }))
             }
+            Input::FetchWith { url, headers } => {
+                let mut req = http::Request::get(&url);
+                for (name, value) in &headers {
+                    req = req.header(name, value);
+                }
+                let r = req.send()?;
+                Ok(json!({ "status": r.status, "body": r.text() }))
+            }
+            Input::CreateMany {
+                count,
+                bytes,
+                ignore_errors,
+                query_limit,
+            } => {
+                let topic = "x".repeat(bytes);
+                let mut made = 0;
+                for i in 0..count {
+                    let fields = json!({ "title": format!("lead {i}"), "topic": topic });
+                    match crm::create(EntityKind::Lead, &fields) {
+                        Ok(_) => made += 1,
+                        Err(_) if ignore_errors => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                let queried = match query_limit {
+                    Some(limit) => {
+                        let rows: Vec<Value> =
+                            crm::Query::new(EntityKind::Lead).limit(limit).fetch()?;
+                        Some(rows.len())
+                    }
+                    None => None,
+                };
+                Ok(json!({ "created": made, "queried": queried }))
+            }
+            Input::QueryAll { kind: k, limit } => {
+                let rows: Vec<Value> = crm::Query::new(kind(&k)?).limit(limit).fetch()?;
+                Ok(json!({ "rows": rows.len() }))
+            }
+            Input::Note { kind: k, id, bytes } => {
+                crm::add_note(
+                    &EntityRef {
+                        kind: kind(&k)?,
+                        id,
+                    },
+                    &"n".repeat(bytes),
+                )?;
+                Ok(json!({ "noted": bytes }))
+            }
+            Input::Recurse => Ok(json!({ "depth": recurse(0) })),
             Input::Fetch { url } => {
                 let r = http::Request::get(&url).send()?;
                 Ok(json!({ "status": r.status, "body": r.text() }))
