@@ -72,13 +72,23 @@ async fn move_deal(api: &Api, deal: &str, stage: &str) {
     assert_eq!(a.status, 200, "moving {deal} to {stage}: {}", a.body);
 }
 
+/// Today in the company's time zone: the day the processes issue invoices
+/// on, and so the day the test's payments are dated (a payment dated before
+/// its invoice's issue is not matched).
+fn company_today() -> chrono::NaiveDate {
+    Utc::now()
+        .with_timezone(&robota::clock::COMPANY_TIMEZONE)
+        .date_naive()
+}
+
 fn statement(docs: &[(&str, &str, &str, &str)]) -> String {
+    let paid_on = company_today().format("%d.%m.%Y");
     let mut s = String::from(
         "1CClientBankExchange\r\nВерсияФормата=1.03\r\nКодировка=Windows\r\nРасчСчет=40702810500000001234\r\n",
     );
     for (number, amount, payer_inn, purpose) in docs {
         s.push_str(&format!(
-            "СекцияДокумент=Платежное поручение\r\nНомер={number}\r\nДата=23.11.2026\r\nСумма={amount}\r\n\
+            "СекцияДокумент=Платежное поручение\r\nНомер={number}\r\nДата={paid_on}\r\nСумма={amount}\r\n\
              ПлательщикИНН={payer_inn}\r\nПлательщик1=ООО «Ромашка»\r\nПолучательСчет=40702810500000001234\r\n\
              ПолучательИНН=7736207543\r\nНазначениеПлатежа={purpose}\r\nКонецДокумента\r\n"
         ));
@@ -168,6 +178,37 @@ async fn an_invoice_is_issued_once_rendered_mailed_with_its_pdf_and_paid_from_a_
         "{text}"
     );
     assert!(text.contains("В том числе НДС 20%"), "{text}");
+
+    // The outbox shows the message: its text in Russian formats and its
+    // attachment, which downloads as the PDF that was sent.
+    let listed = api.get("/api/v1/outbox").await.body;
+    let mail_id = items(&listed)[0]["id"].as_str().unwrap().to_owned();
+    let message = api.get(&format!("/api/v1/outbox/{mail_id}")).await;
+    assert_eq!(message.status, 200, "{}", message.body);
+    let body = message.body["text_body"].as_str().unwrap();
+    assert!(body.contains("на сумму 480\u{a0}000,00\u{a0}₽."), "{body}");
+    assert!(!body.contains("RUB"), "{body}");
+    let html = message.body["html_body"].as_str().unwrap();
+    assert!(html.contains("480\u{a0}000,00\u{a0}₽"), "{html}");
+    assert_eq!(message.body["to"], json!([BUYER_EMAIL]));
+    let file = &message.body["files"][0];
+    assert_eq!(file["filename"], format!("Счёт {number}.pdf"));
+    assert_eq!(file["content_type"], "application/pdf");
+    let name: String =
+        url::form_urlencoded::byte_serialize(format!("Счёт {number}.pdf").as_bytes()).collect();
+    let (status, content_type, sent_pdf) = api
+        .get_bytes(&format!(
+            "/api/v1/outbox/{mail_id}/attachments/{}",
+            name.replace('+', "%20")
+        ))
+        .await;
+    assert_eq!((status, content_type.as_str()), (200, "application/pdf"));
+    assert_eq!(file["size"], json!(sent_pdf.len()));
+    assert_eq!(api.get("/api/v1/outbox/no-such-mail").await.status, 404);
+    let (status, _, _) = api
+        .get_bytes(&format!("/api/v1/outbox/{mail_id}/attachments/other.pdf"))
+        .await;
+    assert_eq!(status, 404);
 
     // The same PDF downloads from the API.
     let (status, content_type, pdf) = api.get_bytes(&format!("/api/v1/invoices/{id}/pdf")).await;
@@ -291,7 +332,7 @@ async fn an_invoice_is_issued_once_rendered_mailed_with_its_pdf_and_paid_from_a_
     );
     let paid = api.get(&format!("/api/v1/invoices/{id}")).await.body;
     assert_eq!(paid["status"], "paid");
-    assert_eq!(paid["paid_date"], "2026-11-23");
+    assert_eq!(paid["paid_date"], json!(company_today().to_string()));
     // The paid process moves the deal and tells the manager.
     api.wait_for(
         &format!("/api/v1/deals/{deal}"),

@@ -160,6 +160,120 @@ async fn a_delay_waits_until_the_moved_clock_passes_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_clock_moves_the_engine_the_store_the_actions_and_the_reports() {
+    use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+    let site = Site::new(&[("call.toml", CALL_ON_NEGOTIATION)]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let at = |v: &Value| {
+        DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+
+    // To 23:30 UTC ten days on: 02:30 the next day in Moscow.
+    let target = (Utc::now() + Days::days(10)).date_naive();
+    let to = format!("{target}T23:30:00Z");
+    let moved = api.post("/api/v1/dev/clock", &json!({ "to": to })).await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let now = at(&moved.body["now"]);
+    assert!(
+        (now - at(&json!(to))).num_seconds().abs() < 5,
+        "{}",
+        moved.body
+    );
+    // A local time without an offset is the company's (Moscow, UTC+3).
+    let local = format!("{}T09:00", target + Days::days(2));
+    let moved = api.post("/api/v1/dev/clock", &json!({ "to": local })).await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let now = at(&moved.body["now"]);
+    assert_eq!(
+        now.format("%Y-%m-%dT%H:%M").to_string(),
+        format!("{}T06:00", target + Days::days(2))
+    );
+    // Back in time and bad input are refused and move nothing.
+    let back = api
+        .post(
+            "/api/v1/dev/clock",
+            &json!({ "to": "2001-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(back.status, 422, "{}", back.body);
+    assert!(
+        back.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("moves only forward"),
+        "{}",
+        back.body
+    );
+    let bad = api
+        .post("/api/v1/dev/clock", &json!({ "to": "soon" }))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(
+        bad.body["detail"].as_str().unwrap().contains("`soon`"),
+        "{}",
+        bad.body
+    );
+    let both = api
+        .post(
+            "/api/v1/dev/clock",
+            &json!({ "to": local, "advance": "1d" }),
+        )
+        .await;
+    assert_eq!(both.status, 400, "{}", both.body);
+
+    // The store stamps rows, the engine runs and the action dates its task
+    // by the same moved clock.
+    let deal = create_deal(&api, "Часы", "480000.00").await;
+    let record = api.get(&format!("/api/v1/deals/{deal}")).await.body;
+    assert!(
+        (at(&record["created_at"]) - now).num_minutes().abs() < 5,
+        "{record}"
+    );
+    api.patch(
+        &format!("/api/v1/deals/{deal}"),
+        &json!({ "stage": "negotiation" }),
+    )
+    .await;
+    let runs = api
+        .wait_for(
+            "/api/v1/runs?process=call-on-negotiation",
+            Duration::from_secs(20),
+            |b| items(b).len() == 1 && items(b)[0]["status"] == "completed",
+        )
+        .await;
+    let run = &items(&runs)[0];
+    for field in ["created_at", "finished_at"] {
+        assert!(
+            (at(&run[field]) - now).num_minutes().abs() < 5,
+            "{field}: {run}"
+        );
+    }
+    let tasks = api
+        .get(&format!("/api/v1/tasks?entity_id={deal}"))
+        .await
+        .body;
+    let due = at(&items(&tasks)[0]["due_at"]);
+    assert!(
+        due > now && due - now < Days::days(4),
+        "due {due}, now {now}"
+    );
+
+    // The invoices report's default day is the company's date.
+    api.post(
+        "/api/v1/dev/clock",
+        &json!({ "to": format!("{}T23:30:00Z", target + Days::days(3)) }),
+    )
+    .await;
+    let report = api.get("/api/v1/reports/invoices").await.body;
+    let moscow = target + Days::days(4);
+    assert_eq!(report["to"], json!(moscow.to_string()), "{report}");
+    assert!(NaiveDate::parse_from_str(report["from"].as_str().unwrap(), "%Y-%m-%d").is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let site = Site::new(&[]);
     let server = site.start(&[]);

@@ -424,8 +424,23 @@ async fn send_email_fills_templates_finds_the_recipient_and_attaches_stored_file
         panic!("{:?}", out.changes)
     };
     assert_eq!(m.to, ["buh@romashka.example"]);
-    assert_eq!(m.subject, "Счёт № 2026-00001 от 2026-11-20");
-    assert!(m.text_body.contains("1200.00 RUB"), "{}", m.text_body);
+    assert_eq!(m.subject, "Счёт № 2026-00001 от 20.11.2026");
+    // Amounts and dates as the invoice prints them.
+    assert!(
+        m.text_body.contains("на сумму 1\u{a0}200,00\u{a0}₽."),
+        "{}",
+        m.text_body
+    );
+    let due = m
+        .text_body
+        .split("оплатить его до ")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        chrono::NaiveDate::parse_from_str(due.get(..10).unwrap_or_default(), "%d.%m.%Y").is_ok(),
+        "the due date prints as dd.mm.yyyy: {}",
+        m.text_body
+    );
     assert_eq!(m.attachments[0].filename, "Счёт 2026-00001.pdf");
     assert_eq!(m.attachments[0].content, b"%PDF-1.7 test");
 

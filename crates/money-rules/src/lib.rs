@@ -1,10 +1,12 @@
 //! Money rules shared by the host (which stores invoice totals) and the
 //! actions that print them (the invoice PDF), so a printed VAT line can never
-//! disagree with the stored one.
+//! disagree with the stored one; [`print`] is how amounts and dates print.
 //!
 //! Prices include VAT ("в т.ч. НДС"): a line's amount is quantity × price
 //! rounded to kopecks, and its VAT is amount × rate / (100 + rate), rounded to
 //! kopecks half away from zero, the way Russian invoices round.
+
+pub mod print;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::str::FromStr;

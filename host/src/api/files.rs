@@ -90,7 +90,7 @@ async fn invoice_pdf(State(state): State<AppState>, Path(id): Path<String>) -> A
 
 /// The file as an HTTP body, offered for download under `download_name`
 /// (or its own name). The name goes in RFC 8187 form so Cyrillic survives.
-fn file_response(file: StoredFile, download_name: Option<String>) -> Response {
+pub(super) fn file_response(file: StoredFile, download_name: Option<String>) -> Response {
     let name = download_name.unwrap_or(file.name);
     let ascii: String = name
         .chars()

@@ -144,6 +144,18 @@ pub async fn document() -> Json<Value> {
             "200",
         ),
         (
+            "/api/v1/outbox/{id}",
+            "get",
+            "One message: recipients, subject, text and HTML, attachments, delivery state",
+            "200",
+        ),
+        (
+            "/api/v1/outbox/{id}/attachments/{name}",
+            "get",
+            "One attachment of an outbox message",
+            "200",
+        ),
+        (
             "/api/v1/invoices/{id}/pdf",
             "get",
             "The invoice's PDF (application/pdf)",

@@ -19,6 +19,49 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/runs/{id}/retry", post(retry))
         .route("/api/v1/runs/{id}/cancel", post(cancel))
         .route("/api/v1/outbox", get(outbox))
+        .route("/api/v1/outbox/{id}", get(outbox_message))
+        .route(
+            "/api/v1/outbox/{id}/attachments/{name}",
+            get(outbox_attachment),
+        )
+}
+
+/// One message of the outbox: recipients, subject, both bodies, the
+/// attachments (name, type, size) and its delivery state.
+async fn outbox_message(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (message, _) = state
+        .store
+        .outbox_message(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no message `{id}` in the outbox")))?;
+    Ok(Json(json!(message)))
+}
+
+/// The bytes of one attachment of an outbox message.
+async fn outbox_attachment(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    let (_, files) = state
+        .store
+        .outbox_message(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no message `{id}` in the outbox")))?;
+    let file = files
+        .into_iter()
+        .find(|f| f.filename == name)
+        .ok_or_else(|| ApiError::not_found(format!("message `{id}` has no attachment `{name}`")))?;
+    Ok(super::files::file_response(
+        crate::crm::changes::StoredFile {
+            name: file.filename,
+            content_type: file.content_type,
+            content: file.content,
+        },
+        None,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -74,6 +74,8 @@ impl Templates {
         env.set_keep_trailing_newline(true);
         env.add_filter("add_days", add_days);
         env.add_filter("days_since", days_since);
+        // `money` and `date`: amounts and dates printed as the invoices print them.
+        robota_template_filters::register(&mut env);
         Templates { env }
     }
 

@@ -44,6 +44,34 @@ pub struct OutboxEntry {
     pub sent_at: Option<String>,
 }
 
+/// One outbox message with what it says and carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxMessage {
+    /// The row as listed.
+    #[serde(flatten)]
+    pub entry: OutboxEntry,
+    /// Carbon copies.
+    pub cc: Vec<String>,
+    /// The plain-text body.
+    pub text_body: String,
+    /// The HTML body.
+    pub html_body: Option<String>,
+    /// The attached files (name, type, size); their bytes come from
+    /// `GET /api/v1/outbox/{id}/attachments/{name}`.
+    pub files: Vec<OutboxFile>,
+}
+
+/// An attachment as a message lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxFile {
+    /// The file name.
+    pub filename: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: usize,
+}
+
 fn strings(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
@@ -133,6 +161,52 @@ impl SqliteStore {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    /// One message of the outbox with its bodies and attachments, and the
+    /// attachments' bytes (for the download route).
+    pub async fn outbox_message(
+        &self,
+        id: &str,
+    ) -> Result<Option<(OutboxMessage, Vec<MailAttachment>)>, CrmError> {
+        let row = sqlx::query(
+            "SELECT id, message_id, recipients, cc, subject, text_body, html_body, status, attempts,
+                    last_error, attachments, created_at, sent_at
+             FROM mail_outbox WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(|r| {
+            let files = attachments(&r.get::<String, _>("attachments"));
+            let message = OutboxMessage {
+                entry: OutboxEntry {
+                    id: r.get("id"),
+                    message_id: r.get("message_id"),
+                    to: strings(&r.get::<String, _>("recipients")),
+                    subject: r.get("subject"),
+                    status: r.get("status"),
+                    attempts: r.get("attempts"),
+                    last_error: r.get("last_error"),
+                    attachments: files.iter().map(|a| a.filename.clone()).collect(),
+                    created_at: r.get("created_at"),
+                    sent_at: r.get("sent_at"),
+                },
+                cc: strings(&r.get::<String, _>("cc")),
+                text_body: r.get("text_body"),
+                html_body: r.get("html_body"),
+                files: files
+                    .iter()
+                    .map(|a| OutboxFile {
+                        filename: a.filename.clone(),
+                        content_type: a.content_type.clone(),
+                        size: a.content.len(),
+                    })
+                    .collect(),
+            };
+            (message, files)
+        }))
     }
 
     /// The outbox, newest first, optionally only one status.

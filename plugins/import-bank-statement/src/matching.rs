@@ -28,6 +28,17 @@ pub fn mismatch(doc: &Document, invoice: &Value) -> Option<String> {
         "cancelled" => return Some(format!("invoice {number} is cancelled")),
         _ => {}
     }
+    // ISO dates compare as text. A payment cannot pay an invoice issued
+    // after it: that is another payment (or a typo) for a person to look at.
+    let issued = text("issue_date");
+    if let Some(paid) = doc.received_on()
+        && !issued.is_empty()
+        && paid.as_str() < issued
+    {
+        return Some(format!(
+            "payment dated {paid} is before invoice {number} was issued on {issued}"
+        ));
+    }
     let total = Decimal::from_str(text("total")).unwrap_or_default();
     if doc.amount != total {
         return Some(format!(
@@ -58,6 +69,7 @@ mod tests {
     fn doc(amount: &str, inn: &str) -> Document {
         let mut fields = BTreeMap::new();
         fields.insert("ПлательщикИНН".to_owned(), inn.to_owned());
+        fields.insert("Дата".to_owned(), "23.11.2026".to_owned());
         Document {
             line: 1,
             kind: "Платежное поручение".into(),
@@ -67,7 +79,7 @@ mod tests {
     }
 
     fn invoice(status: &str) -> Value {
-        json!({ "number": "2026-00001", "status": status, "total": "1200.00", "buyer": { "inn": "7736207543" } })
+        json!({ "number": "2026-00001", "status": status, "total": "1200.00", "issue_date": "2026-11-22", "buyer": { "inn": "7736207543" } })
     }
 
     #[test]
@@ -100,6 +112,18 @@ mod tests {
             mismatch(&doc("1200", "7736207543"), &invoice("paid"))
                 .unwrap()
                 .contains("already paid")
+        );
+        let mut early = invoice("sent");
+        early["issue_date"] = json!("2026-11-24");
+        assert_eq!(
+            mismatch(&doc("1200", "7736207543"), &early).as_deref(),
+            Some("payment dated 2026-11-23 is before invoice 2026-00001 was issued on 2026-11-24")
+        );
+        early["issue_date"] = json!("2026-11-23");
+        assert_eq!(
+            mismatch(&doc("1200", "7736207543"), &early),
+            None,
+            "the same day pays"
         );
         assert!(
             mismatch(&doc("1200", "7736207543"), &invoice("cancelled"))

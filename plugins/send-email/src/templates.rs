@@ -21,16 +21,16 @@ pub struct Templates {
 const BUILT_IN: &[(&str, &str, &str)] = &[
     (
         "invoice",
-        "Счёт № {{ invoice.number }} от {{ invoice.issue_date }}",
-        "Здравствуйте!\n\nНаправляем счёт № {{ invoice.number }} на сумму {{ invoice.total }} {{ invoice.currency }}.\n\
-         Просим оплатить его до {{ invoice.due_date }}. Счёт приложен к письму.\n\n\
+        "Счёт № {{ invoice.number }} от {{ invoice.issue_date | date }}",
+        "Здравствуйте!\n\nНаправляем счёт № {{ invoice.number }} на сумму {{ invoice.total | money(invoice.currency) }}.\n\
+         Просим оплатить его до {{ invoice.due_date | date }}. Счёт приложен к письму.\n\n\
          С уважением,\n{{ invoice.seller.name }}",
     ),
     (
         "invoice_reminder",
         "Напоминание об оплате счёта № {{ invoice.number }}",
-        "Здравствуйте!\n\nСрок оплаты счёта № {{ invoice.number }} на сумму {{ invoice.total }} {{ invoice.currency }} \
-         истёк {{ invoice.due_date }}. Просим оплатить его или сообщить, если оплата уже отправлена.\n\n\
+        "Здравствуйте!\n\nСрок оплаты счёта № {{ invoice.number }} на сумму {{ invoice.total | money(invoice.currency) }} \
+         истёк {{ invoice.due_date | date }}. Просим оплатить его или сообщить, если оплата уже отправлена.\n\n\
          С уважением,\n{{ invoice.seller.name }}",
     ),
 ];
@@ -61,6 +61,7 @@ pub fn render(what: &str, source: &str, ctx: &serde_json::Value) -> Result<Strin
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(200_000));
+    robota_template_filters::register(&mut env);
     let bad = |e: minijinja::Error| Error::InvalidInput(format!("{what} template: {e:#}"));
     let template = env.template_from_str(source).map_err(bad)?;
     template.render(Jinja::from_serialize(ctx)).map_err(bad)
@@ -76,7 +77,7 @@ mod tests {
         let ctx = json!({ "invoice": { "number": "2026-00001", "issue_date": "2026-11-22" } });
         assert_eq!(
             render("subject", BUILT_IN[0].1, &ctx).unwrap(),
-            "Счёт № 2026-00001 от 2026-11-22"
+            "Счёт № 2026-00001 от 22.11.2026"
         );
         let e = render("subject", "{{ invoice.numbr }}", &ctx).unwrap_err();
         assert!(format!("{e:?}").contains("subject template"), "{e:?}");
