@@ -20,6 +20,7 @@ pub mod diagnostics;
 pub mod direct;
 pub mod expr;
 pub mod flow;
+mod input_check;
 mod params;
 pub mod runtime;
 pub mod scope;

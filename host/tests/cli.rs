@@ -223,7 +223,8 @@ fn process_validate_names_the_place_of_each_problem() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "id = \"bad\"\n[trigger]\nevent = \"deal.created\"\n[[step]]\nid = \"t\"\nuses = \"create-task@9\"\ninput = { title = \"{{ deal.titel }}\" }\n",
+        "id = \"bad\"\n[trigger]\nevent = \"deal.created\"\n[[step]]\nid = \"t\"\nuses = \"create-task@9\"\ninput = { title = \"{{ deal.titel }}\" }\n\
+         [[step]]\nid = \"m\"\nuses = \"move-stage@1\"\n[step.input]\ndeal_id = \"{{ deal.id }}\"\nstage = 7\nentity = { kind = \"deal\" }\n",
     )
     .unwrap();
     let out = robota(&[
@@ -243,7 +244,21 @@ fn process_validate_names_the_place_of_each_problem() {
     );
     assert!(
         stderr.contains(&format!(
-            "{bad_name}:7:9: step `t`: input: `deal.titel`: a deal has no field `titel`"
+            "{bad_name}:7:19: step `t`: input `title`: `deal.titel`: a deal has no field `titel`"
+        )),
+        "{stderr}"
+    );
+    // The input is checked against the action's input schema, each
+    // problem on its own line: a wrong type, a key the action does not take.
+    assert!(
+        stderr.contains(&format!(
+            "{bad_name}:13:9: step `m`: input `stage`: 7 is not of type \"string\""
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{bad_name}:14:1: step `m`: input `entity`: not an input of `move-stage@1`"
         )),
         "{stderr}"
     );

@@ -351,6 +351,22 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     );
     assert!(items(&api.get("/api/v1/processes").await.body).is_empty());
 
+    // An input the action's schema refuses is refused at upload, at its line.
+    let a = api
+        .send(
+            "PUT",
+            "/api/v1/processes/mover",
+            Some("id = \"mover\"\n[trigger]\nevent = \"deal.created\"\n[[step]]\nid = \"m\"\nuses = \"move-stage@1\"\n[step.input]\ndeal_id = \"{{ deal.id }}\"\nstage = \"won\"\nentity = { kind = \"deal\" }\n".into()),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(a.body["errors"][0]["line"], 10, "{}", a.body);
+    assert_eq!(
+        a.body["errors"][0]["message"],
+        "step `m`: input `entity`: not an input of `move-stage@1`"
+    );
+    assert!(items(&api.get("/api/v1/processes").await.body).is_empty());
+
     // A manual start with bad parameters.
     let good = "id = \"manual\"\n[trigger]\nmanual = true\nparams = { days = \"integer\" }\n[[step]]\nid = \"a\"\nuses = \"create-task@1\"\ninput = { title = \"in {{ params.days }} days\" }\n";
     let a = api

@@ -100,7 +100,7 @@ impl Templates {
         let mut out = BTreeSet::new();
         let mut err = None;
         walk_strings(value, &mut |s| {
-            if err.is_some() || !s.contains("{{") && !s.contains("{%") {
+            if err.is_some() || !is_template(s) {
                 return;
             }
             let found = match whole_expression(s) {
@@ -182,6 +182,11 @@ impl Templates {
 }
 
 /// The expression inside a string that is exactly `{{ expr }}`.
+/// Whether `s` holds a template (`{{ … }}` or `{% … %}`) rather than plain text.
+pub(crate) fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
 fn whole_expression(s: &str) -> Option<&str> {
     let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     // `{{ a }} and {{ b }}` is a template, not one expression.

@@ -6,6 +6,7 @@ use super::catalog::ActionLookup;
 use super::definition::{self, Places, Process, Trigger, Work};
 use super::diagnostics::{Diagnostics, Span};
 use super::expr::Templates;
+use super::input_check::{SchemaCache, SourceSpans, templated_strings};
 use super::scope;
 use crate::crm::EntityKind;
 use crate::crm::schema::spec;
@@ -19,7 +20,8 @@ pub fn validate(
 ) -> Result<Process, Diagnostics> {
     let (process, places) = definition::parse(file, source)?;
     let mut diags = Diagnostics::new(file, source);
-    check(&process, &places, actions, &mut diags);
+    let spans = SourceSpans::parse(source);
+    check(&process, &places, &spans, actions, &mut diags);
     if diags.is_empty() {
         Ok(process)
     } else {
@@ -27,8 +29,15 @@ pub fn validate(
     }
 }
 
-fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: &mut Diagnostics) {
+fn check(
+    process: &Process,
+    places: &Places,
+    spans: &SourceSpans<'_>,
+    actions: &dyn ActionLookup,
+    diags: &mut Diagnostics,
+) {
     let templates = Templates::new();
+    let mut schemas = SchemaCache::default();
     let subject = match &process.trigger {
         Trigger::Entity(t) => Some(t.kind),
         _ => None,
@@ -56,7 +65,14 @@ fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: 
         );
     }
     let mut names = names;
-    for (step, at) in process.steps.iter().zip(&places.steps) {
+    for (index, (step, at)) in process.steps.iter().zip(&places.steps).enumerate() {
+        // A value of the input is reported on its own line when the file
+        // has one for it, else on the input as a whole.
+        let input_at = |path: &[String], key: bool| {
+            spans
+                .step_input(index, path, key)
+                .unwrap_or_else(|| at.input.clone())
+        };
         match &step.work {
             Work::Action {
                 uses,
@@ -86,12 +102,22 @@ fn check(process: &Process, places: &Places, actions: &dyn ActionLookup, diags: 
                         format!("step `{}`: unknown action `{uses}` ({detail})", step.id),
                     );
                 }
-                names.check_vars(
-                    templates.value_variables(input),
-                    at.input.clone(),
-                    &format!("step `{}`: input", step.id),
-                    diags,
-                );
+                for (path, text) in templated_strings(input) {
+                    names.check_vars(
+                        templates.value_variables(&serde_json::Value::String(text.to_owned())),
+                        input_at(&path, false),
+                        &format!("step `{}`: input `{}`", step.id, path.join(".")),
+                        diags,
+                    );
+                }
+                if let Some(manifest) = actions.manifest(uses) {
+                    for problem in schemas.check(&uses.to_string(), &manifest.input_schema, input) {
+                        diags.push(
+                            input_at(&problem.path, problem.key),
+                            format!("step `{}`: {}", step.id, problem.describe()),
+                        );
+                    }
+                }
             }
             Work::Approval(a) => {
                 for (what, text) in [
