@@ -14,6 +14,7 @@ mod engine;
 mod grants;
 mod host;
 pub mod limits;
+mod sandbox;
 mod session;
 mod state;
 mod stdio;

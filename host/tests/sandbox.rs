@@ -339,3 +339,21 @@ async fn a_default_limit_call_succeeds_and_reports_context() {
         json!({"value": [1, 2], "run_id": "run-1", "step_id": "step-1", "idempotency_key": "run-1/step-1", "attempt": 3})
     );
 }
+
+#[tokio::test]
+async fn every_call_gets_a_never_used_instance() {
+    let host = host();
+    let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
+    let store = store().await;
+    for i in 0..10 {
+        let out = host
+            .call(
+                &chaos,
+                request(json!({"do": "count"}), Grants::none(), store.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.output["calls"], 1, "call {i} ran in a used instance");
+        assert_eq!(out.stdout, "call 1 of this instance\n", "call {i}");
+    }
+}

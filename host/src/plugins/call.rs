@@ -5,8 +5,9 @@ use super::bindings::{ActionPre, WitContext, WitError, WitManifest};
 use super::engine::{LoadedPlugin, PluginHost};
 use super::grants::Grants;
 use super::limits::Limits;
+use super::sandbox::{FreshStore, start_deadline};
 use super::session::CrmSession;
-use super::state::{CallState, ChangeBudget, MemoryCap};
+use super::state::CallState;
 use super::stdio::CappedPipe;
 use crate::crm::EntityRef;
 use crate::crm::changes::Change;
@@ -16,31 +17,6 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::{Store as WasmStore, UpdateDeadline};
-
-/// How many epoch ticks guest code runs before the host checks its deadline
-/// and lets other tasks run.
-const SLICE_TICKS: u64 = 2;
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::WasiCtxBuilder;
-
-/// The server's clock as an action's WASI wall clock.
-struct WallClock(Arc<dyn crate::clock::Clock>);
-
-impl wasmtime_wasi::HostWallClock for WallClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_micros(1)
-    }
-
-    fn now(&self) -> Duration {
-        let now = self.0.now();
-        // Before 1970 cannot happen with a clock that only moves forward.
-        Duration::new(
-            u64::try_from(now.timestamp()).unwrap_or(0),
-            now.timestamp_subsec_nanos(),
-        )
-    }
-}
 
 /// One line an action logged.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -172,85 +148,25 @@ fn wit_error_parts(e: WitError) -> (&'static str, String) {
 }
 
 impl PluginHost {
-    fn new_state(
-        &self,
-        plugin_id: &str,
-        grants: Grants,
-        config: Arc<BTreeMap<String, String>>,
-        session: Option<CrmSession>,
-        limits: Limits,
-        key: String,
-    ) -> (CallState, CappedPipe, CappedPipe) {
-        let stdout = CappedPipe::new(limits.log_bytes);
-        let stderr = CappedPipe::new(limits.log_bytes);
-        // No preopened folders, no environment, no arguments, no sockets:
-        // everything an action reaches goes through a capability.
-        let wasi = WasiCtxBuilder::new()
-            .wall_clock(WallClock(self.settings.clock.clone()))
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let state = CallState {
-            wasi,
-            table: ResourceTable::new(),
-            memory: MemoryCap {
-                max_bytes: limits.memory_bytes.min(self.settings.max_memory_bytes),
-                refused: None,
-            },
-            plugin_id: plugin_id.to_owned(),
-            grants,
-            config,
-            session,
-            budget: ChangeBudget::new(&limits),
-            http: self.http.clone(),
-            started: Instant::now(),
-            limits,
-            idempotency_key: key,
-            mails_sent: 0,
-            logs: Vec::new(),
-            log_bytes: 0,
-            logs_dropped: 0,
-        };
-        (state, stdout, stderr)
-    }
-
-    fn new_store(&self, state: CallState, limits: &Limits) -> WasmStore<CallState> {
-        let deadline = limits.deadline;
-        let mut store = WasmStore::new(&self.engine, state);
-        store.limiter(|s| &mut s.memory);
-        // Wasmtime refuses to copy more than this from the guest in one host
-        // call, before any host function allocates for it.
-        store.set_hostcall_fuel(limits.host_call_bytes);
-        // Guest code runs in slices of a few epoch ticks. At the end of each
-        // slice it either stops (past its deadline) or yields to the executor,
-        // so a busy action never holds a worker thread away from other calls.
-        let started = Instant::now();
-        store.set_epoch_deadline(SLICE_TICKS);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if started.elapsed() >= deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(SLICE_TICKS)
-            })
-        });
-        store
+    /// Makes one instance of `plugin` (a fresh store and instantiation) and
+    /// drops it: the part of a call's cost that instantiating is (the
+    /// `plugin_call` benchmark reports it).
+    pub async fn instantiate_unused(&self, plugin: &LoadedPlugin) -> anyhow::Result<()> {
+        let mut fresh = self.sandbox.store(&plugin.manifest.id, &Limits::default());
+        plugin
+            .pre
+            .instantiate_async(&mut fresh.store)
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(())
     }
 
     /// Calls `describe` with no grants and default limits.
     pub(crate) async fn describe(&self, pre: &ActionPre<CallState>) -> anyhow::Result<WitManifest> {
         let limits = Limits::default();
-        let (state, _out, stderr) = self.new_state(
-            "(describing)",
-            Grants::none(),
-            Arc::new(BTreeMap::new()),
-            None,
-            limits,
-            String::new(),
-        );
-        let mut store = self.new_store(state, &limits);
+        let FreshStore {
+            mut store, stderr, ..
+        } = self.sandbox.store("(describing)", &limits);
         let run = async {
             let action = pre.instantiate_async(&mut store).await?;
             action.call_describe(&mut store).await
@@ -286,17 +202,23 @@ impl PluginHost {
             .await
             .map_err(|e| CallError::Host(e.into()))?;
         let started = Instant::now();
-        let grants = req.grants.intersect(&plugin.wanted);
-        let session = CrmSession::with_read(req.store.clone(), std::mem::take(&mut req.read));
-        let (state, stdout, stderr) = self.new_state(
-            &plugin.manifest.id,
-            grants,
-            req.config.clone(),
-            Some(session),
-            limits,
-            req.idempotency_key.clone(),
-        );
-        let mut store = self.new_store(state, &limits);
+        let FreshStore {
+            mut store,
+            stdout,
+            stderr,
+        } = self.sandbox.store(&plugin.manifest.id, &limits);
+        {
+            // Give the fresh store this call's grants and CRM.
+            let state = store.data_mut();
+            state.grants = req.grants.intersect(&plugin.wanted);
+            state.config = req.config.clone();
+            state.session = Some(CrmSession::with_read(
+                req.store.clone(),
+                std::mem::take(&mut req.read),
+            ));
+            state.idempotency_key = req.idempotency_key.clone();
+        }
+        start_deadline(&mut store, limits.deadline);
         let ctx = WitContext {
             run_id: req.run_id,
             step_id: req.step_id,
@@ -340,8 +262,8 @@ impl PluginHost {
         if started.elapsed() > limits.deadline {
             return Err(CallError::Deadline(limits.deadline));
         }
-        let state = store.into_data();
-        let mut logs = state.logs;
+        let state = store.data_mut();
+        let mut logs = std::mem::take(&mut state.logs);
         if state.logs_dropped > 0 {
             logs.push(LogLine {
                 level: "warn",
@@ -351,12 +273,18 @@ impl PluginHost {
                 ),
             });
         }
+        let changes = state
+            .session
+            .take()
+            .map(CrmSession::into_changes)
+            .unwrap_or_default();
+        // Dropping the store here, not on a blocking thread: measured, the
+        // hand-off cost a Rust call more than the slot reset it saved a
+        // Python one.
+        drop(store);
         Ok(CallOutcome {
             output,
-            changes: state
-                .session
-                .map(CrmSession::into_changes)
-                .unwrap_or_default(),
+            changes,
             logs,
             stdout: stdout.contents(),
             stderr: stderr.contents(),

@@ -6,6 +6,7 @@ use super::Manifest;
 use super::bindings::{ActionPre, WitManifest};
 use super::cache::{ComponentCache, Origin, digest};
 use super::grants::{Capability, Grants};
+use super::sandbox::Sandbox;
 use super::state::CallState;
 use crate::clock::{Clock, SystemClock};
 use anyhow::Context as _;
@@ -103,9 +104,8 @@ pub struct PluginHost {
     linker: Linker<CallState>,
     cache: Option<ComponentCache>,
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
-    pub(crate) http: reqwest::Client,
+    pub(crate) sandbox: Sandbox,
     pub(crate) slots: Semaphore,
-    pub(crate) settings: HostSettings,
     _ticker: EpochTicker,
 }
 
@@ -159,13 +159,17 @@ impl PluginHost {
             .context("building the HTTP client")?;
         let ticker = EpochTicker::start(engine.clone(), settings.epoch_tick)?;
         Ok(PluginHost {
+            sandbox: Sandbox {
+                engine: engine.clone(),
+                http,
+                clock: settings.clock.clone(),
+                max_memory_bytes: settings.max_memory_bytes,
+            },
             engine,
             linker,
             cache: settings.cache_dir.clone().map(ComponentCache::new),
             loaded: Mutex::new(HashMap::new()),
-            http,
             slots: Semaphore::new(n as usize),
-            settings,
             _ticker: ticker,
         })
     }

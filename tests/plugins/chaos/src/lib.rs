@@ -82,6 +82,9 @@ enum Input {
     },
     /// Recurse until the stack runs out.
     Recurse,
+    /// Count this call in the instance's own memory and print it: a
+    /// never-used instance always answers 1.
+    Count,
     /// Queue an e-mail.
     Mail { to: String, subject: String },
     /// Notify a user.
@@ -106,6 +109,9 @@ fn kind(name: &str) -> Result<EntityKind, Error> {
 }
 
 struct Chaos;
+
+/// Calls this instance has run (see `Input::Count`).
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Calls itself with a frame that lives on the stack in linear memory
 /// (the array is borrowed), until that stack runs out.
@@ -274,6 +280,11 @@ impl Action for Chaos {
                 Ok(json!({ "noted": bytes }))
             }
             Input::Recurse => Ok(json!({ "depth": recurse(0) })),
+            Input::Count => {
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                println!("call {n} of this instance");
+                Ok(json!({ "calls": n }))
+            }
             Input::Fetch { url } => {
                 let r = http::Request::get(&url).send()?;
                 Ok(json!({ "status": r.status, "body": r.text() }))
