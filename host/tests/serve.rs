@@ -902,7 +902,8 @@ async fn a_payment_request_is_approved_or_sent_back_by_the_head_of_sales() {
         items(&open)[0]["title"]
             .as_str()
             .unwrap()
-            .starts_with("Оплатить 120000")
+            .starts_with("Оплатить 120\u{a0}000,00\u{a0}₽"),
+        "{open}"
     );
     head.post(
         &format!("/api/v1/approvals/{}/approve", for_request(&ids[0])),

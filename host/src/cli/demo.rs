@@ -140,11 +140,10 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
     }
     drop(store);
     println!(
-        "try: move a deal into \"invoice\" (scenario 1: invoice, PDF, e-mail), then read its runs:\n  \
-         curl -X PATCH -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \
+        "try: paste the export lines below into another shell, then follow README's walks, e.g.\n  \
+         curl -s -X PATCH -H \"$H\" -H 'content-type: application/json' \
          -d '{{\"stage\":\"invoice\"}}' $URL/api/v1/deals/demo-deal-pumps\n  \
-         curl -H \"Authorization: Bearer $TOKEN\" $URL/api/v1/runs\n  \
-         curl -H \"Authorization: Bearer $TOKEN\" \"$URL/api/v1/invoices?deal_id=demo-deal-pumps\""
+         curl -s -H \"$H\" \"$URL/api/v1/invoices?deal_id=demo-deal-pumps\""
     );
     serve(ServeOptions {
         db,
