@@ -96,8 +96,11 @@ impl ShiftedClock {
                 crate::crm::timestamp_text(now)
             ));
         }
-        let by = (at - now).to_std().unwrap_or_default();
-        self.advance(by);
+        // Whole milliseconds, rounded up: the clock then reads `at` or a
+        // moment after it, never a moment before.
+        let us = (at - now).num_microseconds().unwrap_or(i64::MAX);
+        let ms = us.saturating_add(999) / 1000;
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
         Ok(())
     }
 
@@ -130,8 +133,8 @@ mod tests {
         let c = ShiftedClock::new();
         let target = Utc::now() + chrono::Duration::days(2);
         c.advance_to(target).unwrap();
-        let off = (c.now() - target).num_milliseconds();
-        assert!((0..1000).contains(&off), "{off} ms past the target");
+        let off = (c.now() - target).num_microseconds().unwrap();
+        assert!((0..1_000_000).contains(&off), "{off} µs past the target");
         let e = c.advance_to(Utc::now()).unwrap_err();
         assert!(e.starts_with("the clock moves only forward: "), "{e}");
     }

@@ -15,6 +15,19 @@ use robota_plugin_artifacts::CHAOS;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+/// Asserts the call failed with the action error `kind: message`.
+fn assert_refused<T: std::fmt::Debug>(r: Result<T, CallError>, kind: &str, message: &str) {
+    match r {
+        Err(CallError::Action {
+            kind: k,
+            message: m,
+        }) => {
+            assert_eq!((k, m.as_str()), (kind, message));
+        }
+        other => panic!("expected {kind}: {message}, got {other:?}"),
+    }
+}
+
 async fn lead_count(store: &robota::store::SqliteStore) -> usize {
     store
         .query(EntityKind::Lead, &[], 1000)
@@ -174,13 +187,11 @@ async fn a_host_call_carrying_more_than_its_cap_names_the_cap() {
             ),
         )
         .await;
-    match r {
-        Err(CallError::Action { kind, message }) => {
-            assert_eq!(kind, "invalid-input");
-            assert_eq!(message, "a note is 100000 bytes; at most 65536 are allowed");
-        }
-        other => panic!("expected the note cap, got {other:?}"),
-    }
+    assert_refused(
+        r,
+        "invalid-input",
+        "a note is 100000 bytes; at most 65536 are allowed",
+    );
 }
 
 #[tokio::test]
@@ -198,16 +209,11 @@ async fn an_entity_field_has_a_size_cap() {
             ),
         )
         .await;
-    match r {
-        Err(CallError::Action { kind, message }) => {
-            assert_eq!(kind, "invalid-input");
-            assert_eq!(
-                message,
-                "lead.topic: the text is 70000 bytes; at most 65536 are allowed"
-            );
-        }
-        other => panic!("expected the field cap, got {other:?}"),
-    }
+    assert_refused(
+        r,
+        "invalid-input",
+        "lead.topic: the text is 70000 bytes; at most 65536 are allowed",
+    );
     assert_eq!(lead_count(&store).await, 0);
 }
 
@@ -256,17 +262,10 @@ async fn a_guest_may_not_set_host_or_hop_by_hop_headers() {
                 ),
             )
             .await;
-        match r {
-            Err(CallError::Action { kind, message }) => {
-                assert_eq!(kind, "invalid-input");
-                assert_eq!(
-                    message,
-                    format!(
-                        "http: header `{header}` is set by the host; an action may not send it"
-                    )
-                );
-            }
-            other => panic!("expected `{header}` refused, got {other:?}"),
-        }
+        assert_refused(
+            r,
+            "invalid-input",
+            &format!("http: header `{header}` is set by the host; an action may not send it"),
+        );
     }
 }

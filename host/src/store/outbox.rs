@@ -72,6 +72,23 @@ pub struct OutboxFile {
     pub size: usize,
 }
 
+/// An outbox row as listed, from a row with its columns and its decoded
+/// attachments.
+fn entry(r: &sqlx::sqlite::SqliteRow, files: &[MailAttachment]) -> OutboxEntry {
+    OutboxEntry {
+        id: r.get("id"),
+        message_id: r.get("message_id"),
+        to: strings(&r.get::<String, _>("recipients")),
+        subject: r.get("subject"),
+        status: r.get("status"),
+        attempts: r.get("attempts"),
+        last_error: r.get("last_error"),
+        attachments: files.iter().map(|a| a.filename.clone()).collect(),
+        created_at: r.get("created_at"),
+        sent_at: r.get("sent_at"),
+    }
+}
+
 fn strings(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
@@ -181,18 +198,7 @@ impl SqliteStore {
         Ok(row.map(|r| {
             let files = attachments(&r.get::<String, _>("attachments"));
             let message = OutboxMessage {
-                entry: OutboxEntry {
-                    id: r.get("id"),
-                    message_id: r.get("message_id"),
-                    to: strings(&r.get::<String, _>("recipients")),
-                    subject: r.get("subject"),
-                    status: r.get("status"),
-                    attempts: r.get("attempts"),
-                    last_error: r.get("last_error"),
-                    attachments: files.iter().map(|a| a.filename.clone()).collect(),
-                    created_at: r.get("created_at"),
-                    sent_at: r.get("sent_at"),
-                },
+                entry: entry(&r, &files),
                 cc: strings(&r.get::<String, _>("cc")),
                 text_body: r.get("text_body"),
                 html_body: r.get("html_body"),
@@ -227,21 +233,7 @@ impl SqliteStore {
         .map_err(db_err)?;
         Ok(rows
             .into_iter()
-            .map(|r| OutboxEntry {
-                id: r.get("id"),
-                message_id: r.get("message_id"),
-                to: strings(&r.get::<String, _>("recipients")),
-                subject: r.get("subject"),
-                status: r.get("status"),
-                attempts: r.get("attempts"),
-                last_error: r.get("last_error"),
-                attachments: attachments(&r.get::<String, _>("attachments"))
-                    .into_iter()
-                    .map(|a| a.filename)
-                    .collect(),
-                created_at: r.get("created_at"),
-                sent_at: r.get("sent_at"),
-            })
+            .map(|r| entry(&r, &attachments(&r.get::<String, _>("attachments"))))
             .collect())
     }
 }
