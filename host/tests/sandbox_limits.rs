@@ -50,7 +50,9 @@ async fn a_call_buffering_more_changes_than_its_cap_fails_naming_the_cap_and_com
         req.limits.changes = 1_000;
         match host.call(&chaos, req).await {
             Err(CallError::Limit(m)) => assert!(
-                m.contains("change limit exceeded") && m.contains("at most 1000 CRM changes"),
+                m.contains("change limit exceeded")
+                    && m.contains("at most 1000 CRM changes")
+                    && m.contains("raise `max_changes` in plugins.toml"),
                 "{m}"
             ),
             other => {
@@ -171,7 +173,7 @@ async fn a_host_call_carrying_more_than_its_cap_names_the_cap() {
     match host.call(&chaos, req).await {
         Err(CallError::Limit(m)) => assert_eq!(
             m,
-            "host call too large: the action passed more than 1048576 bytes to one host call; that is the cap"
+            "host call too large: the action passed more than 1048576 bytes to one host call; that is the cap (send less at a time, or raise `max_host_call` in plugins.toml)"
         ),
         other => panic!("expected the host-call cap, got {other:?}"),
     }

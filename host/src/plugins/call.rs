@@ -262,8 +262,8 @@ impl PluginHost {
         if started.elapsed() > limits.deadline {
             return Err(CallError::Deadline(limits.deadline));
         }
-        let state = store.data_mut();
-        let mut logs = std::mem::take(&mut state.logs);
+        let state = store.into_data();
+        let mut logs = state.logs;
         if state.logs_dropped > 0 {
             logs.push(LogLine {
                 level: "warn",
@@ -275,13 +275,8 @@ impl PluginHost {
         }
         let changes = state
             .session
-            .take()
             .map(CrmSession::into_changes)
             .unwrap_or_default();
-        // Dropping the store here, not on a blocking thread: measured, the
-        // hand-off cost a Rust call more than the slot reset it saved a
-        // Python one.
-        drop(store);
         Ok(CallOutcome {
             output,
             changes,
@@ -315,7 +310,7 @@ fn classify_trap(
     }
     if format!("{e:#}").contains("fuel allocated for hostcalls has been exhausted") {
         return CallError::Limit(format!(
-            "host call too large: the action passed more than {} bytes to one host call; that is the cap",
+            "host call too large: the action passed more than {} bytes to one host call; that is the cap (send less at a time, or raise `max_host_call` in plugins.toml)",
             limits.host_call_bytes
         ));
     }

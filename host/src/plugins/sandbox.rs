@@ -48,9 +48,13 @@ pub(crate) struct FreshStore {
 
 /// What making a store needs.
 pub(crate) struct Sandbox {
+    /// The engine the stores belong to.
     pub engine: Engine,
+    /// The HTTP client of `http.fetch` (no redirects).
     pub http: reqwest::Client,
+    /// The actions' WASI wall clock.
     pub clock: Arc<dyn Clock>,
+    /// The host's ceiling on any call's memory cap.
     pub max_memory_bytes: usize,
 }
 

@@ -101,12 +101,12 @@ impl ChangeBudget {
             .saturating_add(HOST_BYTES_PER_CHANGE);
         let why = if self.changes + 1 > self.max_changes {
             Some(format!(
-                "change limit exceeded: a call may buffer at most {} CRM changes (creates, updates, notes, links, files, mails, notifications) for its commit",
+                "change limit exceeded: a call may buffer at most {} CRM changes (creates, updates, notes, links, files, mails, notifications) for its commit (split the work over steps, or raise `max_changes` in plugins.toml)",
                 self.max_changes
             ))
         } else if self.bytes.saturating_add(cost) > self.max_bytes {
             Some(format!(
-                "change limit exceeded: a call's buffered CRM changes may take at most {} bytes of host memory; {} changes took {} and the next needs {cost}",
+                "change limit exceeded: a call's buffered CRM changes may take at most {} bytes of host memory; {} changes took {} and the next needs {cost} (split the work over steps, or raise `max_change_bytes` in plugins.toml)",
                 self.max_bytes, self.changes, self.bytes
             ))
         } else {
