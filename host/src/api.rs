@@ -5,6 +5,7 @@
 
 mod approvals;
 pub mod auth;
+mod deal_items;
 mod entities;
 mod files;
 mod openapi;
@@ -13,6 +14,7 @@ pub mod problem;
 mod processes;
 mod reports;
 mod runs;
+mod settings;
 mod statements;
 
 use crate::engine::{Engine, ShiftedClock};
@@ -49,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(approvals::routes())
         .merge(plugins::routes())
+        .merge(settings::routes())
+        .merge(deal_items::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/dev/clock", post(move_clock))
         .route_layer(middleware::from_fn_with_state(

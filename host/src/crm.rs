@@ -3,6 +3,7 @@
 //! this module has checked.
 
 pub mod changes;
+pub mod custom_fields;
 pub mod filter;
 pub mod money;
 pub mod schema;
@@ -108,10 +109,13 @@ pub enum CrmError {
     /// The input is wrong as a whole.
     #[error("{0}")]
     Invalid(String),
-    /// Moving into a stage needs fields the deal lacks.
-    #[error("stage `{stage}` requires fields that are empty: {}", .missing.join(", "))]
+    /// Moving into a deal stage or a lead status needs fields the record
+    /// lacks.
+    #[error("{of} `{stage}` requires fields that are empty: {}", .missing.join(", "))]
     MissingStageFields {
-        /// The stage's code.
+        /// "stage" (a deal's) or "status" (a lead's).
+        of: &'static str,
+        /// The stage's or status's code.
         stage: String,
         /// The fields that are empty.
         missing: Vec<String>,

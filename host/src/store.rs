@@ -14,10 +14,12 @@ mod native;
 pub mod outbox;
 pub mod processes;
 pub mod reports;
+mod required;
 pub mod rounds;
 mod rows;
 pub mod runs;
 pub mod schedules;
+pub mod settings;
 pub mod sqlite;
 #[cfg(test)]
 mod testing;

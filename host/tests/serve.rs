@@ -499,16 +499,7 @@ input = { title = "No discount: {{ steps.ask.output.comment }}", entity = { kind
 "#;
 
 fn token(site: &Site, role: &str) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_robota"))
-        .args(["token", "create", "--role", role, "--db", &site.db()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    site.token(role)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

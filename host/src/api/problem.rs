@@ -75,9 +75,9 @@ impl From<CrmError> for ApiError {
                 ApiError::unprocessable(e.to_string()).with("field", json!(field))
             }
             CrmError::Invalid(_) => ApiError::unprocessable(e.to_string()),
-            CrmError::MissingStageFields { stage, missing } => {
+            CrmError::MissingStageFields { of, stage, missing } => {
                 ApiError::unprocessable(e.to_string())
-                    .with("stage", json!(stage))
+                    .with(of, json!(stage))
                     .with("missing", json!(missing))
             }
             CrmError::NotFound(_) | CrmError::FileNotFound { .. } => {

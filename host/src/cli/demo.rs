@@ -5,6 +5,8 @@
 use super::serve::{ServeOptions, serve};
 use crate::crm::EntityKind;
 use crate::crm::changes::Change;
+use crate::crm::custom_fields::CustomFieldDef;
+use crate::store::settings::Stage;
 use crate::store::sqlite::Durability;
 use crate::store::{CrmStore, SqliteStore};
 use anyhow::Context as _;
@@ -160,6 +162,87 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
     .await
 }
 
+/// Scenario 2's rules: what a lead must have from qualification on, and a
+/// "contract signed" stage that needs the contract's custom fields.
+async fn shape_crm(store: &SqliteStore) -> anyhow::Result<()> {
+    let lead_fields: Vec<String> = ["phone", "email", "city", "topic"]
+        .map(String::from)
+        .to_vec();
+    for status in [
+        "qualification",
+        "proposal_sent",
+        "meeting",
+        "agreement_received",
+        "converted",
+    ] {
+        store.set_lead_status_fields(status, &lead_fields).await?;
+    }
+    store
+        .put_stage(
+            "pipeline-sales",
+            &Stage {
+                code: "contract_signed".into(),
+                name: "Contract signed".into(),
+                sort: 25,
+                semantic: "open".into(),
+                required_fields: vec!["company_id".into()],
+            },
+        )
+        .await?;
+    let field = |name: &str, label: &str, ty: &str| CustomFieldDef {
+        name: name.into(),
+        label: label.into(),
+        ty: ty.into(),
+        options: vec![],
+        required_at: vec!["contract_signed".into()],
+    };
+    store
+        .put_custom_field_defs(
+            EntityKind::Deal,
+            &[
+                field("contract_number", "№ договора", "text"),
+                field("act_signing_days", "Срок подписания акта, дней", "number"),
+                field("site_address", "Адрес объекта", "text"),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Leads in several statuses of the lead pipeline.
+fn demo_leads(manager: &str) -> Vec<Change> {
+    let lead = |id: &str, fields: Value| {
+        let mut fields = fields;
+        fields["responsible_id"] = json!(manager);
+        create(EntityKind::Lead, id, fields)
+    };
+    vec![
+        lead(
+            "demo-lead-bakery",
+            json!({ "title": "Пекарня на Лесной: оборудование цеха", "name": "Пётр Соколов",
+                    "phone": "8 (916) 555-12-34", "source": "website" }),
+        ),
+        lead(
+            "demo-lead-cafe",
+            json!({ "title": "Кафе «Уют»: франшиза", "name": "Елена Смирнова", "phone": "+7 903 111-22-33",
+                    "email": "elena@uyut.example", "city": "Тверь", "topic": "Франшиза кофейни",
+                    "status": "qualification", "source": "exhibition" }),
+        ),
+        lead(
+            "demo-lead-fitness",
+            json!({ "title": "Фитнес-клуб «Сила»", "name": "Андрей Волков", "phone": "+7 921 444-55-66",
+                    "email": "volkov@sila.example", "city": "Санкт-Петербург", "topic": "Открытие клуба под ключ",
+                    "status": "meeting", "source": "call" }),
+        ),
+        lead(
+            "demo-lead-romashka",
+            json!({ "title": "Ромашка: второй склад", "name": "Сергей Кузнецов", "phone": "8 495 123-45-67",
+                    "email": "S.Kuznetsov@romashka.example", "city": "Москва", "topic": "Насосы для склада",
+                    "status": "agreement_received", "source": "call" }),
+        ),
+    ]
+}
+
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
@@ -259,7 +342,9 @@ async fn seed(store: &SqliteStore) -> anyhow::Result<bool> {
             "company_id": "demo-company-neva", "responsible_id": manager }),
         ),
     ];
+    shape_crm(store).await?;
     store.commit(&changes).await?;
+    store.commit(&demo_leads(manager)).await?;
     // Seed events are history, not news: start the engine after them.
     store.skip_events_to_now().await?;
     Ok(true)

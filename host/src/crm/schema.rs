@@ -128,15 +128,17 @@ const fn computed(name: &'static str, ty: FieldType) -> FieldSpec {
 pub const VAT_RATES: &[&str] = &["20", "10", "0", "none"];
 /// User roles.
 pub const ROLES: &[&str] = &["manager", "head_of_sales", "accountant", "admin"];
-/// Lead statuses, in the order a lead moves through them.
+/// Lead statuses, in the order a lead moves through them (seed 002); a
+/// lead leaves the pipeline as `converted` (through the conversion) or
+/// `junk`.
 pub const LEAD_STATUSES: &[&str] = &[
     "new",
     "qualification",
     "proposal_sent",
     "meeting",
-    "agreement",
+    "agreement_received",
     "converted",
-    "lost",
+    "junk",
 ];
 /// Invoice statuses.
 pub const INVOICE_STATUSES: &[&str] = &["draft", "sent", "paid", "overdue", "cancelled"];

@@ -443,7 +443,22 @@ pub fn check_transition(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<(), CrmError> {
-    if kind != EntityKind::PaymentRequest || from == to {
+    if from == to {
+        return Ok(());
+    }
+    // A lead is converted once, by the conversion (which sets the ids of
+    // what it made); after that its status is history.
+    if kind == EntityKind::Lead {
+        return match (from, to) {
+            (Some("converted"), Some(to)) => Err(CrmError::field(
+                kind,
+                "status",
+                format!("the lead is converted; it cannot become `{to}`"),
+            )),
+            _ => Ok(()),
+        };
+    }
+    if kind != EntityKind::PaymentRequest {
         return Ok(());
     }
     let (Some(from), Some(to)) = (from, to) else {
@@ -542,6 +557,17 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
                 return Err(CrmError::field(kind, "ogrn", format!("must be {want}")));
             }
         }
+    }
+    if kind == EntityKind::Lead
+        && str_field(record, "status") == Some("converted")
+        && (str_field(record, "converted_deal_id").is_none()
+            || str_field(record, "converted_contact_id").is_none())
+    {
+        return Err(CrmError::field(
+            kind,
+            "status",
+            "a lead becomes `converted` by POST /api/v1/leads/{id}/convert",
+        ));
     }
     if kind == EntityKind::PaymentRequest
         && let Some(amount) = record.get("amount")

@@ -3,6 +3,7 @@
 //! timeline entry and the event in the same transaction.
 
 use super::native::{Constraint, Native, native_err, violates};
+use super::required::{check_custom_fields, check_entry, moved};
 use super::rows::{self, Sql, column_values, statements};
 use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail, StoredFile};
 use crate::crm::money::{money_text, put_invoice_totals, totals};
@@ -164,8 +165,8 @@ fn create(
     check_record(kind, &record)?;
     check_references(conn, kind, &record)?;
     check_custom_fields(conn, kind, &record)?;
-    if kind == EntityKind::Deal {
-        check_stage(conn, &record)?;
+    if moved(kind, None, &record) {
+        check_entry(conn, kind, &record)?;
     }
     let now = now_text();
     let mut values = vec![
@@ -235,12 +236,10 @@ fn update(
     )?;
     check_references(conn, kind, &record)?;
     check_custom_fields(conn, kind, &record)?;
-    let stage_moved = kind == EntityKind::Deal
-        && (current.get("stage") != record.get("stage")
-            || current.get("pipeline_id") != record.get("pipeline_id"));
-    if stage_moved {
-        check_stage(conn, &record)?;
+    if moved(kind, Some(&current), &record) {
+        check_entry(conn, kind, &record)?;
     }
+    let stage_moved = kind == EntityKind::Deal && moved(kind, Some(&current), &record);
     let mut changes = Map::new();
     for (k, v) in &record {
         let old = current.get(k).unwrap_or(&Value::Null);
@@ -486,124 +485,6 @@ fn check_references(
         }
     }
     Ok(())
-}
-
-/// Custom field values must be defined for the kind and have the defined type.
-fn check_custom_fields(
-    conn: &Native,
-    kind: EntityKind,
-    record: &Map<String, Value>,
-) -> Result<(), CrmError> {
-    let Some(Value::Object(values)) = record.get("custom_fields") else {
-        return Ok(());
-    };
-    if values.is_empty() {
-        return Ok(());
-    }
-    // (code, type, options) of each defined field.
-    let defs: Vec<(String, String, Option<String>)> = conn
-        .prepare_cached("SELECT code, type, options FROM custom_field_defs WHERE entity_kind = ?1")
-        .and_then(|mut select| {
-            select
-                .query_map([kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        })
-        .map_err(native_err)?;
-    for (code, value) in values {
-        let name = format!("custom_fields.{code}");
-        let Some((_, ty, options)) = defs.iter().find(|d| d.0 == *code) else {
-            return Err(CrmError::field(
-                kind,
-                &name,
-                "no such custom field is defined",
-            ));
-        };
-        if value.is_null() {
-            continue;
-        }
-        let ok = match ty.as_str() {
-            "text" => value.is_string(),
-            "number" => value.is_i64(),
-            "decimal" => crate::crm::filter::decimal_of(value).is_some() && !value.is_f64(),
-            "date" => value
-                .as_str()
-                .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
-            "bool" => value.is_boolean(),
-            "enum" => {
-                let options: Vec<String> = options
-                    .as_deref()
-                    .and_then(|o| serde_json::from_str(o).ok())
-                    .unwrap_or_default();
-                value
-                    .as_str()
-                    .is_some_and(|s| options.iter().any(|o| o == s))
-            }
-            _ => false,
-        };
-        if !ok {
-            return Err(CrmError::field(
-                kind,
-                &name,
-                format!("{value} is not a valid {ty}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The deal's stage must exist in its pipeline, and the deal must have every
-/// field the stage requires.
-fn check_stage(conn: &Native, record: &Map<String, Value>) -> Result<(), CrmError> {
-    let pipeline = record
-        .get("pipeline_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let stage = record
-        .get("stage")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let required: String = conn
-        .prepare_cached("SELECT required_fields FROM stages WHERE pipeline_id = ?1 AND code = ?2")
-        .and_then(|mut select| select.query_row([pipeline, stage], |r| r.get(0)).optional())
-        .map_err(native_err)?
-        .ok_or_else(|| {
-            CrmError::field(
-                EntityKind::Deal,
-                "stage",
-                format!("`{stage}` is not a stage of pipeline `{pipeline}`"),
-            )
-        })?;
-    let required: Vec<String> = serde_json::from_str(&required).unwrap_or_default();
-    let missing: Vec<String> = required
-        .into_iter()
-        .filter(|name| {
-            let value = match name.strip_prefix("custom_fields.") {
-                Some(code) => record.get("custom_fields").and_then(|c| c.get(code)),
-                None => record.get(name.as_str()),
-            };
-            // A money field left at zero is as unfilled as an empty one.
-            let is_money = spec(EntityKind::Deal)
-                .field(name)
-                .is_some_and(|f| f.ty == FieldType::Decimal);
-            match value {
-                None | Some(Value::Null) => true,
-                Some(Value::String(s)) if is_money => s
-                    .parse::<rust_decimal::Decimal>()
-                    .map_or(true, |d| d.is_zero()),
-                Some(Value::String(s)) => s.trim().is_empty(),
-                Some(Value::Array(a)) => a.is_empty(),
-                _ => false,
-            }
-        })
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(CrmError::MissingStageFields {
-            stage: stage.to_owned(),
-            missing,
-        })
-    }
 }
 
 fn delete(conn: &Native, log: &mut LogRows, target: &EntityRef) -> Result<(), CrmError> {

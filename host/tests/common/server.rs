@@ -54,6 +54,23 @@ impl Site {
         format!("sqlite://{}", self.dir.path().join("robota.db").display())
     }
 
+    /// A new API token of `role`, made with `robota token create`.
+    pub fn token(&self, role: &str) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_robota"))
+            .args(["token", "create", "--role", role, "--db", &self.db()])
+            .output()
+            .expect("robota token create runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("a token is text")
+            .trim()
+            .to_owned()
+    }
+
     /// Starts `robota serve` on this site.
     pub fn start(&self, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_robota"))
@@ -228,6 +245,14 @@ impl Api {
 
     pub async fn patch(&self, path: &str, body: &Value) -> Answer {
         self.send("PATCH", path, Some(body.to_string())).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Answer {
+        self.send("PUT", path, Some(body.to_string())).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.send("DELETE", path, None).await
     }
 
     /// Polls `path` until `done` holds for its body, or panics after `limit`.
