@@ -15,6 +15,7 @@ const GUESTS: &[(&str, &str, bool)] = &[
     ("create-invoice", "CREATE_INVOICE", true),
     ("create-task", "CREATE_TASK", true),
     ("import-bank-statement", "IMPORT_BANK_STATEMENT", true),
+    ("lookup-company", "LOOKUP_COMPANY", true),
     ("move-stage", "MOVE_STAGE", true),
     ("notify", "NOTIFY", true),
     ("render-invoice-pdf", "RENDER_INVOICE_PDF", true),

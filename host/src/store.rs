@@ -23,6 +23,7 @@ pub mod settings;
 pub mod sqlite;
 #[cfg(test)]
 mod testing;
+pub mod timeline;
 pub mod tokens;
 
 use crate::crm::changes::{Change, CommitReport, StoredFile};

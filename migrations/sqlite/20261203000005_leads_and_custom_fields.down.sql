@@ -1,3 +1,6 @@
+ALTER TABLE companies DROP COLUMN registered_on;
+ALTER TABLE companies DROP COLUMN okved;
+ALTER TABLE companies DROP COLUMN director_post;
 ALTER TABLE custom_field_defs DROP COLUMN required_at;
 DROP TABLE lead_statuses;
 CREATE TABLE leads_old (

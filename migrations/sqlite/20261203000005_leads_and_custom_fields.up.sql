@@ -55,3 +55,9 @@ INSERT INTO lead_statuses (code, name, sort, semantic) VALUES
 -- A custom field may be required from some stages (deals) or statuses
 -- (leads) on: a JSON array of their codes.
 ALTER TABLE custom_field_defs ADD COLUMN required_at TEXT NOT NULL DEFAULT '[]';
+
+-- What the company registry knows and the company card shows: the
+-- director's post, the main OKVED code and the registration date.
+ALTER TABLE companies ADD COLUMN director_post TEXT;
+ALTER TABLE companies ADD COLUMN okved TEXT;
+ALTER TABLE companies ADD COLUMN registered_on TEXT;

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/{collection}/{id}",
             get(read).patch(update).delete(remove),
         )
+        .route("/api/v1/{collection}/{id}/timeline", get(timeline))
 }
 
 /// The kind a collection name stands for.
@@ -73,15 +74,7 @@ async fn list(
     let mut cursor = String::new();
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
-            "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!("limit `{value}`: use 1 to 1000"))
-                    })?;
-            }
+            "limit" => limit = parse_limit(&value)?,
             "cursor" => cursor = value.into_owned(),
             _ => filters.push(filter_of(kind, &key, &value)?),
         }
@@ -99,6 +92,15 @@ async fn list(
         .then(|| rows.last().and_then(|r| r.get("id")).cloned())
         .flatten();
     Ok(Json(json!({ "items": rows, "next_cursor": next })))
+}
+
+/// A page size: 1 to 1000.
+fn parse_limit(value: &str) -> Result<u32, ApiError> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| ApiError::bad_request(format!("limit `{value}`: use 1 to 1000")))
 }
 
 /// `amount.gt=10000` → a filter on `amount`.
@@ -172,6 +174,40 @@ async fn read(
         Some(record) => Ok(Json(Value::Object(record))),
         None => Err(ApiError::not_found(format!("{target} not found"))),
     }
+}
+
+/// `GET /api/v1/{collection}/{id}/timeline?limit&cursor`: what happened to
+/// the entity, oldest first.
+async fn timeline(
+    State(state): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    if state.store.get(&target).await?.is_none() {
+        return Err(ApiError::not_found(format!("{target} not found")));
+    }
+    let mut limit = 100u32;
+    let mut cursor = String::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "limit" => limit = parse_limit(&value)?,
+            "cursor" => cursor = value.into_owned(),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`: use limit and cursor"
+                )));
+            }
+        }
+    }
+    let mut entries = state.store.timeline(&target, &cursor, limit + 1).await?;
+    let more = entries.len() > limit as usize;
+    entries.truncate(limit as usize);
+    let next = more.then(|| entries.last().map(|e| e.id.clone())).flatten();
+    Ok(Json(json!({ "items": entries, "next_cursor": next })))
 }
 
 async fn update(

@@ -40,6 +40,10 @@ pub async fn document() -> Json<Value> {
             }),
         );
         paths.insert(
+            format!("/api/v1/{c}/{{id}}/timeline"),
+            json!({ "get": op(&format!("What happened to one of {c}, oldest first; limit, cursor"), "200") }),
+        );
+        paths.insert(
             format!("/api/v1/{c}/{{id}}/files"),
             json!({ "get": op(&format!("Files stored with one of {c}"), "200") }),
         );
@@ -177,6 +181,60 @@ pub async fn document() -> Json<Value> {
             "/api/v1/reports/debt",
             "get",
             "Overdue debt as_of: total per currency, top debtors, debt by week",
+            "200",
+        ),
+        (
+            "/api/v1/custom-fields/{kind}",
+            "get",
+            "The custom fields defined for an entity kind",
+            "200",
+        ),
+        (
+            "/api/v1/custom-fields/{kind}",
+            "put",
+            "Replace a kind's custom fields (admin): name, label, type, options, required_at",
+            "200",
+        ),
+        (
+            "/api/v1/lead-statuses",
+            "get",
+            "The lead statuses and the fields each requires",
+            "200",
+        ),
+        (
+            "/api/v1/lead-statuses/{code}",
+            "put",
+            "Set the fields a lead must have to enter a status (admin)",
+            "200",
+        ),
+        (
+            "/api/v1/pipelines",
+            "get",
+            "Pipelines with their stages",
+            "200",
+        ),
+        (
+            "/api/v1/pipelines/{id}/stages/{code}",
+            "put",
+            "Add or change a stage (admin): name, sort, semantic, required_fields",
+            "200",
+        ),
+        (
+            "/api/v1/deals/{id}/items",
+            "post",
+            "Add a line to a deal (from a product when product_id is given)",
+            "201",
+        ),
+        (
+            "/api/v1/deals/{id}/items/{line}",
+            "patch",
+            "Change line `line` (1-based) of a deal",
+            "200",
+        ),
+        (
+            "/api/v1/deals/{id}/items/{line}",
+            "delete",
+            "Remove line `line` of a deal",
             "200",
         ),
         ("/healthz", "get", "Liveness; needs no token", "200"),

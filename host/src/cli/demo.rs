@@ -47,6 +47,14 @@ const PROCESSES: &[(&str, &str)] = &[
         "overdue-invoices.toml",
         include_str!("../../../examples/processes/overdue-invoices.toml"),
     ),
+    (
+        "lookup-company-on-inn.toml",
+        include_str!("../../../examples/processes/lookup-company-on-inn.toml"),
+    ),
+    (
+        "lookup-company.toml",
+        include_str!("../../../examples/processes/lookup-company.toml"),
+    ),
 ];
 
 /// The mail templates the demo's `send-email` reads, as files of the
@@ -108,6 +116,31 @@ max_io = "8MiB"
 "seller.settlement_account" = "40702810500000001234"
 "#;
 
+/// DaData's API, where the demo's `lookup-company` asks unless
+/// `ROBOTA_REGISTRY_URL` names another registry (such as
+/// `scripts/registry-standin.py`).
+pub const DADATA_URL: &str = "https://suggestions.dadata.ru/suggestions/api/4_1/rs";
+
+/// The grants and config of `lookup-company` for a registry at `url` with
+/// API key `key`: `http.fetch` to that host only.
+pub fn registry_grants(url: &str, key: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(url).with_context(|| format!("registry URL `{url}`"))?;
+    let host = parsed
+        .host_str()
+        .with_context(|| format!("registry URL `{url}` has no host"))?;
+    let host = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let config = toml::to_string(&std::collections::BTreeMap::from([
+        ("registry.url", url),
+        ("registry.key", key),
+    ]))?;
+    Ok(format!(
+        "[actions.lookup-company]\ngrants = [\"crm.read\", \"crm.write\", \"http.fetch={host}\"]\n\n[actions.lookup-company.config]\n{config}"
+    ))
+}
+
 /// Runs the demo in `dir`.
 pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let plugins = dir.join("plugins");
@@ -128,9 +161,13 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
         }
         write(&file, text.as_bytes())?;
     }
+    let registry = registry_grants(
+        &std::env::var("ROBOTA_REGISTRY_URL").unwrap_or_else(|_| DADATA_URL.to_owned()),
+        &std::env::var("ROBOTA_REGISTRY_KEY").unwrap_or_default(),
+    )?;
     write(
         &plugins.join(crate::engine::catalog::GRANTS_FILE),
-        DEMO_GRANTS.as_bytes(),
+        format!("{DEMO_GRANTS}\n{registry}").as_bytes(),
     )?;
     for (name, text) in PROCESSES {
         write(&processes.join(name), text.as_bytes())?;

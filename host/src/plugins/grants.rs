@@ -191,6 +191,9 @@ impl Grants {
     }
 }
 
+/// The manifest entry that asks for whatever hosts the admin grants.
+pub const ANY_HOST: &str = "*";
+
 /// An allow-list entry split into its host and its port, if it names one
 /// (`host:port`, `[v6]:port`; a bare IPv6 address such as `::1` has none).
 fn host_and_port(entry: &str) -> (&str, Option<&str>) {
@@ -210,6 +213,14 @@ fn host_and_port(entry: &str) -> (&str, Option<&str>) {
 /// What two allow-list entries both allow: the entry with a port when one
 /// names a port, nothing when they name other hosts or other ports.
 fn narrower(a: &str, b: &str) -> Option<String> {
+    // `*` in a manifest asks for the hosts the admin names (a service whose
+    // address is configured per install, such as a company registry); the
+    // admin's grant never holds `*` (parse_hosts refuses it).
+    match (a, b) {
+        (ANY_HOST, ANY_HOST) => return None,
+        (ANY_HOST, named) | (named, ANY_HOST) => return Some(named.to_owned()),
+        _ => {}
+    }
     let (host_a, port_a) = host_and_port(a);
     let (host_b, port_b) = host_and_port(b);
     if host_a.trim_matches(['[', ']']) != host_b.trim_matches(['[', ']']) {
@@ -315,5 +326,17 @@ mod tests {
             assert!(!eff.allows_host("other.example.com", 443), "not granted");
             assert_eq!(eff.http_hosts(), ["127.0.0.1:9001"]);
         }
+    }
+
+    #[test]
+    fn a_manifest_asking_for_any_host_gets_exactly_what_the_admin_names() {
+        let granted = Grants::parse(&["http.fetch=127.0.0.1:9001"]).expect("valid");
+        let wanted = Grants::none().with(Capability::HttpFetch, &[ANY_HOST]);
+        for eff in [granted.intersect(&wanted), wanted.intersect(&granted)] {
+            assert_eq!(eff.http_hosts(), ["127.0.0.1:9001"]);
+            assert!(!eff.allows_host("127.0.0.1", 9002));
+        }
+        // The admin cannot grant `*`: a grant always names its hosts.
+        assert!(Grants::parse(&["http.fetch=*"]).is_err());
     }
 }

@@ -53,5 +53,6 @@ pub fn crm_grants() -> Grants {
     Grants::parse(&["crm.read", "crm.write"]).expect("valid grants")
 }
 
+pub mod registry;
 pub mod server;
 pub mod smtp;

@@ -23,6 +23,12 @@ pub struct Site {
 impl Site {
     /// A new site with the standard actions, chaos, and these process files.
     pub fn new(processes: &[(&str, &str)]) -> Site {
+        Site::with_grants(processes, "")
+    }
+
+    /// A new site whose plugins.toml also has `extra` (grants and config of
+    /// actions the demo's grants leave out, such as `lookup-company`).
+    pub fn with_grants(processes: &[(&str, &str)], extra: &str) -> Site {
         let dir = tempfile::tempdir().expect("a temp dir");
         let plugins = dir.path().join("plugins");
         let procs = dir.path().join("processes");
@@ -40,7 +46,10 @@ impl Site {
         }
         std::fs::write(
             plugins.join("plugins.toml"),
-            format!("{}\n{CHAOS_GRANTS}", robota::cli::demo::DEMO_GRANTS),
+            format!(
+                "{}\n{CHAOS_GRANTS}\n{extra}",
+                robota::cli::demo::DEMO_GRANTS
+            ),
         )
         .expect("write grants");
         for (name, text) in processes {
