@@ -12,6 +12,7 @@ use std::process::Command;
 const GUESTS: &[(&str, &str, bool)] = &[
     ("hello-rust", "HELLO_RUST", false),
     ("chaos", "CHAOS", false),
+    ("add-note", "ADD_NOTE", true),
     ("create-invoice", "CREATE_INVOICE", true),
     ("create-task", "CREATE_TASK", true),
     ("import-bank-statement", "IMPORT_BANK_STATEMENT", true),

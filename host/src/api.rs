@@ -6,6 +6,7 @@
 mod approvals;
 pub mod auth;
 mod deal_items;
+mod duplicates;
 mod entities;
 mod files;
 mod openapi;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(plugins::routes())
         .merge(settings::routes())
         .merge(deal_items::routes())
+        .merge(duplicates::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/dev/clock", post(move_clock))
         .route_layer(middleware::from_fn_with_state(

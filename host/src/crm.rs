@@ -4,7 +4,9 @@
 
 pub mod changes;
 pub mod custom_fields;
+pub mod duplicates;
 pub mod filter;
+pub mod import;
 pub mod money;
 pub mod schema;
 pub mod validate;
@@ -119,6 +121,15 @@ pub enum CrmError {
         stage: String,
         /// The fields that are empty.
         missing: Vec<String>,
+    },
+    /// Records like the one being written exist; the caller picks one of
+    /// them, merges, or creates anyway.
+    #[error("{} looks like a duplicate of {}", .kind, .candidates.iter().map(|c| format!("{} {} `{}` (same {})", c.kind, c.id, c.name, c.matched.join(", "))).collect::<Vec<_>>().join("; "))]
+    Duplicates {
+        /// What was being written.
+        kind: EntityKind,
+        /// The stored records it matches.
+        candidates: Vec<duplicates::Candidate>,
     },
     /// The entity does not exist.
     #[error("{0} not found")]

@@ -7,9 +7,13 @@
 mod apply;
 pub use apply::invoice_number;
 pub mod approvals;
+pub mod conversion;
+pub mod duplicates;
 pub mod events;
 pub mod files;
 pub mod group;
+pub mod import;
+pub mod merge;
 mod native;
 pub mod outbox;
 pub mod processes;

@@ -154,7 +154,7 @@ async fn refusals_name_their_reason_and_change_nothing() {
     ] {
         let id = company(
             &api,
-            json!({ "kind": "organisation", "short_name": "Было", "inn": inn }),
+            json!({ "kind": "organisation", "short_name": format!("Было {inn}"), "inn": inn }),
         )
         .await;
         let before = api.get(&format!("/api/v1/companies/{id}")).await.body;

@@ -11,6 +11,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
 use crate::crm::changes::Change;
+use crate::crm::duplicates::is_checked;
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::{EntityKind, EntityRef, Filter, FilterOp, new_id};
 use crate::store::CrmStore;
@@ -135,24 +136,57 @@ fn filter_of(kind: EntityKind, key: &str, value: &str) -> Result<Filter, ApiErro
     })
 }
 
+/// What a create does when the record looks like a stored one.
+fn on_duplicate(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut check = true;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match (key.as_ref(), value.as_ref()) {
+            ("on_duplicate", "refuse") => check = true,
+            ("on_duplicate", "create") => check = false,
+            ("on_duplicate", other) => {
+                return Err(ApiError::bad_request(format!(
+                    "on_duplicate `{other}`: use refuse (the default) or create"
+                )));
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`: a create takes on_duplicate only"
+                )));
+            }
+        }
+    }
+    Ok(check)
+}
+
 async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(collection): Path<String>,
+    RawQuery(query): RawQuery,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let kind = kind_of(&collection)?;
     check_write(kind, &caller)?;
+    let check_duplicates = on_duplicate(query.as_deref())?;
     let fields = object(body)?;
     let id = new_id();
-    state
-        .store
-        .commit(&[Change::Create {
-            kind,
-            id: id.clone(),
-            fields,
-        }])
-        .await?;
+    if check_duplicates && is_checked(kind) {
+        // Bitrix24 checks duplicates only on manual input; here every
+        // create through the API is checked unless the caller says so.
+        state
+            .store
+            .create_unless_duplicate(kind, &id, &fields)
+            .await?;
+    } else {
+        state
+            .store
+            .commit(&[Change::Create {
+                kind,
+                id: id.clone(),
+                fields,
+            }])
+            .await?;
+    }
     state.engine.poke();
     let record = state
         .store

@@ -84,6 +84,9 @@ impl From<CrmError> for ApiError {
                 ApiError::not_found(e.to_string())
             }
             CrmError::Conflict(_) => ApiError::conflict(e.to_string()),
+            CrmError::Duplicates { candidates, .. } => {
+                ApiError::conflict(e.to_string()).with("candidates", json!(candidates))
+            }
             CrmError::Storage(_) => ApiError::internal(e),
         }
     }

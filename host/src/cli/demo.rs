@@ -52,6 +52,10 @@ const PROCESSES: &[(&str, &str)] = &[
         include_str!("../../../examples/processes/lookup-company-on-inn.toml"),
     ),
     (
+        "after-lead-conversion.toml",
+        include_str!("../../../examples/processes/after-lead-conversion.toml"),
+    ),
+    (
         "lookup-company.toml",
         include_str!("../../../examples/processes/lookup-company.toml"),
     ),
@@ -67,6 +71,9 @@ pub const DEMO_TEMPLATES: &[(&str, &str)] = &[(
 /// What the standard actions are granted in the demo (with the demo
 /// seller's requisites); the end-to-end tests grant the same.
 pub const DEMO_GRANTS: &str = r#"# What the admin granted each installed action.
+[actions.add-note]
+grants = ["crm.read", "crm.write"]
+
 [actions.create-task]
 grants = ["crm.read", "crm.write"]
 

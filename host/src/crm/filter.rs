@@ -101,15 +101,18 @@ impl Filter {
                 &self.field,
                 format!("filter value {other} is not a decimal"),
             )),
-            (FieldType::Items | FieldType::Json | FieldType::TextList, _)
-                if self.op != FilterOp::Contains =>
-            {
-                Err(CrmError::field(
-                    spec.kind,
-                    &self.field,
-                    "only `contains` applies to this field",
-                ))
-            }
+            (
+                FieldType::Items
+                | FieldType::Json
+                | FieldType::TextList
+                | FieldType::EmailList
+                | FieldType::PhoneList,
+                _,
+            ) if self.op != FilterOp::Contains => Err(CrmError::field(
+                spec.kind,
+                &self.field,
+                "only `contains` applies to this field",
+            )),
             _ => Ok(()),
         }
     }

@@ -33,6 +33,10 @@ pub enum FieldType {
     Enum(&'static [&'static str]),
     /// A list of texts, stored as a JSON array.
     TextList,
+    /// A list of e-mail addresses, stored as a JSON array.
+    EmailList,
+    /// A list of phone numbers, stored as a JSON array.
+    PhoneList,
     /// A JSON object, stored as text.
     Json,
     /// ИНН.
@@ -55,6 +59,16 @@ pub enum FieldType {
     Stage,
     /// The kind of an entity a task links to.
     EntityKindName,
+}
+
+impl FieldType {
+    /// Whether values are lists stored as JSON arrays.
+    pub fn is_list(self) -> bool {
+        matches!(
+            self,
+            FieldType::TextList | FieldType::EmailList | FieldType::PhoneList
+        )
+    }
 }
 
 /// One field of an entity kind.
@@ -194,8 +208,8 @@ static CONTACT: EntitySpec = EntitySpec {
         req("first_name", FieldType::Text),
         req("last_name", FieldType::Text),
         opt("middle_name", FieldType::Text),
-        opt("phones", FieldType::TextList),
-        opt("emails", FieldType::TextList),
+        opt("phones", FieldType::PhoneList),
+        opt("emails", FieldType::EmailList),
         opt("position", FieldType::Text),
         opt("company_id", FieldType::Ref(EntityKind::Company)),
         opt("responsible_id", FieldType::Ref(EntityKind::User)),

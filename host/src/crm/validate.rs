@@ -121,6 +121,30 @@ fn normalize_custom_fields(kind: EntityKind, value: &Value) -> Result<Value, Crm
     Ok(value.clone())
 }
 
+/// An e-mail address, trimmed, or why it is not one.
+fn check_email(text: &str) -> Result<String, String> {
+    let s = text.trim();
+    let ok = s.split_once('@').is_some_and(|(user, host)| {
+        !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace)
+    });
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("`{s}` is not an e-mail address"))
+    }
+}
+
+/// A phone number, trimmed, or why it is not one.
+fn check_phone(text: &str) -> Result<String, String> {
+    let s = text.trim();
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    if digits < 5 || !s.chars().all(|c| c.is_ascii_digit() || " +()-".contains(c)) {
+        Err(format!("`{s}` is not a phone number"))
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
 fn text<'a>(kind: EntityKind, field: &FieldSpec, value: &'a Value) -> Result<&'a str, CrmError> {
     value
         .as_str()
@@ -181,32 +205,12 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
             }
             Value::String(s.to_owned())
         }
-        FieldType::Email => {
-            let s = text(kind, field, value)?.trim();
-            let ok = s.split_once('@').is_some_and(|(user, host)| {
-                !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace)
-            });
-            if !ok {
-                return Err(CrmError::field(
-                    kind,
-                    name,
-                    format!("`{s}` is not an e-mail address"),
-                ));
-            }
-            Value::String(s.to_owned())
-        }
-        FieldType::Phone => {
-            let s = text(kind, field, value)?.trim();
-            let digits = s.chars().filter(char::is_ascii_digit).count();
-            if digits < 5 || !s.chars().all(|c| c.is_ascii_digit() || " +()-".contains(c)) {
-                return Err(CrmError::field(
-                    kind,
-                    name,
-                    format!("`{s}` is not a phone number"),
-                ));
-            }
-            Value::String(s.to_owned())
-        }
+        FieldType::Email => Value::String(
+            check_email(text(kind, field, value)?).map_err(|m| CrmError::field(kind, name, m))?,
+        ),
+        FieldType::Phone => Value::String(
+            check_phone(text(kind, field, value)?).map_err(|m| CrmError::field(kind, name, m))?,
+        ),
         FieldType::Decimal => Value::String(money_text(parse_decimal(kind, name, value)?)),
         FieldType::Currency => {
             let s = text(kind, field, value)?;
@@ -275,12 +279,12 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
             }
             Value::String(s.to_owned())
         }
-        FieldType::TextList => {
+        FieldType::TextList | FieldType::EmailList | FieldType::PhoneList => {
             let Value::Array(items) = value else {
                 return Err(CrmError::field(kind, name, "must be a list of strings"));
             };
             let mut out = Vec::with_capacity(items.len());
-            for item in items {
+            for (i, item) in items.iter().enumerate() {
                 let s = item.as_str().ok_or_else(|| {
                     CrmError::field(
                         kind,
@@ -288,7 +292,13 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
                         format!("must be a list of strings, found {item}"),
                     )
                 })?;
-                out.push(Value::String(s.trim().to_owned()));
+                let entry = match field.ty {
+                    FieldType::EmailList => check_email(s),
+                    FieldType::PhoneList => check_phone(s),
+                    _ => Ok(s.trim().to_owned()),
+                }
+                .map_err(|m| CrmError::field(kind, &format!("{name}[{i}]"), m))?;
+                out.push(Value::String(entry));
             }
             Value::Array(out)
         }

@@ -105,6 +105,8 @@ pub enum EntityEvent {
     StageChanged,
     /// An invoice's or payment request's status changed.
     StatusChanged,
+    /// A lead was converted into a deal, a contact and maybe a company.
+    Converted,
 }
 
 impl EntityEvent {
@@ -115,6 +117,7 @@ impl EntityEvent {
             EntityEvent::Updated => "updated",
             EntityEvent::StageChanged => "stage_changed",
             EntityEvent::StatusChanged => "status_changed",
+            EntityEvent::Converted => "converted",
         }
     }
 }

@@ -328,12 +328,16 @@ fn event_matches(t: &definition::EntityTrigger, event: &EventRow) -> bool {
     };
     match t.event {
         EntityEvent::Created => event.kind == "created",
+        // A stage move is an update too; a deletion or a conversion is not.
         EntityEvent::Updated => {
-            event.kind != "created"
+            matches!(event.kind.as_str(), "updated" | "stage_changed")
                 && (t.fields.is_empty() || t.fields.iter().any(|f| changed(f).is_some()))
         }
         EntityEvent::StageChanged => event.kind == "stage_changed" && moved("stage"),
-        EntityEvent::StatusChanged => event.kind != "created" && moved("status"),
+        EntityEvent::StatusChanged => {
+            matches!(event.kind.as_str(), "updated" | "stage_changed") && moved("status")
+        }
+        EntityEvent::Converted => event.kind == "converted",
     }
 }
 

@@ -2,6 +2,7 @@
 //! current state, derive computed fields, write the row, and record the
 //! timeline entry and the event in the same transaction.
 
+use super::duplicates::{delete_keys, write_keys};
 use super::native::{Constraint, Native, native_err, violates};
 use super::required::{check_custom_fields, check_entry, moved};
 use super::rows::{self, Sql, column_values, statements};
@@ -191,6 +192,7 @@ fn create(
     if let Some(Value::Array(items)) = record.get("items") {
         rows::write_items(conn, &target, items)?;
     }
+    write_keys(conn, &target, &record)?;
     log.timeline(&target, "created", &format!("{kind} created"), json!({}))?;
     if kind == EntityKind::PaymentRequest {
         payment_history(conn, id, None, record.get("status").and_then(Value::as_str))?;
@@ -276,6 +278,7 @@ fn update(
     {
         rows::write_items(conn, target, items)?;
     }
+    write_keys(conn, target, &record)?;
     if kind == EntityKind::PaymentRequest && changes.contains_key("status") {
         payment_history(
             conn,
@@ -502,6 +505,7 @@ fn delete(conn: &Native, log: &mut LogRows, target: &EntityRef) -> Result<(), Cr
                 native_err(e)
             }
         })?;
+    delete_keys(conn, target)?;
     log.event(target, "deleted", &Value::Object(record))
 }
 
@@ -562,7 +566,7 @@ impl LogRows {
     }
 
     /// Keeps a timeline entry of `target`.
-    fn timeline(
+    pub(super) fn timeline(
         &mut self,
         target: &EntityRef,
         kind: &str,
@@ -582,7 +586,12 @@ impl LogRows {
     }
 
     /// Keeps an event of `target` (what processes trigger from).
-    fn event(&mut self, target: &EntityRef, kind: &str, changes: &Value) -> Result<(), CrmError> {
+    pub(super) fn event(
+        &mut self,
+        target: &EntityRef,
+        kind: &str,
+        changes: &Value,
+    ) -> Result<(), CrmError> {
         self.events.push(EventRow {
             id: new_id(),
             entity_kind: target.kind.as_str(),

@@ -109,10 +109,11 @@ pub fn row_to_json(
             FieldType::Integer => row
                 .get::<_, Option<i64>>(field.name)?
                 .map_or(Value::Null, Value::from),
-            FieldType::TextList | FieldType::Json => row
-                .get::<_, Option<String>>(field.name)?
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or(Value::Null),
+            FieldType::TextList | FieldType::EmailList | FieldType::PhoneList | FieldType::Json => {
+                row.get::<_, Option<String>>(field.name)?
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or(Value::Null)
+            }
             _ => row
                 .get::<_, Option<String>>(field.name)?
                 .map_or(Value::Null, Value::String),

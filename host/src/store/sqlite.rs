@@ -108,13 +108,18 @@ impl SqliteStore {
                 .await
                 .with_context(|| format!("cannot open database `{url}` for reading"))?
         };
-        Ok(SqliteStore {
+        let store = SqliteStore {
             native: Arc::default(),
             readers,
             route: Arc::default(),
             reader,
             writer,
-        })
+        };
+        store
+            .backfill_duplicate_keys()
+            .await
+            .context("filling the duplicate keys of existing records")?;
+        Ok(store)
     }
 
     /// The pool for reads (tests and reports use it directly).
@@ -225,6 +230,8 @@ impl CrmStore for SqliteStore {
                             | FieldType::Items
                             | FieldType::Json
                             | FieldType::TextList
+                            | FieldType::EmailList
+                            | FieldType::PhoneList
                     )
                 )
         });

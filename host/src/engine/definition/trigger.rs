@@ -68,11 +68,12 @@ pub(super) fn parse_trigger(
             "updated" => EntityEvent::Updated,
             "stage_changed" => EntityEvent::StageChanged,
             "status_changed" => EntityEvent::StatusChanged,
+            "converted" => EntityEvent::Converted,
             other => {
                 diags.push(
                     event.span(),
                     format!(
-                        "unknown change `{other}`: use created, updated, stage_changed or status_changed"
+                        "unknown change `{other}`: use created, updated, stage_changed, status_changed or converted"
                     ),
                 );
                 return None;
@@ -80,6 +81,9 @@ pub(super) fn parse_trigger(
         };
         if ev == EntityEvent::StageChanged && kind != EntityKind::Deal {
             diags.push(event.span(), "only deals have stages".to_owned());
+        }
+        if ev == EntityEvent::Converted && kind != EntityKind::Lead {
+            diags.push(event.span(), "only leads are converted".to_owned());
         }
         if ev == EntityEvent::StatusChanged
             && crate::crm::schema::spec(kind).field("status").is_none()

@@ -1,0 +1,197 @@
+//! Leads into clients and clean client bases: `POST /api/v1/leads/{id}/convert`
+//! (with the duplicate check), `POST /api/v1/{contacts|companies}/{id}/merge`
+//! and `GET /api/v1/duplicates?kind=contact|company`.
+
+use super::AppState;
+use super::problem::{ApiError, ApiResult};
+use crate::crm::{CrmError, EntityKind};
+use crate::store::conversion::Conversion;
+use crate::store::import::OnDuplicate;
+use crate::store::merge::MergeRequest;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/leads/{id}/convert", post(convert))
+        .route("/api/v1/contacts/{id}/merge", post(merge_contact))
+        .route("/api/v1/companies/{id}/merge", post(merge_company))
+        .route("/api/v1/duplicates", get(groups))
+        .route(
+            "/api/v1/contacts/import",
+            post(import_contacts).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route(
+            "/api/v1/companies/import",
+            post(import_companies).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+}
+
+/// The largest CSV file an import takes.
+pub const MAX_IMPORT_BYTES: usize = 8 << 20;
+
+async fn import_contacts(
+    state: State<AppState>,
+    query: RawQuery,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    import(state, EntityKind::Contact, query, body).await
+}
+
+async fn import_companies(
+    state: State<AppState>,
+    query: RawQuery,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    import(state, EntityKind::Company, query, body).await
+}
+
+/// `POST /api/v1/{contacts|companies}/import?on_duplicate=refuse|skip|merge|create&partial=true`
+/// with the CSV file as the body: 200 with a report per row, or 422 with
+/// the report and nothing changed when a row is wrong and the import is
+/// not partial.
+async fn import(
+    State(state): State<AppState>,
+    kind: EntityKind,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let mut policy = OnDuplicate::Refuse;
+    let mut partial = false;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match (key.as_ref(), value.as_ref()) {
+            ("on_duplicate", v) => {
+                policy = serde_json::from_value(json!(v)).map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "on_duplicate `{v}`: use refuse, skip, merge or create"
+                    ))
+                })?;
+            }
+            ("partial", "true") => partial = true,
+            ("partial", "false") => partial = false,
+            ("partial", v) => {
+                return Err(ApiError::bad_request(format!(
+                    "partial `{v}`: use true or false"
+                )));
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`: use on_duplicate and partial"
+                )));
+            }
+        }
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the body must be the CSV file, with a header row",
+        ));
+    }
+    let rows = crate::crm::import::parse(kind, &crate::crm::import::decode(&body))
+        .map_err(ApiError::unprocessable)?;
+    let report = state.store.import(kind, &rows, policy, partial).await?;
+    state.engine.poke();
+    let status = if report.committed {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut body = json!(report);
+    if !report.committed {
+        body["detail"] = json!(format!(
+            "{} of {} rows are wrong, so nothing was imported; fix them, or send ?partial=true to import the others",
+            report.errors,
+            report.rows.len()
+        ));
+    }
+    Ok((status, Json(body)))
+}
+
+/// The three ways on from a conversion that found duplicates.
+fn ways_on() -> Value {
+    json!([
+        { "use_existing": { "contact_id": "…", "company_id": "…" }, "means": "link the stored records as they are" },
+        { "merge": { "contact_id": "…", "company_id": "…" }, "means": "use the stored records, filling their empty fields from the lead" },
+        { "create_anyway": true, "means": "create new records regardless" }
+    ])
+}
+
+async fn convert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let conversion: Conversion = serde_json::from_value(body).map_err(|e| {
+        ApiError::unprocessable(format!(
+            "send {{\"into\": \"company\" | \"person\", \"contact\"?, \"company\"?, \"deal\"?, \"use_existing\"?, \"merge\"?, \"create_anyway\"?}}: {e}"
+        ))
+    })?;
+    match state.store.convert_lead(&id, &conversion).await {
+        Ok(done) => {
+            state.engine.poke();
+            Ok((StatusCode::CREATED, Json(json!(done))))
+        }
+        Err(e @ CrmError::Duplicates { .. }) => Err(ApiError::from(e).with("ways_on", ways_on())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn merge_contact(
+    state: State<AppState>,
+    Path(id): Path<String>,
+    body: Json<Value>,
+) -> ApiResult<Json<Value>> {
+    merge(state, EntityKind::Contact, id, body).await
+}
+
+async fn merge_company(
+    state: State<AppState>,
+    Path(id): Path<String>,
+    body: Json<Value>,
+) -> ApiResult<Json<Value>> {
+    merge(state, EntityKind::Company, id, body).await
+}
+
+async fn merge(
+    State(state): State<AppState>,
+    kind: EntityKind,
+    id: String,
+    Json(body): Json<Value>,
+) -> ApiResult<Json<Value>> {
+    let req: MergeRequest = serde_json::from_value(body).map_err(|e| {
+        ApiError::unprocessable(format!(
+            "send {{\"from\": \"<id>\", \"fields\": {{\"phone\": \"from\" | \"into\", …}}}}: {e}"
+        ))
+    })?;
+    let merged = state.store.merge_records(kind, &id, &req).await?;
+    state.engine.poke();
+    Ok(Json(json!(merged)))
+}
+
+async fn groups(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let mut kind = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "kind" => kind = Some(value.into_owned()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`: give kind"
+                )));
+            }
+        }
+    }
+    let kind = match kind.as_deref() {
+        Some("contact" | "contacts") => EntityKind::Contact,
+        Some("company" | "companies") => EntityKind::Company,
+        _ => return Err(ApiError::bad_request("give ?kind=contact or ?kind=company")),
+    };
+    let groups = state.store.duplicate_groups(kind).await?;
+    Ok(Json(json!({ "kind": kind, "groups": groups })))
+}
