@@ -21,6 +21,7 @@ const GUESTS: &[(&str, &str, bool)] = &[
     ("notify", "NOTIFY", true),
     ("render-invoice-pdf", "RENDER_INVOICE_PDF", true),
     ("send-email", "SEND_EMAIL", true),
+    ("send-sms", "SEND_SMS", true),
     ("set-invoice-status", "SET_INVOICE_STATUS", true),
     ("set-status", "SET_STATUS", true),
 ];

@@ -24,6 +24,7 @@ mod rows;
 pub mod runs;
 pub mod schedules;
 pub mod settings;
+pub mod shares;
 pub mod sqlite;
 #[cfg(test)]
 mod testing;

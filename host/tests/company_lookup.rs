@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::registry::Registry;
 use common::server::{Api, Site};
+use common::standin::StandIn;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -47,8 +47,8 @@ async fn finished_run(api: &Api, process: &str, n: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entering_the_inn_fills_the_company_and_renames_it() {
-    let registry = Registry::start(KEY);
-    let site = Site::with_grants(&[("on-inn.toml", ON_INN)], &registry.grants(KEY));
+    let registry = StandIn::registry(KEY);
+    let site = Site::with_grants(&[("on-inn.toml", ON_INN)], &registry.registry_grants(KEY));
     let server = site.start(&[]);
     let api = Api::new(&server.url, server.token.as_deref());
 
@@ -108,8 +108,8 @@ async fn entering_the_inn_fills_the_company_and_renames_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sole_trader_is_filled_with_fio_and_no_kpp() {
-    let registry = Registry::start(KEY);
-    let site = Site::with_grants(&[("by-hand.toml", BY_HAND)], &registry.grants(KEY));
+    let registry = StandIn::registry(KEY);
+    let site = Site::with_grants(&[("by-hand.toml", BY_HAND)], &registry.registry_grants(KEY));
     let server = site.start(&[]);
     let api = Api::new(&server.url, server.token.as_deref());
     let id = company(
@@ -136,8 +136,8 @@ async fn a_sole_trader_is_filled_with_fio_and_no_kpp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_name_their_reason_and_change_nothing() {
-    let registry = Registry::start(KEY);
-    let site = Site::with_grants(&[("by-hand.toml", BY_HAND)], &registry.grants(KEY));
+    let registry = StandIn::registry(KEY);
+    let site = Site::with_grants(&[("by-hand.toml", BY_HAND)], &registry.registry_grants(KEY));
     let server = site.start(&[]);
     let api = Api::new(&server.url, server.token.as_deref());
 
@@ -242,8 +242,11 @@ async fn refusals_name_their_reason_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_key_names_the_config_key_to_fix() {
-    let registry = Registry::start(KEY);
-    let site = Site::with_grants(&[("by-hand.toml", BY_HAND)], &registry.grants("wrong-key"));
+    let registry = StandIn::registry(KEY);
+    let site = Site::with_grants(
+        &[("by-hand.toml", BY_HAND)],
+        &registry.registry_grants("wrong-key"),
+    );
     let server = site.start(&[]);
     let api = Api::new(&server.url, server.token.as_deref());
     let id = company(

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::cp1251;
 use common::server::{Api, Site};
 use serde_json::{Value, json};
 
@@ -21,22 +22,6 @@ async fn count(api: &Api, collection: &str) -> usize {
             .body,
     )
     .len()
-}
-
-fn cp1251(text: &str) -> Vec<u8> {
-    // Windows-1251 by hand for the letters used here, so the test does not
-    // lean on the decoder it checks.
-    text.chars()
-        .map(|c| match c {
-            'А'..='я' => (c as u32 - 0x410 + 0xC0) as u8,
-            'ё' => 0xB8,
-            'Ё' => 0xA8,
-            '«' => 0xAB,
-            '»' => 0xBB,
-            c if c.is_ascii() => c as u8,
-            other => panic!("no cp1251 for {other}"),
-        })
-        .collect()
 }
 
 const COMPANIES: &str = "Название;ИНН;КПП;Телефон;E-mail\r\n\

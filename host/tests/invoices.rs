@@ -9,6 +9,7 @@
 mod common;
 
 use chrono::{Duration as Days, Utc};
+use common::cp1251;
 use common::server::{Api, Site};
 use common::smtp::{Smtp, free_port, pdf_text, read_message, serve_args, wait_for_mail};
 use serde_json::{Value, json};
@@ -96,23 +97,6 @@ fn statement(docs: &[(&str, &str, &str, &str)]) -> String {
     }
     s.push_str("КонецФайла\r\n");
     s
-}
-
-fn cp1251(text: &str) -> Vec<u8> {
-    // Windows-1251 by hand for the test's alphabet: Cyrillic letters map to
-    // 0xC0.. (А..я), Ё/ё to 0xA8/0xB8, « » to 0xAB/0xBB, № to 0xB9.
-    text.chars()
-        .map(|c| match c {
-            'А'..='я' => (c as u32 - 'А' as u32 + 0xC0) as u8,
-            'Ё' => 0xA8,
-            'ё' => 0xB8,
-            '«' => 0xAB,
-            '»' => 0xBB,
-            '№' => 0xB9,
-            c if c.is_ascii() => c as u8,
-            other => panic!("no cp1251 for {other}"),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,3 +1,6 @@
+ALTER TABLE tasks DROP COLUMN place;
+ALTER TABLE tasks DROP COLUMN starts_at;
+ALTER TABLE tasks DROP COLUMN kind;
 ALTER TABLE companies DROP COLUMN registered_on;
 ALTER TABLE companies DROP COLUMN okved;
 ALTER TABLE companies DROP COLUMN director_post;

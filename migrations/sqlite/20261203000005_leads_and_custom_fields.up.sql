@@ -61,3 +61,9 @@ ALTER TABLE custom_field_defs ADD COLUMN required_at TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE companies ADD COLUMN director_post TEXT;
 ALTER TABLE companies ADD COLUMN okved TEXT;
 ALTER TABLE companies ADD COLUMN registered_on TEXT;
+
+-- A task may be a call or a meeting (seed 002: the meeting at the client's
+-- site): a meeting has its time and place.
+ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'task' CHECK (kind IN ('task', 'call', 'meeting'));
+ALTER TABLE tasks ADD COLUMN starts_at TEXT;
+ALTER TABLE tasks ADD COLUMN place TEXT;

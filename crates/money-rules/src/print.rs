@@ -54,6 +54,18 @@ pub fn date(iso: &str) -> Option<String> {
     .then(|| format!("{d}.{m}.{y}"))
 }
 
+/// The offset of the company's time (Moscow, which has kept UTC+3 all year
+/// since 2014; the host's `COMPANY_TIMEZONE`).
+const COMPANY_OFFSET_SECONDS: i32 = 3 * 3600;
+
+/// An RFC 3339 instant ("2026-12-04T11:00:00Z") in the company's time, as
+/// "04.12.2026 14:00"; `None` if it is not one.
+pub fn datetime(rfc3339: &str) -> Option<String> {
+    let at = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
+    let local = at.with_timezone(&chrono::FixedOffset::east_opt(COMPANY_OFFSET_SECONDS)?);
+    Some(local.format("%d.%m.%Y %H:%M").to_string())
+}
+
 fn group_thousands(int: &str) -> String {
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
@@ -88,6 +100,19 @@ mod tests {
     fn quantities_drop_trailing_zeros() {
         assert_eq!(quantity(d("2.50")), "2,5");
         assert_eq!(quantity(Decimal::from(1500)), "1\u{a0}500");
+    }
+
+    #[test]
+    fn instants_print_in_company_time() {
+        assert_eq!(
+            datetime("2026-12-04T11:00:00.000000Z").as_deref(),
+            Some("04.12.2026 14:00")
+        );
+        assert_eq!(
+            datetime("2026-12-04T22:30:00Z").as_deref(),
+            Some("05.12.2026 01:30")
+        );
+        assert_eq!(datetime("2026-12-04"), None);
     }
 
     #[test]

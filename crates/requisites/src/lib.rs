@@ -12,7 +12,9 @@
 //! - [`check_bik`] — БИК: 9 digits;
 //! - [`check_settlement_account`] and [`check_correspondent_account`] — the
 //!   20-digit accounts whose control key is computed together with the BIK
-//!   (weights 7, 1, 3).
+//!   (weights 7, 1, 3);
+//! - [`phone_e164`] — a phone number as E.164, where the Russian `8 …` and
+//!   `+7 …` forms are one number (for duplicate checks and SMS gateways).
 //!
 //! ```
 //! use robota_requisites::{check_inn, InnKind};
@@ -150,6 +152,21 @@ pub fn check_ogrn(value: &str) -> Result<OgrnKind, RequisiteError> {
         return Err(RequisiteError::BadChecksum);
     }
     Ok(kind)
+}
+
+/// A phone number in E.164 (`+74951234567`), or None if it has too few
+/// digits to be one. A Russian number written `8 495 …`, `7 495 …` or with
+/// its ten digits only is the same as `+7 495 …`.
+pub fn phone_e164(text: &str) -> Option<String> {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let international = text.trim_start().starts_with('+');
+    let e164 = match (digits.len(), digits.as_bytes().first()) {
+        (11, Some(b'8')) if !international => format!("7{}", &digits[1..]),
+        (10, _) if !international => format!("7{digits}"),
+        (n, _) if n >= 7 => digits,
+        _ => return None,
+    };
+    Some(format!("+{e164}"))
 }
 
 /// Checks a BIK (БИК): 9 digits.

@@ -5,7 +5,8 @@
 //!
 //! - `{{ invoice.total | money }}` → `480 000,00`;
 //!   `{{ invoice.total | money(invoice.currency) }}` → `480 000,00 ₽`;
-//! - `{{ invoice.due_date | date }}` → `11.12.2026`.
+//! - `{{ invoice.due_date | date }}` → `11.12.2026`;
+//! - `{{ task.starts_at | datetime }}` → `04.12.2026 14:00` (company time).
 //!
 //! A value that is not an amount or a date fails the render, naming it,
 //! rather than printing something wrong into a letter to a client.
@@ -20,6 +21,7 @@ use std::str::FromStr;
 pub fn register(env: &mut Environment<'_>) {
     env.add_filter("money", money);
     env.add_filter("date", date);
+    env.add_filter("datetime", datetime);
 }
 
 /// The amount in `value` (a decimal string such as "480000.00" or an
@@ -50,6 +52,16 @@ pub fn date(value: Value) -> Result<String, Error> {
         Error::new(
             ErrorKind::InvalidOperation,
             format!("date: `{value}` is not a date such as 2026-12-11"),
+        )
+    })
+}
+
+/// The instant in `value` (RFC 3339) in the company's time, "04.12.2026 14:00".
+pub fn datetime(value: Value) -> Result<String, Error> {
+    value.as_str().and_then(print::datetime).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("datetime: `{value}` is not a time such as 2026-12-04T11:00:00Z"),
         )
     })
 }

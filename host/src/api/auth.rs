@@ -34,6 +34,18 @@ pub fn hash_token(token: &str) -> String {
     blake3::hash(token.as_bytes()).to_hex().to_string()
 }
 
+/// A new unguessable token: `prefix` and 244 random bits from the OS's
+/// generator (two v4 UUIDs), URL-safe.
+pub fn random_token(prefix: &str) -> String {
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
 /// Makes a token for `role` (and `user_id`), stores its hash, and returns
 /// the token itself: the only time it is ever seen.
 pub async fn create_token(
@@ -42,14 +54,7 @@ pub async fn create_token(
     user_id: Option<&str>,
     label: &str,
 ) -> Result<String, crate::crm::CrmError> {
-    // Two random v4 UUIDs: 244 bits from the OS's generator.
-    let mut bytes = Vec::with_capacity(32);
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    let token = format!(
-        "rbt_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
+    let token = random_token("rbt_");
     store
         .insert_token(&hash_token(&token), role, user_id, label)
         .await?;

@@ -56,6 +56,10 @@ const PROCESSES: &[(&str, &str)] = &[
         include_str!("../../../examples/processes/after-lead-conversion.toml"),
     ),
     (
+        "meeting-reminder.toml",
+        include_str!("../../../examples/processes/meeting-reminder.toml"),
+    ),
+    (
         "lookup-company.toml",
         include_str!("../../../examples/processes/lookup-company.toml"),
     ),
@@ -131,20 +135,54 @@ pub const DADATA_URL: &str = "https://suggestions.dadata.ru/suggestions/api/4_1/
 /// The grants and config of `lookup-company` for a registry at `url` with
 /// API key `key`: `http.fetch` to that host only.
 pub fn registry_grants(url: &str, key: &str) -> anyhow::Result<String> {
-    let parsed = url::Url::parse(url).with_context(|| format!("registry URL `{url}`"))?;
+    service_grants(
+        "lookup-company",
+        &["crm.read", "crm.write"],
+        ("registry.url", url),
+        ("registry.key", key),
+    )
+}
+
+/// SMS.ru, where the demo's `send-sms` sends unless `ROBOTA_SMS_URL` names
+/// another gateway (such as `scripts/sms-standin.py`).
+pub const SMS_RU_URL: &str = "https://sms.ru";
+
+/// The grants and config of `send-sms` for a gateway at `url` with API key
+/// `key`: `http.fetch` to that host only.
+pub fn sms_grants(url: &str, key: &str) -> anyhow::Result<String> {
+    service_grants(
+        "send-sms",
+        &["crm.read"],
+        ("gateway.url", url),
+        ("gateway.api_id", key),
+    )
+}
+
+/// plugins.toml lines for `action`, which talks to a service at a URL with
+/// a key: `grants` plus `http.fetch` to the URL's host (and port) only.
+fn service_grants(
+    action: &str,
+    grants: &[&str],
+    (url_key, url): (&str, &str),
+    (secret_key, secret): (&str, &str),
+) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(url).with_context(|| format!("{action}: URL `{url}`"))?;
     let host = parsed
         .host_str()
-        .with_context(|| format!("registry URL `{url}` has no host"))?;
+        .with_context(|| format!("{action}: URL `{url}` has no host"))?;
     let host = match parsed.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
     };
+    let mut all: Vec<String> = grants.iter().map(|g| (*g).to_owned()).collect();
+    all.push(format!("http.fetch={host}"));
     let config = toml::to_string(&std::collections::BTreeMap::from([
-        ("registry.url", url),
-        ("registry.key", key),
+        (url_key, url),
+        (secret_key, secret),
     ]))?;
     Ok(format!(
-        "[actions.lookup-company]\ngrants = [\"crm.read\", \"crm.write\", \"http.fetch={host}\"]\n\n[actions.lookup-company.config]\n{config}"
+        "[actions.{action}]\ngrants = {}\n\n[actions.{action}.config]\n{config}",
+        toml::Value::from(all)
     ))
 }
 
@@ -168,13 +206,19 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
         }
         write(&file, text.as_bytes())?;
     }
+    let env =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let registry = registry_grants(
-        &std::env::var("ROBOTA_REGISTRY_URL").unwrap_or_else(|_| DADATA_URL.to_owned()),
-        &std::env::var("ROBOTA_REGISTRY_KEY").unwrap_or_default(),
+        &env("ROBOTA_REGISTRY_URL", DADATA_URL),
+        &env("ROBOTA_REGISTRY_KEY", ""),
+    )?;
+    let sms = sms_grants(
+        &env("ROBOTA_SMS_URL", SMS_RU_URL),
+        &env("ROBOTA_SMS_KEY", ""),
     )?;
     write(
         &plugins.join(crate::engine::catalog::GRANTS_FILE),
-        format!("{DEMO_GRANTS}\n{registry}").as_bytes(),
+        format!("{DEMO_GRANTS}\n{registry}\n{sms}").as_bytes(),
     )?;
     for (name, text) in PROCESSES {
         write(&processes.join(name), text.as_bytes())?;

@@ -20,20 +20,8 @@ pub struct Candidate {
     pub matched: Vec<String>,
 }
 
-/// A phone number in E.164 (`+74951234567`), or None if it has too few
-/// digits to compare. A Russian number written `8 495 …`, `7 495 …` or with
-/// its ten digits only is the same as `+7 495 …`.
-pub fn phone_key(text: &str) -> Option<String> {
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    let international = text.trim_start().starts_with('+');
-    let e164 = match (digits.len(), digits.as_bytes().first()) {
-        (11, Some(b'8')) if !international => format!("7{}", &digits[1..]),
-        (10, _) if !international => format!("7{digits}"),
-        (n, _) if n >= 7 => digits,
-        _ => return None,
-    };
-    Some(format!("+{e164}"))
-}
+/// A phone number in E.164, the key phones are compared by.
+pub use robota_requisites::phone_e164 as phone_key;
 
 /// An e-mail address trimmed and case-folded, if it looks like one.
 pub fn email_key(text: &str) -> Option<String> {

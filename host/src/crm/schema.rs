@@ -159,6 +159,8 @@ pub const INVOICE_STATUSES: &[&str] = &["draft", "sent", "paid", "overdue", "can
 /// Payment-request statuses: draft → on_approval → approved → paid, or rejected.
 pub const PAYMENT_REQUEST_STATUSES: &[&str] =
     &["draft", "on_approval", "approved", "paid", "rejected"];
+/// Kinds of task: a to-do, a call, or a meeting (which has a time and a place).
+pub const TASK_KINDS: &[&str] = &["task", "call", "meeting"];
 /// Task statuses.
 pub const TASK_STATUSES: &[&str] = &["open", "done", "cancelled"];
 
@@ -318,8 +320,11 @@ static TASK: EntitySpec = EntitySpec {
     table: "tasks",
     fields: &[
         req("title", FieldType::Text),
+        opt("kind", FieldType::Enum(TASK_KINDS)),
         opt("description", FieldType::Text),
         opt("assignee_id", FieldType::Ref(EntityKind::User)),
+        opt("starts_at", FieldType::Timestamp),
+        opt("place", FieldType::Text),
         opt("due_at", FieldType::Timestamp),
         opt("entity_kind", FieldType::EntityKindName),
         opt("entity_id", FieldType::Text),

@@ -579,6 +579,24 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
             "a lead becomes `converted` by POST /api/v1/leads/{id}/convert",
         ));
     }
+    if kind == EntityKind::Task && str_field(record, "kind") == Some("meeting") {
+        // Seed 002: a meeting is reserved time, a place and the employee
+        // who holds it, about a lead or a deal.
+        for field in ["starts_at", "place", "assignee_id"] {
+            if str_field(record, field).is_none() {
+                return Err(CrmError::field(kind, field, "a meeting needs it"));
+            }
+        }
+        if !matches!(str_field(record, "entity_kind"), Some("lead" | "deal"))
+            || str_field(record, "entity_id").is_none()
+        {
+            return Err(CrmError::field(
+                kind,
+                "entity_kind",
+                "a meeting is about a lead or a deal: give entity_kind and entity_id",
+            ));
+        }
+    }
     if kind == EntityKind::PaymentRequest
         && let Some(amount) = record.get("amount")
     {

@@ -129,7 +129,10 @@ fn defaults(kind: EntityKind) -> Map<String, Value> {
             set("seller", json!({}));
         }
         EntityKind::PaymentRequest => set("status", json!("draft")),
-        EntityKind::Task => set("status", json!("open")),
+        EntityKind::Task => {
+            set("status", json!("open"));
+            set("kind", json!("task"));
+        }
         EntityKind::Company => {}
     }
     m

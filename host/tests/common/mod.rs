@@ -53,6 +53,25 @@ pub fn crm_grants() -> Grants {
     Grants::parse(&["crm.read", "crm.write"]).expect("valid grants")
 }
 
-pub mod registry;
 pub mod server;
 pub mod smtp;
+pub mod standin;
+
+/// `text` in Windows-1251, by hand for the tests' alphabet so a test does
+/// not lean on the decoder it checks.
+pub fn cp1251(text: &str) -> Vec<u8> {
+    // Cyrillic letters map to 0xC0.. (А..я), Ё/ё to 0xA8/0xB8, « » to
+    // 0xAB/0xBB, № to 0xB9.
+    text.chars()
+        .map(|c| match c {
+            'А'..='я' => (c as u32 - 'А' as u32 + 0xC0) as u8,
+            'Ё' => 0xA8,
+            'ё' => 0xB8,
+            '«' => 0xAB,
+            '»' => 0xBB,
+            '№' => 0xB9,
+            c if c.is_ascii() => c as u8,
+            other => panic!("no cp1251 for {other}"),
+        })
+        .collect()
+}

@@ -5,6 +5,7 @@
 //! (`GET /api/v1/invoices/{id}/pdf` serves it; `send-email` attaches it).
 
 mod fonts;
+mod html;
 mod layout;
 mod model;
 mod pdf;
@@ -25,6 +26,21 @@ struct Input {
     /// The stored file's name.
     #[serde(default)]
     file: Option<String>,
+    /// `pdf` (stored with the invoice) or `html` (the printable page,
+    /// returned in the output, nothing stored).
+    #[serde(default)]
+    format: Format,
+}
+
+/// What to render.
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Format {
+    /// The PDF, stored as a file of the invoice.
+    #[default]
+    Pdf,
+    /// The HTML page, returned.
+    Html,
 }
 
 /// What the action returns.
@@ -32,9 +48,16 @@ struct Input {
 struct Output {
     invoice_id: String,
     number: String,
-    file: String,
+    /// The stored file (pdf).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
     bytes: usize,
-    pages: usize,
+    /// The PDF's pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<usize>,
+    /// The page (html).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    html: Option<String>,
 }
 
 /// Renders an invoice record to PDF bytes; returns them and the page count.
@@ -68,7 +91,8 @@ impl Action for RenderInvoicePdf {
             "additionalProperties": false,
             "properties": {
                 "invoice_id": { "type": "string" },
-                "file": { "type": "string", "default": DEFAULT_FILE }
+                "file": { "type": "string", "default": DEFAULT_FILE },
+                "format": { "enum": ["pdf", "html"], "default": "pdf" }
             }
         }))
         .output_schema(json!({
@@ -78,7 +102,8 @@ impl Action for RenderInvoicePdf {
                 "number": { "type": "string" },
                 "file": { "type": "string" },
                 "bytes": { "type": "integer" },
-                "pages": { "type": "integer" }
+                "pages": { "type": "integer" },
+                "html": { "type": "string" }
             }
         }))
         .capability(Capability::CrmRead)
@@ -91,6 +116,22 @@ impl Action for RenderInvoicePdf {
             id: input.invoice_id,
         };
         let record: Value = crm::get(&target)?;
+        let number = record
+            .get("number")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if input.format == Format::Html {
+            let page = html::render(&model::InvoiceDoc::from_record(&record)?);
+            return Ok(Output {
+                invoice_id: target.id,
+                number,
+                file: None,
+                bytes: page.len(),
+                pages: None,
+                html: Some(page),
+            });
+        }
         let (bytes, pages) = render(&record)?;
         let name = input.file.unwrap_or_else(|| DEFAULT_FILE.to_owned());
         let size = bytes.len();
@@ -103,15 +144,12 @@ impl Action for RenderInvoicePdf {
             },
         )?;
         Ok(Output {
-            number: record
-                .get("number")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            number,
             invoice_id: target.id,
-            file: name,
+            file: Some(name),
             bytes: size,
-            pages,
+            pages: Some(pages),
+            html: None,
         })
     }
 }

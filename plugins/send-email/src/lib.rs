@@ -132,6 +132,30 @@ fn context_of(entity: &EntityRef) -> Result<(Map<String, Value>, Option<String>)
                 .and_then(first_email)
                 .or_else(|| company.as_ref().and_then(first_email))
         }
+        EntityKind::Task => {
+            // A task (such as a meeting) writes to the client of what it
+            // is about, with that record's variables too; its assignee is
+            // the manager who holds it.
+            let about = match (
+                text_field(&record, "entity_kind").and_then(|k| EntityKind::parse(&k)),
+                text_field(&record, "entity_id"),
+            ) {
+                (Some(kind), Some(id)) if kind != EntityKind::Task => Some(EntityRef { kind, id }),
+                _ => None,
+            };
+            let email = match about {
+                Some(about) => {
+                    let (about_ctx, email) = context_of(&about)?;
+                    ctx.extend(about_ctx);
+                    email
+                }
+                None => None,
+            };
+            if let Some(id) = text_field(&record, "assignee_id") {
+                ctx.insert("manager".into(), fetch(EntityKind::User, &id)?);
+            }
+            email
+        }
         _ => first_email(&record),
     };
     ctx.insert(entity.kind.as_str().replace('-', "_"), record);

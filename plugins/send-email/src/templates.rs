@@ -33,6 +33,14 @@ const BUILT_IN: &[(&str, &str, &str)] = &[
          истёк {{ invoice.due_date | date }}. Просим оплатить его или сообщить, если оплата уже отправлена.\n\n\
          С уважением,\n{{ invoice.seller.name }}",
     ),
+    (
+        "meeting_reminder",
+        "Напоминание о встрече {{ task.starts_at | datetime }}",
+        "Здравствуйте!\n\nНапоминаем о встрече {{ task.starts_at | datetime }} (время московское).\n\
+         Место: {{ task.place }}.\n\
+         {% if manager is defined %}Вас встретит {{ manager.name }}.\n{% endif %}\n\
+         До встречи!",
+    ),
 ];
 
 /// The templates called `name`: each part from config if set there, else
