@@ -1,6 +1,7 @@
 //! The HTTP API (`robota serve`): CRM entities, processes, runs, the
-//! webhook, `/healthz` and the OpenAPI document. Every route but `/healthz`
-//! and the webhook (which checks its process's secret) needs a bearer token;
+//! webhook, share links, `/healthz` and the OpenAPI document. Every route
+//! but `/healthz`, the webhook (which checks its process's secret) and
+//! `/share/{token}` (whose token is the key) needs a bearer token;
 //! errors are RFC 9457 problem documents; bodies are capped.
 
 mod approvals;
@@ -8,7 +9,9 @@ pub mod auth;
 mod deal_items;
 mod duplicates;
 mod entities;
+mod exports;
 mod files;
+mod invoices;
 mod openapi;
 mod plugins;
 pub mod problem;
@@ -55,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::routes())
         .merge(deal_items::routes())
         .merge(duplicates::routes())
+        .merge(invoices::routes())
+        .merge(exports::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/dev/clock", post(move_clock))
         .route_layer(middleware::from_fn_with_state(
@@ -64,6 +69,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(processes::webhook_routes())
+        .merge(invoices::public_routes())
         .merge(protected)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

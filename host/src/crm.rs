@@ -3,6 +3,7 @@
 //! this module has checked.
 
 pub mod changes;
+pub mod commerceml;
 pub mod custom_fields;
 pub mod duplicates;
 pub mod filter;

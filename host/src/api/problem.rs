@@ -2,6 +2,8 @@
 //! with a title, the status and a detail that names what is wrong.
 
 use crate::crm::CrmError;
+use crate::engine::direct::DirectError;
+use crate::plugins::CallError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -89,6 +91,33 @@ impl From<CrmError> for ApiError {
             }
             CrmError::Storage(_) => ApiError::internal(e),
         }
+    }
+}
+
+/// The answer to an action the API ran directly (`what` names it) that
+/// failed: its own refusals are the caller's to fix (422, or 409 for a
+/// clash with the current state), anything else is the server's.
+pub fn direct_error(e: DirectError, what: &str) -> ApiError {
+    match e {
+        DirectError::NotInstalled(a) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("action `{a}` is not installed on this server"),
+        ),
+        DirectError::Action(CallError::Action { kind, message }) => match kind {
+            "invalid-input" | "not-found" => ApiError::unprocessable(message),
+            "conflict" => ApiError::conflict(message),
+            "denied" => ApiError::forbidden(format!("{what} was denied: {message}")),
+            _ => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{what} failed: {message}"),
+            ),
+        },
+        DirectError::Action(CallError::InvalidInput(m)) => ApiError::unprocessable(m),
+        DirectError::Action(e) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{what} failed: {e}"),
+        ),
+        DirectError::Refused(e) => e.into(),
     }
 }
 

@@ -7,13 +7,10 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::problem::{ApiError, ApiResult};
+use super::problem::{ApiError, ApiResult, direct_error};
 use crate::engine::definition::ActionRef;
-use crate::engine::direct::DirectError;
-use crate::plugins::CallError;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, State};
-use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine as _;
@@ -57,20 +54,6 @@ async fn import(
         json!({ "content_base64": base64::engine::general_purpose::STANDARD.encode(&body) });
     match state.engine.call_now(&action, &input).await {
         Ok((report, _)) => Ok(Json(report)),
-        Err(DirectError::NotInstalled(a)) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("action `{a}` is not installed on this server"),
-        )),
-        Err(DirectError::Action(CallError::Action { kind, message })) => Err(match kind {
-            "invalid-input" | "not-found" | "conflict" => ApiError::unprocessable(message),
-            "denied" => ApiError::forbidden(format!("the import action was denied: {message}")),
-            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message),
-        }),
-        Err(DirectError::Action(CallError::InvalidInput(m))) => Err(ApiError::unprocessable(m)),
-        Err(DirectError::Action(e)) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the import action failed: {e}"),
-        )),
-        Err(DirectError::Refused(e)) => Err(e.into()),
+        Err(e) => Err(direct_error(e, "the import action")),
     }
 }

@@ -55,14 +55,14 @@ pub fn render(doc: &InvoiceDoc) -> String {
     } else {
         format!("КПП {}", esc(&s.kpp))
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<table class=\"bank\">\
 <tr><td colspan=\"2\" rowspan=\"2\">{bank}<br><span class=\"label\">Банк получателя</span></td><td>БИК</td><td>{bik}</td></tr>\
 <tr><td>Сч. №</td><td>{corr}</td></tr>\
 <tr><td>ИНН {inn}</td><td>{kpp}</td><td rowspan=\"2\">Сч. №</td><td rowspan=\"2\">{account}</td></tr>\
 <tr><td colspan=\"2\">{name}<br><span class=\"label\">Получатель</span></td></tr>\
-</table>\n",
+</table>",
         bank = esc(&s.bank_name),
         bik = esc(&s.bik),
         corr = esc(&s.correspondent_account),

@@ -1,0 +1,183 @@
+//! `GET /api/v1/exports/invoices?from=YYYY-MM-DD&to=YYYY-MM-DD&format=commerceml`:
+//! the invoices issued in the period (drafts and cancelled ones left out
+//! unless `status=` names them) as CommerceML 2 XML for 1C:Бухгалтерия, in
+//! UTF-8, streamed page by page so a year of invoices never sits in memory.
+//! Payments come back through `POST /api/v1/bank-statements`.
+
+use super::AppState;
+use super::problem::{ApiError, ApiResult};
+use crate::crm::{EntityKind, Filter, FilterOp, commerceml};
+use crate::store::CrmStore;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+use serde_json::Value;
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/exports/invoices", get(invoices))
+}
+
+/// Invoices read per page while streaming.
+const PAGE: u32 = 200;
+
+/// Statuses exported unless the caller names others.
+const ISSUED: &[&str] = &["sent", "paid", "overdue"];
+
+async fn invoices(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
+    let (mut from, mut to, mut format, mut statuses) = (None, None, None, Vec::new());
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let date = |v: &str| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| ApiError::bad_request(format!("{key} `{v}` is not a date YYYY-MM-DD")))
+        };
+        match key.as_ref() {
+            "from" => from = Some(date(&value)?),
+            "to" => to = Some(date(&value)?),
+            "format" => format = Some(value.into_owned()),
+            "status" => {
+                if !crate::crm::schema::INVOICE_STATUSES.contains(&value.as_ref()) {
+                    return Err(ApiError::bad_request(format!(
+                        "status `{value}` is not one of {}",
+                        crate::crm::schema::INVOICE_STATUSES.join(", ")
+                    )));
+                }
+                statuses.push(value.into_owned());
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`: use from, to, format and status"
+                )));
+            }
+        }
+    }
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(ApiError::bad_request(
+            "give the period: ?from=YYYY-MM-DD&to=YYYY-MM-DD",
+        ));
+    };
+    if from > to {
+        return Err(ApiError::bad_request(format!(
+            "from {from} is after to {to}"
+        )));
+    }
+    match format.as_deref() {
+        None | Some("commerceml") => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "format `{other}`: only commerceml is written"
+            )));
+        }
+    }
+    if statuses.is_empty() {
+        statuses = ISSUED.iter().map(|s| (*s).to_owned()).collect();
+    }
+    let filters = vec![
+        Filter {
+            field: "issue_date".into(),
+            op: FilterOp::Ge,
+            value: Value::String(from.to_string()),
+        },
+        Filter {
+            field: "issue_date".into(),
+            op: FilterOp::Le,
+            value: Value::String(to.to_string()),
+        },
+    ];
+    // The first page is read before answering, so a failing store is an
+    // error status rather than a cut-off file.
+    let first = state
+        .store
+        .query_after(EntityKind::Invoice, &filters, "", PAGE)
+        .await?;
+    let formed_at = state
+        .engine
+        .now()
+        .with_timezone(&crate::clock::COMPANY_TIMEZONE)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let store = state.store.clone();
+    let pages = futures_util::stream::unfold(Pages::Header(formed_at, first), move |pages| {
+        let store = store.clone();
+        let filters = filters.clone();
+        let statuses = statuses.clone();
+        async move {
+            match pages {
+                Pages::Header(formed_at, first) => Some((
+                    Ok::<_, std::io::Error>(commerceml::header(&formed_at)),
+                    Pages::Rows(first),
+                )),
+                Pages::Rows(rows) if rows.is_empty() => {
+                    Some((Ok(commerceml::footer().to_owned()), Pages::Done))
+                }
+                Pages::Rows(rows) => {
+                    let full = rows.len() == PAGE as usize;
+                    let last = rows
+                        .last()
+                        .and_then(|r| r.get("id"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let chunk: String = rows
+                        .iter()
+                        .filter(|r| {
+                            r.get("status")
+                                .and_then(Value::as_str)
+                                .is_some_and(|s| statuses.iter().any(|w| w == s))
+                        })
+                        .map(commerceml::document)
+                        .collect();
+                    let next = if full {
+                        match store
+                            .query_after(EntityKind::Invoice, &filters, &last, PAGE)
+                            .await
+                        {
+                            Ok(rows) => Pages::Rows(rows),
+                            // A store failure mid-stream cuts the body:
+                            // the XML is then visibly incomplete.
+                            Err(e) => {
+                                return Some((
+                                    Err(std::io::Error::other(e.to_string())),
+                                    Pages::Done,
+                                ));
+                            }
+                        }
+                    } else {
+                        Pages::Rows(Vec::new())
+                    };
+                    Some((Ok(chunk), next))
+                }
+                Pages::Done => None,
+            }
+        }
+    });
+    let name = format!("invoices-{from}-{to}.xml");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/xml; charset=utf-8".to_owned(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(pages),
+    )
+        .into_response())
+}
+
+/// Where the stream is.
+enum Pages {
+    /// The header is next (its stamp, then the first page).
+    Header(String, Vec<serde_json::Map<String, Value>>),
+    /// These invoices are next.
+    Rows(Vec<serde_json::Map<String, Value>>),
+    /// Nothing more.
+    Done,
+}

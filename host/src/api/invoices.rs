@@ -1,0 +1,306 @@
+//! An invoice by hand and out to the client: `POST /api/v1/deals/{id}/invoice`
+//! issues one through the same actions the processes use (create-invoice,
+//! then render-invoice-pdf), `GET /api/v1/invoices/{id}/html` shows the
+//! printable form, and share links (`POST /api/v1/invoices/{id}/share`,
+//! `GET …/shares`, `DELETE …/shares/{share_id}`) open its PDF at
+//! `GET /share/{token}` without an API token until they expire or are revoked.
+
+use super::AppState;
+use super::auth::{Caller, hash_token, random_token};
+use super::files::file_response;
+use super::problem::{ApiError, ApiResult, direct_error};
+use crate::crm::changes::Change;
+use crate::crm::{EntityKind, EntityRef};
+use crate::engine::definition::ActionRef;
+use crate::store::CrmStore;
+use axum::extract::{Extension, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The routes that need a token.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/deals/{id}/invoice", post(issue))
+        .route("/api/v1/invoices/{id}/html", get(html))
+        .route("/api/v1/invoices/{id}/share", post(share))
+        .route("/api/v1/invoices/{id}/shares", get(shares))
+        .route("/api/v1/invoices/{id}/shares/{share_id}", delete(revoke))
+}
+
+/// The public route: a share link.
+pub fn public_routes() -> Router<AppState> {
+    Router::new().route("/share/{token}", get(shared))
+}
+
+/// How long a share link works unless the caller says otherwise.
+pub const DEFAULT_SHARE_DAYS: i64 = 30;
+/// The longest a share link may work.
+pub const MAX_SHARE_DAYS: i64 = 365;
+
+fn action(id: &str) -> ActionRef {
+    ActionRef {
+        id: id.into(),
+        major: 1,
+    }
+}
+
+async fn invoice(
+    state: &AppState,
+    id: &str,
+) -> Result<(EntityRef, serde_json::Map<String, Value>), ApiError> {
+    let target = EntityRef {
+        kind: EntityKind::Invoice,
+        id: id.to_owned(),
+    };
+    let record = state
+        .store
+        .get(&target)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{target} not found")))?;
+    Ok((target, record))
+}
+
+/// The body of `POST /api/v1/deals/{id}/invoice`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    /// "YYYY-MM-DD"; today (company time) by default.
+    issue_date: Option<String>,
+    /// Days to pay.
+    due_in_days: Option<u32>,
+    /// Count working days only.
+    #[serde(default)]
+    business_days: bool,
+    /// Issue even though the deal has an open invoice.
+    #[serde(default)]
+    force: bool,
+}
+
+async fn issue(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<Value>>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body: IssueBody = match body {
+        Some(Json(v)) => serde_json::from_value(v).map_err(|e| {
+            ApiError::unprocessable(format!(
+                "send {{\"issue_date\"?, \"due_in_days\"?, \"business_days\"?, \"force\"?}}: {e}"
+            ))
+        })?,
+        None => IssueBody::default(),
+    };
+    let deal = EntityRef {
+        kind: EntityKind::Deal,
+        id: id.clone(),
+    };
+    if state.store.get(&deal).await?.is_none() {
+        return Err(ApiError::not_found(format!("{deal} not found")));
+    }
+    let mut input = json!({
+        "deal_id": id,
+        "issue_date": body.issue_date.unwrap_or_else(|| state.engine.today().to_string()),
+        "business_days": body.business_days,
+        "allow_second": body.force,
+    });
+    if let Some(days) = body.due_in_days {
+        input["due_in_days"] = json!(days);
+    }
+    let (created, _) = state
+        .engine
+        .call_now(&action("create-invoice"), &input)
+        .await
+        .map_err(|e| {
+            let e = direct_error(e, "create-invoice");
+            if e.status == StatusCode::CONFLICT {
+                e.with("hint", json!("send {\"force\": true} to issue another"))
+            } else {
+                e
+            }
+        })?;
+    let invoice_id = created
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::internal("create-invoice answered without an id"))?
+        .to_owned();
+    let rendered = state
+        .engine
+        .call_now(
+            &action("render-invoice-pdf"),
+            &json!({ "invoice_id": invoice_id }),
+        )
+        .await;
+    state.engine.poke();
+    let (_, record) = invoice(&state, &invoice_id).await?;
+    let mut answer =
+        json!({ "invoice": record, "pdf": format!("/api/v1/invoices/{invoice_id}/pdf") });
+    if let Err(e) = rendered {
+        // The invoice stands (its number is taken); the PDF can be made again.
+        answer["pdf"] = Value::Null;
+        answer["pdf_error"] = json!(direct_error(e, "render-invoice-pdf").detail);
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+async fn html(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    invoice(&state, &id).await?;
+    let (out, _) = state
+        .engine
+        .call_now(
+            &action("render-invoice-pdf"),
+            &json!({ "invoice_id": id, "format": "html" }),
+        )
+        .await
+        .map_err(|e| direct_error(e, "render-invoice-pdf"))?;
+    let page = out
+        .get("html")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::internal("render-invoice-pdf answered without the page"))?
+        .to_owned();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // The page is ours alone: no scripts, no framing by others.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        page,
+    )
+        .into_response())
+}
+
+/// The body of `POST /api/v1/invoices/{id}/share`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareBody {
+    /// How many days the link works.
+    days: Option<i64>,
+}
+
+async fn share(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Option<Json<Value>>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body: ShareBody = match body {
+        Some(Json(v)) => serde_json::from_value(v).map_err(|e| {
+            ApiError::unprocessable(format!("send {{\"days\"?: 1 to {MAX_SHARE_DAYS}}}: {e}"))
+        })?,
+        None => ShareBody::default(),
+    };
+    let days = body.days.unwrap_or(DEFAULT_SHARE_DAYS);
+    if !(1..=MAX_SHARE_DAYS).contains(&days) {
+        return Err(ApiError::unprocessable(format!(
+            "days: {days}; a link works 1 to {MAX_SHARE_DAYS} days"
+        )));
+    }
+    let (target, _) = invoice(&state, &id).await?;
+    let token = random_token("shr_");
+    let expires = state.engine.now() + chrono::Duration::days(days);
+    let link = state
+        .store
+        .insert_share(&target, &hash_token(&token), expires, Some(&caller.0.id))
+        .await?;
+    state
+        .store
+        .commit(&[Change::Note {
+            target,
+            text: format!(
+                "Share link {} made; it works until {}",
+                link.id, link.expires_at
+            ),
+        }])
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "id": link.id, "url": format!("/share/{token}"), "expires_at": link.expires_at }),
+        ),
+    ))
+}
+
+async fn shares(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let (target, _) = invoice(&state, &id).await?;
+    Ok(Json(
+        json!({ "items": state.store.shares_of(&target).await? }),
+    ))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    Path((id, share_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (target, _) = invoice(&state, &id).await?;
+    if !state.store.revoke_share(&target, &share_id).await? {
+        return Err(ApiError::not_found(format!(
+            "{target} has no working share link `{share_id}`"
+        )));
+    }
+    state
+        .store
+        .commit(&[Change::Note {
+            target,
+            text: format!("Share link {share_id} revoked"),
+        }])
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /share/{token}`: the invoice's PDF, for whoever holds the link.
+/// An unknown, expired or revoked link says only that it does not open.
+async fn shared(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Response> {
+    let gone = || {
+        ApiError::new(
+            StatusCode::GONE,
+            "this link has expired or was revoked; ask for a new one",
+        )
+    };
+    let Some(link) = state.store.find_share(&hash_token(&token)).await? else {
+        return Err(ApiError::not_found("no such link"));
+    };
+    let expired = chrono::DateTime::parse_from_rfc3339(&link.expires_at).map_or(true, |at| {
+        at.with_timezone(&chrono::Utc) <= state.engine.now()
+    });
+    if link.revoked || expired {
+        return Err(gone());
+    }
+    let (target, record) = invoice(&state, &link.target.id).await.map_err(|_| gone())?;
+    let newest_pdf = state
+        .store
+        .files(&target)
+        .await?
+        .into_iter()
+        .find(|f| f.content_type == "application/pdf")
+        .ok_or_else(|| ApiError::not_found("the invoice has no PDF yet"))?;
+    let file = state
+        .store
+        .file(&target, &newest_pdf.name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the invoice has no PDF yet"))?;
+    let number = record.get("number").and_then(Value::as_str).unwrap_or("");
+    let mut response = file_response(file, Some(format!("invoice-{number}.pdf")));
+    // Shown in the browser, never cached by a shared proxy.
+    let headers = response.headers_mut();
+    let inline = headers
+        .get(header::CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|d| d.replacen("attachment", "inline", 1).parse().ok());
+    if let Some(v) = inline {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-store"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(response)
+}
