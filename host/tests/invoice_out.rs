@@ -337,3 +337,109 @@ async fn invoices_of_a_period_export_as_commerceml() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_is_emailed_with_its_pdf_or_as_a_link_that_opens_it() {
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let public = Api::new(&server.url, None);
+    let deal = deal(&api).await;
+    let a = api
+        .post(&format!("/api/v1/deals/{deal}/invoice"), &json!({}))
+        .await;
+    let id = a.body["invoice"]["id"].as_str().unwrap().to_owned();
+    let number = a.body["invoice"]["number"].as_str().unwrap().to_owned();
+    let send = format!("/api/v1/invoices/{id}/send");
+
+    for (bad, says) in [
+        (json!({ "as": "fax" }), "unknown variant `fax`"),
+        (
+            json!({ "to": ["not-an-address"] }),
+            "`not-an-address` is not an e-mail address",
+        ),
+        (json!({ "as": "link", "days": 0 }), "days: 0"),
+    ] {
+        let a = api.post(&send, &bad).await;
+        assert_eq!(a.status, 422, "{bad}: {}", a.body);
+        assert!(
+            a.body["detail"].as_str().unwrap().contains(says),
+            "{says}: {}",
+            a.body
+        );
+    }
+    assert_eq!(api.get("/api/v1/outbox").await.body["items"], json!([]));
+    assert_eq!(
+        api.get(&format!("/api/v1/invoices/{id}")).await.body["status"],
+        "draft"
+    );
+
+    let a = api.post(&send, &json!({})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["to"], json!(["buh@romashka.example"]));
+    let outbox = api.get("/api/v1/outbox?limit=1").await.body;
+    let mail = api
+        .get(&format!(
+            "/api/v1/outbox/{}",
+            outbox["items"][0]["id"].as_str().unwrap()
+        ))
+        .await
+        .body;
+    assert_eq!(
+        mail["subject"].as_str().unwrap(),
+        format!("Счёт № {number} от {}", printed_issue_date(&api, &id).await)
+    );
+    assert!(
+        mail.to_string().contains(&format!("Счёт {number}.pdf")),
+        "{mail}"
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/invoices/{id}")).await.body["status"],
+        "sent"
+    );
+
+    let a = api
+        .post(
+            &send,
+            &json!({ "as": "link", "to": ["director@romashka.example"], "days": 3 }),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let link = a.body["link"].as_str().unwrap().to_owned();
+    assert!(
+        link.starts_with(&format!("{}/share/shr_", server.url)),
+        "{link}"
+    );
+    let outbox = api.get("/api/v1/outbox?limit=10").await.body;
+    let newest = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|m| m["id"].as_str().unwrap().to_owned())
+        .unwrap()
+        .clone();
+    let mail = api
+        .get(&format!(
+            "/api/v1/outbox/{}",
+            newest["id"].as_str().unwrap()
+        ))
+        .await
+        .body;
+    assert!(
+        mail["text_body"].as_str().unwrap().contains(&link),
+        "{mail}"
+    );
+    let path = link.strip_prefix(&server.url).unwrap();
+    let (status, content_type, _) = public.get_bytes(path).await;
+    assert_eq!((status, content_type.as_str()), (200, "application/pdf"));
+}
+
+/// The invoice's issue date as the letter prints it.
+async fn printed_issue_date(api: &Api, id: &str) -> String {
+    let issued = api.get(&format!("/api/v1/invoices/{id}")).await.body["issue_date"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = chrono::NaiveDate::parse_from_str(&issued, "%Y-%m-%d").unwrap();
+    d.format("%d.%m.%Y").to_string()
+}

@@ -86,7 +86,8 @@ async fn a_lead_enters_a_status_only_with_the_fields_it_requires() {
         .patch(&path, &json!({ "status": "qualification" }))
         .await;
     assert_eq!(moved.status, 422, "{}", moved.body);
-    assert_eq!(moved.body["status"], "qualification");
+    assert_eq!(moved.body["status"], 422, "the problem's own status stays");
+    assert_eq!(moved.body["lead_status"], "qualification");
     assert_eq!(moved.body["missing"], json!(["email", "city", "topic"]));
     let after = manager.get(&path).await.body;
     assert_eq!(

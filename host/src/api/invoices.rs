@@ -1,7 +1,8 @@
 //! An invoice by hand and out to the client: `POST /api/v1/deals/{id}/invoice`
 //! issues one through the same actions the processes use (create-invoice,
 //! then render-invoice-pdf), `GET /api/v1/invoices/{id}/html` shows the
-//! printable form, and share links (`POST /api/v1/invoices/{id}/share`,
+//! printable form, `POST /api/v1/invoices/{id}/send` e-mails it (the PDF
+//! attached, or a link), and share links (`POST /api/v1/invoices/{id}/share`,
 //! `GET …/shares`, `DELETE …/shares/{share_id}`) open its PDF at
 //! `GET /share/{token}` without an API token until they expire or are revoked.
 
@@ -13,6 +14,7 @@ use crate::crm::changes::Change;
 use crate::crm::{EntityKind, EntityRef};
 use crate::engine::definition::ActionRef;
 use crate::store::CrmStore;
+use crate::store::shares::ShareLink;
 use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deals/{id}/invoice", post(issue))
         .route("/api/v1/invoices/{id}/html", get(html))
         .route("/api/v1/invoices/{id}/share", post(share))
+        .route("/api/v1/invoices/{id}/send", post(send))
         .route("/api/v1/invoices/{id}/shares", get(shares))
         .route("/api/v1/invoices/{id}/shares/{share_id}", delete(revoke))
 }
@@ -174,6 +177,159 @@ async fn html(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
         .into_response())
 }
 
+/// The body of `POST /api/v1/invoices/{id}/send`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendBody {
+    /// `attachment` (the PDF attached) or `link` (a share link in the text).
+    #[serde(rename = "as", default)]
+    how: SendAs,
+    /// Recipients; the buyer's e-mail by default.
+    #[serde(default)]
+    to: Vec<String>,
+    /// How many days a link works.
+    days: Option<i64>,
+}
+
+/// How an invoice is e-mailed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum SendAs {
+    /// The PDF attached.
+    #[default]
+    Attachment,
+    /// A share link.
+    Link,
+}
+
+/// `POST /api/v1/invoices/{id}/send`: e-mails the invoice to the buyer (or
+/// `to`) with the PDF attached or as a share link, through `send-email`;
+/// a draft becomes `sent`.
+async fn send(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<Value>>,
+) -> ApiResult<Json<Value>> {
+    let body: SendBody = match body {
+        Some(Json(v)) => serde_json::from_value(v).map_err(|e| {
+            ApiError::unprocessable(format!(
+                "send {{\"as\"?: \"attachment\" | \"link\", \"to\"?: [e-mail], \"days\"?}}: {e}"
+            ))
+        })?,
+        None => SendBody::default(),
+    };
+    let (target, record) = invoice(&state, &id).await?;
+    let has_pdf = state
+        .store
+        .files(&target)
+        .await?
+        .iter()
+        .any(|f| f.content_type == "application/pdf");
+    if !has_pdf {
+        state
+            .engine
+            .call_now(&action("render-invoice-pdf"), &json!({ "invoice_id": id }))
+            .await
+            .map_err(|e| direct_error(e, "render-invoice-pdf"))?;
+    }
+    let number = record.get("number").and_then(Value::as_str).unwrap_or("");
+    let entity = json!({ "kind": "invoice", "id": id });
+    let mut input = json!({ "entity": entity, "to": body.to });
+    let mut link = None;
+    match body.how {
+        SendAs::Attachment => {
+            input["template"] = json!("invoice");
+            input["attachments"] = json!([{ "entity": entity, "file": PDF_FILE, "filename": format!("Счёт {number}.pdf") }]);
+        }
+        SendAs::Link => {
+            let days = body.days.unwrap_or(DEFAULT_SHARE_DAYS);
+            let (url, made) = make_link(&state, &caller, &target, days).await?;
+            let full = format!("{}{url}", public_base(&headers));
+            input["template"] = json!("invoice_link");
+            input["context"] = json!({ "link": full, "link_expires_at": made.expires_at });
+            link = Some(full);
+        }
+    }
+    let (sent, _) = state
+        .engine
+        .call_now(&action("send-email"), &input)
+        .await
+        .map_err(|e| direct_error(e, "send-email"))?;
+    if record.get("status").and_then(Value::as_str) == Some("draft") {
+        let mut fields = serde_json::Map::new();
+        fields.insert("status".into(), json!("sent"));
+        state
+            .store
+            .commit(&[Change::Update { target, fields }])
+            .await?;
+    }
+    state.engine.poke();
+    Ok(Json(json!({
+        "as": body.how,
+        "to": sent.get("to"),
+        "message_id": sent.get("message_id"),
+        "link": link,
+    })))
+}
+
+/// The server's address as the caller reached it, for links in e-mails.
+fn public_base(headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+/// The name `render-invoice-pdf` stores the PDF under.
+pub const PDF_FILE: &str = "invoice.pdf";
+
+/// Makes a share link of `target` for `days`, noted on the timeline: its
+/// path (the only time the token is seen) and the stored link.
+async fn make_link(
+    state: &AppState,
+    caller: &Caller,
+    target: &EntityRef,
+    days: i64,
+) -> Result<(String, ShareLink), ApiError> {
+    if !(1..=MAX_SHARE_DAYS).contains(&days) {
+        return Err(ApiError::unprocessable(format!(
+            "days: {days}; a link works 1 to {MAX_SHARE_DAYS} days"
+        )));
+    }
+    let token = random_token("shr_");
+    let expires = state.engine.now() + chrono::Duration::days(days);
+    let link = state
+        .store
+        .insert_share(target, &hash_token(&token), expires, Some(&caller.0.id))
+        .await?;
+    state
+        .store
+        .commit(&[Change::Note {
+            target: target.clone(),
+            text: format!(
+                "Share link {} made; it works until {}",
+                link.id, link.expires_at
+            ),
+        }])
+        .await?;
+    Ok((format!("/share/{token}"), link))
+}
+
 /// The body of `POST /api/v1/invoices/{id}/share`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,34 +350,17 @@ async fn share(
         })?,
         None => ShareBody::default(),
     };
-    let days = body.days.unwrap_or(DEFAULT_SHARE_DAYS);
-    if !(1..=MAX_SHARE_DAYS).contains(&days) {
-        return Err(ApiError::unprocessable(format!(
-            "days: {days}; a link works 1 to {MAX_SHARE_DAYS} days"
-        )));
-    }
     let (target, _) = invoice(&state, &id).await?;
-    let token = random_token("shr_");
-    let expires = state.engine.now() + chrono::Duration::days(days);
-    let link = state
-        .store
-        .insert_share(&target, &hash_token(&token), expires, Some(&caller.0.id))
-        .await?;
-    state
-        .store
-        .commit(&[Change::Note {
-            target,
-            text: format!(
-                "Share link {} made; it works until {}",
-                link.id, link.expires_at
-            ),
-        }])
-        .await?;
+    let (url, link) = make_link(
+        &state,
+        &caller,
+        &target,
+        body.days.unwrap_or(DEFAULT_SHARE_DAYS),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({ "id": link.id, "url": format!("/share/{token}"), "expires_at": link.expires_at }),
-        ),
+        Json(json!({ "id": link.id, "url": url, "expires_at": link.expires_at })),
     ))
 }
 

@@ -78,8 +78,11 @@ impl From<CrmError> for ApiError {
             }
             CrmError::Invalid(_) => ApiError::unprocessable(e.to_string()),
             CrmError::MissingStageFields { of, stage, missing } => {
+                // `status` is the problem document's own member (the HTTP
+                // status): a lead's status goes under `lead_status`.
+                let key = if *of == "status" { "lead_status" } else { of };
                 ApiError::unprocessable(e.to_string())
-                    .with(of, json!(stage))
+                    .with(key, json!(stage))
                     .with("missing", json!(missing))
             }
             CrmError::NotFound(_) | CrmError::FileNotFound { .. } => {

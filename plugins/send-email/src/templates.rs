@@ -34,6 +34,14 @@ const BUILT_IN: &[(&str, &str, &str)] = &[
          С уважением,\n{{ invoice.seller.name }}",
     ),
     (
+        "invoice_link",
+        "Счёт № {{ invoice.number }} от {{ invoice.issue_date | date }}",
+        "Здравствуйте!\n\nСчёт № {{ invoice.number }} на сумму {{ invoice.total | money(invoice.currency) }} \
+         можно открыть и скачать по ссылке:\n{{ link }}\n\
+         Ссылка действует до {{ link_expires_at | date }}. Просим оплатить счёт до {{ invoice.due_date | date }}.\n\n\
+         С уважением,\n{{ invoice.seller.name }}",
+    ),
+    (
         "meeting_reminder",
         "Напоминание о встрече {{ task.starts_at | datetime }}",
         "Здравствуйте!\n\nНапоминаем о встрече {{ task.starts_at | datetime }} (время московское).\n\
