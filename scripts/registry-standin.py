@@ -20,11 +20,10 @@ prints `listening on http://127.0.0.1:PORT` (the port chosen when 0) and
 serves until killed; each request is logged on stderr as one line.
 """
 
-import argparse
 import json
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standin_http import JsonHandler, run
 
 MSK_MIDNIGHT = -3 * 3600 * 1000  # epoch ms of 00:00 Moscow time is 21:00 UTC
 
@@ -91,19 +90,12 @@ def make_handler(key):
     seen = set()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def answer(self, status, body):
-            data = json.dumps(body, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json; charset=utf-8")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    class Handler(JsonHandler):
+        name = "registry-standin"
 
         def do_POST(self):
-            length = int(self.headers.get("content-length") or 0)
             try:
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = json.loads(self.body() or b"{}")
             except ValueError:
                 return self.answer(400, {"message": "the body is not JSON"})
             if self.headers.get("authorization") != f"Token {key}":
@@ -124,20 +116,11 @@ def make_handler(key):
                 return self.answer(200, {"suggestions": [found] if found else []})
             return self.answer(404, {"message": f"no route {self.path}"})
 
-        def log_message(self, fmt, *args):
-            sys.stderr.write("registry-standin: " + (fmt % args) + "\n")
-
     return Handler
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--key", default="demo-key")
-    args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.key))
-    print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
-    server.serve_forever()
+    run(make_handler, __doc__.split("\n")[0], 8765, "demo-key")
 
 
 if __name__ == "__main__":

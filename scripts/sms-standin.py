@@ -17,12 +17,12 @@ JSON ([{"to": ..., "msg": ..., "sms_id": ...}]), for tests to read.
 prints `listening on http://127.0.0.1:PORT` and serves until killed.
 """
 
-import argparse
 import json
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from urllib.parse import parse_qs
+
+from standin_http import JsonHandler, run
 
 REFUSED = "79000000001"
 FLAKY = "79000000002"
@@ -33,14 +33,8 @@ def make_handler(key):
     seen = set()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def answer(self, status, body):
-            data = json.dumps(body, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json; charset=utf-8")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    class Handler(JsonHandler):
+        name = "sms-standin"
 
         def do_GET(self):
             if self.path == "/_sent":
@@ -51,8 +45,7 @@ def make_handler(key):
         def do_POST(self):
             if self.path != "/sms/send":
                 return self.answer(404, {"message": f"no route {self.path}"})
-            length = int(self.headers.get("content-length") or 0)
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            form = {k: v[0] for k, v in parse_qs(self.body().decode()).items()}
             if form.get("api_id") != key:
                 return self.answer(200, {"status": "ERROR", "status_code": 200,
                                          "status_text": "Неправильный api_id"})
@@ -74,20 +67,11 @@ def make_handler(key):
             return self.answer(200, {"status": "OK", "status_code": 100, "sms": {to: {
                 "status": "OK", "status_code": 100, "sms_id": sms_id}}, "balance": 100.0})
 
-        def log_message(self, fmt, *args):
-            sys.stderr.write("sms-standin: " + (fmt % args) + "\n")
-
     return Handler
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--key", default="demo-sms-key")
-    args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.key))
-    print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
-    server.serve_forever()
+    run(make_handler, __doc__.split("\n")[0], 8766, "demo-sms-key")
 
 
 if __name__ == "__main__":

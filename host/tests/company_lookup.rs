@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::items;
+
 use common::server::{Api, Site};
 use common::standin::StandIn;
 use serde_json::{Value, json};
@@ -15,10 +17,6 @@ use std::time::Duration;
 const ON_INN: &str = include_str!("../../examples/processes/lookup-company-on-inn.toml");
 const BY_HAND: &str = include_str!("../../examples/processes/lookup-company.toml");
 const KEY: &str = "test-key";
-
-fn items(v: &Value) -> &Vec<Value> {
-    v["items"].as_array().unwrap()
-}
 
 async fn company(api: &Api, fields: Value) -> String {
     let a = api.post("/api/v1/companies", &fields).await;

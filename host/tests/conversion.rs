@@ -7,21 +7,13 @@
 
 mod common;
 
+use common::{created, items};
+
 use common::server::{Api, Site};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const AFTER: &str = include_str!("../../examples/processes/after-lead-conversion.toml");
-
-fn items(v: &Value) -> &Vec<Value> {
-    v["items"].as_array().unwrap()
-}
-
-async fn created(api: &Api, path: &str, body: Value) -> String {
-    let a = api.post(path, &body).await;
-    assert_eq!(a.status, 201, "{path}: {}", a.body);
-    a.body["id"].as_str().unwrap().to_owned()
-}
 
 async fn count(api: &Api, collection: &str) -> usize {
     items(
@@ -513,6 +505,20 @@ async fn a_merge_repoints_every_kind_of_link_and_deletes_the_other() {
                 "settlement_account": "40702810438000060473", "payment_purpose_text": "Оплата аренды" }),
     )
     .await;
+    let lead = created(
+        &api,
+        "/api/v1/leads",
+        json!({ "title": "Альфа: склад", "name": "Ия Ли" }),
+    )
+    .await;
+    let converted = api
+        .post(
+            &format!("/api/v1/leads/{lead}/convert"),
+            &json!({ "into": "company", "use_existing": { "company_id": from, "contact_id": contact } }),
+        )
+        .await;
+    assert_eq!(converted.status, 201, "{}", converted.body);
+    let lead_deal = converted.body["deal_id"].as_str().unwrap().to_owned();
     let merge = format!("/api/v1/companies/{into}/merge");
 
     for (bad, says) in [
@@ -560,7 +566,7 @@ async fn a_merge_repoints_every_kind_of_link_and_deletes_the_other() {
     );
     assert_eq!(
         a.body["repointed"],
-        json!({ "contacts": 1, "deals": 1, "invoices": 1, "payment_requests": 1, "tasks": 1, "timeline": 1 })
+        json!({ "contacts": 1, "deals": 2, "invoices": 1, "leads": 1, "payment_requests": 1, "tasks": 1, "timeline": 4 })
     );
 
     assert_eq!(

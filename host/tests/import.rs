@@ -7,13 +7,11 @@
 
 mod common;
 
+use common::items;
+
 use common::cp1251;
 use common::server::{Api, Site};
-use serde_json::{Value, json};
-
-fn items(v: &Value) -> &Vec<Value> {
-    v["items"].as_array().unwrap()
-}
+use serde_json::json;
 
 async fn count(api: &Api, collection: &str) -> usize {
     items(

@@ -7,16 +7,12 @@
 
 mod common;
 
+use common::created;
+
 use chrono::{Duration as Span, SecondsFormat, Utc};
 use common::server::{Api, Site};
 use common::smtp::pdf_text;
-use serde_json::{Value, json};
-
-async fn created(api: &Api, path: &str, body: Value) -> String {
-    let a = api.post(path, &body).await;
-    assert_eq!(a.status, 201, "{path}: {}", a.body);
-    a.body["id"].as_str().unwrap().to_owned()
-}
+use serde_json::json;
 
 /// A company with requisites and a deal with two lines; returns the deal.
 async fn deal(api: &Api) -> String {

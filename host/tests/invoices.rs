@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{created, items};
+
 use chrono::{Duration as Days, Utc};
 use common::cp1251;
 use common::server::{Api, Site};
@@ -22,16 +24,6 @@ const OVERDUE: &str = include_str!("../../examples/processes/overdue-invoices.to
 /// The buyer's INN (a valid one) and e-mail.
 const BUYER_INN: &str = "7707083893";
 const BUYER_EMAIL: &str = "buh@romashka.example";
-
-fn items(v: &Value) -> &Vec<Value> {
-    v["items"].as_array().unwrap()
-}
-
-async fn created(api: &Api, path: &str, body: Value) -> String {
-    let a = api.post(path, &body).await;
-    assert_eq!(a.status, 201, "{path}: {}", a.body);
-    a.body["id"].as_str().unwrap().to_owned()
-}
 
 /// A manager, a buyer company with requisites, and a deal for 480 000 ₽ in
 /// two lines; returns (manager id, company id, deal id).

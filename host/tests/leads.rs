@@ -6,14 +6,10 @@
 
 mod common;
 
-use common::server::{Api, Site};
-use serde_json::{Value, json};
+use common::created_record;
 
-async fn created(api: &Api, path: &str, body: Value) -> Value {
-    let a = api.post(path, &body).await;
-    assert_eq!(a.status, 201, "{path}: {}", a.body);
-    a.body
-}
+use common::server::{Api, Site};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_enters_a_status_only_with_the_fields_it_requires() {
@@ -72,7 +68,7 @@ async fn a_lead_enters_a_status_only_with_the_fields_it_requires() {
     assert_eq!(set.status, 200, "{}", set.body);
     assert_eq!(set.body["required_fields"], required["required_fields"]);
 
-    let lead = created(
+    let lead = created_record(
         &manager,
         "/api/v1/leads",
         json!({ "title": "Пекарня", "phone": "8 916 555-12-34" }),
@@ -251,13 +247,13 @@ async fn the_contract_stage_requires_custom_fields_of_their_types() {
         "act_signing_days"
     );
 
-    let company = created(
+    let company = created_record(
         &manager,
         "/api/v1/companies",
         json!({ "kind": "organisation", "short_name": "Ромашка" }),
     )
     .await;
-    let deal = created(
+    let deal = created_record(
         &manager,
         "/api/v1/deals",
         json!({ "title": "Склад", "company_id": company["id"] }),
@@ -339,13 +335,13 @@ async fn deal_lines_are_added_changed_and_removed_with_the_amount_exact() {
     let site = Site::new(&[]);
     let server = site.start(&[]);
     let manager = Api::new(&server.url, Some(&site.token("manager")));
-    let pump = created(
+    let pump = created_record(
         &manager,
         "/api/v1/products",
         json!({ "name": "Насос ЦН-40", "price": "200000.10", "currency": "RUB", "vat_rate": "20" }),
     )
     .await;
-    let deal = created(&manager, "/api/v1/deals", json!({ "title": "Насосы" })).await;
+    let deal = created_record(&manager, "/api/v1/deals", json!({ "title": "Насосы" })).await;
     let items = format!("/api/v1/deals/{}/items", deal["id"].as_str().unwrap());
 
     let a = manager

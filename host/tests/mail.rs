@@ -7,9 +7,11 @@
 
 mod common;
 
+use common::items;
+
 use common::server::{Api, Site};
 use common::smtp::{Smtp, free_port, received, serve_args};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 const MAIL_ON_CREATE: &str = r#"
@@ -21,10 +23,6 @@ id = "mail"
 uses = "chaos@0"
 input = { do = "mail", to = "client@example.com", subject = "Счёт по сделке {{ deal.title }}" }
 "#;
-
-fn items(v: &Value) -> &Vec<Value> {
-    v["items"].as_array().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_actions_mail_is_delivered_through_smtp_with_its_message_id() {

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{created, items};
+
 use chrono::{Duration as Span, SecondsFormat, Utc};
 use common::server::{Api, Site};
 use common::smtp::{Smtp, free_port, read_message, serve_args, wait_for_mail};
@@ -17,16 +19,6 @@ use std::time::Duration;
 
 const REMINDER: &str = include_str!("../../examples/processes/meeting-reminder.toml");
 const KEY: &str = "sms-test-key";
-
-fn items(v: &Value) -> &Vec<Value> {
-    v["items"].as_array().unwrap()
-}
-
-async fn created(api: &Api, path: &str, body: Value) -> String {
-    let a = api.post(path, &body).await;
-    assert_eq!(a.status, 201, "{path}: {}", a.body);
-    a.body["id"].as_str().unwrap().to_owned()
-}
 
 async fn sent(gateway: &StandIn) -> Vec<Value> {
     let body = reqwest::get(format!("{}/_sent", gateway.url))

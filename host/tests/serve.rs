@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::items;
+
 use common::server::{Api, Site};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -33,10 +35,6 @@ async fn create_deal(api: &Api, title: &str, amount: &str) -> String {
         .await;
     assert_eq!(a.status, 201, "{}", a.body);
     a.body["id"].as_str().unwrap().to_owned()
-}
-
-fn items(v: &Value) -> &Vec<Value> {
-    v["items"].as_array().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

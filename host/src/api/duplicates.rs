@@ -3,7 +3,7 @@
 //! and `GET /api/v1/duplicates?kind=contact|company`.
 
 use super::AppState;
-use super::problem::{ApiError, ApiResult};
+use super::problem::{ApiError, ApiResult, body_as};
 use crate::crm::{CrmError, EntityKind};
 use crate::store::conversion::Conversion;
 use crate::store::import::OnDuplicate;
@@ -125,11 +125,10 @@ async fn convert(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let conversion: Conversion = serde_json::from_value(body).map_err(|e| {
-        ApiError::unprocessable(format!(
-            "send {{\"into\": \"company\" | \"person\", \"contact\"?, \"company\"?, \"deal\"?, \"use_existing\"?, \"merge\"?, \"create_anyway\"?}}: {e}"
-        ))
-    })?;
+    let conversion: Conversion = body_as(
+        body,
+        r#"{"into": "company" | "person", "contact"?, "company"?, "deal"?, "use_existing"?, "merge"?, "create_anyway"?}"#,
+    )?;
     match state.store.convert_lead(&id, &conversion).await {
         Ok(done) => {
             state.engine.poke();
@@ -162,11 +161,10 @@ async fn merge(
     id: String,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
-    let req: MergeRequest = serde_json::from_value(body).map_err(|e| {
-        ApiError::unprocessable(format!(
-            "send {{\"from\": \"<id>\", \"fields\": {{\"phone\": \"from\" | \"into\", …}}}}: {e}"
-        ))
-    })?;
+    let req: MergeRequest = body_as(
+        body,
+        r#"{"from": "<id>", "fields": {"phone": "from" | "into", …}}"#,
+    )?;
     let merged = state.store.merge_records(kind, &id, &req).await?;
     state.engine.poke();
     Ok(Json(json!(merged)))

@@ -9,7 +9,7 @@
 use super::AppState;
 use super::auth::{Caller, hash_token, random_token};
 use super::files::file_response;
-use super::problem::{ApiError, ApiResult, direct_error};
+use super::problem::{ApiError, ApiResult, direct_error, optional_body};
 use crate::crm::changes::Change;
 use crate::crm::{EntityKind, EntityRef};
 use crate::engine::definition::ActionRef;
@@ -88,14 +88,10 @@ async fn issue(
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let body: IssueBody = match body {
-        Some(Json(v)) => serde_json::from_value(v).map_err(|e| {
-            ApiError::unprocessable(format!(
-                "send {{\"issue_date\"?, \"due_in_days\"?, \"business_days\"?, \"force\"?}}: {e}"
-            ))
-        })?,
-        None => IssueBody::default(),
-    };
+    let body: IssueBody = optional_body(
+        body,
+        r#"{"issue_date"?, "due_in_days"?, "business_days"?, "force"?}"#,
+    )?;
     let deal = EntityRef {
         kind: EntityKind::Deal,
         id: id.clone(),
@@ -212,14 +208,10 @@ async fn send(
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> ApiResult<Json<Value>> {
-    let body: SendBody = match body {
-        Some(Json(v)) => serde_json::from_value(v).map_err(|e| {
-            ApiError::unprocessable(format!(
-                "send {{\"as\"?: \"attachment\" | \"link\", \"to\"?: [e-mail], \"days\"?}}: {e}"
-            ))
-        })?,
-        None => SendBody::default(),
-    };
+    let body: SendBody = optional_body(
+        body,
+        r#"{"as"?: "attachment" | "link", "to"?: [e-mail], "days"?}"#,
+    )?;
     let (target, record) = invoice(&state, &id).await?;
     let has_pdf = state
         .store
@@ -344,12 +336,7 @@ async fn share(
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let body: ShareBody = match body {
-        Some(Json(v)) => serde_json::from_value(v).map_err(|e| {
-            ApiError::unprocessable(format!("send {{\"days\"?: 1 to {MAX_SHARE_DAYS}}}: {e}"))
-        })?,
-        None => ShareBody::default(),
-    };
+    let body: ShareBody = optional_body(body, &format!("{{\"days\"?: 1 to {MAX_SHARE_DAYS}}}"))?;
     let (target, _) = invoice(&state, &id).await?;
     let (url, link) = make_link(
         &state,

@@ -97,6 +97,20 @@ impl From<CrmError> for ApiError {
     }
 }
 
+/// A JSON body read as `T`, or 422 with the shape to send (`shape`, such
+/// as `{"days"?: 1 to 365}`) and what was wrong with this one.
+pub fn body_as<T: serde::de::DeserializeOwned>(body: Value, shape: &str) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|e| ApiError::unprocessable(format!("send {shape}: {e}")))
+}
+
+/// Like [`body_as`] for a body that may be left out: then `T`'s default.
+pub fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    body: Option<axum::Json<Value>>,
+    shape: &str,
+) -> Result<T, ApiError> {
+    body.map_or_else(|| Ok(T::default()), |b| body_as(b.0, shape))
+}
+
 /// The answer to an action the API ran directly (`what` names it) that
 /// failed: its own refusals are the caller's to fix (422, or 409 for a
 /// clash with the current state), anything else is the server's.

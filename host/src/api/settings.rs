@@ -6,7 +6,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::entities::kind_of;
-use super::problem::{ApiError, ApiResult};
+use super::problem::{ApiError, ApiResult, body_as};
 use crate::crm::EntityKind;
 use crate::crm::custom_fields::CustomFieldDef;
 use crate::store::settings::Stage;
@@ -58,11 +58,10 @@ async fn put_custom_fields(
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let kind = kind_named(&kind)?;
-    let body: CustomFields = serde_json::from_value(body).map_err(|e| {
-        ApiError::unprocessable(format!(
-            "send {{\"fields\": [{{\"name\", \"label\", \"type\", \"options\"?, \"required_at\"?}}]}}: {e}"
-        ))
-    })?;
+    let body: CustomFields = body_as(
+        body,
+        r#"{"fields": [{"name", "label", "type", "options"?, "required_at"?}]}"#,
+    )?;
     state
         .store
         .put_custom_field_defs(kind, &body.fields)
@@ -89,9 +88,7 @@ async fn put_lead_status(
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
-    let body: LeadStatus = serde_json::from_value(body).map_err(|e| {
-        ApiError::unprocessable(format!("send {{\"required_fields\": [\"phone\", …]}}: {e}"))
-    })?;
+    let body: LeadStatus = body_as(body, r#"{"required_fields": ["phone", …]}"#)?;
     let stage = state
         .store
         .set_lead_status_fields(&code, &body.required_fields)
@@ -126,11 +123,7 @@ async fn put_stage(
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
-    let body: StageBody = serde_json::from_value(body).map_err(|e| {
-        ApiError::unprocessable(format!(
-            "send {{\"name\", \"sort\", \"semantic\"?, \"required_fields\"?}}: {e}"
-        ))
-    })?;
+    let body: StageBody = body_as(body, r#"{"name", "sort", "semantic"?, "required_fields"?}"#)?;
     let stage = Stage {
         code,
         name: body.name,

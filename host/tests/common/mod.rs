@@ -75,3 +75,27 @@ pub fn cp1251(text: &str) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The `items` of a list answer.
+pub fn items(v: &serde_json::Value) -> &Vec<serde_json::Value> {
+    v["items"].as_array().expect("a list answer has items")
+}
+
+/// POSTs `body` to `path`, which must answer 201; returns the record.
+pub async fn created_record(
+    api: &server::Api,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let a = api.post(path, &body).await;
+    assert_eq!(a.status, 201, "{path}: {}", a.body);
+    a.body
+}
+
+/// POSTs `body` to `path`, which must answer 201; returns the new id.
+pub async fn created(api: &server::Api, path: &str, body: serde_json::Value) -> String {
+    created_record(api, path, body).await["id"]
+        .as_str()
+        .expect("a created record has an id")
+        .to_owned()
+}
