@@ -582,6 +582,14 @@ async fn a_merge_repoints_every_kind_of_link_and_deletes_the_other() {
         into.as_str()
     );
     assert_eq!(
+        api.get(&format!("/api/v1/deals/{lead_deal}")).await.body["company_id"],
+        into.as_str()
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/leads/{lead}")).await.body["converted_company_id"],
+        into.as_str()
+    );
+    assert_eq!(
         api.get(&format!("/api/v1/invoices/{invoice}")).await.body["buyer_company_id"],
         into.as_str()
     );
