@@ -15,6 +15,19 @@ use std::time::Duration;
 
 const AFTER: &str = include_str!("../../examples/processes/after-lead-conversion.toml");
 
+/// A new company's manager is told of it: a run and a notification about
+/// the company, for the merge to re-point.
+const WELCOME: &str = r#"
+id = "welcome"
+[trigger]
+event = "company.created"
+[[step]]
+id = "tell"
+uses = "notify@1"
+if = "company.responsible_id"
+input = { entity = { kind = "company", id = "{{ company.id }}" }, title = "Новая компания {{ company.short_name }}" }
+"#;
+
 async fn count(api: &Api, collection: &str) -> usize {
     items(
         &api.get(&format!("/api/v1/{collection}?limit=1000"))
@@ -457,9 +470,15 @@ async fn every_api_create_is_checked_by_each_key_and_groups_are_listed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_repoints_every_kind_of_link_and_deletes_the_other() {
-    let site = Site::new(&[]);
+    let site = Site::new(&[("welcome.toml", WELCOME)]);
     let server = site.start(&[]);
     let api = Api::new(&server.url, server.token.as_deref());
+    let manager = created(
+        &api,
+        "/api/v1/users",
+        json!({ "email": "ivan@s.example", "name": "Иван", "role": "manager" }),
+    )
+    .await;
     let into = created(
         &api,
         "/api/v1/companies",
@@ -469,7 +488,7 @@ async fn a_merge_repoints_every_kind_of_link_and_deletes_the_other() {
     let from = created(
         &api,
         "/api/v1/companies",
-        json!({ "kind": "organisation", "short_name": "Альфа-Трейд", "phone": "+7 495 111-11-11", "region": "Москва" }),
+        json!({ "kind": "organisation", "short_name": "Альфа-Трейд", "phone": "+7 495 111-11-11", "region": "Москва", "responsible_id": manager }),
     )
     .await;
     let contact = created(
@@ -503,6 +522,13 @@ async fn a_merge_repoints_every_kind_of_link_and_deletes_the_other() {
         json!({ "purpose": "Аренда", "contractor": "Альфа-Трейд", "contractor_company_id": from, "amount": "1000.00",
                 "currency": "RUB", "pay_by": "2026-12-20", "inn": "7707083893", "bik": "044525225",
                 "settlement_account": "40702810438000060473", "payment_purpose_text": "Оплата аренды" }),
+    )
+    .await;
+    // Its welcome run and notification are about it too.
+    api.wait_for(
+        &format!("/api/v1/runs?entity_kind=company&entity_id={from}&status=completed"),
+        std::time::Duration::from_secs(20),
+        |b| !items(b).is_empty(),
     )
     .await;
     let lead = created(
@@ -566,12 +592,23 @@ async fn a_merge_repoints_every_kind_of_link_and_deletes_the_other() {
     );
     assert_eq!(
         a.body["repointed"],
-        json!({ "contacts": 1, "deals": 2, "invoices": 1, "leads": 1, "payment_requests": 1, "tasks": 1, "timeline": 4 })
+        json!({ "contacts": 1, "deals": 2, "invoices": 1, "leads": 1, "notifications": 1, "payment_requests": 1, "runs": 1, "tasks": 1, "timeline": 4 })
     );
 
     assert_eq!(
         api.get(&format!("/api/v1/companies/{from}")).await.status,
         404
+    );
+    let runs = api
+        .get(&format!(
+            "/api/v1/runs?entity_kind=company&entity_id={into}&process=welcome"
+        ))
+        .await
+        .body;
+    assert_eq!(
+        items(&runs).len(),
+        2,
+        "its own run and the merged one's: {runs}"
     );
     assert_eq!(
         api.get(&format!("/api/v1/contacts/{contact}")).await.body["company_id"],
