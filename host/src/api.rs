@@ -13,6 +13,7 @@ mod exports;
 mod files;
 mod invoices;
 mod openapi;
+mod payment_requests;
 mod plugins;
 pub mod problem;
 mod processes;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(duplicates::routes())
         .merge(invoices::routes())
         .merge(exports::routes())
+        .merge(payment_requests::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/dev/clock", post(move_clock))
         .route_layer(middleware::from_fn_with_state(

@@ -116,7 +116,9 @@ pub enum CrmError {
     /// lacks.
     #[error("{of} `{stage}` requires fields that are empty: {}", .missing.join(", "))]
     MissingStageFields {
-        /// "stage" (a deal's) or "status" (a lead's).
+        /// The kind of record.
+        kind: EntityKind,
+        /// "stage" (a deal's) or "status" (a lead's, a payment request's).
         of: &'static str,
         /// The stage's or status's code.
         stage: String,

@@ -16,6 +16,7 @@ pub mod import;
 pub mod merge;
 mod native;
 pub mod outbox;
+pub mod payment_requests;
 pub mod processes;
 pub mod reports;
 mod required;

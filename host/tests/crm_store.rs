@@ -281,12 +281,16 @@ async fn payment_requests_keep_their_history_and_workflow() {
         ]
     );
 
-    // A required field missing, a bad account key: named, nothing written.
+    // A required field missing from a request sent for approval (a draft
+    // may lack it), a bad account key: named, nothing written. (A new
+    // contractor: pr1's INN would fill the text in from pr1.)
     let mut missing = request.clone();
     missing
         .as_object_mut()
         .unwrap()
         .remove("payment_purpose_text");
+    missing["inn"] = json!("5001007329");
+    missing["status"] = json!("on_approval");
     let e = store
         .commit(&[create(EntityKind::PaymentRequest, "pr2", missing)])
         .await

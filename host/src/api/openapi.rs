@@ -315,6 +315,18 @@ pub async fn document() -> Json<Value> {
             "Invoices issued from..to as CommerceML 2 for 1C (format=commerceml, status)",
             "200",
         ),
+        (
+            "/api/v1/payment-requests/prefill",
+            "get",
+            "What a new request for a contractor is filled with (inn or contractor)",
+            "200",
+        ),
+        (
+            "/api/v1/payment-requests/{id}/comments",
+            "post",
+            "Comment on a payment request (history and timeline)",
+            "201",
+        ),
         ("/healthz", "get", "Liveness; needs no token", "200"),
     ];
     for (path, method, summary, ok) in fixed {

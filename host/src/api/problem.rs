@@ -77,12 +77,22 @@ impl From<CrmError> for ApiError {
                 ApiError::unprocessable(e.to_string()).with("field", json!(field))
             }
             CrmError::Invalid(_) => ApiError::unprocessable(e.to_string()),
-            CrmError::MissingStageFields { of, stage, missing } => {
+            CrmError::MissingStageFields {
+                kind,
+                of,
+                stage,
+                missing,
+            } => {
                 // `status` is the problem document's own member (the HTTP
-                // status): a lead's status goes under `lead_status`.
-                let key = if *of == "status" { "lead_status" } else { of };
+                // status): a record's status goes under `lead_status`,
+                // `payment_request_status`.
+                let key = if *of == "status" {
+                    format!("{}_status", kind.as_str().replace('-', "_"))
+                } else {
+                    (*of).to_owned()
+                };
                 ApiError::unprocessable(e.to_string())
-                    .with(key, json!(stage))
+                    .with(&key, json!(stage))
                     .with("missing", json!(missing))
             }
             CrmError::NotFound(_) | CrmError::FileNotFound { .. } => {

@@ -161,6 +161,18 @@ pub const PAYMENT_REQUEST_STATUSES: &[&str] =
     &["draft", "on_approval", "approved", "paid", "rejected"];
 /// Kinds of task: a to-do, a call, or a meeting (which has a time and a place).
 pub const TASK_KINDS: &[&str] = &["task", "call", "meeting"];
+/// The payment request form's required fields (SCENARIOS.md): a draft may
+/// lack them, a request sent for approval (or past it) may not.
+pub const PAYMENT_REQUEST_REQUIRED: &[&str] = &[
+    "purpose",
+    "contractor",
+    "amount",
+    "currency",
+    "pay_by",
+    "inn",
+    "settlement_account",
+    "payment_purpose_text",
+];
 /// Task statuses.
 pub const TASK_STATUSES: &[&str] = &["open", "done", "cancelled"];
 
@@ -297,18 +309,20 @@ static PAYMENT_REQUEST: EntitySpec = EntitySpec {
     kind: EntityKind::PaymentRequest,
     table: "payment_requests",
     fields: &[
-        req("purpose", FieldType::Text),
-        req("contractor", FieldType::Text),
+        // A draft may be incomplete: these are required from `on_approval`
+        // on (PAYMENT_REQUEST_REQUIRED), checked with the whole record.
+        opt("purpose", FieldType::Text),
+        opt("contractor", FieldType::Text),
         opt("contractor_company_id", FieldType::Ref(EntityKind::Company)),
-        req("amount", FieldType::Decimal),
-        req("currency", FieldType::Currency),
-        req("pay_by", FieldType::Date),
-        req("inn", FieldType::Inn),
+        opt("amount", FieldType::Decimal),
+        opt("currency", FieldType::Currency),
+        opt("pay_by", FieldType::Date),
+        opt("inn", FieldType::Inn),
         opt("kpp", FieldType::Kpp),
         opt("bik", FieldType::Bik),
-        req("settlement_account", FieldType::SettlementAccount),
+        opt("settlement_account", FieldType::SettlementAccount),
         opt("correspondent_account", FieldType::CorrespondentAccount),
-        req("payment_purpose_text", FieldType::Text),
+        opt("payment_purpose_text", FieldType::Text),
         opt("status", FieldType::Enum(PAYMENT_REQUEST_STATUSES)),
         opt("author_id", FieldType::Ref(EntityKind::User)),
         opt("paid_date", FieldType::Date),

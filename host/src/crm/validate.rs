@@ -6,7 +6,7 @@
 //! join fields, such as an account key computed with the BIK).
 
 use super::money::money_text;
-use super::schema::{EntitySpec, FieldSpec, FieldType, VAT_RATES, spec};
+use super::schema::{EntitySpec, FieldSpec, FieldType, PAYMENT_REQUEST_REQUIRED, VAT_RATES, spec};
 use super::{CrmError, EntityKind, MAX_ITEMS, check_text_size, timestamp_text};
 use robota_requisites as req;
 use rust_decimal::Decimal;
@@ -595,6 +595,25 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
                 "entity_kind",
                 "a meeting is about a lead or a deal: give entity_kind and entity_id",
             ));
+        }
+    }
+    if kind == EntityKind::PaymentRequest
+        && let Some(status) = str_field(record, "status")
+        && status != "draft"
+        && status != "rejected"
+    {
+        let missing: Vec<String> = PAYMENT_REQUEST_REQUIRED
+            .iter()
+            .filter(|f| str_field(record, f).is_none())
+            .map(|f| (*f).to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(CrmError::MissingStageFields {
+                kind,
+                of: "status",
+                stage: status.to_owned(),
+                missing,
+            });
         }
     }
     if kind == EntityKind::PaymentRequest

@@ -128,7 +128,10 @@ fn defaults(kind: EntityKind) -> Map<String, Value> {
             set("buyer", json!({}));
             set("seller", json!({}));
         }
-        EntityKind::PaymentRequest => set("status", json!("draft")),
+        EntityKind::PaymentRequest => {
+            set("status", json!("draft"));
+            set("currency", json!("RUB"));
+        }
         EntityKind::Task => {
             set("status", json!("open"));
             set("kind", json!("task"));
@@ -369,6 +372,9 @@ fn derive(
                 let t = totals(items);
                 record.insert("amount".into(), Value::String(money_text(t.total)));
             }
+        }
+        EntityKind::PaymentRequest if creating => {
+            super::payment_requests::fill_from_before(conn, record)?;
         }
         EntityKind::Invoice => {
             if !matches!(record.get("items"), Some(Value::Array(items)) if !items.is_empty()) {

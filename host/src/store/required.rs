@@ -150,6 +150,7 @@ pub(super) fn check_entry(
         Ok(())
     } else {
         Err(CrmError::MissingStageFields {
+            kind,
             of,
             stage: code.to_owned(),
             missing,

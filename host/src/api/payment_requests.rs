@@ -1,0 +1,83 @@
+//! Payment requests beyond the generic entity routes (seed 003):
+//! `GET /api/v1/payment-requests/prefill?inn=…|contractor=…` — what a new
+//! request for that contractor is filled with (their last request, or
+//! their company record) — and `POST /api/v1/payment-requests/{id}/comments`.
+
+use super::AppState;
+use super::auth::Caller;
+use super::problem::{ApiError, ApiResult, body_as};
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/payment-requests/prefill", get(prefill))
+        .route("/api/v1/payment-requests/{id}/comments", post(comment))
+}
+
+async fn prefill(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (mut inn, mut contractor) = (None, None);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "inn" => {
+                robota_requisites::check_inn(value.trim())
+                    .map_err(|e| ApiError::bad_request(format!("inn `{value}`: {e}")))?;
+                inn = Some(value.trim().to_owned());
+            }
+            "contractor" if !value.trim().is_empty() => contractor = Some(value.into_owned()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`: give inn or contractor"
+                )));
+            }
+        }
+    }
+    if inn.is_none() && contractor.is_none() {
+        return Err(ApiError::bad_request("give ?inn=… or ?contractor=…"));
+    }
+    match state
+        .store
+        .payment_prefill(inn.as_deref(), contractor.as_deref())
+        .await?
+    {
+        Some(known) => Ok(Json(
+            json!({ "source": known.source, "fields": known.fields }),
+        )),
+        None => Err(ApiError::not_found(format!(
+            "no request or company for {}: nothing to fill in",
+            inn.map_or_else(
+                || format!("contractor `{}`", contractor.unwrap_or_default()),
+                |i| format!("INN {i}")
+            )
+        ))),
+    }
+}
+
+/// The body of a comment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentBody {
+    text: String,
+}
+
+async fn comment(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body: CommentBody = body_as(body, r#"{"text": "…"}"#)?;
+    let comment = state
+        .store
+        .comment_payment_request(&id, caller.0.user_id.as_deref(), &body.text)
+        .await?;
+    Ok((StatusCode::CREATED, Json(comment)))
+}

@@ -1,0 +1,229 @@
+//! What payment requests need beyond the generic entity path: the values
+//! a contractor was paid with before (seed 003: "values entered before for
+//! the same contractor are filled in automatically"), and comments on the
+//! request's history.
+
+use super::native::{Native, TxEnd, native_err};
+use super::sqlite::SqliteStore;
+use crate::crm::duplicates::company_name_key;
+use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
+use rusqlite::{OptionalExtension as _, params};
+use serde_json::{Map, Value, json};
+
+/// The fields a contractor's earlier request gives a new one.
+const FROM_REQUEST: &[&str] = &[
+    "contractor",
+    "contractor_company_id",
+    "inn",
+    "kpp",
+    "bik",
+    "settlement_account",
+    "correspondent_account",
+    "payment_purpose_text",
+];
+
+/// A company's fields and the request fields they fill: (company, request).
+const FROM_COMPANY: &[(&str, &str)] = &[
+    ("short_name", "contractor"),
+    ("id", "contractor_company_id"),
+    ("inn", "inn"),
+    ("kpp", "kpp"),
+    ("bik", "bik"),
+    ("settlement_account", "settlement_account"),
+    ("correspondent_account", "correspondent_account"),
+];
+
+/// What a new request for a contractor is filled with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prefill {
+    /// The request fields.
+    pub fields: Map<String, Value>,
+    /// Where they come from: `payment-request <id>` or `company <id>`.
+    pub source: String,
+}
+
+/// What the contractor with INN `inn` (or named `contractor`) was paid with
+/// last, or their company record's requisites if they were never paid.
+pub(super) fn prefill(
+    conn: &Native,
+    inn: Option<&str>,
+    contractor: Option<&str>,
+) -> Result<Option<Prefill>, CrmError> {
+    let last: Option<String> = match (inn, contractor) {
+        (Some(inn), _) => conn
+            .prepare_cached(
+                "SELECT id FROM payment_requests WHERE inn = ?1 ORDER BY id DESC LIMIT 1",
+            )
+            .and_then(|mut select| select.query_row([inn], |r| r.get(0)).optional()),
+        (None, Some(name)) => last_paid_by_name(conn, name),
+        (None, None) => return Ok(None),
+    }
+    .map_err(native_err)?;
+    if let Some(id) = last {
+        let target = EntityRef {
+            kind: EntityKind::PaymentRequest,
+            id,
+        };
+        if let Some(record) = super::rows::load(conn, &target)? {
+            return Ok(Some(Prefill {
+                fields: pick(&record, FROM_REQUEST.iter().map(|f| (*f, *f))),
+                source: target.to_string(),
+            }));
+        }
+    }
+    let company: Option<String> = match (inn, contractor) {
+        (Some(inn), _) => conn
+            .prepare_cached("SELECT id FROM companies WHERE inn = ?1 ORDER BY id LIMIT 1")
+            .and_then(|mut select| select.query_row([inn], |r| r.get(0)).optional()),
+        // A name is matched as duplicates are: without legal form, quotes or
+        // case (SQLite's lower() folds ASCII only).
+        (None, Some(name)) => match company_name_key(name) {
+            Some(key) => conn
+                .prepare_cached(
+                    "SELECT entity_id FROM duplicate_keys
+                     WHERE entity_kind = 'company' AND key = 'name' AND value = ?1
+                     ORDER BY entity_id LIMIT 1",
+                )
+                .and_then(|mut select| select.query_row([key], |r| r.get(0)).optional()),
+            None => Ok(None),
+        },
+        (None, None) => Ok(None),
+    }
+    .map_err(native_err)?;
+    let Some(id) = company else {
+        return Ok(None);
+    };
+    let target = EntityRef {
+        kind: EntityKind::Company,
+        id,
+    };
+    Ok(super::rows::load(conn, &target)?.map(|record| Prefill {
+        fields: pick(&record, FROM_COMPANY.iter().copied()),
+        source: target.to_string(),
+    }))
+}
+
+/// How many of the newest requests a contractor's name is looked for in.
+const NAME_LOOKBACK: i64 = 10_000;
+
+/// The newest request whose contractor's name matches `name` without legal
+/// form, quotes or case.
+fn last_paid_by_name(conn: &Native, name: &str) -> rusqlite::Result<Option<String>> {
+    let Some(key) = company_name_key(name) else {
+        return Ok(None);
+    };
+    let mut select = conn.prepare_cached(
+        "SELECT id, contractor FROM payment_requests WHERE contractor IS NOT NULL
+         ORDER BY id DESC LIMIT ?1",
+    )?;
+    let mut rows = select.query([NAME_LOOKBACK])?;
+    while let Some(row) = rows.next()? {
+        let contractor: String = row.get(1)?;
+        if company_name_key(&contractor).as_deref() == Some(key.as_str()) {
+            return row.get(0).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// The non-empty fields of `record` under their new names.
+fn pick<'a>(
+    record: &Map<String, Value>,
+    names: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Map<String, Value> {
+    names
+        .filter_map(|(from, to)| {
+            record
+                .get(from)
+                .filter(|v| v.as_str().is_some_and(|s| !s.trim().is_empty()))
+                .map(|v| (to.to_owned(), v.clone()))
+        })
+        .collect()
+}
+
+/// Fills the fields a new request left out from what its contractor was
+/// paid with before (only fields not given; nothing when nothing is known).
+pub(super) fn fill_from_before(
+    conn: &Native,
+    record: &mut Map<String, Value>,
+) -> Result<(), CrmError> {
+    let text = |k: &str| {
+        record
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let (inn, contractor) = (text("inn"), text("contractor"));
+    let Some(known) = prefill(conn, inn.as_deref(), contractor.as_deref())? else {
+        return Ok(());
+    };
+    for (k, v) in known.fields {
+        if record
+            .get(&k)
+            .is_none_or(|old| old.is_null() || old.as_str() == Some(""))
+        {
+            record.insert(k, v);
+        }
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// What a new request for this contractor would be filled with, and
+    /// where it comes from.
+    pub async fn payment_prefill(
+        &self,
+        inn: Option<&str>,
+        contractor: Option<&str>,
+    ) -> Result<Option<Prefill>, CrmError> {
+        self.read_native(|c| prefill(c, inn, contractor)).await
+    }
+
+    /// Adds `text` by `user_id` to the request's history and timeline.
+    pub async fn comment_payment_request(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        text: &str,
+    ) -> Result<Value, CrmError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(CrmError::Invalid("text: a comment needs text".into()));
+        }
+        crate::crm::check_text_size("text", text).map_err(CrmError::Invalid)?;
+        let target = EntityRef {
+            kind: EntityKind::PaymentRequest,
+            id: id.to_owned(),
+        };
+        self.write_native(|c| {
+            let status: Option<String> = c
+                .prepare_cached("SELECT status FROM payment_requests WHERE id = ?1")
+                .and_then(|mut select| select.query_row([id], |r| r.get(0)).optional())
+                .map_err(native_err)?;
+            let Some(status) = status else {
+                return Err(CrmError::NotFound(target.clone()));
+            };
+            let at = now_text();
+            let comment_id = new_id();
+            c.prepare_cached(
+                "INSERT INTO payment_request_history (id, request_id, at, user_id, from_status, to_status, comment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            )
+            .and_then(|mut insert| insert.execute(params![comment_id, id, at, user_id, status, text]))
+            .map_err(native_err)?;
+            c.prepare_cached(
+                "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
+                 VALUES (?1, 'payment-request', ?2, ?3, 'comment', ?4, '{}', ?5)",
+            )
+            .and_then(|mut insert| insert.execute(params![new_id(), id, at, text, user_id]))
+            .map_err(native_err)?;
+            Ok((
+                json!({ "id": comment_id, "at": at, "user_id": user_id, "status": status, "text": text }),
+                TxEnd::Commit,
+            ))
+        })
+        .await
+    }
+}

@@ -1,0 +1,208 @@
+//! Scenario 3's form through the real binary: a draft may be incomplete,
+//! sending it for approval needs every required field with valid
+//! requisites, what a contractor was paid with before fills the next
+//! request, and comments go on the request's history.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use common::server::{Api, Site};
+use common::{created, created_record, items};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_may_be_incomplete_but_not_a_request_sent_for_approval() {
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, Some(&site.token("manager")));
+    let draft = created_record(
+        &api,
+        "/api/v1/payment-requests",
+        json!({ "purpose": "Аренда склада" }),
+    )
+    .await;
+    assert_eq!(
+        (draft["status"].as_str(), draft["currency"].as_str()),
+        (Some("draft"), Some("RUB"))
+    );
+    let path = format!("/api/v1/payment-requests/{}", draft["id"].as_str().unwrap());
+
+    let sent = api.patch(&path, &json!({ "status": "on_approval" })).await;
+    assert_eq!(sent.status, 422, "{}", sent.body);
+    assert_eq!(sent.body["payment_request_status"], "on_approval");
+    assert_eq!(
+        sent.body["missing"],
+        json!([
+            "contractor",
+            "amount",
+            "pay_by",
+            "inn",
+            "settlement_account",
+            "payment_purpose_text"
+        ])
+    );
+    for (bad, field) in [
+        (json!({ "inn": "7707083894" }), "payment-request.inn"),
+        (json!({ "kpp": "77360100" }), "payment-request.kpp"),
+        (
+            json!({ "settlement_account": "40702810438000060473" }),
+            "payment-request.settlement_account",
+        ),
+        (
+            json!({ "bik": "044525225", "settlement_account": "40702810438000060474" }),
+            "payment-request.settlement_account",
+        ),
+        (json!({ "amount": "0" }), "payment-request.amount"),
+    ] {
+        let a = api.patch(&path, &bad).await;
+        assert_eq!(a.status, 422, "{bad}: {}", a.body);
+        assert_eq!(a.body["field"], field, "{}", a.body);
+    }
+    let unchanged = api.get(&path).await.body;
+    assert_eq!(
+        (unchanged["status"].as_str(), unchanged["version"].as_i64()),
+        (Some("draft"), Some(1))
+    );
+
+    let sent = api
+        .patch(
+            &path,
+            &json!({ "status": "on_approval", "contractor": "ПАО Сбербанк", "amount": "120000.00", "pay_by": "2026-12-20",
+                     "inn": "7707083893", "kpp": "773601001", "bik": "044525225", "settlement_account": "40702810438000060473",
+                     "payment_purpose_text": "Оплата аренды склада за декабрь 2026 г. НДС не облагается" }),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.body["status"], "on_approval");
+    // Once sent, a required field cannot be emptied.
+    let emptied = api
+        .patch(&path, &json!({ "payment_purpose_text": null }))
+        .await;
+    assert_eq!(emptied.status, 422, "{}", emptied.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_contractor_was_paid_with_fills_the_next_request() {
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let first = created(
+        &api,
+        "/api/v1/payment-requests",
+        json!({ "purpose": "Аренда за ноябрь", "contractor": "ПАО Сбербанк", "amount": "120000.00", "pay_by": "2026-11-20",
+                "inn": "7707083893", "kpp": "773601001", "bik": "044525225", "settlement_account": "40702810438000060473",
+                "correspondent_account": "30101810400000000225", "payment_purpose_text": "Оплата аренды склада" }),
+    )
+    .await;
+
+    let a = api
+        .get("/api/v1/payment-requests/prefill?inn=7707083893")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["source"], format!("payment-request {first}"));
+    assert_eq!(
+        a.body["fields"]["settlement_account"],
+        "40702810438000060473"
+    );
+    assert_eq!(
+        a.body["fields"]["payment_purpose_text"],
+        "Оплата аренды склада"
+    );
+    let by_name = api.get("/api/v1/payment-requests/prefill?contractor=%D0%BF%D0%B0%D0%BE%20%D1%81%D0%B1%D0%B5%D1%80%D0%B1%D0%B0%D0%BD%D0%BA").await;
+    assert_eq!(
+        by_name.body["source"],
+        format!("payment-request {first}"),
+        "{}",
+        by_name.body
+    );
+
+    // A new request with only the INN takes the rest from the last one.
+    let next = created_record(
+        &api,
+        "/api/v1/payment-requests",
+        json!({ "inn": "7707083893", "purpose": "Аренда за декабрь", "amount": "120000.00", "pay_by": "2026-12-20" }),
+    )
+    .await;
+    assert_eq!(next["contractor"], "ПАО Сбербанк");
+    assert_eq!(next["bik"], "044525225");
+    assert_eq!(next["correspondent_account"], "30101810400000000225");
+    assert_eq!(next["payment_purpose_text"], "Оплата аренды склада");
+    assert_eq!(next["purpose"], "Аренда за декабрь", "what was given stays");
+
+    // Never paid: the company record's requisites.
+    let company = created(
+        &api,
+        "/api/v1/companies",
+        json!({ "kind": "organisation", "short_name": "ООО «Вектор»", "inn": "5001007329", "kpp": "500101001",
+                "bik": "044525225", "settlement_account": "40702810438000060473" }),
+    )
+    .await;
+    let a = api
+        .get("/api/v1/payment-requests/prefill?inn=5001007329")
+        .await;
+    assert_eq!(a.body["source"], format!("company {company}"), "{}", a.body);
+    assert_eq!(a.body["fields"]["contractor"], "ООО «Вектор»");
+    assert_eq!(a.body["fields"]["contractor_company_id"], company.as_str());
+
+    for (path, status) in [
+        ("/api/v1/payment-requests/prefill?inn=7712345671", 404),
+        ("/api/v1/payment-requests/prefill?inn=7707083894", 400),
+        ("/api/v1/payment-requests/prefill", 400),
+        ("/api/v1/payment-requests/prefill?bik=044525225", 400),
+    ] {
+        let a = api.get(path).await;
+        assert_eq!(a.status, status, "{path}: {}", a.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_go_on_the_history_and_the_timeline() {
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let id = created(
+        &api,
+        "/api/v1/payment-requests",
+        json!({ "purpose": "Аренда" }),
+    )
+    .await;
+    let a = api
+        .post(
+            &format!("/api/v1/payment-requests/{id}/comments"),
+            &json!({ "text": "Счёт поставщика будет завтра" }),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["status"], "draft");
+    let timeline = api
+        .get(&format!("/api/v1/payment-requests/{id}/timeline"))
+        .await
+        .body;
+    let comments: Vec<&str> = items(&timeline)
+        .iter()
+        .filter(|e| e["kind"] == "comment")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(comments, ["Счёт поставщика будет завтра"]);
+    for (path, body, status) in [
+        (
+            format!("/api/v1/payment-requests/{id}/comments"),
+            json!({ "text": "  " }),
+            422,
+        ),
+        (
+            format!("/api/v1/payment-requests/{id}/comments"),
+            json!({ "comment": "x" }),
+            422,
+        ),
+        (
+            "/api/v1/payment-requests/nope/comments".to_owned(),
+            json!({ "text": "x" }),
+            404,
+        ),
+    ] {
+        let a = api.post(&path, &body).await;
+        assert_eq!(a.status, status, "{path} {body}: {}", a.body);
+    }
+}
