@@ -367,3 +367,106 @@ async fn money_filters_compare_exact_decimals() {
         .unwrap_err();
     assert!(e.to_string().contains("colour"), "{e}");
 }
+
+/// A database made by the migrations before scenario 2 keeps its records
+/// through the table rebuilds: old lead statuses take their new names, and
+/// payment requests keep their history.
+#[tokio::test]
+async fn older_databases_keep_their_leads_and_payment_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    {
+        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        let mut before = sqlx::migrate!("../migrations/sqlite");
+        let older: Vec<_> = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 20261203000000)
+            .cloned()
+            .collect();
+        before.migrations = std::borrow::Cow::Owned(older);
+        before.run(&pool).await.unwrap();
+        let now = "2026-11-30T10:00:00.000000Z";
+        for (id, status) in [("l1", "agreement"), ("l2", "lost"), ("l3", "meeting")] {
+            sqlx::query("INSERT INTO leads (id, title, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(id)
+                .bind(format!("Lead {id}"))
+                .bind(status)
+                .bind(now)
+                .bind(now)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO payment_requests (id, purpose, contractor, amount, currency, pay_by, inn, settlement_account,
+             payment_purpose_text, status, created_at, updated_at)
+             VALUES ('pr1', 'Аренда', 'ПАО Сбербанк', '100.00', 'RUB', '2026-12-01', '7707083893',
+             '40702810438000060473', 'Оплата аренды', 'approved', ?, ?)",
+        )
+        .bind(now)
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO payment_request_history (id, request_id, at, from_status, to_status, comment)
+             VALUES ('h1', 'pr1', ?, 'on_approval', 'approved', 'ok')",
+        )
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let store = SqliteStore::open(&url).await.unwrap();
+    let status = |id: &str| EntityRef {
+        kind: EntityKind::Lead,
+        id: id.to_owned(),
+    };
+    for (id, want) in [
+        ("l1", "agreement_received"),
+        ("l2", "junk"),
+        ("l3", "meeting"),
+    ] {
+        let lead = store.get(&status(id)).await.unwrap().unwrap();
+        assert_eq!(lead["status"], want, "{id}");
+    }
+    let pr = store
+        .get(&EntityRef {
+            kind: EntityKind::PaymentRequest,
+            id: "pr1".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (pr["status"].as_str(), pr["amount"].as_str()),
+        (Some("approved"), Some("100.00"))
+    );
+    let comment: String =
+        sqlx::query_scalar("SELECT comment FROM payment_request_history WHERE request_id = 'pr1'")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+    assert_eq!(comment, "ok");
+    // The history still belongs to its request: deleting one takes the other.
+    store
+        .commit(&[Change::Delete {
+            target: EntityRef {
+                kind: EntityKind::PaymentRequest,
+                id: "pr1".into(),
+            },
+        }])
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_request_history")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
