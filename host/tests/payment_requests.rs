@@ -206,3 +206,86 @@ async fn comments_go_on_the_history_and_the_timeline() {
         assert_eq!(a.status, status, "{path} {body}: {}", a.body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_paid_only_with_its_payment_order_stored() {
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let id = created(
+        &api,
+        "/api/v1/payment-requests",
+        json!({ "purpose": "Аренда", "contractor": "ПАО Сбербанк", "amount": "1000.00", "pay_by": "2026-12-20",
+                "inn": "7707083893", "bik": "044525225", "settlement_account": "40702810438000060473",
+                "payment_purpose_text": "Оплата аренды", "status": "on_approval" }),
+    )
+    .await;
+    let path = format!("/api/v1/payment-requests/{id}");
+    assert_eq!(
+        api.patch(&path, &json!({ "status": "approved" }))
+            .await
+            .status,
+        200
+    );
+
+    let paid = api.patch(&path, &json!({ "status": "paid" })).await;
+    assert_eq!(paid.status, 422, "{}", paid.body);
+    assert!(
+        paid.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("payment order"),
+        "{}",
+        paid.body
+    );
+    assert_eq!(api.get(&path).await.body["status"], "approved");
+
+    // The manager attaches the contractor's invoice, the accountant the order.
+    let put = |name: &str, body: Vec<u8>| {
+        let (api, file) = (api.clone(), format!("{path}/files/{name}"));
+        async move { api.put_bytes(&file, "application/pdf", body).await.status }
+    };
+    assert_eq!(
+        put("contractor-invoice.pdf", b"%PDF-1.4 invoice".to_vec()).await,
+        201
+    );
+    assert_eq!(
+        api.patch(&path, &json!({ "status": "paid" })).await.status,
+        422,
+        "not the order"
+    );
+    assert_eq!(
+        put("payment-order.pdf", Vec::new()).await,
+        400,
+        "an empty file"
+    );
+    assert_eq!(
+        put("payment-order.pdf", vec![b'x'; 11 << 20]).await,
+        413,
+        "too large"
+    );
+    let files = api.get(&format!("{path}/files")).await.body;
+    assert_eq!(items(&files).len(), 1, "{files}");
+    assert_eq!(
+        put("payment-order.pdf", b"%PDF-1.4 order".to_vec()).await,
+        201
+    );
+    let paid = api.patch(&path, &json!({ "status": "paid" })).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    let (status, content_type, bytes) = api
+        .get_bytes(&format!("{path}/files/payment-order.pdf"))
+        .await;
+    assert_eq!(
+        (status, content_type.as_str(), bytes.as_slice()),
+        (200, "application/pdf", &b"%PDF-1.4 order"[..])
+    );
+
+    let missing = api
+        .put_bytes(
+            "/api/v1/payment-requests/nope/files/x.pdf",
+            "application/pdf",
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+}

@@ -1,15 +1,18 @@
 //! Files stored with entities: `GET /api/v1/{collection}/{id}/files` lists
-//! them, `…/files/{name}` downloads one, and `GET /api/v1/invoices/{id}/pdf`
-//! downloads an invoice's newest PDF (what `render-invoice-pdf` stored).
+//! them, `GET …/files/{name}` downloads one, `PUT …/files/{name}` stores one
+//! (the body, with its Content-Type; a file of that name is replaced), and
+//! `GET /api/v1/invoices/{id}/pdf` downloads an invoice's newest PDF (what
+//! `render-invoice-pdf` stored).
 
 use super::AppState;
 use super::entities::kind_of;
 use super::problem::{ApiError, ApiResult};
-use crate::crm::changes::StoredFile;
+use crate::crm::changes::{Change, MAX_FILE_BYTES, StoredFile};
 use crate::crm::{EntityKind, EntityRef};
 use crate::store::CrmStore;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,7 +23,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/invoices/{id}/pdf", get(invoice_pdf))
         .route("/api/v1/{collection}/{id}/files", get(list))
-        .route("/api/v1/{collection}/{id}/files/{name}", get(download))
+        .route(
+            "/api/v1/{collection}/{id}/files/{name}",
+            get(download)
+                .put(upload)
+                .layer(DefaultBodyLimit::max(MAX_FILE_BYTES + 1024)),
+        )
 }
 
 async fn existing(state: &AppState, target: &EntityRef) -> ApiResult<()> {
@@ -58,6 +66,42 @@ async fn download(
             "{target} has no file named `{name}`"
         ))),
     }
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Path((collection, id, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    existing(&state, &target).await?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the body must be the file"));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let file = StoredFile {
+        name: name.clone(),
+        content_type,
+        content: body.to_vec(),
+    };
+    let size = file.content.len();
+    state
+        .store
+        .commit(&[Change::AttachFile { target, file }])
+        .await?;
+    state.engine.poke();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": name, "size": size })),
+    ))
 }
 
 async fn invoice_pdf(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {

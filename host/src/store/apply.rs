@@ -206,6 +206,24 @@ fn create(
     log.event(&target, "created", &Value::Object(record))
 }
 
+/// The name a payment order file of a request starts with.
+pub const PAYMENT_ORDER_FILE: &str = "payment-order";
+
+/// Whether the request has its payment order stored.
+fn has_payment_order(conn: &Native, target: &EntityRef) -> Result<bool, CrmError> {
+    conn.prepare_cached(
+        "SELECT 1 FROM entity_files WHERE entity_kind = ?1 AND entity_id = ?2 AND name LIKE ?3",
+    )
+    .and_then(|mut select| {
+        select.exists(params![
+            target.kind.as_str(),
+            target.id,
+            format!("{PAYMENT_ORDER_FILE}%")
+        ])
+    })
+    .map_err(native_err)
+}
+
 /// Records a payment request's move from one status to another.
 fn payment_history(
     conn: &Native,
@@ -242,6 +260,21 @@ fn update(
         status(&current).as_deref(),
         status(&record).as_deref(),
     )?;
+    if kind == EntityKind::PaymentRequest
+        && status(&current) != status(&record)
+        && status(&record).as_deref() == Some("paid")
+        && !has_payment_order(conn, target)?
+    {
+        return Err(CrmError::field(
+            kind,
+            "status",
+            format!(
+                "a request is paid with its payment order: store it first \
+                 (PUT /api/v1/payment-requests/{}/files/{PAYMENT_ORDER_FILE}.pdf)",
+                target.id
+            ),
+        ));
+    }
     check_references(conn, kind, &record)?;
     check_custom_fields(conn, kind, &record)?;
     if moved(kind, Some(&current), &record) {

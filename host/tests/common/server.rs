@@ -202,9 +202,27 @@ impl Api {
         }
     }
 
-    /// Sends `body` as raw bytes with `content_type`.
+    /// POSTs `body` as raw bytes with `content_type`.
     pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
-        let mut req = self.client.post(format!("{}{path}", self.url));
+        self.send_bytes(reqwest::Method::POST, path, content_type, body)
+            .await
+    }
+
+    /// PUTs `body` as raw bytes with `content_type`.
+    pub async fn put_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        self.send_bytes(reqwest::Method::PUT, path, content_type, body)
+            .await
+    }
+
+    /// Sends `body` as raw bytes with `content_type`.
+    async fn send_bytes(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
