@@ -17,6 +17,7 @@ mod payment_requests;
 mod plugins;
 pub mod problem;
 mod processes;
+mod registry;
 mod reports;
 mod runs;
 mod settings;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invoices::routes())
         .merge(exports::routes())
         .merge(payment_requests::routes())
+        .merge(registry::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/dev/clock", post(move_clock))
         .route_layer(middleware::from_fn_with_state(

@@ -9,7 +9,7 @@ mod common;
 
 use common::server::{Api, Site};
 use common::{created, created_record, items};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draft_may_be_incomplete_but_not_a_request_sent_for_approval() {
@@ -75,7 +75,23 @@ async fn a_draft_may_be_incomplete_but_not_a_request_sent_for_approval() {
         .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
     assert_eq!(sent.body["status"], "on_approval");
-    // Once sent, a required field cannot be emptied.
+    // Once sent, a required field cannot be emptied; no request is born
+    // approved or paid.
+    let born = api
+        .post(
+            "/api/v1/payment-requests",
+            &json!({ "purpose": "x", "contractor": "y", "amount": "1.00", "pay_by": "2026-12-20", "inn": "7707083893",
+                     "bik": "044525225", "settlement_account": "40702810438000060473", "payment_purpose_text": "z",
+                     "status": "approved" }),
+        )
+        .await;
+    assert_eq!(born.status, 422, "{}", born.body);
+    assert!(
+        born.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("starts as draft or on_approval")
+    );
     let emptied = api
         .patch(&path, &json!({ "payment_purpose_text": null }))
         .await;
@@ -288,4 +304,191 @@ async fn a_request_is_paid_only_with_its_payment_order_stored() {
         )
         .await;
     assert_eq!(missing.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_shows_approved_requests_by_day_with_exact_totals() {
+    use chrono::{Datelike as _, Duration, Utc};
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let api = Api::new(&server.url, server.token.as_deref());
+    let today = Utc::now().date_naive();
+    let monday = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
+    let tuesday = monday + Duration::days(1);
+    let past = today - Duration::days(10);
+    let request = |contractor: &str,
+                   amount: &str,
+                   currency: &str,
+                   pay_by: chrono::NaiveDate,
+                   status: &str| {
+        json!({ "purpose": format!("Оплата {contractor}"), "contractor": contractor, "amount": amount,
+                "currency": currency, "pay_by": pay_by.to_string(), "inn": "7707083893", "bik": "044525225",
+                "settlement_account": "40702810438000060473", "payment_purpose_text": "Оплата по счёту", "status": status })
+    };
+    let a = created(
+        &api,
+        "/api/v1/payment-requests",
+        request("ООО «Альфа»", "1000.10", "RUB", monday, "on_approval"),
+    )
+    .await;
+    let b = created(
+        &api,
+        "/api/v1/payment-requests",
+        request("ООО «Бета»", "2000.20", "RUB", monday, "on_approval"),
+    )
+    .await;
+    let c = created(
+        &api,
+        "/api/v1/payment-requests",
+        request("Gamma GmbH", "50.00", "EUR", tuesday, "on_approval"),
+    )
+    .await;
+    for id in [&a, &b, &c] {
+        let path = format!("/api/v1/payment-requests/{id}");
+        assert_eq!(
+            api.patch(&path, &json!({ "status": "approved" }))
+                .await
+                .status,
+            200
+        );
+    }
+    api.put_bytes(
+        &format!("/api/v1/payment-requests/{c}/files/payment-order.pdf"),
+        "application/pdf",
+        b"%PDF order".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        api.patch(
+            &format!("/api/v1/payment-requests/{c}"),
+            &json!({ "status": "paid" })
+        )
+        .await
+        .status,
+        200
+    );
+    let hidden = [
+        created(
+            &api,
+            "/api/v1/payment-requests",
+            json!({ "purpose": "Черновик", "pay_by": monday.to_string() }),
+        )
+        .await,
+        created(
+            &api,
+            "/api/v1/payment-requests",
+            request("ООО «Дельта»", "5.00", "RUB", monday, "on_approval"),
+        )
+        .await,
+    ];
+    let rejected = created(
+        &api,
+        "/api/v1/payment-requests",
+        request("ООО «Эпсилон»", "7.00", "RUB", monday, "on_approval"),
+    )
+    .await;
+    api.patch(
+        &format!("/api/v1/payment-requests/{rejected}"),
+        &json!({ "status": "rejected" }),
+    )
+    .await;
+    let late = created(
+        &api,
+        "/api/v1/payment-requests",
+        request("ООО «Поздно»", "10.00", "RUB", past, "on_approval"),
+    )
+    .await;
+    api.patch(
+        &format!("/api/v1/payment-requests/{late}"),
+        &json!({ "status": "approved" }),
+    )
+    .await;
+
+    let week = api
+        .get(&format!(
+            "/api/v1/payment-registry?period=week&date={monday}"
+        ))
+        .await;
+    assert_eq!(week.status, 200, "{}", week.body);
+    let body = week.body.to_string();
+    for id in hidden.iter().chain([&rejected, &late]) {
+        assert!(!body.contains(id.as_str()), "{id} must not show: {body}");
+    }
+    let days = week.body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2, "{body}");
+    assert_eq!(days[0]["date"], monday.to_string());
+    let ids: Vec<&str> = days[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [a.as_str(), b.as_str()]);
+    assert_eq!(days[0]["totals"], json!({ "RUB": "3000.30" }));
+    assert_eq!(days[1]["totals"], json!({ "EUR": "50.00" }));
+    assert_eq!(
+        week.body["totals"],
+        json!({ "EUR": "50.00", "RUB": "3000.30" })
+    );
+    assert_eq!(days[1]["rows"][0]["files"][0]["name"], "payment-order.pdf");
+    assert_eq!(
+        days[0]["rows"][0]["url"],
+        format!("/api/v1/payment-requests/{a}")
+    );
+    assert_eq!(week.body["overdue"], 0);
+
+    let day = api
+        .get(&format!(
+            "/api/v1/payment-registry?period=day&date={tuesday}&status=paid"
+        ))
+        .await
+        .body;
+    assert_eq!(day["days"][0]["rows"][0]["id"], c.as_str());
+    let euro = api
+        .get(&format!(
+            "/api/v1/payment-registry?date={monday}&currency=eur"
+        ))
+        .await
+        .body;
+    assert_eq!(euro["totals"], json!({ "EUR": "50.00" }));
+    let by_name = api
+        .get(&format!(
+            "/api/v1/payment-registry?date={monday}&contractor=%D0%B1%D0%B5%D1%82%D0%B0"
+        ))
+        .await
+        .body;
+    assert_eq!(by_name["totals"], json!({ "RUB": "2000.20" }), "{by_name}");
+    let overdue = api
+        .get(&format!(
+            "/api/v1/payment-registry?period=month&date={past}"
+        ))
+        .await
+        .body;
+    let flagged: Vec<&Value> = overdue["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["rows"].as_array().unwrap())
+        .filter(|r| r["overdue"] == true)
+        .collect();
+    assert_eq!(flagged.len(), 1, "{overdue}");
+    assert_eq!(flagged[0]["id"], late.as_str());
+
+    for (path, says) in [
+        ("/api/v1/payment-registry?period=year", "period `year`"),
+        ("/api/v1/payment-registry?date=03.12.2026", "is not a date"),
+        ("/api/v1/payment-registry?status=draft", "status `draft`"),
+        (
+            "/api/v1/payment-registry?sort=amount",
+            "unknown parameter `sort`",
+        ),
+    ] {
+        let a = api.get(path).await;
+        assert_eq!(a.status, 400, "{path}: {}", a.body);
+        assert!(
+            a.body["detail"].as_str().unwrap().contains(says),
+            "{says}: {}",
+            a.body
+        );
+    }
 }

@@ -49,7 +49,10 @@ pub async fn document() -> Json<Value> {
         );
         paths.insert(
             format!("/api/v1/{c}/{{id}}/files/{{name}}"),
-            json!({ "get": op("Download a stored file", "200") }),
+            json!({
+                "get": op("Download a stored file", "200"),
+                "put": op("Store a file (the body, with its Content-Type), replacing one of the name", "201"),
+            }),
         );
         paths.insert(
             format!("/api/v1/{c}/{{id}}"),
@@ -326,6 +329,12 @@ pub async fn document() -> Json<Value> {
             "post",
             "Comment on a payment request (history and timeline)",
             "201",
+        ),
+        (
+            "/api/v1/payment-registry",
+            "get",
+            "Approved and paid requests due in a period (day|week|month around date), by day with totals per currency",
+            "200",
         ),
         ("/healthz", "get", "Liveness; needs no token", "200"),
     ];

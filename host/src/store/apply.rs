@@ -172,6 +172,20 @@ fn create(
     check_record(kind, &record)?;
     check_references(conn, kind, &record)?;
     check_custom_fields(conn, kind, &record)?;
+    // A request is approved and paid only through its workflow, never
+    // created so: the approval and the payment order are the point.
+    if kind == EntityKind::PaymentRequest
+        && !matches!(
+            record.get("status").and_then(Value::as_str),
+            Some("draft" | "on_approval")
+        )
+    {
+        return Err(CrmError::field(
+            kind,
+            "status",
+            "a new request starts as draft or on_approval",
+        ));
+    }
     if moved(kind, None, &record) {
         check_entry(conn, kind, &record)?;
     }

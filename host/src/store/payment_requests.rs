@@ -171,6 +171,33 @@ pub(super) fn fill_from_before(
 }
 
 impl SqliteStore {
+    /// Who approved request `id`: the approval step's decider, else whoever
+    /// moved it to `approved`.
+    pub async fn approver_of(&self, id: &str) -> Result<Option<String>, CrmError> {
+        let decided: Option<String> = sqlx::query_scalar(
+            "SELECT decided_by FROM approvals
+             WHERE entity_kind = 'payment-request' AND entity_id = ? AND status = 'approved'
+             ORDER BY decided_at DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(super::sqlite::db_err)?
+        .flatten();
+        if decided.is_some() {
+            return Ok(decided);
+        }
+        sqlx::query_scalar(
+            "SELECT user_id FROM payment_request_history
+             WHERE request_id = ? AND to_status = 'approved' AND user_id IS NOT NULL
+             ORDER BY at DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(super::sqlite::db_err)
+    }
+
     /// What a new request for this contractor would be filled with, and
     /// where it comes from.
     pub async fn payment_prefill(
