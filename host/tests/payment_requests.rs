@@ -492,3 +492,182 @@ async fn the_registry_shows_approved_requests_by_day_with_exact_totals() {
         );
     }
 }
+
+const APPROVE: &str = include_str!("../../examples/processes/approve-payment-request.toml");
+const RETURNED: &str = include_str!("../../examples/processes/payment-request-returned.toml");
+const PAID: &str = include_str!("../../examples/processes/payment-request-paid.toml");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_returned_resent_paid_and_the_contractor_told() {
+    use std::time::Duration;
+    let site = Site::new(&[
+        ("approve.toml", APPROVE),
+        ("returned.toml", RETURNED),
+        ("paid.toml", PAID),
+    ]);
+    let server = site.start(&[]);
+    let admin = Api::new(&server.url, server.token.as_deref());
+    let head = Api::new(&server.url, Some(&site.token("head_of_sales")));
+    let accountant = Api::new(&server.url, Some(&site.token("accountant")));
+    let author = created(
+        &admin,
+        "/api/v1/users",
+        json!({ "email": "ivan@s.example", "name": "Иван", "role": "manager" }),
+    )
+    .await;
+    let company = created(
+        &admin,
+        "/api/v1/companies",
+        json!({ "kind": "organisation", "short_name": "ООО «Арендодатель»", "inn": "5001007329", "email": "buh@landlord.example" }),
+    )
+    .await;
+    let id = created(
+        &admin,
+        "/api/v1/payment-requests",
+        json!({ "purpose": "Аренда склада", "contractor": "ООО «Арендодатель»", "contractor_company_id": company,
+                "amount": "120000.00", "pay_by": "2026-12-20", "inn": "5001007329", "bik": "044525225",
+                "settlement_account": "40702810438000060473", "payment_purpose_text": "Оплата аренды за декабрь",
+                "author_id": author, "status": "on_approval" }),
+    )
+    .await;
+    let path = format!("/api/v1/payment-requests/{id}");
+    let approve = |n: usize| {
+        let head = head.clone();
+        async move {
+            let open = head
+                .wait_for(
+                    "/api/v1/approvals?status=pending",
+                    Duration::from_secs(20),
+                    |b| !items(b).is_empty(),
+                )
+                .await;
+            let approval = items(&open)[0]["id"].as_str().unwrap().to_owned();
+            let a = head
+                .post(
+                    &format!("/api/v1/approvals/{approval}/approve"),
+                    &json!({ "comment": format!("ok {n}") }),
+                )
+                .await;
+            assert_eq!(a.status, 200, "{}", a.body);
+        }
+    };
+    approve(1).await;
+    admin
+        .wait_for(&path, Duration::from_secs(20), |r| {
+            r["status"] == "approved"
+        })
+        .await;
+
+    // Accounting returns it: out of the registry, a task for the author.
+    let not_yet = accountant
+        .post(
+            "/api/v1/payment-requests/nope/return",
+            &json!({ "reason": "x" }),
+        )
+        .await;
+    assert_eq!(not_yet.status, 404);
+    let a = accountant
+        .post(
+            &format!("{path}/return"),
+            &json!({ "reason": "Нет счёта арендодателя" }),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(admin.get(&path).await.body["status"], "draft");
+    let again = accountant
+        .post(&format!("{path}/return"), &json!({ "reason": "x" }))
+        .await;
+    assert_eq!(again.status, 409, "only an approved one: {}", again.body);
+    let tasks = admin
+        .wait_for(
+            &format!("/api/v1/tasks?assignee_id={author}"),
+            Duration::from_secs(20),
+            |b| !items(b).is_empty(),
+        )
+        .await;
+    assert!(
+        items(&tasks)[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Нет счёта арендодателя"),
+        "{tasks}"
+    );
+    let registry = admin
+        .get("/api/v1/payment-registry?period=month&date=2026-12-20")
+        .await
+        .body;
+    assert!(!registry.to_string().contains(&id), "{registry}");
+
+    // The author fixes it and sends it again; approved again, then paid.
+    assert_eq!(
+        admin
+            .put_bytes(
+                &format!("{path}/files/contractor-invoice.pdf"),
+                "application/pdf",
+                b"%PDF inv".to_vec()
+            )
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        admin
+            .patch(&path, &json!({ "status": "on_approval" }))
+            .await
+            .status,
+        200
+    );
+    approve(2).await;
+    admin
+        .wait_for(&path, Duration::from_secs(20), |r| {
+            r["status"] == "approved"
+        })
+        .await;
+    assert_eq!(
+        accountant
+            .put_bytes(
+                &format!("{path}/files/payment-order.pdf"),
+                "application/pdf",
+                b"%PDF order".to_vec()
+            )
+            .await
+            .status,
+        201
+    );
+    let paid = accountant.patch(&path, &json!({ "status": "paid" })).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert!(paid.body["paid_date"].is_string(), "{}", paid.body);
+
+    let outbox = admin
+        .wait_for("/api/v1/outbox", Duration::from_secs(20), |b| {
+            !items(b).is_empty()
+        })
+        .await;
+    let mail = admin
+        .get(&format!(
+            "/api/v1/outbox/{}",
+            items(&outbox)[0]["id"].as_str().unwrap()
+        ))
+        .await
+        .body;
+    assert_eq!(mail["to"], json!(["buh@landlord.example"]), "{mail}");
+    assert_eq!(mail["subject"], "Оплата: Аренда склада");
+    assert!(
+        mail["text_body"]
+            .as_str()
+            .unwrap()
+            .contains("120\u{a0}000,00\u{a0}₽"),
+        "{mail}"
+    );
+    assert!(
+        mail.to_string().contains("Платёжное поручение.pdf"),
+        "{mail}"
+    );
+    let history = admin.get(&format!("{path}/timeline")).await.body;
+    let comments: Vec<&str> = items(&history)
+        .iter()
+        .filter(|e| e["kind"] == "comment")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(comments, ["Returned for rework: Нет счёта арендодателя"]);
+}

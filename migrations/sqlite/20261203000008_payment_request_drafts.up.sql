@@ -24,6 +24,8 @@ CREATE TABLE payment_requests_new (
     status                TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'on_approval', 'approved', 'paid', 'rejected')),
     author_id             TEXT REFERENCES users (id),
     paid_date             TEXT,
+    -- Why accounting last returned it for rework (set with the return).
+    returned_reason       TEXT,
     custom_fields         TEXT NOT NULL DEFAULT '{}',
     version               INTEGER NOT NULL DEFAULT 1,
     created_at            TEXT NOT NULL,
@@ -32,7 +34,7 @@ CREATE TABLE payment_requests_new (
 INSERT INTO payment_requests_new
 SELECT id, purpose, contractor, contractor_company_id, amount, currency, pay_by, inn, kpp, bik,
        settlement_account, correspondent_account, payment_purpose_text, status, author_id,
-       paid_date, custom_fields, version, created_at, updated_at
+       paid_date, NULL, custom_fields, version, created_at, updated_at
 FROM payment_requests;
 DROP TABLE payment_requests;
 ALTER TABLE payment_requests_new RENAME TO payment_requests;

@@ -331,6 +331,12 @@ pub async fn document() -> Json<Value> {
             "201",
         ),
         (
+            "/api/v1/payment-requests/{id}/return",
+            "post",
+            "Return an approved request to its author for rework, with the reason",
+            "200",
+        ),
+        (
             "/api/v1/payment-registry",
             "get",
             "Approved and paid requests due in a period (day|week|month around date), by day with totals per currency",

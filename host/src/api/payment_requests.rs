@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/payment-requests/prefill", get(prefill))
         .route("/api/v1/payment-requests/{id}/comments", post(comment))
+        .route("/api/v1/payment-requests/{id}/return", post(give_back))
 }
 
 async fn prefill(
@@ -59,6 +60,30 @@ async fn prefill(
             )
         ))),
     }
+}
+
+/// The body of a return for rework.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReturnBody {
+    reason: String,
+}
+
+/// `POST /api/v1/payment-requests/{id}/return` `{"reason"}`: accounting
+/// sends an approved request back to its author.
+async fn give_back(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> ApiResult<Json<Value>> {
+    let body: ReturnBody = body_as(body, r#"{"reason": "…"}"#)?;
+    let comment = state
+        .store
+        .return_payment_request(&id, caller.0.user_id.as_deref(), &body.reason)
+        .await?;
+    state.engine.poke();
+    Ok(Json(comment))
 }
 
 /// The body of a comment.

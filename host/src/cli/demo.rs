@@ -60,6 +60,14 @@ const PROCESSES: &[(&str, &str)] = &[
         include_str!("../../../examples/processes/meeting-reminder.toml"),
     ),
     (
+        "payment-request-returned.toml",
+        include_str!("../../../examples/processes/payment-request-returned.toml"),
+    ),
+    (
+        "payment-request-paid.toml",
+        include_str!("../../../examples/processes/payment-request-paid.toml"),
+    ),
+    (
         "lookup-company.toml",
         include_str!("../../../examples/processes/lookup-company.toml"),
     ),

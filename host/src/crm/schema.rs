@@ -326,6 +326,7 @@ static PAYMENT_REQUEST: EntitySpec = EntitySpec {
         opt("status", FieldType::Enum(PAYMENT_REQUEST_STATUSES)),
         opt("author_id", FieldType::Ref(EntityKind::User)),
         opt("paid_date", FieldType::Date),
+        computed("returned_reason", FieldType::Text),
     ],
 };
 

@@ -437,11 +437,12 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
 
 /// The status moves a payment request may make: draft → on approval →
 /// approved → paid, rejected from approval or before payment, and a rejected
-/// or returned request goes back to draft for rework.
+/// request — or an approved one accounting returns — goes back to draft for
+/// rework.
 const PAYMENT_REQUEST_MOVES: &[(&str, &[&str])] = &[
     ("draft", &["on_approval"]),
     ("on_approval", &["approved", "rejected", "draft"]),
-    ("approved", &["paid", "rejected"]),
+    ("approved", &["paid", "rejected", "draft"]),
     ("rejected", &["draft"]),
     ("paid", &[]),
 ];

@@ -334,6 +334,15 @@ fn event_matches(t: &definition::EntityTrigger, event: &EventRow) -> bool {
                 && (t.fields.is_empty() || t.fields.iter().any(|f| changed(f).is_some()))
         }
         EntityEvent::StageChanged => event.kind == "stage_changed" && moved("stage"),
+        // A record created straight into the status a trigger waits for
+        // (with no `from`) has entered it too: a payment request created
+        // `on_approval` goes to its approver like one moved there.
+        EntityEvent::StatusChanged if event.kind == "created" => {
+            t.from.is_none()
+                && t.to.as_deref().is_some_and(|to| {
+                    event.changes.get("status").and_then(Value::as_str) == Some(to)
+                })
+        }
         EntityEvent::StatusChanged => {
             matches!(event.kind.as_str(), "updated" | "stage_changed") && moved("status")
         }
@@ -435,6 +444,38 @@ mod tests {
         assert!(!event_matches(
             &trigger(EntityEvent::Created, None, None, &[]),
             &updated
+        ));
+    }
+
+    #[test]
+    fn a_record_created_into_a_status_enters_it() {
+        let created = event("created", json!({ "status": "on_approval", "title": "x" }));
+        assert!(event_matches(
+            &trigger(EntityEvent::StatusChanged, None, Some("on_approval"), &[]),
+            &created
+        ));
+        assert!(
+            !event_matches(
+                &trigger(
+                    EntityEvent::StatusChanged,
+                    Some("draft"),
+                    Some("on_approval"),
+                    &[]
+                ),
+                &created
+            ),
+            "it came from no status"
+        );
+        assert!(
+            !event_matches(
+                &trigger(EntityEvent::StatusChanged, None, None, &[]),
+                &created
+            ),
+            "any move: a creation is no move"
+        );
+        assert!(!event_matches(
+            &trigger(EntityEvent::StatusChanged, None, Some("approved"), &[]),
+            &created
         ));
     }
 

@@ -422,6 +422,7 @@ fn derive(
         }
         EntityKind::PaymentRequest if creating => {
             super::payment_requests::fill_from_before(conn, record)?;
+            stamp_paid_date(record);
         }
         EntityKind::Invoice => {
             if !matches!(record.get("items"), Some(Value::Array(items)) if !items.is_empty()) {
@@ -435,23 +436,29 @@ fn derive(
             if creating {
                 assign_invoice_number(conn, record)?;
             }
-            if record.get("status").and_then(Value::as_str) == Some("paid")
-                && record.get("paid_date").is_none_or(Value::is_null)
-            {
-                record.insert(
-                    "paid_date".into(),
-                    Value::String(
-                        crate::clock::now()
-                            .with_timezone(&crate::clock::COMPANY_TIMEZONE)
-                            .date_naive()
-                            .to_string(),
-                    ),
-                );
-            }
+            stamp_paid_date(record);
         }
+        EntityKind::PaymentRequest => stamp_paid_date(record),
         _ => {}
     }
     Ok(())
+}
+
+/// A record that is paid without a paid date was paid today (company time).
+fn stamp_paid_date(record: &mut Map<String, Value>) {
+    if record.get("status").and_then(Value::as_str) == Some("paid")
+        && record.get("paid_date").is_none_or(Value::is_null)
+    {
+        record.insert(
+            "paid_date".into(),
+            Value::String(
+                crate::clock::now()
+                    .with_timezone(&crate::clock::COMPANY_TIMEZONE)
+                    .date_naive()
+                    .to_string(),
+            ),
+        );
+    }
 }
 
 /// The number the next invoice issued in `year` gets, unless another

@@ -73,7 +73,11 @@ pub(super) fn prefill(
     }
     let company: Option<String> = match (inn, contractor) {
         (Some(inn), _) => conn
-            .prepare_cached("SELECT id FROM companies WHERE inn = ?1 ORDER BY id LIMIT 1")
+            // The record with bank details first: it is the one that pays.
+            .prepare_cached(
+                "SELECT id FROM companies WHERE inn = ?1
+                 ORDER BY (settlement_account IS NULL), id LIMIT 1",
+            )
             .and_then(|mut select| select.query_row([inn], |r| r.get(0)).optional()),
         // A name is matched as duplicates are: without legal form, quotes or
         // case (SQLite's lower() folds ASCII only).
@@ -215,42 +219,105 @@ impl SqliteStore {
         user_id: Option<&str>,
         text: &str,
     ) -> Result<Value, CrmError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(CrmError::Invalid("text: a comment needs text".into()));
-        }
-        crate::crm::check_text_size("text", text).map_err(CrmError::Invalid)?;
+        let text = comment_text(text)?;
+        self.write_native(|c| {
+            let status = status_of(c, id)?;
+            Ok((add_comment(c, id, &status, user_id, &text)?, TxEnd::Commit))
+        })
+        .await
+    }
+
+    /// Accounting returns approved request `id` for rework: it goes back to
+    /// draft (out of the registry) with `reason` kept and commented, and
+    /// its `status_changed` event lets a process give the author a task.
+    pub async fn return_payment_request(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        reason: &str,
+    ) -> Result<Value, CrmError> {
+        let reason = comment_text(reason)?;
         let target = EntityRef {
             kind: EntityKind::PaymentRequest,
             id: id.to_owned(),
         };
         self.write_native(|c| {
-            let status: Option<String> = c
-                .prepare_cached("SELECT status FROM payment_requests WHERE id = ?1")
-                .and_then(|mut select| select.query_row([id], |r| r.get(0)).optional())
+            let status = status_of(c, id)?;
+            if status != "approved" {
+                return Err(CrmError::Conflict(format!(
+                    "{target} is {status}: only an approved request is returned for rework"
+                )));
+            }
+            c.prepare_cached("UPDATE payment_requests SET returned_reason = ?1 WHERE id = ?2")
+                .and_then(|mut update| update.execute(params![reason, id]))
                 .map_err(native_err)?;
-            let Some(status) = status else {
-                return Err(CrmError::NotFound(target.clone()));
-            };
-            let at = now_text();
-            let comment_id = new_id();
-            c.prepare_cached(
-                "INSERT INTO payment_request_history (id, request_id, at, user_id, from_status, to_status, comment)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-            )
-            .and_then(|mut insert| insert.execute(params![comment_id, id, at, user_id, status, text]))
-            .map_err(native_err)?;
-            c.prepare_cached(
-                "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
-                 VALUES (?1, 'payment-request', ?2, ?3, 'comment', ?4, '{}', ?5)",
-            )
-            .and_then(|mut insert| insert.execute(params![new_id(), id, at, text, user_id]))
-            .map_err(native_err)?;
-            Ok((
-                json!({ "id": comment_id, "at": at, "user_id": user_id, "status": status, "text": text }),
-                TxEnd::Commit,
-            ))
+            let mut fields = Map::new();
+            fields.insert("status".into(), json!("draft"));
+            let (_, log) = super::sqlite::apply_changes(
+                c,
+                &[crate::crm::changes::Change::Update {
+                    target: target.clone(),
+                    fields,
+                }],
+            )?;
+            log.write(c)?;
+            let comment = add_comment(
+                c,
+                id,
+                "draft",
+                user_id,
+                &format!("Returned for rework: {reason}"),
+            )?;
+            Ok((comment, TxEnd::Commit))
         })
         .await
     }
+}
+
+/// A comment's text, trimmed, or why it cannot be one.
+fn comment_text(text: &str) -> Result<String, CrmError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CrmError::Invalid("text: a comment needs text".into()));
+    }
+    crate::crm::check_text_size("text", text).map_err(CrmError::Invalid)?;
+    Ok(text.to_owned())
+}
+
+/// The status of request `id`, or not found.
+fn status_of(c: &Native, id: &str) -> Result<String, CrmError> {
+    c.prepare_cached("SELECT status FROM payment_requests WHERE id = ?1")
+        .and_then(|mut select| select.query_row([id], |r| r.get(0)).optional())
+        .map_err(native_err)?
+        .ok_or_else(|| {
+            CrmError::NotFound(EntityRef {
+                kind: EntityKind::PaymentRequest,
+                id: id.to_owned(),
+            })
+        })
+}
+
+/// Writes a comment on the request's history (at its `status`) and timeline.
+fn add_comment(
+    c: &Native,
+    id: &str,
+    status: &str,
+    user_id: Option<&str>,
+    text: &str,
+) -> Result<Value, CrmError> {
+    let at = now_text();
+    let comment_id = new_id();
+    c.prepare_cached(
+        "INSERT INTO payment_request_history (id, request_id, at, user_id, from_status, to_status, comment)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+    )
+    .and_then(|mut insert| insert.execute(params![comment_id, id, at, user_id, status, text]))
+    .map_err(native_err)?;
+    c.prepare_cached(
+        "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
+         VALUES (?1, 'payment-request', ?2, ?3, 'comment', ?4, '{}', ?5)",
+    )
+    .and_then(|mut insert| insert.execute(params![new_id(), id, at, text, user_id]))
+    .map_err(native_err)?;
+    Ok(json!({ "id": comment_id, "at": at, "user_id": user_id, "status": status, "text": text }))
 }

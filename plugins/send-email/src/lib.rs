@@ -121,6 +121,16 @@ fn context_of(entity: &EntityRef) -> Result<(Map<String, Value>, Option<String>)
                 .or_else(|| contact.as_ref().and_then(first_email))
                 .or_else(|| company.as_ref().and_then(first_email))
         }
+        EntityKind::PaymentRequest => {
+            // The contractor's company hears of its payment.
+            let company = related(
+                &mut ctx,
+                "company",
+                EntityKind::Company,
+                "contractor_company_id",
+            )?;
+            company.as_ref().and_then(first_email)
+        }
         EntityKind::Deal => {
             let company = related(&mut ctx, "company", EntityKind::Company, "company_id")?;
             let contact = related(&mut ctx, "contact", EntityKind::Contact, "contact_id")?;

@@ -42,6 +42,15 @@ const BUILT_IN: &[(&str, &str, &str)] = &[
          С уважением,\n{{ invoice.seller.name }}",
     ),
     (
+        "payment_sent",
+        "Оплата: {{ payment_request.purpose }}",
+        "Здравствуйте!\n\nСообщаем, что {{ payment_request.paid_date | date }} мы оплатили \
+         {{ payment_request.amount | money(payment_request.currency) }} \
+         с назначением платежа «{{ payment_request.payment_purpose_text }}».\n\
+         Платёжное поручение приложено к письму.\n\n\
+         С уважением",
+    ),
+    (
         "meeting_reminder",
         "Напоминание о встрече {{ task.starts_at | datetime }}",
         "Здравствуйте!\n\nНапоминаем о встрече {{ task.starts_at | datetime }} (время московское).\n\
