@@ -496,6 +496,7 @@ async fn the_registry_shows_approved_requests_by_day_with_exact_totals() {
 const APPROVE: &str = include_str!("../../examples/processes/approve-payment-request.toml");
 const RETURNED: &str = include_str!("../../examples/processes/payment-request-returned.toml");
 const PAID: &str = include_str!("../../examples/processes/payment-request-paid.toml");
+const APPROVED: &str = include_str!("../../examples/processes/payment-request-approved.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approved_returned_resent_paid_and_the_contractor_told() {
@@ -504,6 +505,7 @@ async fn approved_returned_resent_paid_and_the_contractor_told() {
         ("approve.toml", APPROVE),
         ("returned.toml", RETURNED),
         ("paid.toml", PAID),
+        ("approved.toml", APPROVED),
     ]);
     let server = site.start(&[]);
     let admin = Api::new(&server.url, server.token.as_deref());
@@ -513,6 +515,12 @@ async fn approved_returned_resent_paid_and_the_contractor_told() {
         &admin,
         "/api/v1/users",
         json!({ "email": "ivan@s.example", "name": "Иван", "role": "manager" }),
+    )
+    .await;
+    let bookkeeper = created(
+        &admin,
+        "/api/v1/users",
+        json!({ "email": "buh@s.example", "name": "Мария", "role": "accountant" }),
     )
     .await;
     let company = created(
@@ -623,6 +631,34 @@ async fn approved_returned_resent_paid_and_the_contractor_told() {
             r["status"] == "approved"
         })
         .await;
+    // The author and every accountant heard of each approval (the
+    // process runs after the status it reacts to).
+    let db = sqlx::SqlitePool::connect(&site.db()).await.unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let heard: Vec<(String, String)> = sqlx::query_as(
+            "SELECT user_id, title FROM notifications WHERE entity_id = ? ORDER BY created_at",
+        )
+        .bind(&id)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        let count = |user: &str, title: &str| {
+            heard
+                .iter()
+                .filter(|(u, t)| u == user && t.starts_with(title))
+                .count()
+        };
+        let counts = (
+            count(&author, "Заявка согласована"),
+            count(&bookkeeper, "К оплате до 20.12.2026"),
+        );
+        if counts == (2, 2) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{heard:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         accountant
             .put_bytes(

@@ -60,6 +60,10 @@ const PROCESSES: &[(&str, &str)] = &[
         include_str!("../../../examples/processes/meeting-reminder.toml"),
     ),
     (
+        "payment-request-approved.toml",
+        include_str!("../../../examples/processes/payment-request-approved.toml"),
+    ),
+    (
         "payment-request-returned.toml",
         include_str!("../../../examples/processes/payment-request-returned.toml"),
     ),
