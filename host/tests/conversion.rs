@@ -610,36 +610,25 @@ async fn a_merge_repoints_every_kind_of_link_and_deletes_the_other() {
         2,
         "its own run and the merged one's: {runs}"
     );
-    assert_eq!(
-        api.get(&format!("/api/v1/contacts/{contact}")).await.body["company_id"],
-        into.as_str()
-    );
-    assert_eq!(
-        api.get(&format!("/api/v1/deals/{deal}")).await.body["company_id"],
-        into.as_str()
-    );
-    assert_eq!(
-        api.get(&format!("/api/v1/deals/{lead_deal}")).await.body["company_id"],
-        into.as_str()
-    );
-    assert_eq!(
-        api.get(&format!("/api/v1/leads/{lead}")).await.body["converted_company_id"],
-        into.as_str()
-    );
-    assert_eq!(
-        api.get(&format!("/api/v1/invoices/{invoice}")).await.body["buyer_company_id"],
-        into.as_str()
-    );
-    assert_eq!(
-        api.get(&format!("/api/v1/tasks/{task}")).await.body["entity_id"],
-        into.as_str()
-    );
-    assert_eq!(
-        api.get(&format!("/api/v1/payment-requests/{request}"))
-            .await
-            .body["contractor_company_id"],
-        into.as_str()
-    );
+    // Every record that pointed at `from` points at the survivor.
+    for (path, field) in [
+        (format!("/api/v1/contacts/{contact}"), "company_id"),
+        (format!("/api/v1/deals/{deal}"), "company_id"),
+        (format!("/api/v1/deals/{lead_deal}"), "company_id"),
+        (format!("/api/v1/leads/{lead}"), "converted_company_id"),
+        (format!("/api/v1/invoices/{invoice}"), "buyer_company_id"),
+        (format!("/api/v1/tasks/{task}"), "entity_id"),
+        (
+            format!("/api/v1/payment-requests/{request}"),
+            "contractor_company_id",
+        ),
+    ] {
+        assert_eq!(
+            api.get(&path).await.body[field],
+            into.as_str(),
+            "{path} {field}"
+        );
+    }
     let timeline = api
         .get(&format!("/api/v1/companies/{into}/timeline"))
         .await

@@ -6,7 +6,7 @@
 
 use super::AppState;
 use super::problem::{ApiError, ApiResult};
-use crate::crm::{EntityKind, Filter, FilterOp, commerceml};
+use crate::crm::{EntityKind, Filter, commerceml};
 use crate::store::CrmStore;
 use axum::Router;
 use axum::body::Body;
@@ -76,18 +76,7 @@ async fn invoices(State(state): State<AppState>, RawQuery(query): RawQuery) -> A
     if statuses.is_empty() {
         statuses = ISSUED.iter().map(|s| (*s).to_owned()).collect();
     }
-    let filters = vec![
-        Filter {
-            field: "issue_date".into(),
-            op: FilterOp::Ge,
-            value: Value::String(from.to_string()),
-        },
-        Filter {
-            field: "issue_date".into(),
-            op: FilterOp::Le,
-            value: Value::String(to.to_string()),
-        },
-    ];
+    let filters = Filter::between("issue_date", &from.to_string(), &to.to_string());
     // The first page is read before answering, so a failing store is an
     // error status rather than a cut-off file.
     let first = state

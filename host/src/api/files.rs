@@ -112,24 +112,33 @@ async fn invoice_pdf(State(state): State<AppState>, Path(id): Path<String>) -> A
     let Some(invoice) = state.store.get(&target).await? else {
         return Err(ApiError::not_found(format!("{target} not found")));
     };
-    let newest_pdf = state
-        .store
-        .files(&target)
-        .await?
-        .into_iter()
-        .find(|f| f.content_type == "application/pdf");
-    let Some(info) = newest_pdf else {
+    let Some(name) = newest_pdf(&state, &target).await? else {
         return Err(ApiError::not_found(format!(
             "{target} has no PDF yet: the render-invoice-pdf action makes it"
         )));
     };
     let file = state
         .store
-        .file(&target, &info.name)
+        .file(&target, &name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{target} has no PDF")))?;
     let number = invoice.get("number").and_then(Value::as_str).unwrap_or("");
     Ok(file_response(file, Some(format!("invoice-{number}.pdf"))))
+}
+
+/// The name of the newest PDF stored with `target` (an invoice's is what
+/// `render-invoice-pdf` made), if it has one.
+pub(super) async fn newest_pdf(
+    state: &AppState,
+    target: &EntityRef,
+) -> Result<Option<String>, ApiError> {
+    Ok(state
+        .store
+        .files(target)
+        .await?
+        .into_iter()
+        .find(|f| f.content_type == "application/pdf")
+        .map(|f| f.name))
 }
 
 /// The file as an HTTP body, offered for download under `download_name`

@@ -8,7 +8,7 @@
 
 use super::AppState;
 use super::auth::{Caller, hash_token, random_token};
-use super::files::file_response;
+use super::files::{file_response, newest_pdf};
 use super::problem::{ApiError, ApiResult, direct_error, optional_body};
 use crate::crm::changes::Change;
 use crate::crm::{EntityKind, EntityRef};
@@ -213,19 +213,17 @@ async fn send(
         r#"{"as"?: "attachment" | "link", "to"?: [e-mail], "days"?}"#,
     )?;
     let (target, record) = invoice(&state, &id).await?;
-    let has_pdf = state
-        .store
-        .files(&target)
-        .await?
-        .iter()
-        .any(|f| f.content_type == "application/pdf");
-    if !has_pdf {
-        state
-            .engine
-            .call_now(&action("render-invoice-pdf"), &json!({ "invoice_id": id }))
-            .await
-            .map_err(|e| direct_error(e, "render-invoice-pdf"))?;
-    }
+    let pdf = match newest_pdf(&state, &target).await? {
+        Some(name) => name,
+        None => {
+            state
+                .engine
+                .call_now(&action("render-invoice-pdf"), &json!({ "invoice_id": id }))
+                .await
+                .map_err(|e| direct_error(e, "render-invoice-pdf"))?;
+            PDF_FILE.to_owned()
+        }
+    };
     let number = record.get("number").and_then(Value::as_str).unwrap_or("");
     let entity = json!({ "kind": "invoice", "id": id });
     let mut input = json!({ "entity": entity, "to": body.to });
@@ -233,7 +231,7 @@ async fn send(
     match body.how {
         SendAs::Attachment => {
             input["template"] = json!("invoice");
-            input["attachments"] = json!([{ "entity": entity, "file": PDF_FILE, "filename": format!("Счёт {number}.pdf") }]);
+            input["attachments"] = json!([{ "entity": entity, "file": pdf, "filename": format!("Счёт {number}.pdf") }]);
         }
         SendAs::Link => {
             let days = body.days.unwrap_or(DEFAULT_SHARE_DAYS);
@@ -287,7 +285,7 @@ fn public_base(headers: &axum::http::HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// The name `render-invoice-pdf` stores the PDF under.
+/// The name `render-invoice-pdf` stores the PDF under by default.
 pub const PDF_FILE: &str = "invoice.pdf";
 
 /// Makes a share link of `target` for `days`, noted on the timeline: its
@@ -397,16 +395,12 @@ async fn shared(State(state): State<AppState>, Path(token): Path<String>) -> Api
         return Err(gone());
     }
     let (target, record) = invoice(&state, &link.target.id).await.map_err(|_| gone())?;
-    let newest_pdf = state
-        .store
-        .files(&target)
+    let name = newest_pdf(&state, &target)
         .await?
-        .into_iter()
-        .find(|f| f.content_type == "application/pdf")
         .ok_or_else(|| ApiError::not_found("the invoice has no PDF yet"))?;
     let file = state
         .store
-        .file(&target, &newest_pdf.name)
+        .file(&target, &name)
         .await?
         .ok_or_else(|| ApiError::not_found("the invoice has no PDF yet"))?;
     let number = record.get("number").and_then(Value::as_str).unwrap_or("");

@@ -10,7 +10,7 @@ use super::AppState;
 use super::problem::{ApiError, ApiResult};
 use crate::crm::duplicates::company_name_key;
 use crate::crm::money::money_text;
-use crate::crm::{EntityKind, EntityRef, Filter, FilterOp};
+use crate::crm::{EntityKind, EntityRef, Filter};
 use crate::store::CrmStore;
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
@@ -103,18 +103,7 @@ async fn registry(
         }
     }
     let (from, to) = bounds(&period, date)?;
-    let filters = vec![
-        Filter {
-            field: "pay_by".into(),
-            op: FilterOp::Ge,
-            value: Value::String(from.to_string()),
-        },
-        Filter {
-            field: "pay_by".into(),
-            op: FilterOp::Le,
-            value: Value::String(to.to_string()),
-        },
-    ];
+    let filters = Filter::between("pay_by", &from.to_string(), &to.to_string());
     let wanted_contractor = contractor
         .as_deref()
         .map(|c| (company_name_key(c).unwrap_or_default(), c.trim().to_owned()));

@@ -75,6 +75,18 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// `field` from `from` to `to`, both included (dates or numbers as text).
+    pub fn between(field: &str, from: &str, to: &str) -> Vec<Filter> {
+        [(FilterOp::Ge, from), (FilterOp::Le, to)]
+            .into_iter()
+            .map(|(op, value)| Filter {
+                field: field.to_owned(),
+                op,
+                value: Value::String(value.to_owned()),
+            })
+            .collect()
+    }
+
     /// Checks that the field exists on `kind` and the value suits it.
     pub fn check(&self, spec: &EntitySpec) -> Result<(), CrmError> {
         let Some(field) = spec.field(&self.field) else {
