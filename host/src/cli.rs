@@ -54,6 +54,9 @@ pub enum Command {
     /// Work with API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Work with CRM users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Inspect and steer runs.
     #[command(subcommand)]
     Run(RunCommand),
@@ -165,6 +168,26 @@ pub enum TokenCommand {
         /// A label to recognise the token by.
         #[arg(long, default_value = "cli")]
         label: String,
+        /// The database.
+        #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
+        db: String,
+    },
+}
+
+/// `robota user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a CRM user and print their id.
+    Create {
+        /// Their e-mail (unique).
+        #[arg(long)]
+        email: String,
+        /// Their name.
+        #[arg(long)]
+        name: String,
+        /// manager, head_of_sales, accountant or admin.
+        #[arg(long)]
+        role: String,
         /// The database.
         #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
         db: String,
@@ -333,6 +356,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let token =
                 crate::api::auth::create_token(&store, &role, user.as_deref(), &label).await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            email,
+            name,
+            role,
+            db,
+        }) => {
+            use crate::store::CrmStore as _;
+            let store = crate::store::open_existing(&db).await?;
+            let id = crate::crm::new_id();
+            let mut fields = serde_json::Map::new();
+            fields.insert("email".into(), email.into());
+            fields.insert("name".into(), name.into());
+            fields.insert("role".into(), role.into());
+            store
+                .commit(&[crate::crm::changes::Change::Create {
+                    kind: crate::crm::EntityKind::User,
+                    id: id.clone(),
+                    fields,
+                }])
+                .await?;
+            println!("{id}");
             Ok(())
         }
         Command::Run(cmd) => runs::run(cmd).await,

@@ -2,6 +2,7 @@
 //! WebAssembly components.
 //!
 //! - [`clock`]: the one clock and the company's time zone;
+//! - [`access`]: who sees and changes what, by role;
 //! - [`crm`]: entity kinds, fields, validation and money rules;
 //! - [`store`]: the database behind a seam (SQLite now);
 //! - [`plugins`]: the component host with limits and capability grants;
@@ -10,6 +11,7 @@
 //! - [`api`]: the HTTP API of `robota serve`;
 //! - [`cli`]: the `robota` command line.
 
+pub mod access;
 pub mod api;
 pub mod cli;
 pub mod clock;

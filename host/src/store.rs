@@ -18,6 +18,7 @@ mod native;
 pub mod outbox;
 pub mod payment_requests;
 pub mod processes;
+pub mod record_access;
 pub mod reports;
 mod required;
 pub mod rounds;

@@ -335,8 +335,10 @@ async fn deal_lines_are_added_changed_and_removed_with_the_amount_exact() {
     let site = Site::new(&[]);
     let server = site.start(&[]);
     let manager = Api::new(&server.url, Some(&site.token("manager")));
+    // The catalogue is the head of sales's; a manager sells from it.
+    let head = Api::new(&server.url, Some(&site.token("head_of_sales")));
     let pump = created_record(
-        &manager,
+        &head,
         "/api/v1/products",
         json!({ "name": "Насос ЦН-40", "price": "200000.10", "currency": "RUB", "vat_rate": "20" }),
     )

@@ -92,10 +92,23 @@ async fn a_draft_may_be_incomplete_but_not_a_request_sent_for_approval() {
             .unwrap()
             .contains("starts as draft or on_approval")
     );
+    // On approval the request is what the approver sees: it is not edited.
     let emptied = api
         .patch(&path, &json!({ "payment_purpose_text": null }))
         .await;
-    assert_eq!(emptied.status, 422, "{}", emptied.body);
+    assert_eq!(emptied.status, 403, "{}", emptied.body);
+    assert!(
+        emptied.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("on_approval is not edited"),
+        "{}",
+        emptied.body
+    );
+    assert_eq!(
+        api.get(&path).await.body["payment_purpose_text"],
+        "Оплата аренды склада за декабрь 2026 г. НДС не облагается"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

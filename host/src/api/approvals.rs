@@ -4,6 +4,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
+use crate::access::Role;
 use crate::engine::approvals::{DecideError, Decider};
 use crate::engine::definition::Decision;
 use axum::extract::{Extension, Path, Query, State};
@@ -46,20 +47,33 @@ async fn list(
         .store
         .list_approvals(
             &status,
-            caller.0.user_id.as_deref(),
-            &caller.0.role,
-            caller.0.role == "admin",
+            caller.user_id(),
+            &caller.owner.role,
+            caller.owner.role == "admin",
         )
         .await?;
     Ok(Json(json!({ "items": items })))
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let a = state
-        .store
-        .get_approval(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no approval `{id}`")))?;
+/// One approval: for whom it is addressed to, an admin, and whoever may
+/// see what it is about.
+async fn read(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let missing = || ApiError::not_found(format!("no approval `{id}`"));
+    let a = state.store.get_approval(&id).await?.ok_or_else(missing)?;
+    let addressed = caller.access.role == Role::Admin
+        || (a.assignee_id.is_some() && a.assignee_id.as_deref() == caller.user_id())
+        || a.assignee_role.as_deref() == Some(caller.access.role.as_str());
+    let about_seen = match &a.entity {
+        Some(target) => state.store.get_as(&caller.access, target).await?.is_some(),
+        None => false,
+    };
+    if !addressed && !about_seen {
+        return Err(missing());
+    }
     Ok(Json(serde_json::to_value(a).map_err(ApiError::internal)?))
 }
 
@@ -96,8 +110,8 @@ async fn decide(
 ) -> ApiResult<Json<Value>> {
     let comment = body.and_then(|b| b.0.comment);
     let who = Decider {
-        user_id: caller.0.user_id.clone(),
-        role: caller.0.role.clone(),
+        user_id: caller.owner.user_id.clone(),
+        role: caller.owner.role.clone(),
     };
     let decided = state
         .engine
@@ -105,7 +119,9 @@ async fn decide(
         .await
         .map_err(|e| match e {
             DecideError::NotFound(_) => ApiError::not_found(e.to_string()),
-            DecideError::NotYours(..) => ApiError::forbidden(e.to_string()),
+            DecideError::NotYours(..) | DecideError::OwnRequest(..) => {
+                ApiError::forbidden(e.to_string())
+            }
             DecideError::CommentRequired => {
                 ApiError::unprocessable(e.to_string()).with("field", json!("comment"))
             }

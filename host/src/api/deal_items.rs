@@ -6,11 +6,13 @@
 //! at once cannot lose a line.
 
 use super::AppState;
+use super::auth::Caller;
+use super::entities::visible;
 use super::problem::{ApiError, ApiResult};
 use crate::crm::changes::Change;
 use crate::crm::{EntityKind, EntityRef};
 use crate::store::CrmStore;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{patch, post};
 use axum::{Json, Router};
@@ -33,20 +35,20 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// The deal and its lines.
+/// The deal and its lines, if the caller may see and change it.
 async fn load(
     state: &AppState,
+    caller: &Caller,
     id: &str,
 ) -> Result<(EntityRef, Map<String, Value>, Vec<Value>), ApiError> {
     let target = EntityRef {
         kind: EntityKind::Deal,
         id: id.to_owned(),
     };
-    let deal = state
-        .store
-        .get(&target)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{target} not found")))?;
+    let deal = visible(state, caller, &target).await?;
+    caller
+        .access
+        .check_update(EntityKind::Deal, &deal, &Map::new())?;
     let items = match deal.get("items") {
         Some(Value::Array(items)) => items.clone(),
         _ => Vec::new(),
@@ -138,13 +140,14 @@ async fn with_product(
 
 async fn add(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut line = object(body)?;
     let position = line.remove("position");
     let line = with_product(&state, line).await?;
-    let (target, deal, mut items) = load(&state, &id).await?;
+    let (target, deal, mut items) = load(&state, &caller, &id).await?;
     let at = match position {
         None | Some(Value::Null) => items.len(),
         Some(p) => p
@@ -168,11 +171,12 @@ async fn add(
 
 async fn change(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((id, line)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
     let patch = object(body)?;
-    let (target, deal, mut items) = load(&state, &id).await?;
+    let (target, deal, mut items) = load(&state, &caller, &id).await?;
     let at = index_of(&line, &items)?;
     let mut merged = match items[at].take() {
         Value::Object(m) => m,
@@ -194,9 +198,10 @@ async fn change(
 
 async fn remove(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((id, line)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let (target, deal, mut items) = load(&state, &id).await?;
+    let (target, deal, mut items) = load(&state, &caller, &id).await?;
     let at = index_of(&line, &items)?;
     items.remove(at);
     Ok(Json(save(&state, &target, &deal, items).await?))

@@ -3,17 +3,20 @@
 //! and `GET /api/v1/duplicates?kind=contact|company`.
 
 use super::AppState;
+use super::auth::Caller;
+use super::entities::visible;
 use super::problem::{ApiError, ApiResult, body_as};
-use crate::crm::{CrmError, EntityKind};
+use crate::access::Role;
+use crate::crm::{CrmError, EntityKind, EntityRef};
 use crate::store::conversion::Conversion;
 use crate::store::import::OnDuplicate;
 use crate::store::merge::MergeRequest;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -37,19 +40,27 @@ pub const MAX_IMPORT_BYTES: usize = 8 << 20;
 
 async fn import_contacts(
     state: State<AppState>,
+    Extension(caller): Extension<Caller>,
     query: RawQuery,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(SALES_LEADS, "import contacts")?;
     import(state, EntityKind::Contact, query, body).await
 }
 
 async fn import_companies(
     state: State<AppState>,
+    Extension(caller): Extension<Caller>,
     query: RawQuery,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(SALES_LEADS, "import companies")?;
     import(state, EntityKind::Company, query, body).await
 }
+
+/// Who cleans the whole client base (imports, merges, duplicate lists):
+/// it reaches records of every manager.
+const SALES_LEADS: &[Role] = &[Role::HeadOfSales, Role::Admin];
 
 /// `POST /api/v1/{contacts|companies}/import?on_duplicate=refuse|skip|merge|create&partial=true`
 /// with the CSV file as the body: 200 with a report per row, or 422 with
@@ -122,9 +133,18 @@ fn ways_on() -> Value {
 
 async fn convert(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let lead = EntityRef {
+        kind: EntityKind::Lead,
+        id: id.clone(),
+    };
+    let record = visible(&state, &caller, &lead).await?;
+    caller
+        .access
+        .check_update(EntityKind::Lead, &record, &Map::new())?;
     let conversion: Conversion = body_as(
         body,
         r#"{"into": "company" | "person", "contact"?, "company"?, "deal"?, "use_existing"?, "merge"?, "create_anyway"?}"#,
@@ -141,17 +161,21 @@ async fn convert(
 
 async fn merge_contact(
     state: State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Json<Value>,
 ) -> ApiResult<Json<Value>> {
+    caller.require(SALES_LEADS, "merge contacts")?;
     merge(state, EntityKind::Contact, id, body).await
 }
 
 async fn merge_company(
     state: State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Json<Value>,
 ) -> ApiResult<Json<Value>> {
+    caller.require(SALES_LEADS, "merge companies")?;
     merge(state, EntityKind::Company, id, body).await
 }
 
@@ -172,8 +196,10 @@ async fn merge(
 
 async fn groups(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
+    caller.require(SALES_LEADS, "list duplicates across the client base")?;
     let mut kind = None;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {

@@ -17,7 +17,7 @@ use crate::crm::{EntityKind, EntityRef, Filter, FilterOp, new_id};
 use crate::store::CrmStore;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
@@ -30,6 +30,11 @@ pub fn routes() -> Router<AppState> {
             get(read).patch(update).delete(remove),
         )
         .route("/api/v1/{collection}/{id}/timeline", get(timeline))
+        .route("/api/v1/{collection}/{id}/access", get(shared_with))
+        .route(
+            "/api/v1/{collection}/{id}/access/{user_id}",
+            put(share).delete(unshare),
+        )
 }
 
 /// The kind a collection name stands for.
@@ -48,13 +53,19 @@ pub fn kind_of(collection: &str) -> Result<EntityKind, ApiError> {
     })
 }
 
-/// Users are the admin's to change; every other kind is everyone's.
-fn check_write(kind: EntityKind, caller: &Caller) -> Result<(), ApiError> {
-    if kind == EntityKind::User {
-        caller.require_admin()
-    } else {
-        Ok(())
-    }
+/// `target` as the caller may see it: 404 both when it does not exist and
+/// when it is out of their reach (what they may not see, they cannot
+/// learn exists).
+pub(super) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    target: &EntityRef,
+) -> ApiResult<Map<String, Value>> {
+    state
+        .store
+        .get_as(&caller.access, target)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{target} not found")))
 }
 
 fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
@@ -66,6 +77,7 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
 
 async fn list(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(collection): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
@@ -85,7 +97,7 @@ async fn list(
     }
     let mut rows = state
         .store
-        .query_after(kind, &filters, &cursor, limit + 1)
+        .query_as(&caller.access, kind, &filters, &cursor, limit + 1)
         .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
@@ -166,9 +178,9 @@ async fn create(
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let kind = kind_of(&collection)?;
-    check_write(kind, &caller)?;
     let check_duplicates = on_duplicate(query.as_deref())?;
-    let fields = object(body)?;
+    let mut fields = object(body)?;
+    caller.access.prepare_create(kind, &mut fields)?;
     let id = new_id();
     if check_duplicates && is_checked(kind) {
         // Bitrix24 checks duplicates only on manual input; here every
@@ -193,27 +205,29 @@ async fn create(
         .get(&EntityRef { kind, id })
         .await?
         .ok_or_else(|| ApiError::internal("a created record vanished"))?;
+    // The record is the caller's to see: they just wrote every field of it.
     Ok((StatusCode::CREATED, Json(Value::Object(record))))
 }
 
 async fn read(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let target = EntityRef {
         kind: kind_of(&collection)?,
         id,
     };
-    match state.store.get(&target).await? {
-        Some(record) => Ok(Json(Value::Object(record))),
-        None => Err(ApiError::not_found(format!("{target} not found"))),
-    }
+    Ok(Json(Value::Object(
+        visible(&state, &caller, &target).await?,
+    )))
 }
 
 /// `GET /api/v1/{collection}/{id}/timeline?limit&cursor`: what happened to
 /// the entity, oldest first.
 async fn timeline(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((collection, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
@@ -221,9 +235,7 @@ async fn timeline(
         kind: kind_of(&collection)?,
         id,
     };
-    if state.store.get(&target).await?.is_none() {
-        return Err(ApiError::not_found(format!("{target} not found")));
-    }
+    visible(&state, &caller, &target).await?;
     let mut limit = 100u32;
     let mut cursor = String::new();
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -254,33 +266,40 @@ async fn update(
         kind: kind_of(&collection)?,
         id,
     };
-    check_write(target.kind, &caller)?;
     let mut fields = object(body)?;
+    let current = visible(&state, &caller, &target).await?;
     // `version` in the body is an optimistic check, not a field to set.
-    if let Some(expected) = fields.remove("version") {
-        let current = state
-            .store
-            .get(&target)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("{target} not found")))?;
-        if current.get("version") != Some(&expected) {
-            return Err(ApiError::conflict(format!(
-                "{target} is at version {}, not {expected}",
-                current.get("version").cloned().unwrap_or(Value::Null)
-            )));
-        }
+    let expected = fields.remove("version");
+    caller.access.check_update(target.kind, &current, &fields)?;
+    if let Some(expected) = expected
+        && current.get("version") != Some(&expected)
+    {
+        return Err(ApiError::conflict(format!(
+            "{target} is at version {}, not {expected}",
+            current.get("version").cloned().unwrap_or(Value::Null)
+        )));
     }
-    state
-        .store
-        .commit(&[Change::Update {
+    // The decision above read these fields: the write holds only if they
+    // are still what it read (a concurrent hand-over or status move → 409).
+    let mut changes: Vec<Change> = crate::access::decided_on(target.kind)
+        .into_iter()
+        .map(|field| Change::Expect {
             target: target.clone(),
-            fields,
-        }])
-        .await?;
+            field: field.to_owned(),
+            value: current.get(field).cloned().unwrap_or(Value::Null),
+        })
+        .collect();
+    changes.push(Change::Update {
+        target: target.clone(),
+        fields,
+    });
+    state.store.commit(&changes).await?;
     state.engine.poke();
-    match state.store.get(&target).await? {
+    // Read back as the caller sees it: handing a record on to another
+    // responsible takes it out of a manager's reach.
+    match state.store.get_as(&caller.access, &target).await? {
         Some(record) => Ok(Json(Value::Object(record))),
-        None => Err(ApiError::not_found(format!("{target} not found"))),
+        None => Ok(Json(json!({ "id": target.id, "visible": false }))),
     }
 }
 
@@ -293,8 +312,76 @@ async fn remove(
         kind: kind_of(&collection)?,
         id,
     };
-    check_write(target.kind, &caller)?;
+    visible(&state, &caller, &target).await?;
+    caller.access.check_delete(target.kind)?;
     state.store.commit(&[Change::Delete { target }]).await?;
     state.engine.poke();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/{collection}/{id}/access`: the users the record is shared
+/// with beyond its responsible.
+async fn shared_with(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((collection, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    visible(&state, &caller, &target).await?;
+    let items = state.store.shared_with(&target).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `PUT /api/v1/{collection}/{id}/access/{user_id}`: shares the record with
+/// a user (its responsible, the head of sales or an admin may).
+async fn share(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((collection, id, user_id)): Path<(String, String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    let record = visible(&state, &caller, &target).await?;
+    caller.access.check_share(target.kind, &record)?;
+    let added = state
+        .store
+        .share_record(&target, &user_id, caller.user_id())
+        .await?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let items = state.store.shared_with(&target).await?;
+    Ok((status, Json(json!({ "items": items }))))
+}
+
+/// `DELETE /api/v1/{collection}/{id}/access/{user_id}`: stops sharing it.
+async fn unshare(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((collection, id, user_id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let target = EntityRef {
+        kind: kind_of(&collection)?,
+        id,
+    };
+    let record = visible(&state, &caller, &target).await?;
+    caller.access.check_share(target.kind, &record)?;
+    if state
+        .store
+        .unshare_record(&target, &user_id, caller.user_id())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "{target} is not shared with user `{user_id}`"
+        )))
+    }
 }

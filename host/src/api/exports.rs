@@ -5,12 +5,14 @@
 //! Payments come back through `POST /api/v1/bank-statements`.
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
+use crate::access::Role;
 use crate::crm::{EntityKind, Filter, commerceml};
 use crate::store::CrmStore;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -28,7 +30,15 @@ const PAGE: u32 = 200;
 /// Statuses exported unless the caller names others.
 const ISSUED: &[&str] = &["sent", "paid", "overdue"];
 
-async fn invoices(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
+async fn invoices(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    caller.require(
+        &[Role::Accountant, Role::HeadOfSales, Role::Admin],
+        "export invoices for accounting",
+    )?;
     let (mut from, mut to, mut format, mut statuses) = (None, None, None, Vec::new());
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let date = |v: &str| {

@@ -5,13 +5,14 @@
 //! `render-invoice-pdf` stored).
 
 use super::AppState;
-use super::entities::kind_of;
+use super::auth::Caller;
+use super::entities::{kind_of, visible};
 use super::problem::{ApiError, ApiResult};
 use crate::crm::changes::{Change, MAX_FILE_BYTES, StoredFile};
 use crate::crm::{EntityKind, EntityRef};
 use crate::store::CrmStore;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -31,35 +32,30 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn existing(state: &AppState, target: &EntityRef) -> ApiResult<()> {
-    match state.store.get(target).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::not_found(format!("{target} not found"))),
-    }
-}
-
 async fn list(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let target = EntityRef {
         kind: kind_of(&collection)?,
         id,
     };
-    existing(&state, &target).await?;
+    visible(&state, &caller, &target).await?;
     let files = state.store.files(&target).await?;
     Ok(Json(json!({ "items": files })))
 }
 
 async fn download(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((collection, id, name)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let target = EntityRef {
         kind: kind_of(&collection)?,
         id,
     };
-    existing(&state, &target).await?;
+    visible(&state, &caller, &target).await?;
     match state.store.file(&target, &name).await? {
         Some(f) => Ok(file_response(f, None)),
         None => Err(ApiError::not_found(format!(
@@ -70,6 +66,7 @@ async fn download(
 
 async fn upload(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((collection, id, name)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -78,7 +75,8 @@ async fn upload(
         kind: kind_of(&collection)?,
         id,
     };
-    existing(&state, &target).await?;
+    let record = visible(&state, &caller, &target).await?;
+    caller.access.check_attach(target.kind, &record, &name)?;
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be the file"));
     }
@@ -104,14 +102,16 @@ async fn upload(
     ))
 }
 
-async fn invoice_pdf(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn invoice_pdf(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let target = EntityRef {
         kind: EntityKind::Invoice,
         id,
     };
-    let Some(invoice) = state.store.get(&target).await? else {
-        return Err(ApiError::not_found(format!("{target} not found")));
-    };
+    let invoice = visible(&state, &caller, &target).await?;
     let Some(name) = newest_pdf(&state, &target).await? else {
         return Err(ApiError::not_found(format!(
             "{target} has no PDF yet: the render-invoice-pdf action makes it"

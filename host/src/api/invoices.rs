@@ -8,6 +8,7 @@
 
 use super::AppState;
 use super::auth::{Caller, hash_token, random_token};
+use super::entities::visible;
 use super::files::{file_response, newest_pdf};
 use super::problem::{ApiError, ApiResult, direct_error, optional_body};
 use crate::crm::changes::Change;
@@ -51,6 +52,21 @@ fn action(id: &str) -> ActionRef {
     }
 }
 
+/// Invoice `id` if the caller may see it (404 otherwise).
+async fn seen_invoice(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(EntityRef, serde_json::Map<String, Value>), ApiError> {
+    let target = EntityRef {
+        kind: EntityKind::Invoice,
+        id: id.to_owned(),
+    };
+    let record = visible(state, caller, &target).await?;
+    Ok((target, record))
+}
+
+/// Invoice `id` whoever asks (a share link's token is its own key).
 async fn invoice(
     state: &AppState,
     id: &str,
@@ -85,6 +101,7 @@ struct IssueBody {
 
 async fn issue(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Option<Json<Value>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -96,9 +113,10 @@ async fn issue(
         kind: EntityKind::Deal,
         id: id.clone(),
     };
-    if state.store.get(&deal).await?.is_none() {
-        return Err(ApiError::not_found(format!("{deal} not found")));
-    }
+    let record = visible(&state, &caller, &deal).await?;
+    caller
+        .access
+        .check_update(EntityKind::Deal, &record, &serde_json::Map::new())?;
     let mut input = json!({
         "deal_id": id,
         "issue_date": body.issue_date.unwrap_or_else(|| state.engine.today().to_string()),
@@ -133,7 +151,7 @@ async fn issue(
         )
         .await;
     state.engine.poke();
-    let (_, record) = invoice(&state, &invoice_id).await?;
+    let (_, record) = seen_invoice(&state, &caller, &invoice_id).await?;
     let mut answer =
         json!({ "invoice": record, "pdf": format!("/api/v1/invoices/{invoice_id}/pdf") });
     if let Err(e) = rendered {
@@ -144,8 +162,12 @@ async fn issue(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-async fn html(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    invoice(&state, &id).await?;
+async fn html(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    seen_invoice(&state, &caller, &id).await?;
     let (out, _) = state
         .engine
         .call_now(
@@ -212,7 +234,7 @@ async fn send(
         body,
         r#"{"as"?: "attachment" | "link", "to"?: [e-mail], "days"?}"#,
     )?;
-    let (target, record) = invoice(&state, &id).await?;
+    let (target, record) = seen_invoice(&state, &caller, &id).await?;
     let pdf = match newest_pdf(&state, &target).await? {
         Some(name) => name,
         None => {
@@ -305,7 +327,7 @@ async fn make_link(
     let expires = state.engine.now() + chrono::Duration::days(days);
     let link = state
         .store
-        .insert_share(target, &hash_token(&token), expires, Some(&caller.0.id))
+        .insert_share(target, &hash_token(&token), expires, Some(&caller.owner.id))
         .await?;
     state
         .store
@@ -335,7 +357,7 @@ async fn share(
     body: Option<Json<Value>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body: ShareBody = optional_body(body, &format!("{{\"days\"?: 1 to {MAX_SHARE_DAYS}}}"))?;
-    let (target, _) = invoice(&state, &id).await?;
+    let (target, _) = seen_invoice(&state, &caller, &id).await?;
     let (url, link) = make_link(
         &state,
         &caller,
@@ -349,8 +371,12 @@ async fn share(
     ))
 }
 
-async fn shares(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let (target, _) = invoice(&state, &id).await?;
+async fn shares(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (target, _) = seen_invoice(&state, &caller, &id).await?;
     Ok(Json(
         json!({ "items": state.store.shares_of(&target).await? }),
     ))
@@ -358,9 +384,10 @@ async fn shares(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
 
 async fn revoke(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((id, share_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (target, _) = invoice(&state, &id).await?;
+    let (target, _) = seen_invoice(&state, &caller, &id).await?;
     if !state.store.revoke_share(&target, &share_id).await? {
         return Err(ApiError::not_found(format!(
             "{target} has no working share link `{share_id}`"

@@ -5,7 +5,10 @@
 
 use super::AppState;
 use super::auth::Caller;
+use super::entities::visible;
 use super::problem::{ApiError, ApiResult, body_as};
+use crate::access::Role;
+use crate::crm::{EntityKind, EntityRef};
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -23,8 +26,15 @@ pub fn routes() -> Router<AppState> {
 
 async fn prefill(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
+    // Whoever writes requests; a contractor's requisites are the company's
+    // common knowledge (Bitrix24 fills them for any author).
+    caller.require(
+        &[Role::Manager, Role::HeadOfSales, Role::Admin],
+        "fill in a payment request",
+    )?;
     let (mut inn, mut contractor) = (None, None);
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
@@ -62,6 +72,19 @@ async fn prefill(
     }
 }
 
+/// Payment request `id` if the caller may see it (404 otherwise).
+async fn request(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<serde_json::Map<String, Value>> {
+    let target = EntityRef {
+        kind: EntityKind::PaymentRequest,
+        id: id.to_owned(),
+    };
+    visible(state, caller, &target).await
+}
+
 /// The body of a return for rework.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,9 +101,15 @@ async fn give_back(
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
     let body: ReturnBody = body_as(body, r#"{"reason": "…"}"#)?;
+    let record = request(&state, &caller, &id).await?;
+    let mut back = serde_json::Map::new();
+    back.insert("status".into(), json!("draft"));
+    caller
+        .access
+        .check_update(EntityKind::PaymentRequest, &record, &back)?;
     let comment = state
         .store
-        .return_payment_request(&id, caller.0.user_id.as_deref(), &body.reason)
+        .return_payment_request(&id, caller.user_id(), &body.reason)
         .await?;
     state.engine.poke();
     Ok(Json(comment))
@@ -100,9 +129,12 @@ async fn comment(
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body: CommentBody = body_as(body, r#"{"text": "…"}"#)?;
+    // Everyone who sees a request may comment on it (seed 003: the
+    // accountant comments too).
+    request(&state, &caller, &id).await?;
     let comment = state
         .store
-        .comment_payment_request(&id, caller.0.user_id.as_deref(), &body.text)
+        .comment_payment_request(&id, caller.user_id(), &body.text)
         .await?;
     Ok((StatusCode::CREATED, Json(comment)))
 }

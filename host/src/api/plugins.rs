@@ -2,8 +2,10 @@
 //! what the admin granted it (`plugins.toml`).
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::ApiResult;
-use axum::extract::State;
+use crate::access::Role;
+use axum::extract::{Extension, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -13,7 +15,11 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/plugins", get(list))
 }
 
-async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin], "see the installed actions and their grants")?;
     let items: Vec<Value> = state
         .engine
         .catalog()

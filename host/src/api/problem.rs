@@ -107,6 +107,12 @@ impl From<CrmError> for ApiError {
     }
 }
 
+impl From<crate::access::Refused> for ApiError {
+    fn from(e: crate::access::Refused) -> ApiError {
+        ApiError::forbidden(e.0)
+    }
+}
+
 /// A JSON body read as `T`, or 422 with the shape to send (`shape`, such
 /// as `{"days"?: 1 to 365}`) and what was wrong with this one.
 pub fn body_as<T: serde::de::DeserializeOwned>(body: Value, shape: &str) -> Result<T, ApiError> {

@@ -4,6 +4,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
+use crate::access::Role;
 use crate::crm::EntityRef;
 use crate::engine::StartError;
 use crate::engine::definition::{Process, Trigger, Work};
@@ -59,7 +60,11 @@ fn summary(process: &Process, version: i64, enabled: bool) -> Value {
     })
 }
 
-async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin], "read the processes")?;
     let mut items = Vec::new();
     for p in state.store.current_processes().await? {
         let process = state.engine.process(&p.process_id, p.version).await?;
@@ -68,7 +73,12 @@ async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "items": items })))
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn read(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin], "read the processes")?;
     let current = state
         .store
         .current_process(&id)
@@ -154,9 +164,13 @@ struct StartBody {
 
 async fn start(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Option<Json<StartBody>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    // A process acts as the system on whatever its parameters name, so
+    // starting one by hand is for those who see all of sales.
+    caller.require(&[Role::HeadOfSales, Role::Admin], "start a process by hand")?;
     let body = body.map(|b| b.0).unwrap_or(StartBody {
         params: Value::Null,
         entity: None,

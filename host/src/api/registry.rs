@@ -7,12 +7,12 @@
 //! never appear here.
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
 use crate::crm::duplicates::company_name_key;
 use crate::crm::money::money_text;
 use crate::crm::{EntityKind, EntityRef, Filter};
-use crate::store::CrmStore;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Datelike as _, Duration, NaiveDate};
@@ -71,6 +71,7 @@ fn printed(totals: &BTreeMap<String, Decimal>) -> Value {
 
 async fn registry(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let today = state.engine.today();
@@ -112,7 +113,13 @@ async fn registry(
     loop {
         let page = state
             .store
-            .query_after(EntityKind::PaymentRequest, &filters, &after, 1000)
+            .query_as(
+                &caller.access,
+                EntityKind::PaymentRequest,
+                &filters,
+                &after,
+                1000,
+            )
             .await?;
         let Some(last) = page
             .last()

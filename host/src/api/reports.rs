@@ -5,9 +5,10 @@
 //!   debtors, and the overdue debt at the end of each of the last weeks.
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
 use crate::store::reports::InvoiceFacts;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -98,6 +99,7 @@ fn issued_report(invoices: &[InvoiceFacts]) -> Value {
 
 async fn invoices(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(p): Query<Period>,
 ) -> ApiResult<Json<Value>> {
     let today = state.engine.today();
@@ -116,7 +118,7 @@ async fn invoices(
     }
     let rows = state
         .store
-        .invoices_issued(&from.to_string(), &to.to_string())
+        .invoices_issued(&caller.access, &from.to_string(), &to.to_string())
         .await?;
     let mut report = issued_report(&rows);
     report["from"] = json!(from.to_string());
@@ -209,7 +211,11 @@ fn debt_report(invoices: &[InvoiceFacts], as_of: NaiveDate, top: usize, weeks: u
     })
 }
 
-async fn debt(State(state): State<AppState>, Query(q): Query<DebtQuery>) -> ApiResult<Json<Value>> {
+async fn debt(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<DebtQuery>,
+) -> ApiResult<Json<Value>> {
     let as_of = match &q.as_of {
         Some(d) => date(d, "as_of")?,
         None => state.engine.today(),
@@ -222,7 +228,10 @@ async fn debt(State(state): State<AppState>, Query(q): Query<DebtQuery>) -> ApiR
         ));
     }
     let day_after = (as_of + Duration::days(1)).to_string();
-    let rows = state.store.invoices_due_before(&day_after).await?;
+    let rows = state
+        .store
+        .invoices_due_before(&caller.access, &day_after)
+        .await?;
     Ok(Json(debt_report(&rows, as_of, top, weeks)))
 }
 

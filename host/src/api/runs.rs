@@ -2,10 +2,12 @@
 //! step, retry a failed run, cancel a running one.
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
+use crate::access::Role;
 use crate::crm::{EntityKind, EntityRef};
-use crate::store::runs::RunFilter;
-use axum::extract::{Path, Query, State};
+use crate::store::runs::{RunFilter, RunSummary};
+use axum::extract::{Extension, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -30,8 +32,10 @@ pub fn routes() -> Router<AppState> {
 /// attachments (name, type, size) and its delivery state.
 async fn outbox_message(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin], "read the mail outbox")?;
     let (message, _) = state
         .store
         .outbox_message(&id)
@@ -43,8 +47,10 @@ async fn outbox_message(
 /// The bytes of one attachment of an outbox message.
 async fn outbox_attachment(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<axum::response::Response> {
+    caller.require(&[Role::Admin], "read the mail outbox")?;
     let (_, files) = state
         .store
         .outbox_message(&id)
@@ -74,8 +80,10 @@ struct OutboxQuery {
 /// The mail outbox: what the actions queued and whether it went out.
 async fn outbox(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<OutboxQuery>,
 ) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin], "read the mail outbox")?;
     if let Some(s) = &q.status
         && !["pending", "sent", "failed"].contains(&s.as_str())
     {
@@ -104,7 +112,11 @@ struct ListQuery {
 
 const STATUSES: [&str; 4] = ["running", "completed", "failed", "cancelled"];
 
-async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
     if let Some(s) = &q.status
         && !STATUSES.contains(&s.as_str())
     {
@@ -140,6 +152,7 @@ async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiR
             entity,
             after: q.cursor,
             limit: limit + 1,
+            seen_by: Some(caller.access.clone()),
         })
         .await?;
     let more = runs.len() > limit as usize;
@@ -148,19 +161,38 @@ async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiR
     Ok(Json(json!({ "items": runs, "next_cursor": next })))
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let run = state
-        .store
-        .get_run(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no run `{id}`")))?;
+/// The run `id` if the caller may see it: an admin sees every run, others
+/// the runs about an entity they may see.
+async fn seen_run(state: &AppState, caller: &Caller, id: &str) -> ApiResult<RunSummary> {
+    let missing = || ApiError::not_found(format!("no run `{id}`"));
+    let run = state.store.get_run(id).await?.ok_or_else(missing)?;
+    if caller.access.role == Role::Admin {
+        return Ok(run);
+    }
+    match run.entity.clone() {
+        Some(target) if state.store.get_as(&caller.access, &target).await?.is_some() => Ok(run),
+        _ => Err(missing()),
+    }
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let run = seen_run(&state, &caller, &id).await?;
     let steps = state.store.run_steps(&id).await?;
     let mut out = serde_json::to_value(run).map_err(ApiError::internal)?;
     out["steps"] = serde_json::to_value(steps).map_err(ApiError::internal)?;
     Ok(Json(out))
 }
 
-async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn retry(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin], "retry a run")?;
     if state.store.retry_run(&id, state.engine.now()).await? {
         state.engine.poke();
         Ok(Json(json!({ "id": id, "status": "running" })))
@@ -169,7 +201,12 @@ async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> ApiResu
     }
 }
 
-async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn cancel(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin], "cancel a run")?;
     if state.store.cancel_run(&id, state.engine.now()).await? {
         Ok(Json(json!({ "id": id, "status": "cancelled" })))
     } else {

@@ -8,6 +8,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::problem::{ApiError, ApiResult, direct_error};
+use crate::access::Role;
 use crate::engine::definition::ActionRef;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, State};
@@ -27,20 +28,12 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
-/// The roles that may import statements.
-const ROLES: [&str; 2] = ["accountant", "admin"];
-
 async fn import(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    if !ROLES.contains(&caller.0.role.as_str()) {
-        return Err(ApiError::forbidden(format!(
-            "importing a bank statement needs the accountant or admin role; the token's role is {}",
-            caller.0.role
-        )));
-    }
+    caller.require(&[Role::Accountant, Role::Admin], "import a bank statement")?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "the body must be the statement file (1CClientBankExchange)",

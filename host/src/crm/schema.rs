@@ -327,6 +327,7 @@ static PAYMENT_REQUEST: EntitySpec = EntitySpec {
         opt("author_id", FieldType::Ref(EntityKind::User)),
         opt("paid_date", FieldType::Date),
         computed("returned_reason", FieldType::Text),
+        computed("returned_by", FieldType::Ref(EntityKind::User)),
     ],
 };
 

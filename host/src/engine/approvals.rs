@@ -6,6 +6,7 @@ use super::flow::Outcome;
 use super::runtime::{Engine, chrono_duration, then_after};
 use super::scope::Scope;
 use crate::crm::{CrmError, new_id};
+use crate::store::CrmStore as _;
 use crate::store::approvals::{ApprovalRow, Decided, NewApproval};
 use crate::store::runs::{AttemptStatus, ClaimedStep, StepFinish, Then};
 use chrono::{DateTime, Utc};
@@ -29,6 +30,9 @@ pub enum DecideError {
     /// The caller is not its assignee.
     #[error("approval `{0}` is for {1}, not for you")]
     NotYours(String, String),
+    /// The decider wrote what the approval is about.
+    #[error("approval `{0}` is about your own {1}: nobody decides their own request")]
+    OwnRequest(String, String),
     /// A rejection needs a reason.
     #[error("a rejection needs a comment saying why")]
     CommentRequired,
@@ -131,6 +135,21 @@ impl Engine {
                 (None, None) => "nobody".to_owned(),
             };
             return Err(DecideError::NotYours(approval_id.to_owned(), owner));
+        }
+        if let Some(subject) = &approval.entity
+            && subject.kind == crate::crm::EntityKind::PaymentRequest
+            && who.user_id.is_some()
+        {
+            let author = self.store.get(subject).await?.and_then(|r| {
+                r.get("author_id")
+                    .and_then(|a| a.as_str().map(str::to_owned))
+            });
+            if author.is_some() && author == who.user_id {
+                return Err(DecideError::OwnRequest(
+                    approval_id.to_owned(),
+                    subject.kind.to_string(),
+                ));
+            }
         }
         let comment = comment.filter(|c| !c.trim().is_empty());
         if decision == Decision::Reject && comment.is_none() {

@@ -248,9 +248,11 @@ impl SqliteStore {
                     "{target} is {status}: only an approved request is returned for rework"
                 )));
             }
-            c.prepare_cached("UPDATE payment_requests SET returned_reason = ?1 WHERE id = ?2")
-                .and_then(|mut update| update.execute(params![reason, id]))
-                .map_err(native_err)?;
+            c.prepare_cached(
+                "UPDATE payment_requests SET returned_reason = ?1, returned_by = ?2 WHERE id = ?3",
+            )
+            .and_then(|mut update| update.execute(params![reason, user_id, id]))
+            .map_err(native_err)?;
             let mut fields = Map::new();
             fields.insert("status".into(), json!("draft"));
             let (_, log) = super::sqlite::apply_changes(

@@ -2,7 +2,9 @@
 //! exact decimals: SQLite's SUM would turn the stored text into floats.
 
 use super::sqlite::{SqliteStore, db_err};
+use crate::access::Access;
 use crate::crm::CrmError;
+use crate::crm::EntityKind;
 use sqlx::Row;
 
 /// One invoice, as reports see it.
@@ -49,35 +51,44 @@ fn facts(r: &sqlx::sqlite::SqliteRow) -> InvoiceFacts {
 }
 
 impl SqliteStore {
-    /// Invoices issued from `from` to `to`, both included.
+    /// Invoices issued from `from` to `to`, both included, that `access`
+    /// may see (a manager's report is of their own deals).
     pub async fn invoices_issued(
         &self,
+        access: &Access,
         from: &str,
         to: &str,
     ) -> Result<Vec<InvoiceFacts>, CrmError> {
+        let (seen, binds) = access.condition(EntityKind::Invoice);
         let sql = format!(
-            "SELECT {COLUMNS} FROM invoices WHERE issue_date >= ? AND issue_date <= ? ORDER BY issue_date, seq"
+            "SELECT {COLUMNS} FROM invoices WHERE issue_date >= ? AND issue_date <= ? AND ({seen})
+             ORDER BY issue_date, seq"
         );
-        let rows = sqlx::query(&sql)
-            .bind(from)
-            .bind(to)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_err)?;
+        let mut query = sqlx::query(&sql).bind(from).bind(to);
+        for _ in 0..binds {
+            query = query.bind(access.user_id.as_deref());
+        }
+        let rows = query.fetch_all(self.reader()).await.map_err(db_err)?;
         Ok(rows.iter().map(facts).collect())
     }
 
     /// Invoices that fell due before `before` and were not cancelled: every
     /// invoice that can have been a debt on some day up to then.
-    pub async fn invoices_due_before(&self, before: &str) -> Result<Vec<InvoiceFacts>, CrmError> {
+    pub async fn invoices_due_before(
+        &self,
+        access: &Access,
+        before: &str,
+    ) -> Result<Vec<InvoiceFacts>, CrmError> {
+        let (seen, binds) = access.condition(EntityKind::Invoice);
         let sql = format!(
-            "SELECT {COLUMNS} FROM invoices WHERE due_date < ? AND status NOT IN ('cancelled', 'draft') ORDER BY due_date, seq"
+            "SELECT {COLUMNS} FROM invoices WHERE due_date < ? AND status NOT IN ('cancelled', 'draft')
+             AND ({seen}) ORDER BY due_date, seq"
         );
-        let rows = sqlx::query(&sql)
-            .bind(before)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_err)?;
+        let mut query = sqlx::query(&sql).bind(before);
+        for _ in 0..binds {
+            query = query.bind(access.user_id.as_deref());
+        }
+        let rows = query.fetch_all(self.reader()).await.map_err(db_err)?;
         Ok(rows.iter().map(facts).collect())
     }
 }

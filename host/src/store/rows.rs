@@ -123,15 +123,53 @@ pub fn row_to_json(
     Ok(out)
 }
 
+/// A condition on which rows a caller may see (see [`crate::access`]):
+/// static SQL whose every `?` is bound to the caller's user id.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// The condition.
+    pub sql: &'static str,
+    /// How many `?` it has.
+    pub binds: usize,
+    /// The caller's user (NULL when the token has none: nothing matches).
+    pub user: Option<&'a str>,
+}
+
+impl Seen<'_> {
+    /// Appends ` AND (condition)` and its values.
+    fn push(&self, sql: &mut String, values: &mut Vec<Sql>) {
+        sql.push_str(" AND (");
+        sql.push_str(self.sql);
+        sql.push(')');
+        let user = self.user.map_or(Sql::Null, |u| Sql::Text(u.to_owned()));
+        values.extend(std::iter::repeat_n(user, self.binds));
+    }
+}
+
 /// Loads one entity with its items.
 pub fn load(conn: &Native, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
+    load_seen(conn, target, None)
+}
+
+/// Loads one entity with its items if it passes `seen` (None: any).
+pub fn load_seen(
+    conn: &Native,
+    target: &EntityRef,
+    seen: Option<Seen<'_>>,
+) -> Result<Option<Map<String, Value>>, CrmError> {
     let spec = spec(target.kind);
-    let sql = format!("{} WHERE id = ?1", statements(target.kind).select);
+    let mut sql = format!("{} WHERE id = ?", statements(target.kind).select);
+    let mut values = vec![Sql::Text(target.id.clone())];
+    if let Some(seen) = seen {
+        seen.push(&mut sql, &mut values);
+    }
     let record = conn
         .prepare_cached(&sql)
         .and_then(|mut select| {
             select
-                .query_row([&target.id], |row| row_to_json(spec, row))
+                .query_row(rusqlite::params_from_iter(&values), |row| {
+                    row_to_json(spec, row)
+                })
                 .optional()
         })
         .map_err(native_err)?;
@@ -207,17 +245,22 @@ pub fn write_items(conn: &Native, target: &EntityRef, items: &[Value]) -> Result
     Ok(())
 }
 
-/// One page of a query: rows with id greater than `after` passing the SQL filters.
+/// One page of a query: rows with id greater than `after` passing the SQL
+/// filters and `seen` (None: any row).
 pub fn select_page(
     conn: &Native,
     spec: &'static EntitySpec,
     filters: &[&Filter],
+    seen: Option<Seen<'_>>,
     after: &str,
     limit: usize,
 ) -> Result<Vec<Map<String, Value>>, CrmError> {
     let mut sql = statements(spec.kind).select.clone();
     let mut values = vec![Sql::Text(after.to_owned())];
     sql.push_str(" WHERE id > ?");
+    if let Some(seen) = seen {
+        seen.push(&mut sql, &mut values);
+    }
     for f in filters {
         // The name was checked against the spec, so it is one of our own
         // static column names; the value is always bound.

@@ -178,6 +178,8 @@ pub struct RunFilter {
     pub after: Option<String>,
     /// At most this many.
     pub limit: u32,
+    /// Only runs about what this caller may see (None: every run).
+    pub seen_by: Option<crate::access::Access>,
 }
 
 /// A step of a run with its attempts: the execution log.
@@ -300,24 +302,41 @@ impl SqliteStore {
         let (kind, id) = filter.entity.as_ref().map_or((None, None), |e| {
             (Some(e.kind.as_str()), Some(e.id.as_str()))
         });
-        let rows = sqlx::query(
+        // The access condition is static text from crate::access (kinds,
+        // tables, columns); its values are bound like the filters'.
+        let seen = filter
+            .seen_by
+            .as_ref()
+            .and_then(|a| a.subject_sql("runs.entity_kind", "runs.entity_id"));
+        let sql = format!(
             "SELECT id, process_id, process_version, status, entity_kind, entity_id, error,
                     created_at, finished_at
              FROM runs
-             WHERE (?1 IS NULL OR process_id = ?1) AND (?2 IS NULL OR status = ?2)
-               AND (?3 IS NULL OR entity_kind = ?3) AND (?4 IS NULL OR entity_id = ?4)
-               AND (?5 IS NULL OR id < ?5)
-             ORDER BY id DESC LIMIT ?6",
-        )
-        .bind(&filter.process_id)
-        .bind(&filter.status)
-        .bind(kind)
-        .bind(id)
-        .bind(&filter.after)
-        .bind(i64::from(filter.limit.clamp(1, 1000)))
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
+             WHERE (? IS NULL OR process_id = ?) AND (? IS NULL OR status = ?)
+               AND (? IS NULL OR entity_kind = ?) AND (? IS NULL OR entity_id = ?)
+               AND (? IS NULL OR id < ?) AND {}
+             ORDER BY id DESC LIMIT ?",
+            seen.as_ref().map_or("1", |(sql, _)| sql.as_str())
+        );
+        let mut query = sqlx::query(&sql);
+        for value in [&filter.process_id, &filter.status] {
+            query = query.bind(value).bind(value);
+        }
+        for value in [kind, id] {
+            query = query.bind(value).bind(value);
+        }
+        query = query.bind(&filter.after).bind(&filter.after);
+        if let Some((_, binds)) = &seen {
+            let user = filter.seen_by.as_ref().and_then(|a| a.user_id.clone());
+            for _ in 0..*binds {
+                query = query.bind(user.clone());
+            }
+        }
+        let rows = query
+            .bind(i64::from(filter.limit.clamp(1, 1000)))
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_err)?;
         Ok(rows.into_iter().map(run_summary).collect())
     }
 

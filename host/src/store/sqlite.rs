@@ -5,8 +5,9 @@
 use super::apply::{LogRows, apply_change};
 use super::group::{CommitRoute, CommitSink};
 use super::native::{self, Native, NativeHandles, NativeReaders, TxEnd};
-use super::rows;
+use super::rows::{self, Seen};
 use super::{CrmStore, MAX_QUERY_LIMIT};
+use crate::access::{Access, Visibility};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
 use crate::crm::filter::FilterOp;
 use crate::crm::schema::{FieldType, spec};
@@ -193,22 +194,61 @@ impl SqliteStore {
         .await
     }
 
-    /// The single-connection pool that every write goes through.
-    pub fn writer(&self) -> &SqlitePool {
-        &self.writer
+    /// One entity if `access` may see it: None both when it does not exist
+    /// and when it is out of the caller's reach (the API answers 404 to both).
+    pub async fn get_as(
+        &self,
+        access: &Access,
+        target: &EntityRef,
+    ) -> Result<Option<Map<String, Value>>, CrmError> {
+        match access.visibility(target.kind) {
+            Visibility::All => self.get(target).await,
+            Visibility::Nothing => Ok(None),
+            Visibility::Where { sql, binds } => {
+                let seen = Seen {
+                    sql,
+                    binds,
+                    user: access.user_id.as_deref(),
+                };
+                self.read_native(|c| rows::load_seen(c, target, Some(seen)))
+                    .await
+            }
+        }
     }
-}
 
-#[async_trait::async_trait]
-impl CrmStore for SqliteStore {
-    async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
-        self.read_native(|c| rows::load(c, target)).await
+    /// [`CrmStore::query_after`] as `access` sees it: only the rows the
+    /// caller may see, the limit counting only those.
+    pub async fn query_as(
+        &self,
+        access: &Access,
+        kind: EntityKind,
+        filters: &[Filter],
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<Map<String, Value>>, CrmError> {
+        let seen = match access.visibility(kind) {
+            Visibility::All => None,
+            Visibility::Nothing => {
+                for f in filters {
+                    f.check(spec(kind))?;
+                }
+                return Ok(Vec::new());
+            }
+            Visibility::Where { sql, binds } => Some(Seen {
+                sql,
+                binds,
+                user: access.user_id.as_deref(),
+            }),
+        };
+        self.query_seen(kind, filters, seen, after, limit).await
     }
 
-    async fn query_after(
+    /// Entities of `kind` passing every filter and `seen`, after `after`.
+    async fn query_seen(
         &self,
         kind: EntityKind,
         filters: &[Filter],
+        seen: Option<Seen<'_>>,
         after: &str,
         limit: u32,
     ) -> Result<Vec<Map<String, Value>>, CrmError> {
@@ -240,7 +280,7 @@ impl CrmStore for SqliteStore {
         loop {
             let page_size = if in_rust.is_empty() { limit } else { 500 };
             let page = self
-                .read_native(|c| rows::select_page(c, spec, &in_sql, &after, page_size))
+                .read_native(|c| rows::select_page(c, spec, &in_sql, seen, &after, page_size))
                 .await?;
             let Some(last) = page.last() else { break };
             after = last
@@ -265,6 +305,28 @@ impl CrmStore for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    /// The single-connection pool that every write goes through.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+#[async_trait::async_trait]
+impl CrmStore for SqliteStore {
+    async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
+        self.read_native(|c| rows::load(c, target)).await
+    }
+
+    async fn query_after(
+        &self,
+        kind: EntityKind,
+        filters: &[Filter],
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<Map<String, Value>>, CrmError> {
+        self.query_seen(kind, filters, None, after, limit).await
     }
 
     async fn file(&self, target: &EntityRef, name: &str) -> Result<Option<StoredFile>, CrmError> {

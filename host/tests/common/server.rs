@@ -63,19 +63,42 @@ impl Site {
         format!("sqlite://{}", self.dir.path().join("robota.db").display())
     }
 
-    /// A new API token of `role`, made with `robota token create`.
+    /// A new API token of `role`: an admin's acts as no one in particular;
+    /// any other role's belongs to a new user of that role (what they see
+    /// depends on what is theirs).
     pub fn token(&self, role: &str) -> String {
+        if role == "admin" {
+            return self.robota(&["token", "create", "--role", role]);
+        }
+        self.user(role).1
+    }
+
+    /// A new user of `role` (made with `robota user create`) and a token
+    /// acting as them: (user id, token).
+    pub fn user(&self, role: &str) -> (String, String) {
+        let email = format!("{role}-{}@test.example", uuid::Uuid::new_v4().simple());
+        let name = format!("Test {role}");
+        let id = self.robota(&[
+            "user", "create", "--email", &email, "--name", &name, "--role", role,
+        ]);
+        let token = self.robota(&["token", "create", "--role", role, "--user", &id]);
+        (id, token)
+    }
+
+    /// What `robota <args> --db <this site>` prints; it must succeed.
+    fn robota(&self, args: &[&str]) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_robota"))
-            .args(["token", "create", "--role", role, "--db", &self.db()])
+            .args(args)
+            .args(["--db", &self.db()])
             .output()
-            .expect("robota token create runs");
+            .expect("robota runs");
         assert!(
             out.status.success(),
-            "{}",
+            "robota {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout)
-            .expect("a token is text")
+            .expect("output is text")
             .trim()
             .to_owned()
     }
