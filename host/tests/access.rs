@@ -836,4 +836,43 @@ async fn rejected_and_returned_requests_go_where_the_rules_say() {
     let own = move_to(&crew.head, &heads, "approved").await;
     assert_eq!(own.status, 403, "{}", own.body);
     assert_eq!(move_to(&crew.admin, &heads, "approved").await.status, 200);
+
+    // The request's timeline says who did each thing and when.
+    let timeline = crew.ma.get(&format!("{path}/timeline")).await.body;
+    let by = |kind: &str, text: &str| {
+        items(&timeline)
+            .iter()
+            .find(|e| e["kind"] == kind && e["text"].as_str().unwrap().contains(text))
+            .map(|e| {
+                (
+                    e["user_id"].as_str().map(str::to_owned),
+                    e["at"].is_string(),
+                )
+            })
+    };
+    assert_eq!(
+        by("created", "created"),
+        Some((Some(crew.ma_id.clone()), true))
+    );
+    assert_eq!(
+        by("updated", "changed status"),
+        Some((Some(crew.ma_id.clone()), true)),
+        "{timeline}"
+    );
+    let decided = items(&timeline)
+        .iter()
+        .filter(|e| e["kind"] == "updated" && e["data"]["status"][1] == "approved")
+        .map(|e| e["user_id"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(decided, [crew.head_id.as_str()], "{timeline}");
+    let sent_back = items(&timeline)
+        .iter()
+        .filter(|e| e["kind"] == "updated" && e["data"]["status"][0] == "approved")
+        .map(|e| e["user_id"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(sent_back, [crew.acc_id.as_str()], "{timeline}");
+    assert_eq!(
+        by("comment", "Нет счёта"),
+        Some((Some(crew.acc_id.clone()), true))
+    );
 }

@@ -4,6 +4,7 @@
 use super::AppState;
 use super::problem::ApiError;
 use crate::access::{Access, Role};
+use crate::crm::changes::Change;
 use crate::store::SqliteStore;
 use crate::store::tokens::TokenOwner;
 use axum::extract::{Request, State};
@@ -30,6 +31,17 @@ impl Caller {
     /// Only these roles may do `what`; 403 naming the rule otherwise.
     pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
         Ok(self.access.require(roles, what)?)
+    }
+
+    /// A change set begun with who makes it ([`Change::By`]), so its
+    /// timeline and history entries name the caller.
+    pub fn changes(&self) -> Vec<Change> {
+        self.user_id()
+            .map(|u| Change::By {
+                user_id: u.to_owned(),
+            })
+            .into_iter()
+            .collect()
     }
 
     /// The caller's user, if the token is a person's.

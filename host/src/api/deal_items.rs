@@ -74,6 +74,7 @@ fn index_of(line: &str, items: &[Value]) -> Result<usize, ApiError> {
 /// read, and answers the deal as it now is.
 async fn save(
     state: &AppState,
+    caller: &Caller,
     target: &EntityRef,
     deal: &Map<String, Value>,
     items: Vec<Value>,
@@ -84,20 +85,17 @@ async fn save(
         fields.insert("amount".into(), Value::String("0".into()));
     }
     fields.insert("items".into(), Value::Array(items));
-    state
-        .store
-        .commit(&[
-            Change::Expect {
-                target: target.clone(),
-                field: "version".into(),
-                value: deal.get("version").cloned().unwrap_or(Value::Null),
-            },
-            Change::Update {
-                target: target.clone(),
-                fields,
-            },
-        ])
-        .await?;
+    let mut changes = caller.changes();
+    changes.push(Change::Expect {
+        target: target.clone(),
+        field: "version".into(),
+        value: deal.get("version").cloned().unwrap_or(Value::Null),
+    });
+    changes.push(Change::Update {
+        target: target.clone(),
+        fields,
+    });
+    state.store.commit(&changes).await?;
     state.engine.poke();
     let deal = state
         .store
@@ -165,7 +163,7 @@ async fn add(
     items.insert(at, Value::Object(line));
     Ok((
         StatusCode::CREATED,
-        Json(save(&state, &target, &deal, items).await?),
+        Json(save(&state, &caller, &target, &deal, items).await?),
     ))
 }
 
@@ -193,7 +191,7 @@ async fn change(
     }
     merged.extend(patch);
     items[at] = Value::Object(with_product(&state, merged).await?);
-    Ok(Json(save(&state, &target, &deal, items).await?))
+    Ok(Json(save(&state, &caller, &target, &deal, items).await?))
 }
 
 async fn remove(
@@ -204,5 +202,5 @@ async fn remove(
     let (target, deal, mut items) = load(&state, &caller, &id).await?;
     let at = index_of(&line, &items)?;
     items.remove(at);
-    Ok(Json(save(&state, &target, &deal, items).await?))
+    Ok(Json(save(&state, &caller, &target, &deal, items).await?))
 }

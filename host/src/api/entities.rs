@@ -190,14 +190,13 @@ async fn create(
             .create_unless_duplicate(kind, &id, &fields)
             .await?;
     } else {
-        state
-            .store
-            .commit(&[Change::Create {
-                kind,
-                id: id.clone(),
-                fields,
-            }])
-            .await?;
+        let mut changes = caller.changes();
+        changes.push(Change::Create {
+            kind,
+            id: id.clone(),
+            fields,
+        });
+        state.store.commit(&changes).await?;
     }
     state.engine.poke();
     let record = state
@@ -281,14 +280,16 @@ async fn update(
     }
     // The decision above read these fields: the write holds only if they
     // are still what it read (a concurrent hand-over or status move → 409).
-    let mut changes: Vec<Change> = crate::access::decided_on(target.kind)
-        .into_iter()
-        .map(|field| Change::Expect {
-            target: target.clone(),
-            field: field.to_owned(),
-            value: current.get(field).cloned().unwrap_or(Value::Null),
-        })
-        .collect();
+    let mut changes = caller.changes();
+    changes.extend(
+        crate::access::decided_on(target.kind)
+            .into_iter()
+            .map(|field| Change::Expect {
+                target: target.clone(),
+                field: field.to_owned(),
+                value: current.get(field).cloned().unwrap_or(Value::Null),
+            }),
+    );
     changes.push(Change::Update {
         target: target.clone(),
         fields,
@@ -314,7 +315,9 @@ async fn remove(
     };
     visible(&state, &caller, &target).await?;
     caller.access.check_delete(target.kind)?;
-    state.store.commit(&[Change::Delete { target }]).await?;
+    let mut changes = caller.changes();
+    changes.push(Change::Delete { target });
+    state.store.commit(&changes).await?;
     state.engine.poke();
     Ok(StatusCode::NO_CONTENT)
 }

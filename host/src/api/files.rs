@@ -91,10 +91,9 @@ async fn upload(
         content: body.to_vec(),
     };
     let size = file.content.len();
-    state
-        .store
-        .commit(&[Change::AttachFile { target, file }])
-        .await?;
+    let mut changes = caller.changes();
+    changes.push(Change::AttachFile { target, file });
+    state.store.commit(&changes).await?;
     state.engine.poke();
     Ok((
         StatusCode::CREATED,

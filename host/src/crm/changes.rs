@@ -66,6 +66,13 @@ pub enum Change {
         /// The file.
         file: StoredFile,
     },
+    /// The person who makes the rest of the change set (an API caller):
+    /// their user id goes on each timeline and history entry it writes.
+    /// Actions never send it; their changes are the process's.
+    By {
+        /// The user.
+        user_id: String,
+    },
 }
 
 /// A file stored with an entity, such as an invoice's PDF.

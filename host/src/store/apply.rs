@@ -86,6 +86,7 @@ pub fn apply_change(
                 )));
             }
         }
+        Change::By { user_id } => log.by = Some(user_id.clone()),
         Change::AttachFile { target, file } => {
             must_exist(conn, target)?;
             file.check().map_err(CrmError::Invalid)?;
@@ -215,7 +216,13 @@ fn create(
     write_keys(conn, &target, &record)?;
     log.timeline(&target, "created", &format!("{kind} created"), json!({}))?;
     if kind == EntityKind::PaymentRequest {
-        payment_history(conn, id, None, record.get("status").and_then(Value::as_str))?;
+        payment_history(
+            conn,
+            log,
+            id,
+            None,
+            record.get("status").and_then(Value::as_str),
+        )?;
     }
     log.event(&target, "created", &Value::Object(record))
 }
@@ -241,15 +248,18 @@ fn has_payment_order(conn: &Native, target: &EntityRef) -> Result<bool, CrmError
 /// Records a payment request's move from one status to another.
 fn payment_history(
     conn: &Native,
+    log: &LogRows,
     request_id: &str,
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<(), CrmError> {
     conn.prepare_cached(
-        "INSERT INTO payment_request_history (id, request_id, at, from_status, to_status)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO payment_request_history (id, request_id, at, user_id, from_status, to_status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
-    .and_then(|mut insert| insert.execute(params![new_id(), request_id, now_text(), from, to]))
+    .and_then(|mut insert| {
+        insert.execute(params![new_id(), request_id, now_text(), log.by, from, to])
+    })
     .map_err(native_err)?;
     Ok(())
 }
@@ -335,6 +345,7 @@ fn update(
     if kind == EntityKind::PaymentRequest && changes.contains_key("status") {
         payment_history(
             conn,
+            log,
             &target.id,
             status(&current).as_deref(),
             status(&record).as_deref(),
@@ -596,6 +607,8 @@ fn must_exist(conn: &Native, target: &EntityRef) -> Result<(), CrmError> {
 pub struct LogRows {
     timeline: Vec<TimelineRow>,
     events: Vec<EventRow>,
+    /// Who makes the changes being logged ([`Change::By`]), if a person.
+    by: Option<String>,
 }
 
 /// One timeline entry to write.
@@ -608,6 +621,7 @@ struct TimelineRow {
     kind: String,
     text: String,
     data: String,
+    user_id: Option<String>,
 }
 
 /// One event to write.
@@ -644,6 +658,7 @@ impl LogRows {
             kind: kind.to_owned(),
             text: text.to_owned(),
             data: data.to_string(),
+            user_id: self.by.clone(),
         });
         Ok(())
     }
@@ -672,8 +687,8 @@ impl LogRows {
         if !self.timeline.is_empty() {
             let mut insert = conn
                 .prepare_cached(
-                    "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(native_err)?;
             for r in &self.timeline {
@@ -685,7 +700,8 @@ impl LogRows {
                         r.at,
                         r.kind,
                         r.text,
-                        r.data
+                        r.data,
+                        r.user_id
                     ])
                     .map_err(native_err)?;
             }

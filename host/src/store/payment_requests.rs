@@ -255,13 +255,16 @@ impl SqliteStore {
             .map_err(native_err)?;
             let mut fields = Map::new();
             fields.insert("status".into(), json!("draft"));
-            let (_, log) = super::sqlite::apply_changes(
-                c,
-                &[crate::crm::changes::Change::Update {
-                    target: target.clone(),
-                    fields,
-                }],
-            )?;
+            use crate::crm::changes::Change;
+            let by = user_id.map(|u| Change::By {
+                user_id: u.to_owned(),
+            });
+            let update = Change::Update {
+                target: target.clone(),
+                fields,
+            };
+            let changes: Vec<Change> = by.into_iter().chain([update]).collect();
+            let (_, log) = super::sqlite::apply_changes(c, &changes)?;
             log.write(c)?;
             let comment = add_comment(
                 c,
