@@ -12,6 +12,7 @@ mod entities;
 mod exports;
 mod files;
 mod invoices;
+mod me;
 mod openapi;
 mod payment_requests;
 mod plugins;
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(exports::routes())
         .merge(payment_requests::routes())
         .merge(registry::routes())
+        .merge(me::routes())
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/dev/clock", post(move_clock))
         .route_layer(middleware::from_fn_with_state(

@@ -13,6 +13,7 @@ pub mod events;
 pub mod files;
 pub mod group;
 pub mod import;
+pub mod me;
 pub mod merge;
 mod native;
 pub mod outbox;

@@ -44,6 +44,17 @@ pub async fn document() -> Json<Value> {
             json!({ "get": op(&format!("What happened to one of {c}, oldest first; limit, cursor"), "200") }),
         );
         paths.insert(
+            format!("/api/v1/{c}/{{id}}/access"),
+            json!({ "get": op(&format!("The users one of {c} is shared with"), "200") }),
+        );
+        paths.insert(
+            format!("/api/v1/{c}/{{id}}/access/{{user_id}}"),
+            json!({
+                "put": op(&format!("Share one of {c} with a user (its responsible, the head of sales or an admin)"), "201"),
+                "delete": op(&format!("Stop sharing one of {c} with a user"), "204"),
+            }),
+        );
+        paths.insert(
             format!("/api/v1/{c}/{{id}}/files"),
             json!({ "get": op(&format!("Files stored with one of {c}"), "200") }),
         );
@@ -339,8 +350,50 @@ pub async fn document() -> Json<Value> {
         (
             "/api/v1/payment-registry",
             "get",
-            "Approved and paid requests due in a period (day|week|month around date), by day with totals per currency",
+            "Approved and paid requests due in a period (day|week|month around date), by day with totals per currency; the caller's saved view fills what the query leaves out",
             "200",
+        ),
+        (
+            "/api/v1/me",
+            "get",
+            "Who the token is: role, user, unread notifications",
+            "200",
+        ),
+        (
+            "/api/v1/me/preferences",
+            "put",
+            "{\"notify_by_email\": bool}: notifications also by e-mail",
+            "200",
+        ),
+        (
+            "/api/v1/me/notifications",
+            "get",
+            "The caller's notifications, newest first; unread, limit, cursor",
+            "200",
+        ),
+        (
+            "/api/v1/me/notifications/{id}/read",
+            "post",
+            "Mark one of the caller's notifications read",
+            "204",
+        ),
+        (
+            "/api/v1/me/filters/{view}",
+            "get",
+            "The filter the caller saved for a screen (payment-registry)",
+            "200",
+        ),
+        (
+            "/api/v1/me/filters/{view}",
+            "put",
+            "Save the filter a screen opens with",
+            "200",
+        ),
+        (
+            "/api/v1/me/filters/{view}",
+            "delete",
+            "Drop a saved filter",
+            "204",
         ),
         ("/healthz", "get", "Liveness; needs no token", "200"),
     ];

@@ -69,33 +69,85 @@ fn printed(totals: &BTreeMap<String, Decimal>) -> Value {
     )
 }
 
+/// What the registry shows: the query's parameters over the caller's saved
+/// view (`PUT /api/v1/me/filters/payment-registry`) over the defaults.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryView {
+    /// day, week or month (default week).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    /// Only this status (approved or paid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Only this contractor (name or INN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contractor: Option<String>,
+    /// Only this currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+impl RegistryView {
+    /// Checks each value, naming the one that is wrong.
+    pub fn check(&self) -> Result<(), ApiError> {
+        if let Some(p) = &self.period
+            && !matches!(p.as_str(), "day" | "week" | "month")
+        {
+            return Err(ApiError::bad_request(format!(
+                "period `{p}`: use day, week or month"
+            )));
+        }
+        if let Some(s) = &self.status
+            && !REGISTRY_STATUSES.contains(&s.as_str())
+        {
+            return Err(ApiError::bad_request(format!(
+                "status `{s}`: the registry holds {} requests",
+                REGISTRY_STATUSES.join(" and ")
+            )));
+        }
+        if let Some(c) = &self.currency
+            && !(c.len() == 3 && c.chars().all(|ch| ch.is_ascii_uppercase()))
+        {
+            return Err(ApiError::bad_request(format!(
+                "currency `{c}`: give an ISO 4217 code such as RUB"
+            )));
+        }
+        Ok(())
+    }
+
+    /// This view with `saved`'s values where this one has none.
+    fn over(self, saved: RegistryView) -> RegistryView {
+        RegistryView {
+            period: self.period.or(saved.period),
+            status: self.status.or(saved.status),
+            contractor: self.contractor.or(saved.contractor),
+            currency: self.currency.or(saved.currency),
+        }
+    }
+}
+
+/// The name a saved registry view is kept under.
+pub const VIEW: &str = "payment-registry";
+
 async fn registry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let today = state.engine.today();
-    let (mut period, mut date) = ("week".to_owned(), today);
-    let (mut status, mut contractor, mut currency) = (None, None, None);
+    let mut date = state.engine.today();
+    let mut asked = RegistryView::default();
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
-            "period" => period = value.into_owned(),
+            "period" => asked.period = Some(value.into_owned()),
             "date" => {
                 date = NaiveDate::parse_from_str(&value, "%Y-%m-%d").map_err(|_| {
                     ApiError::bad_request(format!("date `{value}` is not a date YYYY-MM-DD"))
                 })?;
             }
-            "status" => {
-                if !REGISTRY_STATUSES.contains(&value.as_ref()) {
-                    return Err(ApiError::bad_request(format!(
-                        "status `{value}`: the registry holds {} requests",
-                        REGISTRY_STATUSES.join(" and ")
-                    )));
-                }
-                status = Some(value.into_owned());
-            }
-            "contractor" => contractor = Some(value.into_owned()),
-            "currency" => currency = Some(value.to_uppercase()),
+            "status" => asked.status = Some(value.into_owned()),
+            "contractor" => asked.contractor = Some(value.into_owned()),
+            "currency" => asked.currency = Some(value.to_uppercase()),
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown parameter `{other}`: use period, date, status, contractor and currency"
@@ -103,6 +155,22 @@ async fn registry(
             }
         }
     }
+    asked.check()?;
+    let saved = match caller.user_id() {
+        Some(user) => state.store.saved_filter(user, VIEW).await?,
+        None => None,
+    };
+    let saved: RegistryView = saved
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let view = asked.over(saved);
+    let period = view.period.clone().unwrap_or_else(|| "week".to_owned());
+    let (status, contractor, currency) = (
+        view.status.clone(),
+        view.contractor.clone(),
+        view.currency.clone(),
+    );
+    let today = state.engine.today();
     let (from, to) = bounds(&period, date)?;
     let filters = Filter::between("pay_by", &from.to_string(), &to.to_string());
     let wanted_contractor = contractor
@@ -213,6 +281,7 @@ async fn registry(
         .collect();
     Ok(Json(json!({
         "period": period,
+        "view": view,
         "from": from.to_string(),
         "to": to.to_string(),
         "days": days,

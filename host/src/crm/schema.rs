@@ -184,6 +184,8 @@ static USER: EntitySpec = EntitySpec {
         req("name", FieldType::Text),
         req("role", FieldType::Enum(ROLES)),
         opt("active", FieldType::Bool),
+        // Notifications also by e-mail (the user's own choice: /api/v1/me/preferences).
+        opt("notify_by_email", FieldType::Bool),
     ],
 };
 

@@ -109,7 +109,10 @@ fn defaults(kind: EntityKind) -> Map<String, Value> {
         m.insert(k.to_owned(), v);
     };
     match kind {
-        EntityKind::User => set("active", json!(true)),
+        EntityKind::User => {
+            set("active", json!(true));
+            set("notify_by_email", json!(false));
+        }
         EntityKind::Product => {
             set("active", json!(true));
             set("unit", json!("шт"));
@@ -803,6 +806,7 @@ fn notify(conn: &Native, n: &Notification) -> Result<(), CrmError> {
     if let Some(about) = &n.about {
         must_exist(conn, about)?;
     }
+    mail_notification(conn, n)?;
     conn.prepare_cached(
         "INSERT INTO notifications (id, user_id, title, body, entity_kind, entity_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -820,6 +824,38 @@ fn notify(conn: &Native, n: &Notification) -> Result<(), CrmError> {
     })
     .map_err(native_err)?;
     Ok(())
+}
+
+/// Queues `n` as an e-mail too when its user wants notifications by e-mail
+/// (and is active): in the same transaction, so it goes once or not at all.
+fn mail_notification(conn: &Native, n: &Notification) -> Result<(), CrmError> {
+    let email: Option<String> = conn
+        .prepare_cached(
+            "SELECT email FROM users WHERE id = ?1 AND active = 1 AND notify_by_email = 1",
+        )
+        .and_then(|mut select| select.query_row([&n.user_id], |r| r.get(0)).optional())
+        .map_err(native_err)?;
+    let Some(email) = email else {
+        return Ok(());
+    };
+    let link = n
+        .about
+        .as_ref()
+        .map(|a| format!("\n\n{}: {}", a.kind, a.id))
+        .unwrap_or_default();
+    queue_mail(
+        conn,
+        &OutgoingMail {
+            id: new_id(),
+            message_id: format!("<notification.{}@robota>", n.id),
+            to: vec![email],
+            cc: Vec::new(),
+            subject: n.title.clone(),
+            text_body: format!("{}{link}", n.body),
+            html_body: None,
+            attachments: Vec::new(),
+        },
+    )
 }
 
 /// A unique-constraint failure is a conflict the caller can act on.

@@ -1,0 +1,2 @@
+DROP TABLE saved_filters;
+ALTER TABLE users DROP COLUMN notify_by_email;
