@@ -15,6 +15,7 @@ const GUESTS: &[(&str, &str, bool)] = &[
     ("add-note", "ADD_NOTE", true),
     ("create-invoice", "CREATE_INVOICE", true),
     ("create-task", "CREATE_TASK", true),
+    ("export-payment-orders", "EXPORT_PAYMENT_ORDERS", true),
     ("import-bank-statement", "IMPORT_BANK_STATEMENT", true),
     ("lookup-company", "LOOKUP_COMPANY", true),
     ("move-stage", "MOVE_STAGE", true),

@@ -353,3 +353,144 @@ async fn the_registry_opens_with_the_view_its_user_saved() {
         .body;
     assert_eq!(dropped["period"], "week");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_days_payment_orders_go_to_the_bank_and_its_statement_marks_them_paid() {
+    let site = Site::new(&[("paid.toml", PAID)]);
+    let server = site.start(&[]);
+    let admin = Api::new(&server.url, server.token.as_deref());
+    let api = |t: &str| Api::new(&server.url, Some(t));
+    let (author, head, acc) = (
+        api(&site.token("manager")),
+        api(&site.token("head_of_sales")),
+        api(&site.token("accountant")),
+    );
+    let landlord = created(
+        &admin,
+        "/api/v1/companies",
+        json!({ "kind": "organisation", "short_name": "ООО «Арендодатель»", "inn": "5001007329",
+                "email": "buh@landlord.example" }),
+    )
+    .await;
+    let approved = |pay_by: &str, amount: &str, currency: &str| {
+        let (author, head) = (author.clone(), head.clone());
+        let body = json!({ "purpose": "Аренда", "contractor": "ООО «Арендодатель»",
+            "contractor_company_id": landlord, "amount": amount, "currency": currency,
+            "pay_by": pay_by, "inn": "5001007329", "kpp": "500101001", "bik": "044525225",
+            "settlement_account": "40702810438000060473",
+            "payment_purpose_text": format!("Оплата аренды, сумма {amount}. НДС не облагается") });
+        async move {
+            let id = created(&author, "/api/v1/payment-requests", body).await;
+            let path = format!("/api/v1/payment-requests/{id}");
+            for (who, status) in [(&author, "on_approval"), (&head, "approved")] {
+                let a = who.patch(&path, &json!({ "status": status })).await;
+                assert_eq!(a.status, 200, "{}", a.body);
+            }
+            id
+        }
+    };
+    let rent = approved("2026-12-20", "120000.00", "RUB").await;
+    let deposit = approved("2026-12-20", "50000.50", "RUB").await;
+    let in_dollars = approved("2026-12-20", "100.00", "USD").await;
+    let tomorrow = approved("2026-12-21", "7.00", "RUB").await;
+
+    // Who may, and what a bad date says.
+    let path = "/api/v1/exports/payment-orders?date=2026-12-20";
+    assert_eq!(author.get(path).await.status, 403);
+    assert_eq!(head.get(path).await.status, 403);
+    let bad = acc
+        .get("/api/v1/exports/payment-orders?date=20.12.2026")
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    let (status, content_type, bytes) = acc.get_bytes(path).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(content_type, "text/plain; charset=windows-1251");
+    // Windows-1251, as bank clients read it: not UTF-8.
+    assert!(std::str::from_utf8(&bytes).is_err());
+    let text = robota_client_bank::decode(&bytes);
+    let file = robota_client_bank::parse(&text).unwrap();
+    assert_eq!(file.accounts, ["40702810500000001234"]);
+    let docs = &file.documents;
+    assert_eq!(docs.len(), 2, "{text}");
+    let mut amounts: Vec<String> = docs.iter().map(|d| d.get("Сумма").to_owned()).collect();
+    amounts.sort();
+    assert_eq!(amounts, ["120000.00", "50000.50"]);
+    for d in docs {
+        assert_eq!(d.kind, "Платежное поручение");
+        assert_eq!(d.get("Дата"), "20.12.2026");
+        assert_eq!(d.get("Очередность"), "5");
+        assert_eq!(d.get("ПлательщикИНН"), "7736207543");
+        assert_eq!(d.get("ПлательщикСчет"), "40702810500000001234");
+        assert_eq!(d.get("ПолучательИНН"), "5001007329");
+        assert_eq!(d.get("ПолучательКПП"), "500101001");
+        assert_eq!(d.get("ПолучательСчет"), "40702810438000060473");
+        assert_eq!(d.get("ПолучательБИК"), "044525225");
+        assert!(d.get("НазначениеПлатежа").ends_with("НДС не облагается"));
+    }
+
+    // The bank's statement lists the same orders as paid out: the requests
+    // they pay become paid, with the order stored; the others stay.
+    let report = acc
+        .post_bytes("/api/v1/bank-statements", "text/plain", bytes.clone())
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let mut paid: Vec<&str> = report.body["paid_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["request_id"].as_str().unwrap())
+        .collect();
+    paid.sort();
+    let mut want = [rent.as_str(), deposit.as_str()];
+    want.sort();
+    assert_eq!(paid, want, "{}", report.body);
+    for (id, status) in [
+        (&rent, "paid"),
+        (&deposit, "paid"),
+        (&in_dollars, "approved"),
+        (&tomorrow, "approved"),
+    ] {
+        let r = acc
+            .get(&format!("/api/v1/payment-requests/{id}"))
+            .await
+            .body;
+        assert_eq!(r["status"], status, "{r}");
+        if status == "paid" {
+            assert_eq!(r["paid_date"], "2026-12-20");
+        }
+    }
+    let (s, _, order) = acc
+        .get_bytes(&format!(
+            "/api/v1/payment-requests/{rent}/files/payment-order.txt"
+        ))
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        String::from_utf8(order)
+            .unwrap()
+            .contains("Сумма=120000.00")
+    );
+    // The contractor hears, with the bank's order attached.
+    let outbox = admin
+        .wait_for("/api/v1/outbox", WAIT, |b| items(b).len() >= 2)
+        .await;
+    let first = items(&outbox)[0]["id"].as_str().unwrap().to_owned();
+    let mail = admin.get(&format!("/api/v1/outbox/{first}")).await.body;
+    assert_eq!(mail["to"], json!(["buh@landlord.example"]), "{mail}");
+    assert!(
+        mail["files"]
+            .to_string()
+            .contains("Платёжное поручение.txt"),
+        "{mail}"
+    );
+    // The same statement again pays nothing twice.
+    let again = acc
+        .post_bytes("/api/v1/bank-statements", "text/plain", bytes)
+        .await;
+    assert_eq!(again.body["paid_requests"], json!([]), "{}", again.body);
+    // Nothing is due that day any more: an empty file, still well-formed.
+    let (_, _, empty) = acc.get_bytes(path).await;
+    let empty = robota_client_bank::parse(&robota_client_bank::decode(&empty)).unwrap();
+    assert!(empty.documents.is_empty());
+}

@@ -3,6 +3,12 @@
 //! unless `status=` names them) as CommerceML 2 XML for 1C:Бухгалтерия, in
 //! UTF-8, streamed page by page so a year of invoices never sits in memory.
 //! Payments come back through `POST /api/v1/bank-statements`.
+//!
+//! `GET /api/v1/exports/payment-orders?date=YYYY-MM-DD`: the approved
+//! payment requests due that day as payment orders for the bank client
+//! (1CClientBankExchange, Windows-1251), made by the
+//! `export-payment-orders` action; the bank's statement, imported, marks
+//! them paid.
 
 use super::AppState;
 use super::auth::Caller;
@@ -16,12 +22,15 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine as _;
 use chrono::NaiveDate;
 use serde_json::Value;
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/exports/invoices", get(invoices))
+    Router::new()
+        .route("/api/v1/exports/invoices", get(invoices))
+        .route("/api/v1/exports/payment-orders", get(payment_orders))
 }
 
 /// Invoices read per page while streaming.
@@ -167,6 +176,86 @@ async fn invoices(
             ),
         ],
         Body::from_stream(pages),
+    )
+        .into_response())
+}
+
+async fn payment_orders(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    caller.require(
+        &[Role::Accountant, Role::Admin],
+        "export payment orders for the bank",
+    )?;
+    let mut date = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "date" => {
+                date = Some(NaiveDate::parse_from_str(&value, "%Y-%m-%d").map_err(|_| {
+                    ApiError::bad_request(format!("date `{value}` is not a date YYYY-MM-DD"))
+                })?);
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`: give date"
+                )));
+            }
+        }
+    }
+    let date = date.unwrap_or_else(|| state.engine.today());
+    let now = state
+        .engine
+        .now()
+        .with_timezone(&crate::clock::COMPANY_TIMEZONE)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let action = crate::engine::definition::ActionRef {
+        id: "export-payment-orders".into(),
+        major: 1,
+    };
+    let input = serde_json::json!({ "date": date.to_string(), "created_at": now });
+    let (out, _) = state
+        .engine
+        .call_now(&action, &input)
+        .await
+        .map_err(|e| super::problem::direct_error(e, "export-payment-orders"))?;
+    let text = |k: &str| out.get(k).and_then(Value::as_str).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text("content_base64"))
+        .map_err(|_| ApiError::internal("export-payment-orders answered without the file"))?;
+    let count = out.get("count").and_then(Value::as_u64).unwrap_or(0);
+    // The requests left out (not in roubles), by id: the file holds the rest.
+    let skipped: Vec<&str> = out
+        .get("skipped")
+        .and_then(Value::as_array)
+        .map(|s| s.iter().filter_map(|x| x["id"].as_str()).collect())
+        .unwrap_or_default();
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=windows-1251".to_owned(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", text("filename")),
+            ),
+            (
+                header::HeaderName::from_static("x-robota-orders"),
+                count.to_string(),
+            ),
+            (
+                header::HeaderName::from_static("x-robota-total"),
+                text("total").to_owned(),
+            ),
+            (
+                header::HeaderName::from_static("x-robota-skipped"),
+                skipped.join(","),
+            ),
+        ],
+        bytes,
     )
         .into_response())
 }

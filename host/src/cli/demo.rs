@@ -134,6 +134,19 @@ grants = ["crm.read", "notify.send", "mail.send"]
 grants = ["crm.read", "crm.write"]
 max_io = "8MiB"
 
+[actions.export-payment-orders]
+grants = ["crm.read"]
+max_io = "8MiB"
+
+[actions.export-payment-orders.config]
+"payer.name" = "ООО «Робота»"
+"payer.inn" = "7736207543"
+"payer.kpp" = "773601001"
+"payer.bank_name" = "ПАО Сбербанк, г. Москва"
+"payer.bik" = "044525225"
+"payer.settlement_account" = "40702810500000001234"
+"payer.correspondent_account" = "30101810400000000225"
+
 [actions.import-bank-statement.config]
 "seller.inn" = "7736207543"
 "seller.settlement_account" = "40702810500000001234"

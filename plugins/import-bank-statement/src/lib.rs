@@ -3,11 +3,15 @@
 //! seller's accounts or INN — and matches each to an open invoice by the
 //! invoice number in the payment purpose, the amount and the payer's INN.
 //! Matched invoices become paid on the day the money arrived; the report
-//! lists every payment that did not match and why. A malformed statement
-//! fails the step naming the line, and changes nothing.
+//! lists every payment that did not match and why. The outgoing payments
+//! are matched to approved payment requests (payee INN, account and
+//! amount): those become paid on the day the money left, with the bank's
+//! payment order stored as `payment-order.txt`. A malformed statement fails
+//! the step naming the line, and changes nothing.
 
 mod matching;
-mod statement;
+
+use robota_client_bank as statement;
 
 use base64::Engine as _;
 use robota_sdk::{Action, Capability, Context, EntityKind, Error, Manifest, config, crm};
@@ -49,6 +53,16 @@ struct Unmatched {
     reason: String,
 }
 
+/// An outgoing payment matched to a payment request.
+#[derive(Serialize)]
+struct PaidRequest {
+    document: String,
+    date: String,
+    amount: String,
+    payee_inn: String,
+    request_id: String,
+}
+
 /// What the action returns.
 #[derive(Serialize)]
 struct Output {
@@ -57,6 +71,92 @@ struct Output {
     outgoing: usize,
     matched: Vec<Matched>,
     unmatched: Vec<Unmatched>,
+    paid_requests: Vec<PaidRequest>,
+}
+
+/// The approved payment request an outgoing payment pays: same payee INN,
+/// amount and (when the document names it) account; of several, the one
+/// whose purpose text is the payment's, then the one due first.
+fn find_request(doc: &statement::Document) -> Result<Option<Value>, Error> {
+    let inn = doc.get("ПолучательИНН");
+    if inn.is_empty() {
+        return Ok(None);
+    }
+    let account = doc.get("ПолучательСчет");
+    let mut found: Vec<Value> = crm::Query::new(EntityKind::PaymentRequest)
+        .eq("status", "approved")
+        .eq("inn", inn)
+        .limit(1000)
+        .fetch()?;
+    found.retain(|r| {
+        let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+        matching::same_amount(doc.amount, text("amount"))
+            && (account.is_empty() || text("settlement_account") == account)
+    });
+    let purpose = doc.get("НазначениеПлатежа");
+    found.sort_by_key(|r| {
+        let text = |k: &str| {
+            r.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        (text("payment_purpose_text") != purpose, text("pay_by"))
+    });
+    Ok(found.into_iter().next())
+}
+
+/// Marks `request` paid by `doc`: the bank's order stored with it, paid on
+/// the day the money left.
+fn pay_request(doc: &statement::Document, request: &Value) -> Result<PaidRequest, Error> {
+    let id = request
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let target = robota_sdk::EntityRef {
+        kind: EntityKind::PaymentRequest,
+        id: id.clone(),
+    };
+    let left = match doc.get("ДатаСписано") {
+        "" => doc.get("Дата"),
+        d => d,
+    };
+    let date = statement::iso_date(left).unwrap_or_default();
+    let mut order = format!("СекцияДокумент={}\r\n", doc.kind);
+    for (k, v) in &doc.fields {
+        order.push_str(&format!("{k}={v}\r\n"));
+    }
+    order.push_str("КонецДокумента\r\n");
+    crm::attach_file(
+        &target,
+        &crm::File {
+            name: "payment-order.txt".into(),
+            content_type: "text/plain; charset=utf-8".into(),
+            content: order.into_bytes(),
+        },
+    )?;
+    let mut fields = json!({ "status": "paid" });
+    if !date.is_empty() {
+        fields["paid_date"] = json!(date);
+    }
+    crm::update(&target, &fields)?;
+    crm::add_note(
+        &target,
+        &format!(
+            "Paid: payment order № {} of {} for {}, from the bank statement",
+            doc.get("Номер"),
+            doc.get("Дата"),
+            doc.amount
+        ),
+    )?;
+    Ok(PaidRequest {
+        document: doc.get("Номер").to_owned(),
+        date,
+        amount: doc.amount.to_string(),
+        payee_inn: doc.get("ПолучательИНН").to_owned(),
+        request_id: id,
+    })
 }
 
 /// The invoice a payment pays, or why none.
@@ -96,8 +196,9 @@ impl Action for ImportBankStatement {
         )
         .description(
             "Reads a 1C client-bank exchange statement (UTF-8 or Windows-1251), marks the invoices \
-             its incoming payments pay (number in the purpose, amount, payer INN) as paid, and \
-             reports the payments it could not match",
+             its incoming payments pay (number in the purpose, amount, payer INN) as paid, marks \
+             the approved payment requests its outgoing payments pay (payee INN, account, amount) \
+             as paid with the bank's payment order, and reports the payments it could not match",
         )
         .input_schema(json!({
             "type": "object",
@@ -114,7 +215,8 @@ impl Action for ImportBankStatement {
                 "incoming": { "type": "integer" },
                 "outgoing": { "type": "integer" },
                 "matched": { "type": "array" },
-                "unmatched": { "type": "array" }
+                "unmatched": { "type": "array" },
+                "paid_requests": { "type": "array" }
             }
         }))
         .capability(Capability::CrmRead)
@@ -138,7 +240,7 @@ impl Action for ImportBankStatement {
                 ));
             }
         };
-        let st = statement::parse(&text)?;
+        let st = statement::parse(&text).map_err(|e| Error::InvalidInput(e.0))?;
         let our_inn = config::get("seller.inn")?.unwrap_or_default();
         let mut accounts = st.accounts.clone();
         if let Some(a) = config::get("seller.settlement_account")? {
@@ -150,12 +252,16 @@ impl Action for ImportBankStatement {
             outgoing: 0,
             matched: Vec::new(),
             unmatched: Vec::new(),
+            paid_requests: Vec::new(),
         };
         for doc in &st.documents {
             let to_us = accounts.iter().any(|a| a == doc.get("ПолучательСчет"))
                 || (!our_inn.is_empty() && doc.get("ПолучательИНН") == our_inn);
             if !to_us {
                 out.outgoing += 1;
+                if let Some(request) = find_request(doc)? {
+                    out.paid_requests.push(pay_request(doc, &request)?);
+                }
                 continue;
             }
             out.incoming += 1;

@@ -1,7 +1,7 @@
 //! Matching an incoming payment to an open invoice: by the invoice number in
 //! the payment purpose, then the amount and the payer's INN must agree.
 
-use crate::statement::Document;
+use robota_client_bank::Document;
 use robota_sdk::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
@@ -17,6 +17,11 @@ pub fn number_candidates(purpose: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether `amount` is the stored decimal `stored` ("120000.00" = 120000).
+pub fn same_amount(amount: Decimal, stored: &str) -> bool {
+    Decimal::from_str(stored).is_ok_and(|d| d == amount)
 }
 
 /// Why a payment was not matched to `invoice`, or `None` if it pays it.

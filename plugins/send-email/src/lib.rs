@@ -56,6 +56,11 @@ struct AttachmentRef {
     /// The name the recipient sees (a template); the stored name by default.
     #[serde(default)]
     filename: Option<String>,
+    /// Leave the file out when the entity has none of that name (a
+    /// payment order may be a PDF the accountant attached or the bank's
+    /// text from a statement), instead of failing.
+    #[serde(default)]
+    optional: bool,
 }
 
 /// What the action returns.
@@ -221,7 +226,8 @@ impl Action for SendEmail {
                             "properties": {
                                 "entity": { "type": "object" },
                                 "file": { "type": "string" },
-                                "filename": { "type": "string" }
+                                "filename": { "type": "string" },
+                                "optional": { "type": "boolean" }
                             }
                         }
                     }
@@ -316,7 +322,11 @@ impl Action for SendEmail {
         let mut names = Vec::new();
         for (i, a) in input.attachments.iter().enumerate() {
             let owner = a.entity.entity_ref(&format!("attachments[{i}].entity"))?;
-            let file = crm::get_file(&owner, &a.file)?;
+            let file = match crm::get_file(&owner, &a.file) {
+                Ok(file) => file,
+                Err(Error::NotFound(_)) if a.optional => continue,
+                Err(e) => return Err(e),
+            };
             let name = match &a.filename {
                 Some(n) => templates::render(&format!("attachments[{i}].filename"), n, &ctx)?,
                 None => file.name.clone(),

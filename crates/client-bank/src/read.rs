@@ -1,11 +1,20 @@
-//! The 1C client-bank exchange format (`1CClientBankExchange`): a header of
-//! `key=value` lines, account sections, and one `СекцияДокумент=…` …
-//! `КонецДокумента` section per payment, ending with `КонецФайла`. Files come
-//! in UTF-8, Windows-1251 (`Кодировка=Windows`) or DOS 866 (`Кодировка=DOS`).
+//! Reading the format: [`decode`] the file's bytes, then [`parse`] the text.
 
-use robota_sdk::{Decimal, Error};
+use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::str::FromStr;
+
+/// Why a file is not a statement: the line and what is wrong, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub String);
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Malformed {}
 
 /// One payment document of the statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,12 +89,12 @@ pub fn decode(bytes: &[u8]) -> String {
     }
 }
 
-fn bad(line: usize, what: impl std::fmt::Display) -> Error {
-    Error::InvalidInput(format!("statement line {line}: {what}"))
+fn bad(line: usize, what: impl std::fmt::Display) -> Malformed {
+    Malformed(format!("statement line {line}: {what}"))
 }
 
 /// Parses a statement; the error names the line and what is wrong.
-pub fn parse(text: &str) -> Result<Statement, Error> {
+pub fn parse(text: &str) -> Result<Statement, Malformed> {
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
     match lines.by_ref().find(|(_, l)| !l.is_empty()) {
         Some((_, "1CClientBankExchange")) => {}
@@ -98,7 +107,7 @@ pub fn parse(text: &str) -> Result<Statement, Error> {
                 ),
             ));
         }
-        None => return Err(Error::InvalidInput("the statement is empty".into())),
+        None => return Err(Malformed("the statement is empty".into())),
     }
     let mut statement = Statement {
         header: BTreeMap::new(),
@@ -184,7 +193,7 @@ pub fn parse(text: &str) -> Result<Statement, Error> {
         ));
     }
     if !ended {
-        return Err(Error::InvalidInput(
+        return Err(Malformed(
             "the statement is cut short: it does not end with КонецФайла".into(),
         ));
     }
@@ -192,7 +201,7 @@ pub fn parse(text: &str) -> Result<Statement, Error> {
 }
 
 /// `Сумма` of a document: a positive exact amount ("1200.50" or "1200,50").
-fn amount(doc: &Document) -> Result<Decimal, Error> {
+fn amount(doc: &Document) -> Result<Decimal, Malformed> {
     let text = doc.get("Сумма");
     let value = Decimal::from_str(&text.replace(',', ".").replace(' ', ""))
         .ok()
@@ -209,6 +218,7 @@ fn amount(doc: &Document) -> Result<Decimal, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -243,7 +253,7 @@ mod tests {
     #[test]
     fn malformed_files_name_the_line() {
         let msg = |text: &str| match parse(text) {
-            Err(Error::InvalidInput(m)) => m,
+            Err(Malformed(m)) => m,
             other => panic!("{other:?}"),
         };
         assert!(msg("hello\n").contains("line 1"), "{}", msg("hello\n"));
