@@ -158,6 +158,28 @@ async fn what_a_contractor_was_paid_with_fills_the_next_request() {
     assert_eq!(next["correspondent_account"], "30101810400000000225");
     assert_eq!(next["payment_purpose_text"], "Оплата аренды склада");
     assert_eq!(next["purpose"], "Аренда за декабрь", "what was given stays");
+    // A later draft begun with only the contractor's name (no bank details)
+    // does not shadow how they were paid.
+    created(
+        &api,
+        "/api/v1/payment-requests",
+        json!({ "purpose": "Черновик", "contractor": "ПАО Сбербанк", "inn": "7707083893",
+                "settlement_account": null, "bik": null }),
+    )
+    .await;
+    for query in [
+        "inn=7707083893",
+        "contractor=%D0%BF%D0%B0%D0%BE%20%D1%81%D0%B1%D0%B5%D1%80%D0%B1%D0%B0%D0%BD%D0%BA",
+    ] {
+        let again = api
+            .get(&format!("/api/v1/payment-requests/prefill?{query}"))
+            .await;
+        assert_eq!(
+            again.body["fields"]["settlement_account"], "40702810438000060473",
+            "{query}: {}",
+            again.body
+        );
+    }
 
     // Never paid: the company record's requisites.
     let company = created(

@@ -128,7 +128,7 @@ async fn issue(
     }
     let (created, _) = state
         .engine
-        .call_now(&action("create-invoice"), &input)
+        .call_now_by(&action("create-invoice"), &input, caller.user_id())
         .await
         .map_err(|e| {
             let e = direct_error(e, "create-invoice");
@@ -145,9 +145,10 @@ async fn issue(
         .to_owned();
     let rendered = state
         .engine
-        .call_now(
+        .call_now_by(
             &action("render-invoice-pdf"),
             &json!({ "invoice_id": invoice_id }),
+            caller.user_id(),
         )
         .await;
     state.engine.poke();
@@ -240,7 +241,11 @@ async fn send(
         None => {
             state
                 .engine
-                .call_now(&action("render-invoice-pdf"), &json!({ "invoice_id": id }))
+                .call_now_by(
+                    &action("render-invoice-pdf"),
+                    &json!({ "invoice_id": id }),
+                    caller.user_id(),
+                )
                 .await
                 .map_err(|e| direct_error(e, "render-invoice-pdf"))?;
             PDF_FILE.to_owned()
@@ -266,7 +271,7 @@ async fn send(
     }
     let (sent, _) = state
         .engine
-        .call_now(&action("send-email"), &input)
+        .call_now_by(&action("send-email"), &input, caller.user_id())
         .await
         .map_err(|e| direct_error(e, "send-email"))?;
     if record.get("status").and_then(Value::as_str) == Some("draft") {

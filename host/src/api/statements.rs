@@ -45,7 +45,11 @@ async fn import(
     };
     let input =
         json!({ "content_base64": base64::engine::general_purpose::STANDARD.encode(&body) });
-    match state.engine.call_now(&action, &input).await {
+    match state
+        .engine
+        .call_now_by(&action, &input, caller.user_id())
+        .await
+    {
         Ok((report, _)) => Ok(Json(report)),
         Err(e) => Err(direct_error(e, "the import action")),
     }

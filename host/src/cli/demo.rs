@@ -253,6 +253,8 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
     if seed(&store).await? {
         println!("seeded demo data into {}", dir.join("robota.db").display());
     }
+    // A token per role for the walks (made each start: only hashes are kept).
+    let tokens = role_tokens(&store).await?;
     drop(store);
     println!(
         "try: paste the export lines below into another shell, then follow README's walks, e.g.\n  \
@@ -260,6 +262,7 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
          -d '{{\"stage\":\"invoice\"}}' $URL/api/v1/deals/demo-deal-pumps\n  \
          curl -s -H \"$H\" \"$URL/api/v1/invoices?deal_id=demo-deal-pumps\""
     );
+    println!("the demo's people (manager, head of sales, accountant):\n{tokens}");
     serve(ServeOptions {
         db,
         listen,
@@ -364,10 +367,7 @@ fn create(kind: EntityKind, id: &str, fields: Value) -> Change {
     Change::Create {
         kind,
         id: id.to_owned(),
-        fields: match fields {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        },
+        fields: object(fields),
     }
 }
 
@@ -458,7 +458,168 @@ async fn seed(store: &SqliteStore) -> anyhow::Result<bool> {
     shape_crm(store).await?;
     store.commit(&changes).await?;
     store.commit(&demo_leads(manager)).await?;
+    let today = crate::clock::now()
+        .with_timezone(&crate::clock::COMPANY_TIMEZONE)
+        .date_naive();
+    for request in demo_payment_requests(manager, today) {
+        store.commit(&request).await?;
+    }
     // Seed events are history, not news: start the engine after them.
     store.skip_events_to_now().await?;
+    // News: one request the manager just sent, waiting in the head of
+    // sales's approvals when the engine starts.
+    store
+        .commit(&[
+            Change::By {
+                user_id: manager.into(),
+            },
+            Change::Update {
+                target: crate::crm::EntityRef {
+                    kind: EntityKind::PaymentRequest,
+                    id: "demo-pr-rent".into(),
+                },
+                fields: object(json!({ "status": "on_approval" })),
+            },
+        ])
+        .await?;
     Ok(true)
+}
+
+/// Scenario 3's payment requests in every status, each as the change sets
+/// that took it there (a request is never created approved or paid): an
+/// incomplete draft, one ready to send (sent when the engine starts), two
+/// approved (due today and in two days), one paid last week with its
+/// payment order, one rejected.
+fn demo_payment_requests(manager: &str, today: chrono::NaiveDate) -> Vec<Vec<Change>> {
+    let day = |d: i64| (today + chrono::Duration::days(d)).to_string();
+    let by = |user: &str| Change::By {
+        user_id: user.into(),
+    };
+    let target = |id: &str| crate::crm::EntityRef {
+        kind: EntityKind::PaymentRequest,
+        id: id.into(),
+    };
+    let move_to = |id: &str, user: &str, status: &str| {
+        vec![
+            by(user),
+            Change::Update {
+                target: target(id),
+                fields: object(json!({ "status": status })),
+            },
+        ]
+    };
+    let request = |id: &str, purpose: &str, amount: &str, pay_by: String, text: &str| {
+        vec![
+            by(manager),
+            create(
+                EntityKind::PaymentRequest,
+                id,
+                json!({ "purpose": purpose, "contractor": "ООО «Вектор»",
+                        "contractor_company_id": "demo-company-vector", "amount": amount,
+                        "currency": "RUB", "pay_by": pay_by, "inn": "5001007329", "kpp": "500101001",
+                        "bik": "044525225", "settlement_account": "40702810438000060473",
+                        "correspondent_account": "30101810400000000225",
+                        "payment_purpose_text": text, "author_id": manager }),
+            ),
+        ]
+    };
+    let head = "demo-head-of-sales";
+    let accountant = "demo-accountant";
+    let mut paid = move_to("demo-pr-delivery", accountant, "paid");
+    paid.insert(
+        1,
+        Change::AttachFile {
+            target: target("demo-pr-delivery"),
+            file: crate::crm::changes::StoredFile {
+                name: "payment-order.txt".into(),
+                content_type: "text/plain; charset=utf-8".into(),
+                content: format!(
+                    "СекцияДокумент=Платежное поручение\r\nНомер=41\r\nДата={}\r\nСумма=18000.00\r\nКонецДокумента\r\n",
+                    day(-6)
+                )
+                .into_bytes(),
+            },
+        },
+    );
+    vec![
+        vec![
+            by(manager),
+            create(
+                EntityKind::PaymentRequest,
+                "demo-pr-stationery",
+                json!({ "purpose": "Канцтовары для офиса", "contractor": "ООО «Вектор»",
+                        "author_id": manager }),
+            ),
+        ],
+        request(
+            "demo-pr-rent",
+            "Аренда склада, январь",
+            "150000.00",
+            day(5),
+            "Оплата аренды склада за январь по договору № 12-А. НДС не облагается",
+        ),
+        request(
+            "demo-pr-install",
+            "Монтаж насосов (субподряд)",
+            "60000.00",
+            day(0),
+            "Оплата монтажных работ по договору № 7. В т.ч. НДС 20% 10000.00",
+        ),
+        move_to("demo-pr-install", manager, "on_approval"),
+        move_to("demo-pr-install", head, "approved"),
+        request(
+            "demo-pr-parts",
+            "Запчасти к насосам",
+            "24500.50",
+            day(2),
+            "Оплата по счёту № 318. В т.ч. НДС 20% 4083.42",
+        ),
+        move_to("demo-pr-parts", manager, "on_approval"),
+        move_to("demo-pr-parts", head, "approved"),
+        request(
+            "demo-pr-delivery",
+            "Доставка насосов",
+            "18000.00",
+            day(-7),
+            "Оплата доставки по счёту № 55. НДС не облагается",
+        ),
+        move_to("demo-pr-delivery", manager, "on_approval"),
+        move_to("demo-pr-delivery", head, "approved"),
+        paid,
+        request(
+            "demo-pr-ads",
+            "Реклама в отраслевом журнале",
+            "90000.00",
+            day(10),
+            "Оплата рекламы. НДС не облагается",
+        ),
+        move_to("demo-pr-ads", manager, "on_approval"),
+        move_to("demo-pr-ads", head, "rejected"),
+    ]
+}
+
+/// Tokens for the demo's people, one per role (the admin's is printed by
+/// `serve`), as `export` lines the walks paste.
+async fn role_tokens(store: &SqliteStore) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for (var, user, role) in [
+        ("H_MANAGER", "demo-manager", "manager"),
+        ("H_HEAD", "demo-head-of-sales", "head_of_sales"),
+        ("H_ACCOUNTANT", "demo-accountant", "accountant"),
+    ] {
+        let token =
+            crate::api::auth::create_token(store, role, Some(user), "demo (printed at start)")
+                .await?;
+        out.push_str(&format!(
+            "  export {var}=\"Authorization: Bearer {token}\"\n"
+        ));
+    }
+    Ok(out)
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }

@@ -35,6 +35,17 @@ impl Engine {
         action: &ActionRef,
         input: &Value,
     ) -> Result<(Value, CommitReport), DirectError> {
+        self.call_now_by(action, input, None).await
+    }
+
+    /// [`Engine::call_now`] for a person (`by`, a user id): the action's
+    /// timeline entries and history name them.
+    pub async fn call_now_by(
+        &self,
+        action: &ActionRef,
+        input: &Value,
+        by: Option<&str>,
+    ) -> Result<(Value, CommitReport), DirectError> {
         let installed = self
             .catalog
             .get(action)
@@ -59,7 +70,16 @@ impl Engine {
                 .call(&installed.plugin, request)
                 .await
                 .map_err(DirectError::Action)?;
-            match self.store.commit(&outcome.changes).await {
+            let mut changes = outcome.changes;
+            if let Some(user_id) = by {
+                changes.insert(
+                    0,
+                    crate::crm::changes::Change::By {
+                        user_id: user_id.to_owned(),
+                    },
+                );
+            }
+            match self.store.commit(&changes).await {
                 Ok(report) => {
                     self.wake.notify_waiters();
                     return Ok((outcome.output, report));

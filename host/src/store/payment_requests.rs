@@ -52,7 +52,10 @@ pub(super) fn prefill(
     let last: Option<String> = match (inn, contractor) {
         (Some(inn), _) => conn
             .prepare_cached(
-                "SELECT id FROM payment_requests WHERE inn = ?1 ORDER BY id DESC LIMIT 1",
+                // The newest with bank details: a draft begun with only
+                // the name teaches nothing about how they are paid.
+                "SELECT id FROM payment_requests WHERE inn = ?1
+                 ORDER BY (settlement_account IS NULL), id DESC LIMIT 1",
             )
             .and_then(|mut select| select.query_row([inn], |r| r.get(0)).optional()),
         (None, Some(name)) => last_paid_by_name(conn, name),
@@ -118,7 +121,7 @@ fn last_paid_by_name(conn: &Native, name: &str) -> rusqlite::Result<Option<Strin
     };
     let mut select = conn.prepare_cached(
         "SELECT id, contractor FROM payment_requests WHERE contractor IS NOT NULL
-         ORDER BY id DESC LIMIT ?1",
+         ORDER BY (settlement_account IS NULL), id DESC LIMIT ?1",
     )?;
     let mut rows = select.query([NAME_LOOKBACK])?;
     while let Some(row) = rows.next()? {
