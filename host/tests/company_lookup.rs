@@ -317,3 +317,88 @@ async fn a_typed_inn_with_a_wrong_control_digit_makes_no_request() {
         .body;
     assert_eq!(detail["steps"][0]["attempts"], 1, "{detail}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contractor_paid_for_the_first_time_is_looked_up_in_the_registry() {
+    let registry = StandIn::registry(KEY);
+    let site = Site::with_grants(&[], &registry.registry_grants(KEY));
+    let server = site.start(&[]);
+    let admin = Api::new(&server.url, server.token.as_deref());
+    let manager = Api::new(&server.url, Some(&site.token("manager")));
+
+    // Asked: what the registry says, and nothing written.
+    let a = manager
+        .get("/api/v1/payment-requests/prefill?inn=7707083893")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["source"], "registry");
+    assert_eq!(a.body["fields"]["contractor"], "ПАО СБЕРБАНК");
+    assert_eq!(a.body["fields"]["kpp"], "773601001");
+    assert!(items(&admin.get("/api/v1/companies").await.body).is_empty());
+    // Unknown there too: 404 saying what the registry said.
+    let unknown = manager
+        .get("/api/v1/payment-requests/prefill?inn=5001007329")
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(
+        unknown.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the registry knows no company with INN 5001007329"),
+        "{}",
+        unknown.body
+    );
+
+    // Created with only the INN: the contractor becomes a company, and
+    // the request is filled from it.
+    let r = manager
+        .post(
+            "/api/v1/payment-requests",
+            &json!({ "purpose": "Комиссия банка", "inn": "7707083893" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["contractor"], "ПАО СБЕРБАНК");
+    assert_eq!(r.body["kpp"], "773601001");
+    let company = r.body["contractor_company_id"].as_str().unwrap().to_owned();
+    let c = admin
+        .get(&format!("/api/v1/companies/{company}"))
+        .await
+        .body;
+    assert_eq!(
+        (c["inn"].as_str(), c["ogrn"].as_str()),
+        (Some("7707083893"), Some("1027700132195"))
+    );
+    let timeline = admin
+        .get(&format!("/api/v1/companies/{company}/timeline"))
+        .await
+        .body;
+    assert!(
+        timeline
+            .to_string()
+            .contains("Created from the company registry by INN 7707083893"),
+        "{timeline}"
+    );
+    // The next request for them takes the company, not another lookup.
+    let again = manager
+        .post(
+            "/api/v1/payment-requests",
+            &json!({ "purpose": "Комиссия за декабрь", "inn": "7707083893" }),
+        )
+        .await;
+    assert_eq!(
+        again.body["contractor_company_id"].as_str(),
+        Some(company.as_str())
+    );
+    assert_eq!(items(&admin.get("/api/v1/companies").await.body).len(), 1);
+    // A contractor the registry does not know: the draft is made as given.
+    let plain = manager
+        .post(
+            "/api/v1/payment-requests",
+            &json!({ "purpose": "Аренда", "inn": "5001007329" }),
+        )
+        .await;
+    assert_eq!(plain.status, 201, "{}", plain.body);
+    assert_eq!(plain.body["contractor"], Value::Null);
+    assert_eq!(items(&admin.get("/api/v1/companies").await.body).len(), 1);
+}

@@ -181,6 +181,9 @@ async fn create(
     let check_duplicates = on_duplicate(query.as_deref())?;
     let mut fields = object(body)?;
     caller.access.prepare_create(kind, &mut fields)?;
+    if kind == EntityKind::PaymentRequest {
+        super::payment_requests::contractor_known(&state, &caller, &fields).await?;
+    }
     let id = new_id();
     if check_duplicates && is_checked(kind) {
         // Bitrix24 checks duplicates only on manual input; here every

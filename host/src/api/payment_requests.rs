@@ -54,22 +54,95 @@ async fn prefill(
     if inn.is_none() && contractor.is_none() {
         return Err(ApiError::bad_request("give ?inn=… or ?contractor=…"));
     }
-    match state
+    if let Some(known) = state
         .store
         .payment_prefill(inn.as_deref(), contractor.as_deref())
         .await?
     {
-        Some(known) => Ok(Json(
+        return Ok(Json(
             json!({ "source": known.source, "fields": known.fields }),
-        )),
-        None => Err(ApiError::not_found(format!(
-            "no request or company for {}: nothing to fill in",
-            inn.map_or_else(
-                || format!("contractor `{}`", contractor.unwrap_or_default()),
-                |i| format!("INN {i}")
-            )
-        ))),
+        ));
     }
+    // Never paid and not in the CRM: what the company registry says.
+    let why = match &inn {
+        Some(inn) => match from_registry(&state, inn, false, None).await {
+            Ok((fields, _)) => {
+                return Ok(Json(json!({ "source": "registry", "fields": fields })));
+            }
+            Err(e) => format!("; the registry: {e}"),
+        },
+        None => String::new(),
+    };
+    Err(ApiError::not_found(format!(
+        "no request or company for {}: nothing to fill in{why}",
+        inn.map_or_else(
+            || format!("contractor `{}`", contractor.unwrap_or_default()),
+            |i| format!("INN {i}")
+        )
+    )))
+}
+
+/// Before a request is created with a contractor's INN that nobody was
+/// paid by and no company has: the contractor is looked up in the company
+/// registry and added as a company, which the new request then fills
+/// from. A registry that cannot say leaves the request as given (it is a
+/// draft to complete by hand).
+pub(super) async fn contractor_known(
+    state: &AppState,
+    caller: &Caller,
+    fields: &serde_json::Map<String, Value>,
+) -> ApiResult<()> {
+    let Some(inn) = fields
+        .get("inn")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|i| robota_requisites::check_inn(i).is_ok())
+    else {
+        return Ok(());
+    };
+    if state
+        .store
+        .payment_prefill(Some(inn), None)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    if let Err(e) = from_registry(state, inn, true, caller.user_id()).await {
+        tracing::info!(inn, "contractor not found in the company registry: {e}");
+    }
+    Ok(())
+}
+
+/// Looks contractor `inn` up in the company registry (`lookup-company`):
+/// the request fields it fills, and the company it made when `create`.
+pub(super) async fn from_registry(
+    state: &AppState,
+    inn: &str,
+    create: bool,
+    by: Option<&str>,
+) -> Result<(serde_json::Map<String, Value>, Option<String>), String> {
+    let action = crate::engine::definition::ActionRef {
+        id: "lookup-company".into(),
+        major: 1,
+    };
+    let (out, _) = state
+        .engine
+        .call_now_by(&action, &json!({ "inn": inn, "create": create }), by)
+        .await
+        .map_err(|e| e.to_string())?;
+    let said = |k: &str| out["fields"].get(k).cloned().filter(|v| !v.is_null());
+    let mut fields = serde_json::Map::new();
+    for (from, to) in [("short_name", "contractor"), ("inn", "inn"), ("kpp", "kpp")] {
+        if let Some(v) = said(from) {
+            fields.insert(to.into(), v);
+        }
+    }
+    let company = out["company_id"].as_str().map(str::to_owned);
+    if let Some(id) = &company {
+        fields.insert("contractor_company_id".into(), json!(id));
+    }
+    Ok((fields, company))
 }
 
 /// Payment request `id` if the caller may see it (404 otherwise).

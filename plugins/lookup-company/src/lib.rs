@@ -17,11 +17,17 @@ use serde_json::{Map, Value, json};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Input {
-    /// The company to fill.
-    company_id: String,
+    /// The company to fill; without one, the INN is looked up for a
+    /// company not in the CRM (see `create`).
+    #[serde(default)]
+    company_id: Option<String>,
     /// The INN to look up; the company's own when not given.
     #[serde(default)]
     inn: Option<String>,
+    /// Without `company_id`: create the company from what the registry
+    /// says (else only answer it, writing nothing).
+    #[serde(default)]
+    create: bool,
 }
 
 /// What the action returns.
@@ -37,6 +43,10 @@ struct Output {
     changed: Map<String, Value>,
     /// What happened with the bank: filled, unchanged, not found, no BIK.
     bank: String,
+    /// The company filled or created (none when only looked up).
+    company_id: Option<String>,
+    /// What the registry says, field by field (what a new company gets).
+    fields: Map<String, Value>,
 }
 
 /// The statuses that fill nothing.
@@ -64,11 +74,11 @@ impl Action for LookupCompany {
         )
         .input_schema(json!({
             "type": "object",
-            "required": ["company_id"],
             "additionalProperties": false,
             "properties": {
                 "company_id": { "type": "string" },
-                "inn": { "type": "string" }
+                "inn": { "type": "string" },
+                "create": { "type": "boolean" }
             }
         }))
         .output_schema(json!({
@@ -78,7 +88,9 @@ impl Action for LookupCompany {
                 "status": { "type": "string" },
                 "short_name": { "type": "string" },
                 "changed": { "type": "object" },
-                "bank": { "type": "string" }
+                "bank": { "type": "string" },
+                "company_id": { "type": ["string", "null"] },
+                "fields": { "type": "object" }
             }
         }))
         .capability(Capability::CrmRead)
@@ -89,11 +101,14 @@ impl Action for LookupCompany {
     }
 
     fn run(_ctx: &Context, input: Input) -> Result<Output, Error> {
-        let target = EntityRef {
+        let target = input.company_id.as_ref().map(|id| EntityRef {
             kind: EntityKind::Company,
-            id: input.company_id.clone(),
+            id: id.clone(),
+        });
+        let company: Map<String, Value> = match &target {
+            Some(t) => crm::get(t)?,
+            None => Map::new(),
         };
-        let company: Map<String, Value> = crm::get(&target)?;
         let text = |name: &str| {
             company
                 .get(name)
@@ -109,10 +124,10 @@ impl Action for LookupCompany {
             .map(str::to_owned)
             .or_else(|| text("inn"))
             .ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "inn: company {} has no INN; enter it first",
-                    input.company_id
-                ))
+                Error::InvalidInput(match &input.company_id {
+                    Some(id) => format!("inn: company {id} has no INN; enter it first"),
+                    None => "inn: give the INN to look up (or a company_id)".to_owned(),
+                })
             })?;
         // An INN that fails its checksum is a typo: asking the registry
         // would cost a request and find nothing.
@@ -140,6 +155,33 @@ impl Action for LookupCompany {
         }
 
         let mut fill = party_fields(&party, &inn);
+        let fields: Map<String, Value> = fill
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+            .collect();
+        let Some(target) = target else {
+            // No company of ours: answer what the registry says, and
+            // create the company only when asked.
+            let created = if input.create {
+                let made = crm::create(EntityKind::Company, &Value::Object(fields.clone()))?;
+                crm::add_note(
+                    &made,
+                    &format!("Created from the company registry by INN {inn}"),
+                )?;
+                Some(made.id)
+            } else {
+                None
+            };
+            return Ok(Output {
+                inn,
+                status,
+                short_name: text_of(&fields, "short_name"),
+                changed: Map::new(),
+                bank: "no BIK".to_owned(),
+                company_id: created,
+                fields,
+            });
+        };
         let bank = match text("bik") {
             None => "no BIK".to_owned(),
             Some(bik) => match registry.bank(&bik)? {
@@ -201,8 +243,18 @@ impl Action for LookupCompany {
             short_name,
             changed,
             bank: bank_state,
+            company_id: Some(target.id),
+            fields,
         })
     }
+}
+
+/// A text field of `map`, or "".
+fn text_of(map: &Map<String, Value>, key: &str) -> String {
+    map.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The company fields the registry's party fills: (field, value).
