@@ -876,3 +876,261 @@ async fn rejected_and_returned_requests_go_where_the_rules_say() {
         Some((Some(crew.acc_id.clone()), true))
     );
 }
+
+/// One row of the matrix: a kind, a path to create it at, a record of
+/// manager A's to read and change, what a change sends, and what each of
+/// manager A, manager B, the head, the accountant and the admin gets.
+struct Row {
+    kind: &'static str,
+    collection: &'static str,
+    /// The record (manager A's where records have owners).
+    id: String,
+    /// A harmless change, a different one for each of the five.
+    patch: fn(usize) -> Value,
+    /// A new record's fields (a fresh name each time).
+    new: fn(&Crew, usize) -> Value,
+    read: [u16; 5],
+    update: [u16; 5],
+    create: [u16; 5],
+    delete: [u16; 5],
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_reads_lists_and_writes_each_kind_as_the_rules_say() {
+    let site = Site::new(&[]);
+    let server = site.start(&[]);
+    let crew = Crew::new(&site, &server);
+    let admin = &crew.admin;
+    let a = crew.ma_id.clone();
+    let owned = |extra: Value| {
+        let mut v = extra;
+        v["responsible_id"] = json!(a);
+        v
+    };
+    let lead = created(admin, "/api/v1/leads", owned(json!({ "title": "Лид" }))).await;
+    let contact = created(
+        admin,
+        "/api/v1/contacts",
+        owned(json!({ "first_name": "Анна", "last_name": "Первая" })),
+    )
+    .await;
+    let company = created(
+        admin,
+        "/api/v1/companies",
+        owned(json!({ "kind": "organisation", "short_name": "ООО «Первая»" })),
+    )
+    .await;
+    let deal = created(admin, "/api/v1/deals", owned(json!({ "title": "Сделка" }))).await;
+    let invoice_of = |deal: &str| {
+        json!({ "deal_id": deal, "currency": "RUB", "buyer": { "name": "ООО «Первая»" },
+                "seller": { "name": "ООО «Робота»", "inn": "7736207543" },
+                "issue_date": "2026-11-02", "due_date": "2026-11-09", "status": "sent",
+                "items": [{ "name": "Насос", "quantity": "1", "price": "10.00", "vat_rate": "20" }] })
+    };
+    let invoice = created(admin, "/api/v1/invoices", invoice_of(&deal)).await;
+    let request = created(
+        admin,
+        "/api/v1/payment-requests",
+        json!({ "purpose": "Черновик", "author_id": a }),
+    )
+    .await;
+    let task = created(
+        admin,
+        "/api/v1/tasks",
+        json!({ "title": "Позвонить", "assignee_id": a }),
+    )
+    .await;
+    let product = created(
+        admin,
+        "/api/v1/products",
+        json!({ "name": "Насос", "price": "10.00", "currency": "RUB", "vat_rate": "20" }),
+    )
+    .await;
+    let rows = [
+        Row {
+            kind: "lead",
+            collection: "leads",
+            id: lead,
+            patch: |i| json!({ "title": format!("Лид ({i})") }),
+            new: |_, n| json!({ "title": format!("Новый лид {n}") }),
+            read: [200, 404, 200, 404, 200],
+            update: [200, 404, 200, 404, 200],
+            create: [201, 201, 201, 403, 201],
+            delete: [403, 404, 204, 404, 204],
+        },
+        Row {
+            kind: "contact",
+            collection: "contacts",
+            id: contact,
+            patch: |i| json!({ "position": format!("Директор {i}") }),
+            new: |_, n| json!({ "first_name": "Новый", "last_name": format!("Контакт{n}") }),
+            read: [200, 404, 200, 404, 200],
+            update: [200, 404, 200, 404, 200],
+            create: [201, 201, 201, 403, 201],
+            delete: [403, 404, 204, 404, 204],
+        },
+        Row {
+            kind: "company",
+            collection: "companies",
+            id: company,
+            patch: |i| json!({ "region": format!("Регион {i}") }),
+            new: |_, n| json!({ "kind": "organisation", "short_name": format!("ООО «Новая {n}»") }),
+            read: [200, 404, 200, 200, 200],
+            update: [200, 404, 200, 403, 200],
+            create: [201, 201, 201, 403, 201],
+            delete: [403, 404, 204, 403, 204],
+        },
+        Row {
+            kind: "deal",
+            collection: "deals",
+            id: deal.clone(),
+            patch: |i| json!({ "title": format!("Сделка ({i})") }),
+            new: |_, n| json!({ "title": format!("Новая сделка {n}") }),
+            read: [200, 404, 200, 404, 200],
+            update: [200, 404, 200, 404, 200],
+            create: [201, 201, 201, 403, 201],
+            delete: [403, 404, 204, 404, 204],
+        },
+        Row {
+            kind: "invoice",
+            collection: "invoices",
+            id: invoice,
+            patch: |i| json!({ "due_date": format!("2026-11-1{i}") }),
+            new: |_, _| {
+                json!({ "currency": "RUB", "buyer": { "name": "ООО «Первая»" },
+                        "seller": { "name": "ООО «Робота»", "inn": "7736207543" },
+                        "issue_date": "2026-11-02", "due_date": "2026-11-09",
+                        "items": [{ "name": "Насос", "quantity": "1", "price": "10.00", "vat_rate": "20" }] })
+            },
+            read: [200, 404, 200, 200, 200],
+            update: [200, 404, 200, 200, 200],
+            create: [403, 403, 201, 201, 201],
+            delete: [403, 404, 204, 403, 204],
+        },
+        Row {
+            kind: "payment-request",
+            collection: "payment-requests",
+            id: request,
+            patch: |i| json!({ "purpose": format!("Черновик ({i})") }),
+            new: |_, n| json!({ "purpose": format!("Заявка {n}") }),
+            read: [200, 404, 200, 404, 200],
+            update: [200, 404, 200, 404, 200],
+            create: [201, 201, 201, 403, 201],
+            delete: [403, 404, 204, 404, 204],
+        },
+        Row {
+            kind: "task",
+            collection: "tasks",
+            id: task,
+            patch: |i| json!({ "title": format!("Позвонить ({i})") }),
+            new: |_, n| json!({ "title": format!("Задача {n}") }),
+            read: [200, 404, 200, 404, 200],
+            update: [200, 404, 200, 404, 200],
+            create: [201, 201, 201, 201, 201],
+            delete: [204, 404, 204, 404, 204],
+        },
+        Row {
+            kind: "product",
+            collection: "products",
+            id: product,
+            patch: |i| json!({ "name": format!("Насос ЦН-4{i}") }),
+            new: |_, n| json!({ "name": format!("Товар {n}"), "price": "1.00", "currency": "RUB", "vat_rate": "20" }),
+            read: [200, 200, 200, 200, 200],
+            update: [403, 403, 200, 403, 200],
+            create: [403, 403, 201, 403, 201],
+            delete: [403, 403, 204, 403, 204],
+        },
+        Row {
+            kind: "user",
+            collection: "users",
+            id: crew.ma_id.clone(),
+            patch: |i| json!({ "name": format!("Иван Петров {i}") }),
+            new: |_, n| json!({ "email": format!("new{n}@test.example"), "name": "Новый", "role": "manager" }),
+            read: [200, 200, 200, 200, 200],
+            update: [403, 403, 403, 403, 200],
+            create: [403, 403, 403, 403, 201],
+            delete: [403, 403, 403, 403, 0],
+        },
+    ];
+    let mut n = 0;
+    for row in &rows {
+        let path = format!("/api/v1/{}/{}", row.collection, row.id);
+        for (i, (who, api)) in crew.all().iter().enumerate() {
+            let what = format!("{who} × {}", row.kind);
+            let read = api.get(&path).await;
+            assert_eq!(read.status, row.read[i], "{what}: read {}", read.body);
+            let list = listed(api, &format!("/api/v1/{}", row.collection)).await;
+            assert_eq!(list.contains(&row.id), row.read[i] == 200, "{what}: list");
+
+            let before = admin.get(&path).await.body["version"].clone();
+            let update = api.patch(&path, &(row.patch)(i)).await;
+            assert_eq!(
+                update.status, row.update[i],
+                "{what}: update {}",
+                update.body
+            );
+            let after = admin.get(&path).await.body["version"].clone();
+            assert_eq!(
+                before != after,
+                row.update[i] == 200,
+                "{what}: a refused update changes nothing"
+            );
+
+            n += 1;
+            let new = (row.new)(&crew, n);
+            let create = api.post(&format!("/api/v1/{}", row.collection), &new).await;
+            assert_eq!(
+                create.status, row.create[i],
+                "{what}: create {}",
+                create.body
+            );
+            if create.status == 201 {
+                // What one makes, one sees (the owner is the maker).
+                let id = create.body["id"].as_str().unwrap();
+                let own = api.get(&format!("/api/v1/{}/{id}", row.collection)).await;
+                assert_eq!(own.status, 200, "{what}: reads what it made");
+            }
+
+            if row.delete[i] == 0 {
+                continue;
+            }
+            // Each delete on a fresh copy of the record (made by the admin,
+            // owned like the row's), so allowed ones leave the next roles
+            // something to try.
+            n += 1;
+            let mut copy = (row.new)(&crew, n);
+            for owner in ["responsible_id", "author_id", "assignee_id"] {
+                let kind_has = matches!(
+                    (row.kind, owner),
+                    ("lead" | "contact" | "company" | "deal", "responsible_id")
+                        | ("payment-request", "author_id")
+                        | ("task", "assignee_id")
+                );
+                if kind_has {
+                    copy[owner] = json!(crew.ma_id);
+                }
+            }
+            if row.kind == "invoice" {
+                copy["deal_id"] = json!(deal);
+            }
+            let victim = if row.kind == "user" {
+                crew.mb_id.clone()
+            } else {
+                created(admin, &format!("/api/v1/{}", row.collection), copy).await
+            };
+            let gone = api
+                .delete(&format!("/api/v1/{}/{victim}", row.collection))
+                .await;
+            assert_eq!(gone.status, row.delete[i], "{what}: delete {}", gone.body);
+            let still = admin
+                .get(&format!("/api/v1/{}/{victim}", row.collection))
+                .await
+                .status;
+            assert_eq!(
+                still == 404,
+                row.delete[i] == 204,
+                "{what}: deleted or kept"
+            );
+        }
+    }
+}

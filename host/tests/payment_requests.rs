@@ -64,6 +64,11 @@ async fn a_draft_may_be_incomplete_but_not_a_request_sent_for_approval() {
         (unchanged["status"].as_str(), unchanged["version"].as_i64()),
         (Some("draft"), Some(1))
     );
+    // An incomplete draft is edited like any other (no amount yet is fine).
+    let renamed = api
+        .patch(&path, &json!({ "purpose": "Аренда склада, декабрь" }))
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
 
     let sent = api
         .patch(

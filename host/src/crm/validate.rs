@@ -617,8 +617,10 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
             });
         }
     }
+    // A draft may have no amount yet (null once stored): only a given one
+    // must be positive.
     if kind == EntityKind::PaymentRequest
-        && let Some(amount) = record.get("amount")
+        && let Some(amount) = record.get("amount").filter(|a| !a.is_null())
     {
         let amount = parse_decimal(kind, "amount", amount)?;
         if amount <= Decimal::ZERO {
