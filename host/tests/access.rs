@@ -730,6 +730,34 @@ async fn accounting_never_sees_a_request_before_it_is_approved() {
         .await;
     assert_eq!(paid.status, 200, "{}", paid.body);
     assert_eq!(crew.admin.get(&path).await.body["amount"], "1000.00");
+    // The registry's link opens the request with all its materials.
+    let card = crew.acc.get(&path).await.body;
+    let materials = &card["materials"];
+    assert_eq!(materials["files"][0]["name"], "payment-order.pdf", "{card}");
+    assert_eq!(
+        materials["files"][0]["url"],
+        format!("{path}/files/payment-order.pdf")
+    );
+    assert_eq!(
+        materials["approver_id"].as_str(),
+        Some(crew.head_id.as_str())
+    );
+    let moves: Vec<(Value, Value)> = materials["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["to_status"].clone(), h["user_id"].clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (json!("draft"), json!(crew.ma_id)),
+            (json!("on_approval"), json!(crew.ma_id)),
+            (json!("approved"), Value::Null),
+            (json!("paid"), json!(crew.acc_id)),
+        ],
+        "{card}"
+    );
     let comment = crew
         .acc
         .post(&format!("{path}/comments"), &json!({ "text": "Оплачено" }))
@@ -781,8 +809,18 @@ async fn rejected_and_returned_requests_go_where_the_rules_say() {
             .status,
         404
     );
-    // Its author reworks it and sends it again; nobody else does.
+    // Its author sends it again (as it is, or reworked as a draft first);
+    // nobody else does.
     assert_eq!(move_to(&crew.mb, &rejected, "draft").await.status, 404);
+    assert_eq!(
+        move_to(&crew.head, &rejected, "on_approval").await.status,
+        403
+    );
+    assert_eq!(
+        move_to(&crew.ma, &rejected, "on_approval").await.status,
+        200
+    );
+    assert_eq!(move_to(&crew.head, &rejected, "rejected").await.status, 200);
     assert_eq!(move_to(&crew.ma, &rejected, "draft").await.status, 200);
 
     // Returned by accounting: back to its author as a draft, and still in

@@ -220,9 +220,16 @@ async fn read(
         kind: kind_of(&collection)?,
         id,
     };
-    Ok(Json(Value::Object(
-        visible(&state, &caller, &target).await?,
-    )))
+    let mut record = visible(&state, &caller, &target).await?;
+    if target.kind == EntityKind::PaymentRequest {
+        // A request opens with all its materials (seed 003: the link in
+        // the registry leads to everything about the payment).
+        record.insert(
+            "materials".into(),
+            super::payment_requests::materials(&state, &target).await?,
+        );
+    }
+    Ok(Json(Value::Object(record)))
 }
 
 /// `GET /api/v1/{collection}/{id}/timeline?limit&cursor`: what happened to

@@ -145,6 +145,26 @@ pub(super) async fn from_registry(
     Ok((fields, company))
 }
 
+/// Everything about a request beside its fields: its files (with links),
+/// its history of moves and comments with who and when, and its approver.
+pub(super) async fn materials(state: &AppState, target: &EntityRef) -> ApiResult<Value> {
+    let files: Vec<Value> = state
+        .store
+        .files(target)
+        .await?
+        .into_iter()
+        .map(|f| {
+            json!({ "name": f.name, "content_type": f.content_type, "size": f.size,
+                    "url": format!("/api/v1/payment-requests/{}/files/{}", target.id, f.name) })
+        })
+        .collect();
+    Ok(json!({
+        "files": files,
+        "history": state.store.payment_history(&target.id).await?,
+        "approver_id": state.store.approver_of(&target.id).await?,
+    }))
+}
+
 /// Payment request `id` if the caller may see it (404 otherwise).
 async fn request(
     state: &AppState,

@@ -436,14 +436,14 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
 }
 
 /// The status moves a payment request may make: draft → on approval →
-/// approved → paid, rejected from approval or before payment, and a rejected
-/// request — or an approved one accounting returns — goes back to draft for
-/// rework.
+/// approved → paid, rejected from approval or before payment; a rejected
+/// request goes back to draft for rework or is sent again as it is, and an
+/// approved one accounting returns goes back to draft.
 const PAYMENT_REQUEST_MOVES: &[(&str, &[&str])] = &[
     ("draft", &["on_approval"]),
     ("on_approval", &["approved", "rejected", "draft"]),
     ("approved", &["paid", "rejected", "draft"]),
-    ("rejected", &["draft"]),
+    ("rejected", &["draft", "on_approval"]),
     ("paid", &[]),
 ];
 

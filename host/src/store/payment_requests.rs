@@ -177,7 +177,53 @@ pub(super) fn fill_from_before(
     Ok(())
 }
 
+/// One entry of a request's history: a status move or a comment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: String,
+    /// Who (a user id), when a person did it.
+    pub user_id: Option<String>,
+    /// The status before.
+    pub from_status: Option<String>,
+    /// The status after (the same as before for a comment).
+    pub to_status: Option<String>,
+    /// The comment, if it is one.
+    pub comment: Option<String>,
+}
+
 impl SqliteStore {
+    /// Request `id`'s history, oldest first: every status move and comment
+    /// with who and when.
+    pub async fn payment_history(&self, id: &str) -> Result<Vec<HistoryEntry>, CrmError> {
+        let rows: Vec<(
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT at, user_id, from_status, to_status, comment FROM payment_request_history
+                 WHERE request_id = ? ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(self.reader())
+        .await
+        .map_err(super::sqlite::db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(at, user_id, from_status, to_status, comment)| HistoryEntry {
+                    at,
+                    user_id,
+                    from_status,
+                    to_status,
+                    comment,
+                },
+            )
+            .collect())
+    }
+
     /// Who approved request `id`: the approval step's decider, else whoever
     /// moved it to `approved`.
     pub async fn approver_of(&self, id: &str) -> Result<Option<String>, CrmError> {
