@@ -178,7 +178,7 @@ pub(super) fn fill_from_before(
 }
 
 /// One entry of a request's history: a status move or a comment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct HistoryEntry {
     /// When.
     pub at: String,
@@ -196,32 +196,14 @@ impl SqliteStore {
     /// Request `id`'s history, oldest first: every status move and comment
     /// with who and when.
     pub async fn payment_history(&self, id: &str) -> Result<Vec<HistoryEntry>, CrmError> {
-        let rows: Vec<(
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
+        sqlx::query_as::<_, HistoryEntry>(
             "SELECT at, user_id, from_status, to_status, comment FROM payment_request_history
-                 WHERE request_id = ? ORDER BY at, id",
+             WHERE request_id = ? ORDER BY at, id",
         )
         .bind(id)
         .fetch_all(self.reader())
         .await
-        .map_err(super::sqlite::db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(at, user_id, from_status, to_status, comment)| HistoryEntry {
-                    at,
-                    user_id,
-                    from_status,
-                    to_status,
-                    comment,
-                },
-            )
-            .collect())
+        .map_err(super::sqlite::db_err)
     }
 
     /// Who approved request `id`: the approval step's decider, else whoever
