@@ -53,6 +53,22 @@ pub fn kind_of(collection: &str) -> Result<EntityKind, ApiError> {
     })
 }
 
+/// The record at `/api/v1/{collection}/{id}` as the caller may see it
+/// (404 for an unknown collection, or a record missing or out of reach).
+pub(super) async fn visible_at(
+    state: &AppState,
+    caller: &Caller,
+    collection: &str,
+    id: String,
+) -> ApiResult<(EntityRef, Map<String, Value>)> {
+    let target = EntityRef {
+        kind: kind_of(collection)?,
+        id,
+    };
+    let record = visible(state, caller, &target).await?;
+    Ok((target, record))
+}
+
 /// `target` as the caller may see it: 404 both when it does not exist and
 /// when it is out of their reach (what they may not see, they cannot
 /// learn exists).
@@ -216,11 +232,7 @@ async fn read(
     Extension(caller): Extension<Caller>,
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let target = EntityRef {
-        kind: kind_of(&collection)?,
-        id,
-    };
-    let mut record = visible(&state, &caller, &target).await?;
+    let (target, mut record) = visible_at(&state, &caller, &collection, id).await?;
     if target.kind == EntityKind::PaymentRequest {
         // A request opens with all its materials (seed 003: the link in
         // the registry leads to everything about the payment).
@@ -240,11 +252,7 @@ async fn timeline(
     Path((collection, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let target = EntityRef {
-        kind: kind_of(&collection)?,
-        id,
-    };
-    visible(&state, &caller, &target).await?;
+    let (target, _) = visible_at(&state, &caller, &collection, id).await?;
     let mut limit = 100u32;
     let mut cursor = String::new();
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -339,11 +347,7 @@ async fn shared_with(
     Extension(caller): Extension<Caller>,
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let target = EntityRef {
-        kind: kind_of(&collection)?,
-        id,
-    };
-    visible(&state, &caller, &target).await?;
+    let (target, _) = visible_at(&state, &caller, &collection, id).await?;
     let items = state.store.shared_with(&target).await?;
     Ok(Json(json!({ "items": items })))
 }
@@ -355,11 +359,7 @@ async fn share(
     Extension(caller): Extension<Caller>,
     Path((collection, id, user_id)): Path<(String, String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = EntityRef {
-        kind: kind_of(&collection)?,
-        id,
-    };
-    let record = visible(&state, &caller, &target).await?;
+    let (target, record) = visible_at(&state, &caller, &collection, id).await?;
     caller.access.check_share(target.kind, &record)?;
     let added = state
         .store
@@ -380,11 +380,7 @@ async fn unshare(
     Extension(caller): Extension<Caller>,
     Path((collection, id, user_id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let target = EntityRef {
-        kind: kind_of(&collection)?,
-        id,
-    };
-    let record = visible(&state, &caller, &target).await?;
+    let (target, record) = visible_at(&state, &caller, &collection, id).await?;
     caller.access.check_share(target.kind, &record)?;
     if state
         .store

@@ -6,7 +6,7 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::entities::{kind_of, visible};
+use super::entities::{visible, visible_at};
 use super::problem::{ApiError, ApiResult};
 use crate::crm::changes::{Change, MAX_FILE_BYTES, StoredFile};
 use crate::crm::{EntityKind, EntityRef};
@@ -37,11 +37,7 @@ async fn list(
     Extension(caller): Extension<Caller>,
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let target = EntityRef {
-        kind: kind_of(&collection)?,
-        id,
-    };
-    visible(&state, &caller, &target).await?;
+    let (target, _) = visible_at(&state, &caller, &collection, id).await?;
     let files = state.store.files(&target).await?;
     Ok(Json(json!({ "items": files })))
 }
@@ -51,11 +47,7 @@ async fn download(
     Extension(caller): Extension<Caller>,
     Path((collection, id, name)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    let target = EntityRef {
-        kind: kind_of(&collection)?,
-        id,
-    };
-    visible(&state, &caller, &target).await?;
+    let (target, _) = visible_at(&state, &caller, &collection, id).await?;
     match state.store.file(&target, &name).await? {
         Some(f) => Ok(file_response(f, None)),
         None => Err(ApiError::not_found(format!(
@@ -71,11 +63,7 @@ async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let target = EntityRef {
-        kind: kind_of(&collection)?,
-        id,
-    };
-    let record = visible(&state, &caller, &target).await?;
+    let (target, record) = visible_at(&state, &caller, &collection, id).await?;
     caller.access.check_attach(target.kind, &record, &name)?;
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be the file"));

@@ -106,6 +106,29 @@ fn find_request(doc: &statement::Document) -> Result<Option<Value>, Error> {
     Ok(found.into_iter().next())
 }
 
+/// Marks `target` (an invoice or a payment request) paid on `date` (if
+/// known) by payment order `doc`, noting which order on its timeline.
+fn mark_paid(
+    target: &robota_sdk::EntityRef,
+    doc: &statement::Document,
+    date: &str,
+) -> Result<(), Error> {
+    let mut fields = json!({ "status": "paid" });
+    if !date.is_empty() {
+        fields["paid_date"] = json!(date);
+    }
+    crm::update(target, &fields)?;
+    crm::add_note(
+        target,
+        &format!(
+            "Paid: payment order № {} of {} for {}, from the bank statement",
+            doc.get("Номер"),
+            doc.get("Дата"),
+            doc.amount
+        ),
+    )
+}
+
 /// Marks `request` paid by `doc`: the bank's order stored with it, paid on
 /// the day the money left.
 fn pay_request(doc: &statement::Document, request: &Value) -> Result<PaidRequest, Error> {
@@ -136,20 +159,7 @@ fn pay_request(doc: &statement::Document, request: &Value) -> Result<PaidRequest
             content: order.into_bytes(),
         },
     )?;
-    let mut fields = json!({ "status": "paid" });
-    if !date.is_empty() {
-        fields["paid_date"] = json!(date);
-    }
-    crm::update(&target, &fields)?;
-    crm::add_note(
-        &target,
-        &format!(
-            "Paid: payment order № {} of {} for {}, from the bank statement",
-            doc.get("Номер"),
-            doc.get("Дата"),
-            doc.amount
-        ),
-    )?;
+    mark_paid(&target, doc, &date)?;
     Ok(PaidRequest {
         document: doc.get("Номер").to_owned(),
         date,
@@ -280,20 +290,7 @@ impl Action for ImportBankStatement {
                         kind: EntityKind::Invoice,
                         id: id.to_owned(),
                     };
-                    let mut fields = json!({ "status": "paid" });
-                    if !date.is_empty() {
-                        fields["paid_date"] = json!(date);
-                    }
-                    crm::update(&target, &fields)?;
-                    crm::add_note(
-                        &target,
-                        &format!(
-                            "Paid: payment order № {} of {} for {}, from the bank statement",
-                            doc.get("Номер"),
-                            doc.get("Дата"),
-                            doc.amount
-                        ),
-                    )?;
+                    mark_paid(&target, doc, &date)?;
                     out.matched.push(Matched {
                         document: doc.get("Номер").to_owned(),
                         date: date.clone(),
