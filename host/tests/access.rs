@@ -318,6 +318,41 @@ async fn sales_records_are_seen_by_their_managers_the_head_and_admin_only() {
     )
     .await;
     assert_eq!(listed(&crew.ma, "/api/v1/products").await, set(&[&product]));
+    // A client who is someone else's already: the refusal says so, by id
+    // and what matched, without showing whose or what it is called.
+    let anna = created(
+        &crew.ma,
+        "/api/v1/contacts",
+        json!({ "first_name": "Анна", "last_name": "Клиентова", "emails": ["anna@client.example"] }),
+    )
+    .await;
+    let twin = crew
+        .mb
+        .post(
+            "/api/v1/contacts",
+            &json!({ "first_name": "Анна", "last_name": "К.", "emails": ["Anna@Client.example"] }),
+        )
+        .await;
+    assert_eq!(twin.status, 409, "{}", twin.body);
+    let candidate = &twin.body["candidates"][0];
+    assert_eq!(candidate["id"].as_str(), Some(anna.as_str()));
+    assert_eq!(candidate["matched"], json!(["email"]));
+    assert_eq!(candidate["name"], "(someone else's)", "{}", twin.body);
+    assert!(
+        !twin.body.to_string().contains("Клиентова"),
+        "{}",
+        twin.body
+    );
+    let own_twin = crew
+        .ma
+        .post(
+            "/api/v1/contacts",
+            &json!({ "first_name": "Анна", "last_name": "К.", "emails": ["anna@client.example"] }),
+        )
+        .await;
+    assert_eq!(own_twin.status, 409);
+    assert_eq!(own_twin.body["candidates"][0]["name"], "Клиентова Анна");
+
     // Handing a lead over takes it out of the manager's reach.
     let handed = crew
         .ma

@@ -154,7 +154,10 @@ async fn convert(
             state.engine.poke();
             Ok((StatusCode::CREATED, Json(json!(done))))
         }
-        Err(e @ CrmError::Duplicates { .. }) => Err(ApiError::from(e).with("ways_on", ways_on())),
+        Err(e @ CrmError::Duplicates { .. }) => {
+            let e = super::entities::redacted(&state, &caller, e).await;
+            Err(ApiError::from(e).with("ways_on", ways_on()))
+        }
         Err(e) => Err(e.into()),
     }
 }

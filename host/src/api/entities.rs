@@ -13,7 +13,7 @@ use super::problem::{ApiError, ApiResult};
 use crate::crm::changes::Change;
 use crate::crm::duplicates::is_checked;
 use crate::crm::schema::{FieldType, spec};
-use crate::crm::{EntityKind, EntityRef, Filter, FilterOp, new_id};
+use crate::crm::{CrmError, EntityKind, EntityRef, Filter, FilterOp, new_id};
 use crate::store::CrmStore;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -51,6 +51,32 @@ pub fn kind_of(collection: &str) -> Result<EntityKind, ApiError> {
         "users" => EntityKind::User,
         other => return Err(ApiError::not_found(format!("no collection `{other}`"))),
     })
+}
+
+/// A duplicate refusal as the caller may see it: a candidate out of their
+/// reach keeps its kind, id and what matched (so a manager knows the client
+/// is someone's already and can ask for it to be shared), not its name.
+pub(super) async fn redacted(state: &AppState, caller: &Caller, e: CrmError) -> CrmError {
+    let CrmError::Duplicates {
+        kind,
+        mut candidates,
+    } = e
+    else {
+        return e;
+    };
+    for c in &mut candidates {
+        let target = EntityRef {
+            kind: c.kind,
+            id: c.id.clone(),
+        };
+        if !matches!(
+            state.store.get_as(&caller.access, &target).await,
+            Ok(Some(_))
+        ) {
+            c.name = "(someone else's)".into();
+        }
+    }
+    CrmError::Duplicates { kind, candidates }
 }
 
 /// The record at `/api/v1/{collection}/{id}` as the caller may see it
@@ -204,10 +230,13 @@ async fn create(
     if check_duplicates && is_checked(kind) {
         // Bitrix24 checks duplicates only on manual input; here every
         // create through the API is checked unless the caller says so.
-        state
+        if let Err(e) = state
             .store
             .create_unless_duplicate(kind, &id, &fields)
-            .await?;
+            .await
+        {
+            return Err(redacted(&state, &caller, e).await.into());
+        }
     } else {
         let mut changes = caller.changes();
         changes.push(Change::Create {
