@@ -5,6 +5,7 @@
 
 mod bench;
 pub mod demo;
+mod market;
 mod plugin;
 mod process;
 mod runs;
@@ -251,6 +252,57 @@ pub enum PluginCommand {
         #[arg(long, env = "ROBOTA_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
     },
+    /// Make a publisher key pair (ed25519): the secret at --out, the public
+    /// key at --out.pub for admins' trusted-publishers.toml.
+    Keygen {
+        /// Where the secret key goes (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a component and print the package manifest it would publish.
+    Pack(market::PackArgs),
+    /// Publish a component to an OCI registry, signed with a publisher key.
+    Publish {
+        /// The component and its publishing details.
+        #[command(flatten)]
+        pack: market::PackArgs,
+        /// The registry, such as http://127.0.0.1:5000.
+        #[arg(long)]
+        registry: String,
+        /// The publisher's secret key (robota plugin keygen).
+        #[arg(long)]
+        key: PathBuf,
+        /// The namespace the action's repository goes under.
+        #[arg(long, default_value = "robota")]
+        namespace: String,
+    },
+    /// Find actions in a registry by a word of their id, title or description.
+    Search {
+        /// The word.
+        word: String,
+        /// The registry.
+        #[arg(long)]
+        registry: String,
+        /// The namespace.
+        #[arg(long, default_value = "robota")]
+        namespace: String,
+    },
+    /// Install an action from a registry (`id` or `id@<semver range>`):
+    /// verified, shown, installed only with consent.
+    Install(market::InstallArgs),
+    /// Install exactly what the plugins folder's plugins.lock pins (a
+    /// second server from the first's lock): byte-identical, or an error.
+    Sync {
+        /// The plugins folder holding plugins.lock and trusted-publishers.toml.
+        #[arg(long)]
+        plugins: PathBuf,
+        /// The namespace the lock's repositories are under.
+        #[arg(long, default_value = "robota")]
+        namespace: String,
+        /// Where compiled components are cached.
+        #[arg(long, env = "ROBOTA_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// `robota plugin call` flags.
@@ -304,6 +356,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Inspect { plugin, cache_dir }) => {
             plugin::inspect(&plugin, cache_dir).await
         }
+        Command::Plugin(PluginCommand::Keygen { out }) => market::keygen(&out),
+        Command::Plugin(PluginCommand::Pack(args)) => market::pack(&args).await,
+        Command::Plugin(PluginCommand::Publish {
+            pack,
+            registry,
+            key,
+            namespace,
+        }) => market::publish(&pack, &registry, &key, &namespace).await,
+        Command::Plugin(PluginCommand::Search {
+            word,
+            registry,
+            namespace,
+        }) => market::search(&word, &registry, &namespace).await,
+        Command::Plugin(PluginCommand::Install(args)) => market::install(&args).await,
+        Command::Plugin(PluginCommand::Sync {
+            plugins,
+            namespace,
+            cache_dir,
+        }) => market::sync(&plugins, &namespace, cache_dir).await,
         Command::Migrate { db } => {
             crate::store::open(&db).await?;
             println!("migrated {db}");

@@ -7,6 +7,7 @@
 //! - [`store`]: the database behind a seam (SQLite now);
 //! - [`plugins`]: the component host with limits and capability grants;
 //! - [`engine`]: process definitions and their durable runs;
+//! - [`market`]: actions as signed OCI packages, installed with consent;
 //! - [`mail`]: the SMTP dispatcher of the mail outbox;
 //! - [`api`]: the HTTP API of `robota serve`;
 //! - [`cli`]: the `robota` command line.
@@ -18,5 +19,6 @@ pub mod clock;
 pub mod crm;
 pub mod engine;
 pub mod mail;
+pub mod market;
 pub mod plugins;
 pub mod store;

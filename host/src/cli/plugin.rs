@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The host the CLI runs one action in: few slots, the cache where asked.
-fn host(cache_dir: Option<PathBuf>, memory_bytes: usize) -> anyhow::Result<PluginHost> {
+pub(super) fn host(cache_dir: Option<PathBuf>, memory_bytes: usize) -> anyhow::Result<PluginHost> {
     let defaults = HostSettings::default();
     PluginHost::new(HostSettings {
         cache_dir: cache_dir.or(defaults.cache_dir),

@@ -1,0 +1,620 @@
+//! The marketplace end to end, against a real OCI registry on loopback
+//! (Debian's `docker-registry`, the CNCF distribution registry) and
+//! cross-checked with an independent client (`skopeo`): publish → search
+//! → install with consent → a process runs the action; unsigned, unknown
+//! key, a signature for other bytes, an unknown version, a range that
+//! matches nothing, refused consent and a registry that is down all
+//! install nothing; a second server installs byte-identical components
+//! from the first's lock.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use common::items;
+use common::server::Api;
+use common::smtp::free_port;
+use serde_json::{Value, json};
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A distribution registry on a free loopback port, storing in a temp dir.
+struct OciRegistry {
+    child: Child,
+    url: String,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OciRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn registry() -> OciRegistry {
+    let bin = Path::new("/usr/bin/docker-registry");
+    assert!(
+        bin.exists(),
+        "docker-registry is missing: `apt-get install docker-registry skopeo` (.ci/run does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the registry did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    OciRegistry {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        host: format!("127.0.0.1:{port}"),
+        _dir: dir,
+    }
+}
+
+/// `robota <args>`, with stdin `input`.
+fn robota(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robota"))
+        .args(args)
+        .env("ROBOTA_CACHE_DIR", common::server::cache_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn refused(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn skopeo(args: &[&str]) -> Output {
+    Command::new("skopeo").args(args).output().unwrap()
+}
+
+/// The built add-note component, and a key pair in `dir`: (wasm, key, public key).
+fn publisher(dir: &Path, name: &str) -> (String, String) {
+    let key = dir.join(format!("{name}.key"));
+    ok(&robota(
+        &["plugin", "keygen", "--out", key.to_str().unwrap()],
+        "",
+    ));
+    let public = std::fs::read_to_string(dir.join(format!("{name}.key.pub"))).unwrap();
+    (key.to_str().unwrap().to_owned(), public.trim().to_owned())
+}
+
+fn component(name: &str) -> String {
+    robota_plugin_artifacts::STANDARD
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(file, bytes)| {
+            let path =
+                std::env::temp_dir().join(format!("robota-market-{}-{file}", std::process::id()));
+            std::fs::write(&path, bytes).unwrap();
+            path.to_str().unwrap().to_owned()
+        })
+        .unwrap()
+}
+
+fn trust(plugins: &Path, name: &str, public: &str) {
+    std::fs::create_dir_all(plugins).unwrap();
+    std::fs::write(
+        plugins.join("trusted-publishers.toml"),
+        format!("[publishers]\n{name} = \"{public}\"\n"),
+    )
+    .unwrap();
+}
+
+/// The files of a folder, by name.
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+const NOTE_ON_DEAL: &str = r#"
+id = "note-on-deal"
+title = "A note on every new deal"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "note"
+uses = "add-note@1"
+input = { entity = { kind = "deal", id = "{{ deal.id }}" }, text = "Installed from the marketplace" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_found_installed_with_consent_and_run_by_a_process() {
+    let reg = registry();
+    let work = tempfile::tempdir().unwrap();
+    let (key, public) = publisher(work.path(), "acme");
+    let wasm = component("add-note.wasm");
+
+    let packed = ok(&robota(
+        &["plugin", "pack", &wasm, "--publisher", "Acme"],
+        "",
+    ));
+    let manifest: Value = serde_json::from_str(&packed).unwrap();
+    assert_eq!(
+        (manifest["id"].as_str(), manifest["publisher"].as_str()),
+        (Some("add-note"), Some("Acme"))
+    );
+    let published = ok(&robota(
+        &[
+            "plugin",
+            "publish",
+            &wasm,
+            "--registry",
+            &reg.url,
+            "--key",
+            &key,
+            "--publisher",
+            "Acme",
+            "--licence",
+            "Apache-2.0",
+        ],
+        "",
+    ));
+    assert!(
+        published.contains("published add-note 1.0.0"),
+        "{published}"
+    );
+
+    // An independent client sees a well-formed OCI artifact.
+    let raw = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{}/robota/add-note:1.0.0", reg.host),
+    ]);
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let oci: Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        oci["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        oci["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(oci["layers"][0]["mediaType"], "application/wasm");
+    assert_eq!(
+        oci["annotations"]["org.opencontainers.image.licenses"],
+        "Apache-2.0"
+    );
+    let said: Value =
+        serde_json::from_str(oci["annotations"]["dev.robota.manifest"].as_str().unwrap()).unwrap();
+    assert_eq!(said["capabilities"], json!(["crm.read", "crm.write"]));
+    let tags = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{}/robota/add-note", reg.host),
+    ]);
+    let tags = String::from_utf8_lossy(&tags.stdout).into_owned();
+    assert!(
+        tags.contains("\"1.0.0\"") && tags.contains(".sig\""),
+        "{tags}"
+    );
+
+    let found = ok(&robota(
+        &["plugin", "search", "note", "--registry", &reg.url],
+        "",
+    ));
+    assert!(found.starts_with("add-note\t1.0.0\tAdd a note"), "{found}");
+    let none = ok(&robota(
+        &["plugin", "search", "invoice", "--registry", &reg.url],
+        "",
+    ));
+    assert!(none.contains("nothing"), "{none}");
+
+    // Not trusted yet: refused, nothing written.
+    let plugins = work.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let p = plugins.to_str().unwrap();
+    let unknown = refused(&robota(
+        &[
+            "plugin",
+            "install",
+            "add-note",
+            "--registry",
+            &reg.url,
+            "--plugins",
+            p,
+            "--yes",
+        ],
+        "",
+    ));
+    assert!(unknown.contains("signed by an unknown key"), "{unknown}");
+    assert!(files(&plugins).is_empty());
+
+    // Trusted: the admin sees what it asks for; "n" installs nothing.
+    trust(&plugins, "acme", &public);
+    let declined = robota(
+        &[
+            "plugin",
+            "install",
+            "add-note@^1",
+            "--registry",
+            &reg.url,
+            "--plugins",
+            p,
+        ],
+        "n\n",
+    );
+    let asked = refused(&declined);
+    assert!(
+        asked.contains("published by acme (signature verified)"),
+        "{asked}"
+    );
+    assert!(
+        asked.contains("create and change CRM records (crm.write)"),
+        "{asked}"
+    );
+    assert!(asked.contains("consent was not given"), "{asked}");
+    assert_eq!(files(&plugins), ["trusted-publishers.toml"]);
+    // "y": installed, granted what it asked for, pinned in the lock.
+    let yes = ok(&robota(
+        &[
+            "plugin",
+            "install",
+            "add-note@^1",
+            "--registry",
+            &reg.url,
+            "--plugins",
+            p,
+        ],
+        "y\n",
+    ));
+    assert!(yes.contains("installed add-note 1.0.0"), "{yes}");
+    assert_eq!(
+        files(&plugins),
+        [
+            "add-note-1.0.0.wasm",
+            "plugins.lock",
+            "plugins.toml",
+            "trusted-publishers.toml"
+        ]
+    );
+    let installed = std::fs::read(plugins.join("add-note-1.0.0.wasm")).unwrap();
+    assert_eq!(installed, std::fs::read(&wasm).unwrap(), "byte for byte");
+    let lock: toml::Table =
+        toml::from_str(&std::fs::read_to_string(plugins.join("plugins.lock")).unwrap()).unwrap();
+    let entry = &lock["package"][0];
+    assert_eq!(entry["id"].as_str(), Some("add-note"));
+    assert_eq!(entry["publisher"].as_str(), Some("acme"));
+    assert!(entry["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        entry["consented_by"]
+            .as_str()
+            .unwrap()
+            .contains("at the prompt")
+    );
+
+    // A server with only that action runs a process that uses it.
+    let procs = work.path().join("processes");
+    std::fs::create_dir_all(&procs).unwrap();
+    std::fs::write(procs.join("note.toml"), NOTE_ON_DEAL).unwrap();
+    let db = format!("sqlite://{}", work.path().join("robota.db").display());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_robota"))
+        .args([
+            "serve",
+            "--db",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--plugins",
+            p,
+        ])
+        .arg("--processes")
+        .arg(&procs)
+        .env("ROBOTA_CACHE_DIR", common::server::cache_dir())
+        .env("ROBOTA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (url, token) = read_serve(&mut server);
+    let api = Api::new(&url, Some(&token));
+    let deal = api
+        .post("/api/v1/deals", &json!({ "title": "Насосы" }))
+        .await;
+    assert_eq!(deal.status, 201, "{}", deal.body);
+    let timeline = format!(
+        "/api/v1/deals/{}/timeline",
+        deal.body["id"].as_str().unwrap()
+    );
+    api.wait_for(&timeline, Duration::from_secs(30), |b| {
+        items(b)
+            .iter()
+            .any(|e| e["text"] == "Installed from the marketplace")
+    })
+    .await;
+    let _ = server.kill();
+    let _ = server.wait();
+
+    // A second server installs exactly what the lock pins.
+    let second = work.path().join("second");
+    trust(&second, "acme", &public);
+    std::fs::copy(plugins.join("plugins.lock"), second.join("plugins.lock")).unwrap();
+    ok(&robota(
+        &["plugin", "sync", "--plugins", second.to_str().unwrap()],
+        "",
+    ));
+    assert_eq!(
+        std::fs::read(second.join("add-note-1.0.0.wasm")).unwrap(),
+        installed
+    );
+}
+
+/// Reads `robota serve`'s URL and admin token from its stdout.
+fn read_serve(server: &mut Child) -> (String, String) {
+    use std::io::BufRead as _;
+    let stdout = server.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let (mut url, mut token) = (None, None);
+    while url.is_none() {
+        let line = lines
+            .next()
+            .expect("serve prints until it listens")
+            .unwrap();
+        if let Some(t) = line.strip_prefix("admin token: ") {
+            token = Some(t.trim().to_owned());
+        }
+        if let Some(u) = line.strip_prefix("robota listening on ") {
+            url = Some(u.trim().to_owned());
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (url.unwrap(), token.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_foreign_and_altered_packages_and_a_dead_registry_install_nothing() {
+    let reg = registry();
+    let work = tempfile::tempdir().unwrap();
+    let (acme_key, acme_public) = publisher(work.path(), "acme");
+    let (mallory_key, _) = publisher(work.path(), "mallory");
+    let plugins = work.path().join("plugins");
+    trust(&plugins, "acme", &acme_public);
+    let p = plugins.to_str().unwrap();
+    let install = |what: &str| {
+        refused(&robota(
+            &[
+                "plugin",
+                "install",
+                what,
+                "--registry",
+                &reg.url,
+                "--plugins",
+                p,
+                "--yes",
+            ],
+            "",
+        ))
+    };
+
+    // Signed by a key the admin does not trust.
+    let task = component("create-task.wasm");
+    ok(&robota(
+        &[
+            "plugin",
+            "publish",
+            &task,
+            "--registry",
+            &reg.url,
+            "--key",
+            &mallory_key,
+        ],
+        "",
+    ));
+    let foreign = install("create-task");
+    assert!(foreign.contains("signed by an unknown key"), "{foreign}");
+
+    // Unsigned: its signature removed from the registry.
+    let note = component("add-note.wasm");
+    let published = ok(&robota(
+        &[
+            "plugin",
+            "publish",
+            &note,
+            "--registry",
+            &reg.url,
+            "--key",
+            &acme_key,
+        ],
+        "",
+    ));
+    let digest = published
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .unwrap()
+        .trim_end_matches(',')
+        .to_owned();
+    let sig = format!(
+        "docker://{}/robota/add-note:{}.sig",
+        reg.host,
+        digest.replace(':', "-")
+    );
+    let saved = work.path().join("sig");
+    let copied = skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &sig,
+        &format!("dir:{}", saved.display()),
+    ]);
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let deleted = skopeo(&["delete", "--tls-verify=false", &sig]);
+    assert!(
+        deleted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    let unsigned = install("add-note");
+    assert!(unsigned.contains("is not signed"), "{unsigned}");
+
+    // Altered after signing: another manifest under the version's tag (here
+    // the move-stage component tagged as add-note 1.0.0 by skopeo), with
+    // the old signature put beside it.
+    let moved = component("move-stage.wasm");
+    let other = work.path().join("other");
+    ok(&robota(
+        &[
+            "plugin",
+            "publish",
+            &moved,
+            "--registry",
+            &reg.url,
+            "--key",
+            &acme_key,
+        ],
+        "",
+    ));
+    let copy = skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{}/robota/move-stage:1.0.0", reg.host),
+        &format!("dir:{}", other.display()),
+    ]);
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    let retag = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("dir:{}", other.display()),
+        &format!("docker://{}/robota/add-note:1.0.0", reg.host),
+    ]);
+    assert!(
+        retag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retag.stderr)
+    );
+    let raw = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{}/robota/add-note:1.0.0", reg.host),
+    ]);
+    let new_digest = format!("sha256:{}", sha256_hex(&raw.stdout));
+    assert_ne!(new_digest, digest);
+    let put_back = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("dir:{}", saved.display()),
+        &format!(
+            "docker://{}/robota/add-note:{}.sig",
+            reg.host,
+            new_digest.replace(':', "-")
+        ),
+    ]);
+    assert!(
+        put_back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put_back.stderr)
+    );
+    let altered = install("add-note");
+    assert!(
+        altered.contains("does not match") && altered.contains("changed after it was signed"),
+        "{altered}"
+    );
+
+    // Versions that are not there.
+    let nine = install("add-note@9");
+    assert!(
+        nine.contains("no version of `add-note` matches ^9 (the registry has 1.0.0)"),
+        "{nine}"
+    );
+    let missing = install("no-such-action");
+    assert!(missing.contains("no action `no-such-action`"), "{missing}");
+    let bad = install("add-note@latest");
+    assert!(bad.contains("not a semver range"), "{bad}");
+
+    // The registry down: a clear error.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let down = refused(&robota(
+        &[
+            "plugin",
+            "install",
+            "add-note",
+            "--registry",
+            &dead,
+            "--plugins",
+            p,
+            "--yes",
+        ],
+        "",
+    ));
+    assert!(
+        down.contains(&format!("the registry {dead} cannot be reached")),
+        "{down}"
+    );
+    // Through all of it nothing was installed.
+    assert_eq!(files(&plugins), ["trusted-publishers.toml"]);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    robota::market::oci::sha256(bytes)
+        .trim_start_matches("sha256:")
+        .to_owned()
+}
