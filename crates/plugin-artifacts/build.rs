@@ -12,6 +12,9 @@ use std::process::Command;
 const GUESTS: &[(&str, &str, bool)] = &[
     ("hello-rust", "HELLO_RUST", false),
     ("chaos", "CHAOS", false),
+    ("probe-v1", "PROBE_V1", false),
+    ("probe-v1-1", "PROBE_V1_1", false),
+    ("probe-v2", "PROBE_V2", false),
     ("add-note", "ADD_NOTE", true),
     ("create-invoice", "CREATE_INVOICE", true),
     ("create-task", "CREATE_TASK", true),
@@ -135,6 +138,10 @@ fn main() {
         "crates/requisites",
         "examples/plugins/hello-rust",
         "tests/plugins/chaos",
+        "tests/plugins/probe",
+        "tests/plugins/probe-v1",
+        "tests/plugins/probe-v1-1",
+        "tests/plugins/probe-v2",
         "plugins",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());

@@ -290,6 +290,42 @@ pub enum PluginCommand {
     /// Install an action from a registry (`id` or `id@<semver range>`):
     /// verified, shown, installed only with consent.
     Install(market::InstallArgs),
+    /// Move an installed action to the newest version of its major
+    /// version; one asking for more than was granted asks again.
+    Upgrade {
+        /// The action's id.
+        id: String,
+        /// The plugins folder.
+        #[arg(long)]
+        plugins: PathBuf,
+        /// The namespace.
+        #[arg(long, default_value = "robota")]
+        namespace: String,
+        /// Consent to what the new version asks for beyond the old one.
+        #[arg(long)]
+        yes: bool,
+        /// Where compiled components are cached.
+        #[arg(long, env = "ROBOTA_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// The actions installed from registries (plugins.lock).
+    List {
+        /// The plugins folder.
+        #[arg(long)]
+        plugins: PathBuf,
+    },
+    /// Remove an installed action (`id` or `id@major`), refused while an
+    /// enabled process uses it.
+    Remove {
+        /// `id` or `id@major`.
+        package: String,
+        /// The plugins folder.
+        #[arg(long)]
+        plugins: PathBuf,
+        /// The server's database (to see which processes use the action).
+        #[arg(long, env = "ROBOTA_DB")]
+        db: String,
+    },
     /// Install exactly what the plugins folder's plugins.lock pins (a
     /// second server from the first's lock): byte-identical, or an error.
     Sync {
@@ -370,6 +406,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             namespace,
         }) => market::search(&word, &registry, &namespace).await,
         Command::Plugin(PluginCommand::Install(args)) => market::install(&args).await,
+        Command::Plugin(PluginCommand::Upgrade {
+            id,
+            plugins,
+            namespace,
+            yes,
+            cache_dir,
+        }) => market::upgrade(&id, &plugins, &namespace, yes, cache_dir).await,
+        Command::Plugin(PluginCommand::List { plugins }) => market::list(&plugins),
+        Command::Plugin(PluginCommand::Remove {
+            package,
+            plugins,
+            db,
+        }) => market::remove(&package, &plugins, &db).await,
         Command::Plugin(PluginCommand::Sync {
             plugins,
             namespace,

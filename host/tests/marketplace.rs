@@ -618,3 +618,176 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .trim_start_matches("sha256:")
         .to_owned()
 }
+
+const PROBES: &str = r#"
+id = "probe-both"
+title = "Both majors of the probe, side by side"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "one"
+uses = "probe@1"
+input = { deal_id = "{{ deal.id }}" }
+[[step]]
+id = "two"
+uses = "probe@2"
+input = { deal_id = "{{ deal.id }}" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_stay_in_their_major_ask_again_for_more_and_majors_live_side_by_side() {
+    use robota_plugin_artifacts::{PROBE_V1, PROBE_V1_1, PROBE_V2};
+    let reg = registry();
+    let work = tempfile::tempdir().unwrap();
+    let (key, public) = publisher(work.path(), "acme");
+    let plugins = work.path().join("plugins");
+    trust(&plugins, "acme", &public);
+    let p = plugins.to_str().unwrap();
+    let publish = |wasm: &str| {
+        ok(&robota(
+            &[
+                "plugin",
+                "publish",
+                wasm,
+                "--registry",
+                &reg.url,
+                "--key",
+                &key,
+            ],
+            "",
+        ))
+    };
+    publish(PROBE_V1);
+    ok(&robota(
+        &[
+            "plugin",
+            "install",
+            "probe@1",
+            "--registry",
+            &reg.url,
+            "--plugins",
+            p,
+            "--yes",
+        ],
+        "",
+    ));
+    publish(PROBE_V1_1);
+    publish(PROBE_V2);
+
+    // 1.1.0 also wants to write: the upgrade stops and asks; "n" keeps 1.0.0.
+    let upgrade = |answer: &str| robota(&["plugin", "upgrade", "probe", "--plugins", p], answer);
+    let stopped = refused(&upgrade("n\n"));
+    assert!(
+        stopped.contains("probe 1.1.0 asks for more than 1.0.0 was granted")
+            && stopped.contains("create and change CRM records (crm.write)")
+            && stopped.contains("stays at 1.0.0"),
+        "{stopped}"
+    );
+    assert!(plugins.join("probe-1.0.0.wasm").exists());
+    let granted = |plugins: &Path| {
+        let t: toml::Table =
+            toml::from_str(&std::fs::read_to_string(plugins.join("plugins.toml")).unwrap())
+                .unwrap();
+        t["actions"]["probe"]["grants"].clone()
+    };
+    assert_eq!(granted(&plugins), toml::Value::from(vec!["crm.read"]));
+    // "y": upgraded within major 1, the new capability granted.
+    let done = ok(&upgrade("y\n"));
+    assert!(done.contains("upgraded probe 1.0.0 → 1.1.0"), "{done}");
+    assert!(!plugins.join("probe-1.0.0.wasm").exists());
+    assert!(plugins.join("probe-1.1.0.wasm").exists());
+    assert_eq!(
+        granted(&plugins),
+        toml::Value::from(vec!["crm.read", "crm.write"])
+    );
+    // Never across a major: 2.0.0 is installed beside it, by name.
+    let current = ok(&upgrade(""));
+    assert!(
+        current.contains("probe 1.1.0 is the newest of its major version")
+            && current.contains("install probe@2"),
+        "{current}"
+    );
+    ok(&robota(
+        &[
+            "plugin",
+            "install",
+            "probe@2",
+            "--registry",
+            &reg.url,
+            "--plugins",
+            p,
+            "--yes",
+        ],
+        "",
+    ));
+    let listed = ok(&robota(&["plugin", "list", "--plugins", p], ""));
+    assert!(
+        listed.contains("probe\t1.1.0") && listed.contains("probe\t2.0.0"),
+        "{listed}"
+    );
+
+    // A process uses both majors; each step runs its own.
+    let procs = work.path().join("processes");
+    std::fs::create_dir_all(&procs).unwrap();
+    std::fs::write(procs.join("probes.toml"), PROBES).unwrap();
+    let db = format!("sqlite://{}", work.path().join("robota.db").display());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_robota"))
+        .args([
+            "serve",
+            "--db",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--plugins",
+            p,
+        ])
+        .arg("--processes")
+        .arg(&procs)
+        .env("ROBOTA_CACHE_DIR", common::server::cache_dir())
+        .env("ROBOTA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (url, token) = read_serve(&mut server);
+    let api = Api::new(&url, Some(&token));
+    let deal = api
+        .post("/api/v1/deals", &json!({ "title": "Пробы" }))
+        .await;
+    let timeline = format!(
+        "/api/v1/deals/{}/timeline",
+        deal.body["id"].as_str().unwrap()
+    );
+    api.wait_for(&timeline, Duration::from_secs(30), |b| {
+        let texts: Vec<&str> = items(b).iter().filter_map(|e| e["text"].as_str()).collect();
+        texts.contains(&"probe 1.1.0") && texts.contains(&"probe 2.0.0")
+    })
+    .await;
+
+    // Not removed while an enabled process uses it; removed once disabled.
+    let in_use = refused(&robota(
+        &["plugin", "remove", "probe@1", "--plugins", p, "--db", &db],
+        "",
+    ));
+    assert!(
+        in_use.contains("used by the enabled process(es) probe-both"),
+        "{in_use}"
+    );
+    assert!(plugins.join("probe-1.1.0.wasm").exists());
+    let off = api
+        .post("/api/v1/processes/probe-both/disable", &json!({}))
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let _ = server.kill();
+    let _ = server.wait();
+    ok(&robota(
+        &["plugin", "remove", "probe@1", "--plugins", p, "--db", &db],
+        "",
+    ));
+    assert!(!plugins.join("probe-1.1.0.wasm").exists());
+    assert!(plugins.join("probe-2.0.0.wasm").exists());
+    let left = ok(&robota(&["plugin", "list", "--plugins", p], ""));
+    assert!(
+        !left.contains("probe\t1.1.0") && left.contains("probe\t2.0.0"),
+        "{left}"
+    );
+}

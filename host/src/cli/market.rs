@@ -1,7 +1,7 @@
 //! `robota plugin keygen|pack|publish|search|install`: the marketplace
 //! from the command line (see [`crate::market`]).
 
-use crate::market::install::{Wanted, resolve, write};
+use crate::market::install::{Lock, Upgrade, Wanted, resolve, write};
 use crate::market::keys::{self, TrustStore};
 use crate::market::oci::Registry;
 use crate::market::package::{self, Publishing};
@@ -135,6 +135,145 @@ pub async fn search(word: &str, registry: &str, namespace: &str) -> anyhow::Resu
     Ok(())
 }
 
+/// Asks on the terminal (after `text` on stderr); `yes` answers for a
+/// script. Returns who consented, or an error saying nothing was written.
+fn consent(text: &str, yes: bool) -> anyhow::Result<String> {
+    let mut err = std::io::stderr().lock();
+    write!(err, "{text}")?;
+    let who = std::env::var("USER").unwrap_or_else(|_| "the admin".to_owned());
+    if yes {
+        return Ok(format!("{who} (--yes)"));
+    }
+    write!(err, "Install it? [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        anyhow::bail!("not installed: consent was not given (nothing was written)");
+    }
+    Ok(format!("{who} (at the prompt)"))
+}
+
+/// `robota plugin upgrade <id> --plugins DIR [--yes]`.
+pub async fn upgrade(
+    id: &str,
+    plugins: &Path,
+    namespace: &str,
+    yes: bool,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let trust = TrustStore::load(plugins)?;
+    let host = super::plugin::host(cache_dir, 0)?;
+    let (registry, plan) =
+        crate::market::install::plan_upgrade(&host, plugins, namespace, &trust, id).await?;
+    match plan {
+        Upgrade::Current {
+            version,
+            newer_major,
+        } => {
+            println!("{id} {version} is the newest of its major version");
+            if let Some(v) = newer_major {
+                println!(
+                    "{v} is a new major version: install {id}@{} to have it side by side (processes say which they use)",
+                    v.major
+                );
+            }
+            Ok(())
+        }
+        Upgrade::Ready {
+            verified,
+            from,
+            new_capabilities,
+            new_hosts,
+        } => {
+            let m = &verified.fetched.manifest;
+            let consented_by = if new_capabilities.is_empty() && new_hosts.is_empty() {
+                format!("as granted for {} {}", from.id, from.version)
+            } else {
+                let mut text = format!(
+                    "{id} {} asks for more than {} was granted:\n",
+                    m.version, from.version
+                );
+                for cap in &new_capabilities {
+                    text.push_str(&format!(
+                        "  - {}\n",
+                        crate::market::package::in_words(cap, &m.http_hosts)
+                    ));
+                }
+                for host in &new_hosts {
+                    text.push_str(&format!("  - reach {host} (http.fetch)\n"));
+                }
+                consent(&text, yes)
+                    .map_err(|e| anyhow::anyhow!("{e}; {id} stays at {}", from.version))?
+            };
+            let entry = crate::market::install::apply_upgrade(
+                plugins,
+                &registry,
+                &verified,
+                &from,
+                &new_capabilities,
+                &consented_by,
+            )?;
+            println!(
+                "upgraded {id} {} → {} ({}); granted: {}",
+                from.version,
+                entry.version,
+                entry.digest,
+                entry.granted.join(", ")
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `robota plugin list --plugins DIR`.
+pub fn list(plugins: &Path) -> anyhow::Result<()> {
+    let lock = Lock::load(plugins)?;
+    if lock.packages.is_empty() {
+        println!("nothing installed from a registry in {}", plugins.display());
+    }
+    for p in lock.packages {
+        println!(
+            "{}\t{}\t{}\t{}\tgranted: {}\tby {}\tconsented: {}",
+            p.id,
+            p.version,
+            p.digest,
+            p.repository,
+            p.granted.join(", "),
+            p.publisher,
+            p.consented_by
+        );
+    }
+    Ok(())
+}
+
+/// `robota plugin remove <id>[@major] --plugins DIR --db URL`.
+pub async fn remove(package: &str, plugins: &Path, db: &str) -> anyhow::Result<()> {
+    let (id, major) = match package.split_once('@') {
+        Some((id, m)) => (
+            id,
+            Some(m.parse::<u64>().with_context(|| {
+                format!("`{package}`: give the major version as a number, such as {id}@1")
+            })?),
+        ),
+        None => (package, None),
+    };
+    let store = crate::store::open_existing(db).await?;
+    let processes: Vec<(String, String)> = store
+        .current_processes()
+        .await?
+        .into_iter()
+        .filter(|p| p.enabled)
+        .map(|p| (p.process_id, p.source))
+        .collect();
+    let gone = crate::market::install::remove(plugins, id, major, &processes)?;
+    for p in gone {
+        println!("removed {} {} ({})", p.id, p.version, p.file);
+    }
+    println!("restart robota serve to unload it; its section in plugins.toml is left as it is");
+    Ok(())
+}
+
 /// `robota plugin install <id>[@range] --registry URL --plugins DIR [--yes]`.
 pub async fn install(args: &InstallArgs) -> anyhow::Result<()> {
     let wanted = Wanted::parse(&args.package)?;
@@ -142,21 +281,7 @@ pub async fn install(args: &InstallArgs) -> anyhow::Result<()> {
     let trust = TrustStore::load(&args.plugins)?;
     let host = super::plugin::host(args.cache_dir.clone(), 0)?;
     let verified = resolve(&host, &registry, &trust, &wanted).await?;
-    let mut err = std::io::stderr().lock();
-    write!(err, "{}", verified.consent_text())?;
-    let who = std::env::var("USER").unwrap_or_else(|_| "the admin".to_owned());
-    let consented_by = if args.yes {
-        format!("{who} (--yes)")
-    } else {
-        write!(err, "Install it? [y/N] ")?;
-        err.flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            anyhow::bail!("not installed: consent was not given (nothing was written)");
-        }
-        format!("{who} (at the prompt)")
-    };
+    let consented_by = consent(&verified.consent_text(), args.yes)?;
     let entry = write(&args.plugins, &registry, &verified, &consented_by)?;
     println!(
         "installed {} {} ({}) into {}; granted: {}",

@@ -34,6 +34,9 @@ pub struct Locked {
     pub publisher: String,
     /// The capabilities granted at install.
     pub granted: Vec<String>,
+    /// The hosts it asked to reach with `http.fetch`.
+    #[serde(default)]
+    pub http_hosts: Vec<String>,
     /// Who consented (`--yes` by whom, or the answer at the prompt).
     pub consented_by: String,
     /// The component's file in the plugins folder.
@@ -195,6 +198,7 @@ pub fn write(
         digest: verified.fetched.digest.clone(),
         publisher: verified.publisher.clone(),
         granted,
+        http_hosts: m.http_hosts.clone(),
         consented_by: consented_by.to_owned(),
         file,
     };
@@ -206,6 +210,203 @@ pub fn write(
         .sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
     lock.save(dir)?;
     Ok(entry)
+}
+
+/// What `upgrade` found for an action.
+pub enum Upgrade {
+    /// The installed version is the newest of its major version.
+    Current {
+        /// The installed version.
+        version: String,
+        /// A newer major version in the registry, if any (installed side
+        /// by side, never by an upgrade).
+        newer_major: Option<semver::Version>,
+    },
+    /// A newer version of the same major, verified.
+    Ready {
+        /// The new package.
+        verified: Box<Verified>,
+        /// What is installed now.
+        from: Locked,
+        /// Capabilities it asks for that were not granted.
+        new_capabilities: Vec<String>,
+        /// Hosts it asks to reach that it did not ask for before.
+        new_hosts: Vec<String>,
+    },
+}
+
+/// Finds the newest version of installed action `id` within the major
+/// version installed (the highest one, if several are side by side), and
+/// verifies it; what it asks for beyond what was granted is listed.
+pub async fn plan_upgrade(
+    host: &PluginHost,
+    dir: &Path,
+    namespace: &str,
+    trust: &TrustStore,
+    id: &str,
+) -> anyhow::Result<(Registry, Upgrade)> {
+    let lock = Lock::load(dir)?;
+    let installed = lock
+        .packages
+        .iter()
+        .filter(|p| p.id == id)
+        .filter_map(|p| semver::Version::parse(&p.version).ok().map(|v| (v, p)))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .with_context(|| {
+            format!(
+                "`{id}` is not installed from a registry here ({} has no entry): install it first",
+                dir.join(LOCK_FILE).display()
+            )
+        })?;
+    let (current, from) = installed;
+    let registry = Registry::new(&from.registry, namespace)?;
+    let versions = registry.versions(id).await?;
+    let same_major = versions
+        .iter()
+        .filter(|v| v.major == current.major && **v > current)
+        .max();
+    let Some(next) = same_major else {
+        return Ok((
+            registry,
+            Upgrade::Current {
+                version: current.to_string(),
+                newer_major: versions
+                    .iter()
+                    .filter(|v| v.major > current.major)
+                    .max()
+                    .cloned(),
+            },
+        ));
+    };
+    let fetched = registry.fetch(id, &next.to_string()).await?;
+    let verified = verify(host, trust, fetched).await?;
+    let m = &verified.fetched.manifest;
+    let new_capabilities = m
+        .capabilities
+        .iter()
+        .filter(|c| !from.granted.contains(c) && c.as_str() != "http.fetch")
+        .cloned()
+        .chain(
+            // http.fetch is the admin's to grant host by host: new hosts
+            // are asked about below, a first http.fetch here.
+            m.capabilities
+                .iter()
+                .filter(|c| c.as_str() == "http.fetch" && from.http_hosts.is_empty())
+                .cloned(),
+        )
+        .collect();
+    let new_hosts = m
+        .http_hosts
+        .iter()
+        .filter(|h| !from.http_hosts.contains(h))
+        .cloned()
+        .collect();
+    Ok((
+        registry,
+        Upgrade::Ready {
+            verified: Box::new(verified),
+            from: from.clone(),
+            new_capabilities,
+            new_hosts,
+        },
+    ))
+}
+
+/// Replaces `from` with the upgraded package: its component written (the
+/// old one of that major removed), the new capabilities granted (the admin
+/// consented to them), the lock updated.
+pub fn apply_upgrade(
+    dir: &Path,
+    registry: &Registry,
+    verified: &Verified,
+    from: &Locked,
+    new_capabilities: &[String],
+    consented_by: &str,
+) -> anyhow::Result<Locked> {
+    let entry = write(dir, registry, verified, consented_by)?;
+    let granted: Vec<String> = from
+        .granted
+        .iter()
+        .chain(
+            new_capabilities
+                .iter()
+                .filter(|c| c.as_str() != "http.fetch"),
+        )
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    grant(dir, &entry.id, &granted, true)?;
+    if from.file != entry.file {
+        let old = dir.join(&from.file);
+        if old.exists() {
+            std::fs::remove_file(&old).with_context(|| format!("removing {}", old.display()))?;
+        }
+    }
+    let mut lock = Lock::load(dir)?;
+    lock.packages
+        .retain(|p| !(p.id == from.id && p.version == from.version));
+    for p in &mut lock.packages {
+        if p.id == entry.id && p.version == entry.version {
+            p.granted = granted.clone();
+        }
+    }
+    lock.save(dir)?;
+    Ok(Locked { granted, ..entry })
+}
+
+/// Removes installed action `id` (every version, or those of `major`):
+/// refused while an enabled process of `processes` (id, source) uses it.
+/// Returns the entries removed.
+pub fn remove(
+    dir: &Path,
+    id: &str,
+    major: Option<u64>,
+    processes: &[(String, String)],
+) -> anyhow::Result<Vec<Locked>> {
+    let mut lock = Lock::load(dir)?;
+    let (gone, kept): (Vec<Locked>, Vec<Locked>) = lock.packages.drain(..).partition(|p| {
+        p.id == id
+            && major.is_none_or(|m| semver::Version::parse(&p.version).is_ok_and(|v| v.major == m))
+    });
+    anyhow::ensure!(
+        !gone.is_empty(),
+        "`{id}{}` is not installed from a registry here",
+        major.map(|m| format!("@{m}")).unwrap_or_default()
+    );
+    let majors: Vec<u64> = gone
+        .iter()
+        .filter_map(|p| semver::Version::parse(&p.version).ok().map(|v| v.major))
+        .collect();
+    let mut users = Vec::new();
+    for (process, source) in processes {
+        let Ok((parsed, _)) = crate::engine::definition::parse(process, source) else {
+            continue;
+        };
+        let uses = parsed.steps.iter().any(|s| match &s.work {
+            crate::engine::definition::Work::Action { uses, .. } => {
+                uses.id == id && majors.contains(&uses.major)
+            }
+            crate::engine::definition::Work::Approval(_) => false,
+        });
+        if uses {
+            users.push(process.clone());
+        }
+    }
+    anyhow::ensure!(
+        users.is_empty(),
+        "`{id}` is used by the enabled process(es) {}: disable them or change their steps first; nothing was removed",
+        users.join(", ")
+    );
+    for p in &gone {
+        let file = dir.join(&p.file);
+        if file.exists() {
+            std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
+        }
+    }
+    lock.packages = kept;
+    lock.save(dir)?;
+    Ok(gone)
 }
 
 /// Installs exactly what `plugins.lock` in `dir` pins (a second server
@@ -256,27 +457,59 @@ pub async fn sync(
     Ok(lock.packages)
 }
 
-/// Appends `[actions.<id>] grants = […]` to `plugins.toml` unless the
-/// admin already wrote a section for the action (theirs stays as it is).
-/// `http.fetch` is never granted here: its hosts are the admin's to name.
-fn add_grants(dir: &Path, id: &str, granted: &[String]) -> anyhow::Result<()> {
+/// Grants action `id` `caps` in `plugins.toml`, keeping the admin's
+/// comments and layout: a new `[actions.<id>]` section when there is none;
+/// with `extend`, the caps added to an existing one's `grants` too (an
+/// upgrade the admin consented to). `http.fetch` is never granted here: its
+/// hosts are the admin's to name.
+fn add_grants(dir: &Path, id: &str, caps: &[String]) -> anyhow::Result<()> {
+    grant(dir, id, caps, false)
+}
+
+fn grant(dir: &Path, id: &str, caps: &[String], extend: bool) -> anyhow::Result<()> {
     let path = dir.join(crate::engine::catalog::GRANTS_FILE);
     let text = if path.exists() {
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
     } else {
         String::new()
     };
-    let parsed: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{}: not valid", path.display()))?;
-    let has = parsed.get("actions").and_then(|a| a.get(id)).is_some();
-    if has {
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{}: not valid", path.display()))?;
+    let actions = doc
+        .entry("actions")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .with_context(|| format!("{}: `actions` is not a table", path.display()))?;
+    let existed = actions.contains_key(id);
+    if existed && !extend {
         return Ok(());
     }
-    let block = format!(
-        "\n# Granted at install (robota plugin install).\n[actions.{id}]\ngrants = {}\n",
-        toml::Value::from(granted.to_vec())
-    );
-    write_atomically(&path, format!("{text}{block}").as_bytes())
+    let section = actions
+        .entry(id)
+        .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+        .as_table_mut()
+        .with_context(|| format!("{}: `actions.{id}` is not a table", path.display()))?;
+    if !existed {
+        section
+            .decor_mut()
+            .set_prefix("\n# Granted at install (robota plugin install).\n");
+    }
+    let grants = section
+        .entry("grants")
+        .or_insert_with(|| toml_edit::value(toml_edit::Array::new()))
+        .as_array_mut()
+        .with_context(|| format!("{}: `actions.{id}.grants` is not a list", path.display()))?;
+    for cap in caps {
+        if !grants.iter().any(|g| g.as_str() == Some(cap.as_str())) {
+            grants.push(cap.as_str());
+        }
+    }
+    write_atomically(&path, doc.to_string().as_bytes())
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder,
