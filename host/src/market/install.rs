@@ -227,7 +227,7 @@ pub enum Upgrade {
         /// The new package.
         verified: Box<Verified>,
         /// What is installed now.
-        from: Locked,
+        from: Box<Locked>,
         /// Capabilities it asks for that were not granted.
         new_capabilities: Vec<String>,
         /// Hosts it asks to reach that it did not ask for before.
@@ -305,7 +305,7 @@ pub async fn plan_upgrade(
         registry,
         Upgrade::Ready {
             verified: Box::new(verified),
-            from: from.clone(),
+            from: Box::new(from.clone()),
             new_capabilities,
             new_hosts,
         },
