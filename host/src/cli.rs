@@ -276,6 +276,26 @@ pub enum PluginCommand {
         #[arg(long, default_value = "robota")]
         namespace: String,
     },
+    /// Publish the standard actions embedded in this binary (what
+    /// scripts/publish-standard-actions runs), so a server can install them
+    /// from a registry instead.
+    PublishStandard {
+        /// The registry.
+        #[arg(long)]
+        registry: String,
+        /// The publisher's secret key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The namespace.
+        #[arg(long, default_value = "robota")]
+        namespace: String,
+        /// The publisher's name.
+        #[arg(long, default_value = "robota")]
+        publisher: String,
+        /// Where compiled components are cached.
+        #[arg(long, env = "ROBOTA_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
     /// Find actions in a registry by a word of their id, title or description.
     Search {
         /// The word.
@@ -400,6 +420,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             key,
             namespace,
         }) => market::publish(&pack, &registry, &key, &namespace).await,
+        Command::Plugin(PluginCommand::PublishStandard {
+            registry,
+            key,
+            namespace,
+            publisher,
+            cache_dir,
+        }) => market::publish_standard(&registry, &key, &namespace, &publisher, cache_dir).await,
         Command::Plugin(PluginCommand::Search {
             word,
             registry,

@@ -791,3 +791,70 @@ async fn upgrades_stay_in_their_major_ask_again_for_more_and_majors_live_side_by
         "{left}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standard_actions_are_published_and_installable_from_a_registry() {
+    let reg = registry();
+    let work = tempfile::tempdir().unwrap();
+    let (key, public) = publisher(work.path(), "robota");
+    let out = ok(&robota(
+        &[
+            "plugin",
+            "publish-standard",
+            "--registry",
+            &reg.url,
+            "--key",
+            &key,
+        ],
+        "",
+    ));
+    let standard = robota_plugin_artifacts::STANDARD;
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("published ")).count(),
+        standard.len(),
+        "{out}"
+    );
+    // Every one is found (an empty word matches all) …
+    let found = ok(&robota(
+        &["plugin", "search", "", "--registry", &reg.url],
+        "",
+    ));
+    for (file, _) in standard {
+        let id = file.trim_end_matches(".wasm");
+        assert!(
+            found.lines().any(|l| l.starts_with(&format!("{id}\t"))),
+            "{id}: {found}"
+        );
+    }
+    // … and installs, byte-identical to the embedded one.
+    let plugins = work.path().join("plugins");
+    trust(&plugins, "robota", &public);
+    ok(&robota(
+        &[
+            "plugin",
+            "install",
+            "send-email@1",
+            "--registry",
+            &reg.url,
+            "--plugins",
+            plugins.to_str().unwrap(),
+            "--yes",
+        ],
+        "",
+    ));
+    let embedded = standard
+        .iter()
+        .find(|(f, _)| *f == "send-email.wasm")
+        .unwrap()
+        .1;
+    let version = ok(&robota(
+        &["plugin", "list", "--plugins", plugins.to_str().unwrap()],
+        "",
+    ));
+    let file = version
+        .split('\t')
+        .nth(1)
+        .map(|v| format!("send-email-{v}.wasm"))
+        .unwrap();
+    assert_eq!(std::fs::read(plugins.join(file)).unwrap(), embedded);
+}

@@ -115,6 +115,36 @@ pub async fn publish(
     Ok(())
 }
 
+/// `robota plugin publish-standard --registry URL --key FILE`: every
+/// standard action embedded in this binary, packed and signed.
+pub async fn publish_standard(
+    registry: &str,
+    key: &Path,
+    namespace: &str,
+    publisher: &str,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let key = keys::load_secret(key)?;
+    let registry = Registry::new(registry, namespace)?;
+    let host = super::plugin::host(cache_dir, 0)?;
+    let publishing = Publishing {
+        publisher: Some(publisher.to_owned()),
+        licence: Some("Apache-2.0".to_owned()),
+        homepage: None,
+    };
+    for (name, bytes) in robota_plugin_artifacts::STANDARD {
+        let package = package::pack(&host, bytes.to_vec(), &publishing)
+            .await
+            .with_context(|| format!("packing the embedded {name}"))?;
+        let digest = registry.publish(&package, &key).await?;
+        println!(
+            "published {} {} ({digest})",
+            package.manifest.id, package.manifest.version
+        );
+    }
+    Ok(())
+}
+
 /// `robota plugin search <word> --registry URL`.
 pub async fn search(word: &str, registry: &str, namespace: &str) -> anyhow::Result<()> {
     let registry = Registry::new(registry, namespace)?;
