@@ -762,6 +762,38 @@ async fn upgrades_stay_in_their_major_ask_again_for_more_and_majors_live_side_by
         texts.contains(&"probe 1.1.0") && texts.contains(&"probe 2.0.0")
     })
     .await;
+    // The run's log names the exact component each step ran.
+    let runs = api
+        .wait_for(
+            "/api/v1/runs?process=probe-both",
+            Duration::from_secs(30),
+            |b| items(b).first().is_some_and(|r| r["status"] == "completed"),
+        )
+        .await;
+    let run = api
+        .get(&format!(
+            "/api/v1/runs/{}",
+            items(&runs)[0]["id"].as_str().unwrap()
+        ))
+        .await
+        .body;
+    let digest_of = |file: &str| {
+        let out = ok(&robota(
+            &["plugin", "inspect", plugins.join(file).to_str().unwrap()],
+            "",
+        ));
+        serde_json::from_str::<Value>(&out).unwrap()["digest"].clone()
+    };
+    assert_eq!(
+        run["steps"][0]["log"][0]["digest"],
+        digest_of("probe-1.1.0.wasm"),
+        "{run}"
+    );
+    assert_eq!(
+        run["steps"][1]["log"][0]["digest"],
+        digest_of("probe-2.0.0.wasm"),
+        "{run}"
+    );
 
     // Not removed while an enabled process uses it; removed once disabled.
     let in_use = refused(&robota(

@@ -325,6 +325,7 @@ impl Engine {
             output,
             error,
             logs: Value::Array(Vec::new()),
+            digest: None,
             started_at: started,
             finished_at: now,
             changes: Vec::new(),

@@ -275,7 +275,8 @@ impl Engine {
             store: self.store.clone(),
             read: scope.read.clone(),
         };
-        match self.host.call(&action.plugin, request).await {
+        let digest = action.plugin.digest.clone();
+        let mut f = match self.host.call(&action.plugin, request).await {
             Ok(outcome) => {
                 let mut f = self.finish(
                     claimed,
@@ -303,7 +304,9 @@ impl Engine {
                 f
             }
             Err(e) => self.failed(claimed, started, Some(input), e.to_string(), process),
-        }
+        };
+        f.digest = Some(digest);
+        f
     }
 
     /// The step's `if`, true when it has none.

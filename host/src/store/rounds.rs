@@ -297,8 +297,8 @@ fn record_finishes(conn: &Native, finishes: &[&StepFinish]) -> Result<(), CrmErr
     let mut attempt = conn
         .prepare_cached(
             "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
-                                        started_at, finished_at, duration_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                        started_at, finished_at, duration_ms, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .map_err(native_err)?;
     let mut step = conn
@@ -324,6 +324,7 @@ fn record_finishes(conn: &Native, finishes: &[&StepFinish]) -> Result<(), CrmErr
                 timestamp_text(f.started_at),
                 finished,
                 (f.finished_at - f.started_at).num_milliseconds().max(0),
+                f.digest,
             ])
             .map_err(native_err)?;
         let (status, due) = match &f.then {
@@ -521,6 +522,7 @@ mod tests {
             output: Some(json!({ "ok": true })),
             error: None,
             logs: json!([]),
+            digest: None,
             started_at: Utc::now(),
             finished_at: Utc::now(),
             changes,

@@ -132,6 +132,8 @@ pub struct StepFinish {
     pub error: Option<String>,
     /// The action's log lines.
     pub logs: Value,
+    /// The digest of the component that ran (action steps).
+    pub digest: Option<String>,
     /// When the attempt started.
     pub started_at: DateTime<Utc>,
     /// When it ended.
@@ -368,7 +370,8 @@ impl SqliteStore {
         for s in steps {
             let id: String = s.get("id");
             let attempts = sqlx::query(
-                "SELECT attempt, status, input, output, error, logs, started_at, finished_at, duration_ms
+                "SELECT attempt, status, input, output, error, logs, started_at, finished_at, duration_ms,
+                        digest
                  FROM step_attempts WHERE step_id = ? ORDER BY attempt, started_at",
             )
             .bind(&id)
@@ -388,6 +391,7 @@ impl SqliteStore {
                         "started_at": a.get::<String, _>("started_at"),
                         "finished_at": a.get::<String, _>("finished_at"),
                         "duration_ms": a.get::<i64, _>("duration_ms"),
+                        "digest": a.get::<Option<String>, _>("digest"),
                     })
                 })
                 .collect();

@@ -1,0 +1,1 @@
+ALTER TABLE step_attempts DROP COLUMN digest;
