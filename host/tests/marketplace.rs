@@ -346,29 +346,7 @@ async fn published_found_installed_with_consent_and_run_by_a_process() {
     );
 
     // A server with only that action runs a process that uses it.
-    let procs = work.path().join("processes");
-    std::fs::create_dir_all(&procs).unwrap();
-    std::fs::write(procs.join("note.toml"), NOTE_ON_DEAL).unwrap();
-    let db = format!("sqlite://{}", work.path().join("robota.db").display());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_robota"))
-        .args([
-            "serve",
-            "--db",
-            &db,
-            "--listen",
-            "127.0.0.1:0",
-            "--plugins",
-            p,
-        ])
-        .arg("--processes")
-        .arg(&procs)
-        .env("ROBOTA_CACHE_DIR", common::server::cache_dir())
-        .env("ROBOTA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (url, token) = read_serve(&mut server);
-    let api = Api::new(&url, Some(&token));
+    let (mut server, api, _) = serve(work.path(), &plugins, NOTE_ON_DEAL);
     let deal = api
         .post("/api/v1/deals", &json!({ "title": "Насосы" }))
         .await;
@@ -398,6 +376,27 @@ async fn published_found_installed_with_consent_and_run_by_a_process() {
         std::fs::read(second.join("add-note-1.0.0.wasm")).unwrap(),
         installed
     );
+}
+
+/// `robota serve` on a database in `work` with the actions of `plugins`
+/// and one process file: the server, an admin client, the database URL.
+fn serve(work: &Path, plugins: &Path, process: &str) -> (Child, Api, String) {
+    let procs = work.join("processes");
+    std::fs::create_dir_all(&procs).unwrap();
+    std::fs::write(procs.join("process.toml"), process).unwrap();
+    let db = format!("sqlite://{}", work.join("robota.db").display());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_robota"))
+        .args(["serve", "--db", &db, "--listen", "127.0.0.1:0", "--plugins"])
+        .arg(plugins)
+        .arg("--processes")
+        .arg(&procs)
+        .env("ROBOTA_CACHE_DIR", common::server::cache_dir())
+        .env("ROBOTA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (url, token) = read_serve(&mut server);
+    (server, Api::new(&url, Some(&token)), db)
 }
 
 /// Reads `robota serve`'s URL and admin token from its stdout.
@@ -727,29 +726,7 @@ async fn upgrades_stay_in_their_major_ask_again_for_more_and_majors_live_side_by
     );
 
     // A process uses both majors; each step runs its own.
-    let procs = work.path().join("processes");
-    std::fs::create_dir_all(&procs).unwrap();
-    std::fs::write(procs.join("probes.toml"), PROBES).unwrap();
-    let db = format!("sqlite://{}", work.path().join("robota.db").display());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_robota"))
-        .args([
-            "serve",
-            "--db",
-            &db,
-            "--listen",
-            "127.0.0.1:0",
-            "--plugins",
-            p,
-        ])
-        .arg("--processes")
-        .arg(&procs)
-        .env("ROBOTA_CACHE_DIR", common::server::cache_dir())
-        .env("ROBOTA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (url, token) = read_serve(&mut server);
-    let api = Api::new(&url, Some(&token));
+    let (mut server, api, db) = serve(work.path(), &plugins, PROBES);
     let deal = api
         .post("/api/v1/deals", &json!({ "title": "Пробы" }))
         .await;

@@ -118,6 +118,16 @@ impl Registry {
         Reference::with_digest(self.host.clone(), self.repository(id), digest.to_owned())
     }
 
+    /// The raw manifest at `reference` and the digest the registry gives it.
+    async fn manifest_raw(
+        &self,
+        reference: &Reference,
+    ) -> Result<(bytes::Bytes, String), oci_client::errors::OciDistributionError> {
+        self.client
+            .pull_manifest_raw(reference, &RegistryAuth::Anonymous, &[OCI_IMAGE_MEDIA_TYPE])
+            .await
+    }
+
     fn unreachable(&self, e: impl std::fmt::Display) -> anyhow::Error {
         anyhow::anyhow!(
             "the registry {} cannot be reached or did not answer as a registry: {e}",
@@ -150,12 +160,7 @@ impl Registry {
             .map_err(|e| self.unreachable(e))?;
         // The digest of the bytes the registry keeps, checked here.
         let (bytes, digest) = self
-            .client
-            .pull_manifest_raw(
-                &reference,
-                &RegistryAuth::Anonymous,
-                &[OCI_IMAGE_MEDIA_TYPE],
-            )
+            .manifest_raw(&reference)
             .await
             .map_err(|e| self.unreachable(e))?;
         anyhow::ensure!(
@@ -219,8 +224,7 @@ impl Registry {
 
     async fn fetch_ref(&self, id: &str, reference: &Reference) -> anyhow::Result<Fetched> {
         let (bytes, digest) = self
-            .client
-            .pull_manifest_raw(reference, &RegistryAuth::Anonymous, &[OCI_IMAGE_MEDIA_TYPE])
+            .manifest_raw(reference)
             .await
             .map_err(|e| anyhow::anyhow!("{id}: cannot read {reference}: {e}"))?;
         anyhow::ensure!(
@@ -270,15 +274,7 @@ impl Registry {
     /// The signature stored for manifest `digest`, if any.
     async fn signature(&self, id: &str, digest: &str) -> anyhow::Result<Option<SignatureDoc>> {
         let reference = self.tagged(id, &signature_tag(digest));
-        let Ok((bytes, _)) = self
-            .client
-            .pull_manifest_raw(
-                &reference,
-                &RegistryAuth::Anonymous,
-                &[OCI_IMAGE_MEDIA_TYPE],
-            )
-            .await
-        else {
+        let Ok((bytes, _)) = self.manifest_raw(&reference).await else {
             return Ok(None);
         };
         let manifest: OciImageManifest = serde_json::from_slice(&bytes)
