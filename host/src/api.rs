@@ -122,7 +122,7 @@ async fn move_clock(
     Extension(caller): Extension<auth::Caller>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
+    caller.require(&[crate::access::Role::Admin], "move the server clock")?;
     let clock = state.dev_clock.as_ref().ok_or_else(|| {
         ApiError::not_found("the clock can be moved only when serving with --dev-clock")
     })?;

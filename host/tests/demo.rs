@@ -9,62 +9,25 @@
 mod common;
 
 use common::items;
-use common::server::Api;
+use common::server::{Api, Server};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-/// A running `robota demo`, killed when dropped.
+/// `robota demo` in a folder of its own, until dropped.
 struct Demo {
-    child: Child,
-    /// The `export NAME=value` lines it printed.
-    exports: BTreeMap<String, String>,
+    server: Server,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_demo() -> Demo {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robota"))
-        .args(["demo", "--dir"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_robota"));
+    cmd.args(["demo", "--dir"])
         .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0"])
-        .env("ROBOTA_CACHE_DIR", common::server::cache_dir())
-        .env("ROBOTA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut exports = BTreeMap::new();
-    loop {
-        let line = lines
-            .next()
-            .expect("the demo prints until it listens")
-            .unwrap();
-        if let Some((name, value)) = line
-            .trim()
-            .strip_prefix("export ")
-            .and_then(|e| e.split_once('='))
-        {
-            exports.insert(name.to_owned(), value.trim_matches('"').to_owned());
-        }
-        if line.starts_with("robota listening on ") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+        .args(["--listen", "127.0.0.1:0"]);
     Demo {
-        child,
-        exports,
+        server: Server::spawn(cmd),
         _dir: dir,
     }
 }
@@ -72,9 +35,9 @@ fn start_demo() -> Demo {
 impl Demo {
     /// A client with the token of the `export` line `var` (`H_ACCOUNTANT`).
     fn as_(&self, var: &str) -> Api {
-        let header = &self.exports[var];
+        let header = &self.server.exports[var];
         let token = header.strip_prefix("Authorization: Bearer ").unwrap();
-        Api::new(&self.exports["URL"], Some(token))
+        Api::new(&self.server.url, Some(token))
     }
 }
 
@@ -94,7 +57,11 @@ fn statuses(body: &Value) -> Vec<(String, String)> {
 async fn the_demo_walks_scenario_3_and_accounting_never_sees_a_draft() {
     let demo = start_demo();
     for var in ["URL", "TOKEN", "H_MANAGER", "H_HEAD", "H_ACCOUNTANT"] {
-        assert!(demo.exports.contains_key(var), "{:?}", demo.exports);
+        assert!(
+            demo.server.exports.contains_key(var),
+            "{:?}",
+            demo.server.exports
+        );
     }
     let (manager, head, accountant) = (
         demo.as_("H_MANAGER"),

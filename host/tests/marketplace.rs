@@ -12,7 +12,7 @@
 mod common;
 
 use common::items;
-use common::server::Api;
+use common::server::{Api, Server};
 use common::smtp::free_port;
 use serde_json::{Value, json};
 use std::io::Write as _;
@@ -346,7 +346,7 @@ async fn published_found_installed_with_consent_and_run_by_a_process() {
     );
 
     // A server with only that action runs a process that uses it.
-    let (mut server, api, _) = serve(work.path(), &plugins, NOTE_ON_DEAL);
+    let (server, api, _) = serve(work.path(), &plugins, NOTE_ON_DEAL);
     let deal = api
         .post("/api/v1/deals", &json!({ "title": "Насосы" }))
         .await;
@@ -361,8 +361,7 @@ async fn published_found_installed_with_consent_and_run_by_a_process() {
             .any(|e| e["text"] == "Installed from the marketplace")
     })
     .await;
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 
     // A second server installs exactly what the lock pins.
     let second = work.path().join("second");
@@ -380,45 +379,19 @@ async fn published_found_installed_with_consent_and_run_by_a_process() {
 
 /// `robota serve` on a database in `work` with the actions of `plugins`
 /// and one process file: the server, an admin client, the database URL.
-fn serve(work: &Path, plugins: &Path, process: &str) -> (Child, Api, String) {
+fn serve(work: &Path, plugins: &Path, process: &str) -> (Server, Api, String) {
     let procs = work.join("processes");
     std::fs::create_dir_all(&procs).unwrap();
     std::fs::write(procs.join("process.toml"), process).unwrap();
     let db = format!("sqlite://{}", work.join("robota.db").display());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_robota"))
-        .args(["serve", "--db", &db, "--listen", "127.0.0.1:0", "--plugins"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_robota"));
+    cmd.args(["serve", "--db", &db, "--listen", "127.0.0.1:0", "--plugins"])
         .arg(plugins)
         .arg("--processes")
-        .arg(&procs)
-        .env("ROBOTA_CACHE_DIR", common::server::cache_dir())
-        .env("ROBOTA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (url, token) = read_serve(&mut server);
-    (server, Api::new(&url, Some(&token)), db)
-}
-
-/// Reads `robota serve`'s URL and admin token from its stdout.
-fn read_serve(server: &mut Child) -> (String, String) {
-    use std::io::BufRead as _;
-    let stdout = server.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let (mut url, mut token) = (None, None);
-    while url.is_none() {
-        let line = lines
-            .next()
-            .expect("serve prints until it listens")
-            .unwrap();
-        if let Some(t) = line.strip_prefix("admin token: ") {
-            token = Some(t.trim().to_owned());
-        }
-        if let Some(u) = line.strip_prefix("robota listening on ") {
-            url = Some(u.trim().to_owned());
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (url.unwrap(), token.unwrap())
+        .arg(&procs);
+    let server = Server::spawn(cmd);
+    let api = Api::new(&server.url, server.token.as_deref());
+    (server, api, db)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -726,7 +699,7 @@ async fn upgrades_stay_in_their_major_ask_again_for_more_and_majors_live_side_by
     );
 
     // A process uses both majors; each step runs its own.
-    let (mut server, api, db) = serve(work.path(), &plugins, PROBES);
+    let (server, api, db) = serve(work.path(), &plugins, PROBES);
     let deal = api
         .post("/api/v1/deals", &json!({ "title": "Пробы" }))
         .await;
@@ -786,8 +759,7 @@ async fn upgrades_stay_in_their_major_ask_again_for_more_and_majors_live_side_by
         .post("/api/v1/processes/probe-both/disable", &json!({}))
         .await;
     assert_eq!(off.status, 200, "{}", off.body);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     ok(&robota(
         &["plugin", "remove", "probe@1", "--plugins", p, "--db", &db],
         "",

@@ -23,11 +23,6 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Only admins may pass.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        self.require(&[Role::Admin], "do this")
-    }
-
     /// Only these roles may do `what`; 403 naming the rule otherwise.
     pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
         Ok(self.access.require(roles, what)?)

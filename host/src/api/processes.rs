@@ -97,7 +97,7 @@ async fn upload(
     Path(id): Path<String>,
     body: String,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require_admin()?;
+    caller.require(&[Role::Admin], "upload a process file")?;
     let file = format!("{id}.toml");
     let installed = state.engine.install(&file, &body).await.map_err(|d| {
         ApiError::unprocessable(format!("the process file has {} error(s)", d.len()))
@@ -128,7 +128,7 @@ async fn set_enabled(
     id: &str,
     on: bool,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
+    caller.require(&[Role::Admin], "enable or disable a process")?;
     if state.store.set_process_enabled(id, on).await? {
         Ok(Json(json!({ "id": id, "enabled": on })))
     } else {

@@ -7,6 +7,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::entities::kind_of;
 use super::problem::{ApiError, ApiResult, body_as};
+use crate::access::Role;
 use crate::crm::EntityKind;
 use crate::crm::custom_fields::CustomFieldDef;
 use crate::store::settings::Stage;
@@ -56,7 +57,7 @@ async fn put_custom_fields(
     Path(kind): Path<String>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
+    caller.require(&[Role::Admin], "change the custom fields")?;
     let kind = kind_named(&kind)?;
     let body: CustomFields = body_as(
         body,
@@ -87,7 +88,7 @@ async fn put_lead_status(
     Path(code): Path<String>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
+    caller.require(&[Role::Admin], "change what a lead status requires")?;
     let body: LeadStatus = body_as(body, r#"{"required_fields": ["phone", …]}"#)?;
     let stage = state
         .store
@@ -122,7 +123,7 @@ async fn put_stage(
     Path((pipeline, code)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
+    caller.require(&[Role::Admin], "change a pipeline's stages")?;
     let body: StageBody = body_as(body, r#"{"name", "sort", "semantic"?, "required_fields"?}"#)?;
     let stage = Stage {
         code,

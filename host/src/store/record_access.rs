@@ -57,13 +57,7 @@ impl SqliteStore {
         by: Option<&str>,
     ) -> Result<bool, CrmError> {
         let mut tx = self.write_tx().await?;
-        let name: Option<String> =
-            sqlx::query_scalar("SELECT name FROM users WHERE id = ? AND active = 1")
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        let Some(name) = name else {
+        let Some(name) = user_name(&mut tx, user_id, true).await? else {
             return Err(CrmError::Invalid(format!(
                 "user_id: no active user `{user_id}`"
             )));
@@ -110,11 +104,7 @@ impl SqliteStore {
         .rows_affected()
             > 0;
         if removed {
-            let name: Option<String> = sqlx::query_scalar("SELECT name FROM users WHERE id = ?")
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            let name = user_name(&mut tx, user_id, false).await?;
             let text = format!(
                 "No longer shared with {}",
                 name.as_deref().unwrap_or(user_id)
@@ -124,6 +114,20 @@ impl SqliteStore {
         tx.commit().await.map_err(db_err)?;
         Ok(removed)
     }
+}
+
+/// The name of user `id` (only if active, when `active` is asked).
+async fn user_name(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    id: &str,
+    active: bool,
+) -> Result<Option<String>, CrmError> {
+    sqlx::query_scalar("SELECT name FROM users WHERE id = ? AND (? = 0 OR active = 1)")
+        .bind(id)
+        .bind(active)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)
 }
 
 /// A timeline entry of kind `access` on `target`.

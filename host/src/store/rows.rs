@@ -159,20 +159,26 @@ pub fn load_seen(
 ) -> Result<Option<Map<String, Value>>, CrmError> {
     let spec = spec(target.kind);
     let mut sql = format!("{} WHERE id = ?", statements(target.kind).select);
-    let mut values = vec![Sql::Text(target.id.clone())];
-    if let Some(seen) = seen {
-        seen.push(&mut sql, &mut values);
-    }
-    let record = conn
-        .prepare_cached(&sql)
-        .and_then(|mut select| {
+    let record = match seen {
+        // The engine's reads (no caller): the id alone, nothing copied.
+        None => conn.prepare_cached(&sql).and_then(|mut select| {
             select
-                .query_row(rusqlite::params_from_iter(&values), |row| {
-                    row_to_json(spec, row)
-                })
+                .query_row([&target.id], |row| row_to_json(spec, row))
                 .optional()
-        })
-        .map_err(native_err)?;
+        }),
+        Some(seen) => {
+            let mut values = vec![Sql::Text(target.id.clone())];
+            seen.push(&mut sql, &mut values);
+            conn.prepare_cached(&sql).and_then(|mut select| {
+                select
+                    .query_row(rusqlite::params_from_iter(&values), |row| {
+                        row_to_json(spec, row)
+                    })
+                    .optional()
+            })
+        }
+    }
+    .map_err(native_err)?;
     let Some(mut record) = record else {
         return Ok(None);
     };

@@ -105,8 +105,8 @@ impl Site {
 
     /// Starts `robota serve` on this site.
     pub fn start(&self, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_robota"))
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_robota"));
+        cmd.arg("serve")
             .arg("--db")
             .arg(self.db())
             .arg("--listen")
@@ -116,23 +116,39 @@ impl Site {
             .arg("--processes")
             .arg(self.dir.path().join("processes"))
             .arg("--dev-clock")
-            .args(extra)
+            .args(extra);
+        Server::spawn(cmd)
+    }
+}
+
+impl Server {
+    /// Runs `cmd` (a `robota serve` or `robota demo`) with the tests'
+    /// compile cache, and waits until it listens: its URL, the admin token
+    /// it printed, and every `export NAME=value` line it printed.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .env("ROBOTA_CACHE_DIR", cache_dir())
             .env("ROBOTA_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("robota serve starts");
+            .expect("robota starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let mut url = None;
-        let mut token = None;
+        let (mut url, mut token, mut exports) = (None, None, std::collections::BTreeMap::new());
         while url.is_none() {
             let Some(Ok(line)) = lines.next() else {
-                panic!("robota serve exited before listening");
+                panic!("robota exited before listening");
             };
             if let Some(t) = line.strip_prefix("admin token: ") {
                 token = Some(t.trim().to_owned());
+            }
+            if let Some((name, value)) = line
+                .trim()
+                .strip_prefix("export ")
+                .and_then(|e| e.split_once('='))
+            {
+                exports.insert(name.to_owned(), value.trim_matches('"').to_owned());
             }
             if let Some(u) = line.strip_prefix("robota listening on ") {
                 url = Some(u.trim().to_owned());
@@ -144,6 +160,7 @@ impl Site {
             child,
             url: url.expect("a URL"),
             token,
+            exports,
         }
     }
 }
@@ -159,6 +176,8 @@ pub struct Server {
     pub url: String,
     /// The admin token printed at first start (None on restarts).
     pub token: Option<String>,
+    /// The `export NAME=value` lines it printed (`robota demo`'s tokens).
+    pub exports: std::collections::BTreeMap<String, String>,
 }
 
 impl Drop for Server {
