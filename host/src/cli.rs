@@ -513,6 +513,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             use crate::store::CrmStore as _;
             let store = crate::store::open_existing(&db).await?;
+            let same = crate::crm::Filter {
+                field: "email".into(),
+                op: crate::crm::FilterOp::Eq,
+                value: email.clone().into(),
+            };
+            if let Some(u) = store
+                .query(crate::crm::EntityKind::User, &[same], 1)
+                .await?
+                .first()
+            {
+                anyhow::bail!(
+                    "a user with e-mail {email} exists already ({}): give another e-mail, or make a token for that user",
+                    u.get("id")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                );
+            }
             let id = crate::crm::new_id();
             let mut fields = serde_json::Map::new();
             fields.insert("email".into(), email.into());

@@ -569,7 +569,18 @@ async fn invoices_tasks_reports_and_settings_follow_the_roles() {
                 continue;
             }
             assert_eq!(a.status, 403, "{who} {method} {path}: {}", a.body);
-            assert!(detail(&a.body).contains("may"), "{}", a.body);
+            // The refusal names who may, and the caller's role.
+            let role = if who == "manager" {
+                "manager"
+            } else {
+                "accountant"
+            };
+            assert!(
+                detail(&a.body).starts_with("only ")
+                    && detail(&a.body).ends_with(&format!("; your role is {role}")),
+                "{}",
+                a.body
+            );
         }
     }
     assert_eq!(admin.get("/api/v1/processes").await.status, 200);

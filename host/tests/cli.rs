@@ -318,3 +318,92 @@ fn commands_that_read_a_database_refuse_a_missing_one_and_create_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_users_token_takes_their_role_and_bad_users_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("r.db").display());
+    assert!(robota(&["migrate", "--db", &db]).status.success());
+    let made = robota(&[
+        "user",
+        "create",
+        "--email",
+        "ivan@x.example",
+        "--name",
+        "Иван",
+        "--role",
+        "manager",
+        "--db",
+        &db,
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let id = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    // A manager's token that said admin would hand them everything.
+    let escalated = robota(&[
+        "token", "create", "--role", "admin", "--user", &id, "--db", &db,
+    ]);
+    assert!(!escalated.status.success());
+    let why = String::from_utf8_lossy(&escalated.stderr);
+    assert!(
+        why.contains("is manager: their token's role must be manager, not admin"),
+        "{why}"
+    );
+    assert!(
+        robota(&[
+            "token", "create", "--role", "manager", "--user", &id, "--db", &db
+        ])
+        .status
+        .success()
+    );
+    for (args, what) in [
+        (
+            vec![
+                "--email",
+                "ivan@x.example",
+                "--name",
+                "Двойник",
+                "--role",
+                "manager",
+            ],
+            "ivan@x.example",
+        ),
+        (
+            vec![
+                "--email",
+                "olga@x.example",
+                "--name",
+                "Ольга",
+                "--role",
+                "boss",
+            ],
+            "boss",
+        ),
+        (
+            vec![
+                "--email",
+                "not-an-email",
+                "--name",
+                "Кто",
+                "--role",
+                "manager",
+            ],
+            "email",
+        ),
+    ] {
+        let mut all = vec!["user", "create"];
+        all.extend(args);
+        all.extend(["--db", &db]);
+        let out = robota(&all);
+        assert!(!out.status.success(), "{all:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what), "{all:?}: {err}");
+    }
+    let nobody = robota(&[
+        "token", "create", "--role", "manager", "--user", "nobody", "--db", &db,
+    ]);
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user `nobody`"));
+}
