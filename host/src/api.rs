@@ -15,7 +15,7 @@ mod invoices;
 mod me;
 mod openapi;
 mod payment_requests;
-mod plugins;
+pub mod plugins;
 pub mod problem;
 mod processes;
 mod registry;
@@ -45,6 +45,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// A clock that `POST /api/v1/dev/clock` may move (only with `--dev-clock`).
     pub dev_clock: Option<&'static ShiftedClock>,
+    /// The plugins folder the API installs into (`--plugins`).
+    pub plugins: Option<Arc<plugins::PluginFolder>>,
 }
 
 /// The whole API.

@@ -4,6 +4,7 @@
 //! embedded implementation. A PostgreSQL implementation slots in behind the
 //! same trait without touching callers.
 
+pub mod action_sets;
 mod apply;
 pub use apply::invoice_number;
 pub mod approvals;

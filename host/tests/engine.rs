@@ -44,12 +44,11 @@ async fn world() -> World {
         })
         .unwrap();
     let clock = Arc::new(ShiftedClock::new());
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        host,
-        Arc::new(catalog),
-        clock.clone(),
-    ));
+    let engine = Arc::new(
+        Engine::new(store.clone(), host, catalog, clock.clone())
+            .await
+            .unwrap(),
+    );
     World {
         engine,
         store,

@@ -839,3 +839,304 @@ async fn the_standard_actions_are_published_and_installable_from_a_registry() {
         .unwrap();
     assert_eq!(std::fs::read(plugins.join(file)).unwrap(), embedded);
 }
+
+/// Probe twice, an hour apart: long enough to upgrade between the steps.
+const PROBE_LATER: &str = r#"
+id = "probe-later"
+title = "Probe now and in an hour"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "now"
+uses = "probe@1"
+input = { deal_id = "{{ deal.id }}" }
+[[step]]
+id = "later"
+uses = "probe@1"
+after = "1h"
+input = { deal_id = "{{ deal.id }}" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_installs_with_consent_upgrades_without_a_restart_and_runs_keep_their_components() {
+    use robota_plugin_artifacts::{PROBE_V1, PROBE_V1_1};
+    let reg = registry();
+    let site = common::server::Site::new(&[]);
+    let (key, public) = publisher(site.dir.path(), "acme");
+    let plugins = site.dir.path().join("plugins");
+    std::fs::write(
+        plugins.join("trusted-publishers.toml"),
+        format!("[publishers]\nacme = \"{public}\"\n"),
+    )
+    .unwrap();
+    let publish = |wasm: &str| {
+        ok(&robota(
+            &[
+                "plugin",
+                "publish",
+                wasm,
+                "--registry",
+                &reg.url,
+                "--key",
+                &key,
+            ],
+            "",
+        ))
+    };
+    publish(PROBE_V1);
+    let server = site.start(&[]);
+    let manager = site.token("manager");
+    let admin = Api::new(&server.url, server.token.as_deref());
+    let install = |body: Value| {
+        let admin = admin.clone();
+        async move { admin.post("/api/v1/plugins", &body).await }
+    };
+
+    // Only an admin installs.
+    let as_manager = Api::new(&server.url, Some(&manager))
+        .post(
+            "/api/v1/plugins",
+            &json!({ "package": "probe@1", "registry": reg.url }),
+        )
+        .await;
+    assert_eq!(as_manager.status, 403, "{}", as_manager.body);
+    // Bad requests, an unknown version and a dead registry name what is
+    // wrong and install nothing.
+    for (body, status, says) in [
+        (
+            json!({ "package": "probe@banana", "registry": reg.url }),
+            422,
+            "not a semver range",
+        ),
+        (
+            json!({ "package": "probe@9", "registry": reg.url }),
+            422,
+            "no version of `probe` matches",
+        ),
+        (
+            json!({ "package": "probe", "registry": "ftp://x" }),
+            422,
+            "use http:// or https://",
+        ),
+        (json!({ "package": "probe" }), 422, "registry"),
+        (
+            json!({ "package": "probe@1", "registry": format!("http://127.0.0.1:{}", free_port()) }),
+            502,
+            "cannot be reached",
+        ),
+    ] {
+        let a = install(body.clone()).await;
+        assert_eq!(a.status, status, "{body}: {}", a.body);
+        assert!(
+            a.body["detail"].as_str().unwrap().contains(says),
+            "{body}: {}",
+            a.body
+        );
+    }
+    // Without consent: what it asks for, in words, and nothing written.
+    let asks = install(json!({ "package": "probe@1", "registry": reg.url })).await;
+    assert_eq!(asks.status, 409, "{}", asks.body);
+    assert_eq!(
+        asks.body["asks"][0]["capability"], "crm.read",
+        "{}",
+        asks.body
+    );
+    assert!(
+        asks.body["asks"][0]["in_words"]
+            .as_str()
+            .unwrap()
+            .contains("read CRM records"),
+        "{}",
+        asks.body
+    );
+    assert_eq!(asks.body["package"]["publisher"], "acme");
+    assert!(!plugins.join("probe-1.0.0.wasm").exists());
+    assert!(!plugins.join("plugins.lock").exists());
+
+    // With consent: installed, loaded at once (no restart), recorded with who consented.
+    let done = install(json!({
+        "package": "probe@1",
+        "registry": reg.url,
+        "consent": { "capabilities": ["crm.read"] },
+    }))
+    .await;
+    assert_eq!(done.status, 201, "{}", done.body);
+    assert_eq!(done.body["version"], "1.0.0");
+    let listed = admin.get("/api/v1/plugins").await.body;
+    let probe = items(&listed)
+        .iter()
+        .find(|p| p["uses"] == "probe@1")
+        .cloned()
+        .unwrap_or_else(|| panic!("probe@1 is loaded: {listed}"));
+    assert_eq!(probe["version"], "1.0.0");
+    assert_eq!(probe["granted"], json!(["crm.read"]));
+    assert_eq!(probe["package"]["publisher"], "acme");
+    assert!(
+        probe["package"]["consented_by"]
+            .as_str()
+            .unwrap()
+            .ends_with("(API)"),
+        "{probe}"
+    );
+    let old_digest = probe["digest"].clone();
+    let put = admin
+        .put_bytes(
+            "/api/v1/processes/probe-later",
+            "application/toml",
+            PROBE_LATER.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(put.status, 201, "{}", put.body);
+
+    // A run starts on 1.0.0 and waits an hour before its second step.
+    let deal = |title: &str| {
+        let admin = admin.clone();
+        let title = title.to_owned();
+        async move {
+            admin
+                .post("/api/v1/deals", &json!({ "title": title }))
+                .await
+                .body["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let first = deal("До обновления").await;
+    let run_of = |deal: String| {
+        let admin = admin.clone();
+        async move {
+            let runs = admin
+                .wait_for(
+                    "/api/v1/runs?process=probe-later",
+                    Duration::from_secs(30),
+                    |b| items(b).iter().any(|r| r["entity"]["id"] == deal.as_str()),
+                )
+                .await;
+            items(&runs)
+                .iter()
+                .find(|r| r["entity"]["id"] == deal.as_str())
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let first_run = run_of(first.clone()).await;
+    let first_path = format!("/api/v1/runs/{first_run}");
+    admin
+        .wait_for(&first_path, Duration::from_secs(30), |r| {
+            r["steps"][0]["status"] == "done"
+        })
+        .await;
+
+    // 1.1.0 is published; the upgrade asks again for what it adds.
+    publish(PROBE_V1_1);
+    let asks = admin
+        .post("/api/v1/plugins/probe/upgrade", &json!({}))
+        .await;
+    assert_eq!(asks.status, 409, "{}", asks.body);
+    assert_eq!(
+        asks.body["asks"][0]["capability"], "crm.write",
+        "{}",
+        asks.body
+    );
+    assert_eq!(asks.body["installed"]["version"], "1.0.0");
+    assert!(plugins.join("probe-1.0.0.wasm").exists());
+    let up = admin
+        .post(
+            "/api/v1/plugins/probe/upgrade",
+            &json!({ "consent": { "capabilities": ["crm.write"] } }),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", up.body);
+    assert_eq!(
+        (up.body["from"].as_str(), up.body["version"].as_str()),
+        (Some("1.0.0"), Some("1.1.0"))
+    );
+    let listed = admin.get("/api/v1/plugins").await.body;
+    assert!(
+        items(&listed)
+            .iter()
+            .any(|p| p["uses"] == "probe@1" && p["version"] == "1.1.0"),
+        "{listed}"
+    );
+    assert_eq!(listed["superseded"][0]["version"], "1.0.0", "{listed}");
+    let again = admin
+        .post("/api/v1/plugins/probe/upgrade", &json!({}))
+        .await;
+    assert_eq!(again.body["upgraded"], false, "{}", again.body);
+
+    // A run started now runs 1.1.0 at once (it writes a note).
+    let second = deal("После обновления").await;
+    let second_run = run_of(second.clone()).await;
+    admin
+        .wait_for(
+            &format!("/api/v1/deals/{second}/timeline"),
+            Duration::from_secs(30),
+            |b| items(b).iter().any(|e| e["text"] == "probe 1.1.0"),
+        )
+        .await;
+
+    // Across a restart, the first run's second step still runs 1.0.0.
+    drop(server);
+    let server = site.start(&[]);
+    let admin = Api::new(&server.url, Some(&site.token("admin")));
+    let moved = admin
+        .post("/api/v1/dev/clock", &json!({ "advance": "2h" }))
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    for run in [&first_run, &second_run] {
+        admin
+            .wait_for(
+                &format!("/api/v1/runs/{run}"),
+                Duration::from_secs(30),
+                |r| r["status"] == "completed",
+            )
+            .await;
+    }
+    let first_log = admin.get(&first_path).await.body;
+    for step in 0..2 {
+        assert_eq!(
+            first_log["steps"][step]["output"]["version"], "1.0.0",
+            "{first_log}"
+        );
+        assert_eq!(
+            first_log["steps"][step]["log"][0]["digest"], old_digest,
+            "{first_log}"
+        );
+    }
+    let second_log = admin.get(&format!("/api/v1/runs/{second_run}")).await.body;
+    for step in 0..2 {
+        assert_eq!(
+            second_log["steps"][step]["output"]["version"], "1.1.0",
+            "{second_log}"
+        );
+    }
+
+    // No run keeps 1.0.0 any more: a reload deletes it.
+    assert!(plugins.join("superseded/probe-1.0.0.wasm").exists());
+    let reloaded = admin.post("/api/v1/plugins/reload", &json!({})).await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+    assert_eq!(reloaded.body["superseded_removed"], 1, "{}", reloaded.body);
+    assert!(!plugins.join("superseded/probe-1.0.0.wasm").exists());
+
+    // Removal: refused while the process is on, then done without a restart.
+    let in_use = admin.delete("/api/v1/plugins/probe").await;
+    assert_eq!(in_use.status, 409, "{}", in_use.body);
+    assert_eq!(in_use.body["processes"], json!(["probe-later"]));
+    assert!(plugins.join("probe-1.1.0.wasm").exists());
+    let off = admin
+        .post("/api/v1/processes/probe-later/disable", &json!({}))
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let gone = admin.delete("/api/v1/plugins/probe").await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    assert!(!plugins.join("probe-1.1.0.wasm").exists());
+    let listed = admin.get("/api/v1/plugins").await.body;
+    assert!(
+        !items(&listed).iter().any(|p| p["id"] == "probe"),
+        "{listed}"
+    );
+    assert_eq!(admin.delete("/api/v1/plugins/probe").await.status, 404);
+}

@@ -80,12 +80,7 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
             limits: Default::default(),
         })?;
     }
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        host,
-        Arc::new(catalog),
-        Arc::new(SystemClock),
-    ));
+    let engine = Arc::new(Engine::new(store.clone(), host, catalog, Arc::new(SystemClock)).await?);
     engine
         .install("bench.toml", PROCESS)
         .await

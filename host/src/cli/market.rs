@@ -52,6 +52,10 @@ pub struct InstallArgs {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// What a running server needs after the folder changed.
+const RELOAD_HINT: &str =
+    "a running server takes the change at POST /api/v1/plugins/reload (or a restart)";
+
 /// `robota plugin keygen --out FILE`.
 pub fn keygen(out: &Path) -> anyhow::Result<()> {
     let public = keys::keygen(out)?;
@@ -251,6 +255,7 @@ pub async fn upgrade(
                 entry.digest,
                 entry.granted.join(", ")
             );
+            println!("{RELOAD_HINT}");
             Ok(())
         }
     }
@@ -289,18 +294,13 @@ pub async fn remove(package: &str, plugins: &Path, db: &str) -> anyhow::Result<(
         None => (package, None),
     };
     let store = crate::store::open_existing(db).await?;
-    let processes: Vec<(String, String)> = store
-        .current_processes()
-        .await?
-        .into_iter()
-        .filter(|p| p.enabled)
-        .map(|p| (p.process_id, p.source))
-        .collect();
+    let processes = crate::market::install::enabled_processes(&store).await?;
     let gone = crate::market::install::remove(plugins, id, major, &processes)?;
     for p in gone {
         println!("removed {} {} ({})", p.id, p.version, p.file);
     }
-    println!("restart robota serve to unload it; its section in plugins.toml is left as it is");
+    println!("its section in plugins.toml is left as it is");
+    println!("{RELOAD_HINT}");
     Ok(())
 }
 
@@ -337,6 +337,7 @@ pub async fn install(args: &InstallArgs) -> anyhow::Result<()> {
             entry.id
         );
     }
+    println!("{RELOAD_HINT}");
     Ok(())
 }
 

@@ -64,12 +64,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         Some(dir) => Catalog::load_dir(&host, dir).await?,
         None => Catalog::new(),
     };
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        host,
-        Arc::new(catalog),
-        clock.clone(),
-    ));
+    let engine = Arc::new(Engine::new(store.clone(), host, catalog, clock.clone()).await?);
     if let Some(dir) = &opts.processes {
         engine.install_dir(dir).await?;
     }
@@ -122,6 +117,10 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         store,
         engine: engine.clone(),
         dev_clock: opts.dev_clock.then(crate::clock::server_clock),
+        plugins: opts
+            .plugins
+            .clone()
+            .map(|dir| Arc::new(api::plugins::PluginFolder::new(dir))),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

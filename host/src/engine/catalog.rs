@@ -26,18 +26,25 @@
 //!
 //! An action with no entry runs with no grants: installing a component does
 //! not give it anything its admin did not write down.
+//!
+//! Components an upgrade replaced wait in `superseded/` while a run that
+//! started with them is still running: such a run keeps its digest to the
+//! end (see [`Catalog::pins`]), with the grants the admin gives now.
 
 use super::definition::ActionRef;
 use crate::plugins::limits::{parse_duration, parse_size};
 use crate::plugins::{Grants, Limits, LoadedPlugin, Manifest, PluginHost};
 use anyhow::Context as _;
 use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The name of the grants file in a plugins folder.
 pub const GRANTS_FILE: &str = "plugins.toml";
+/// The subfolder of components an upgrade replaced, kept for the runs that
+/// started with them.
+pub const SUPERSEDED_DIR: &str = "superseded";
 
 /// One installed action.
 pub struct InstalledAction {
@@ -59,10 +66,14 @@ pub trait ActionLookup {
     fn versions(&self, id: &str) -> Vec<String>;
 }
 
-/// The installed actions, by id and major version.
+/// The installed actions, by id and major version, and every component
+/// loaded (the superseded ones too) by digest.
 #[derive(Default)]
 pub struct Catalog {
-    actions: BTreeMap<ActionRef, InstalledAction>,
+    actions: BTreeMap<ActionRef, Arc<InstalledAction>>,
+    by_digest: HashMap<String, Arc<InstalledAction>>,
+    /// Superseded components' files, by digest.
+    superseded: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -136,7 +147,8 @@ impl Catalog {
         Catalog::default()
     }
 
-    /// Loads every `*.wasm` in `dir` and the grants in its `plugins.toml`.
+    /// Loads every `*.wasm` in `dir` (and in its `superseded/`) and the
+    /// grants in its `plugins.toml`.
     pub async fn load_dir(host: &PluginHost, dir: &Path) -> anyhow::Result<Catalog> {
         let grants_path = dir.join(GRANTS_FILE);
         let settings: GrantsFile = match std::fs::read_to_string(&grants_path) {
@@ -145,34 +157,22 @@ impl Catalog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => GrantsFile::default(),
             Err(e) => return Err(e).context(format!("reading {}", grants_path.display())),
         };
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .with_context(|| format!("reading the plugins folder {}", dir.display()))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-            .collect();
-        files.sort();
         let mut catalog = Catalog::new();
-        for file in files {
-            let plugin = host
-                .load_file(&file)
-                .await
-                .with_context(|| format!("loading {}", file.display()))?;
-            let id = plugin.manifest.id.clone();
-            let s = settings.actions.get(&id);
-            let installed = InstalledAction {
-                grants: Grants::parse(s.map_or(&[][..], |s| &s.grants))
-                    .with_context(|| format!("{}: grants of `{id}`", grants_path.display()))?,
-                config: Arc::new(match s {
-                    Some(s) => read_config(dir, &s.config)
-                        .with_context(|| format!("{}: config of `{id}`", grants_path.display()))?,
-                    None => BTreeMap::new(),
-                }),
-                limits: limits_of(s)
-                    .with_context(|| format!("{}: limits of `{id}`", grants_path.display()))?,
-                plugin,
-            };
+        for file in wasm_files(dir)? {
+            let installed = load_one(host, dir, &settings, &file).await?;
             catalog.insert(installed)?;
+        }
+        let superseded = dir.join(SUPERSEDED_DIR);
+        if superseded.is_dir() {
+            for file in wasm_files(&superseded)? {
+                let installed = load_one(host, dir, &settings, &file).await?;
+                let digest = installed.plugin.digest.clone();
+                catalog
+                    .by_digest
+                    .entry(digest.clone())
+                    .or_insert_with(|| Arc::new(installed));
+                catalog.superseded.insert(digest, file);
+            }
         }
         for id in settings.actions.keys() {
             if catalog.actions.keys().all(|r| &r.id != id) {
@@ -201,7 +201,8 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// Adds an action; of two with the same major version the newer wins.
+    /// Adds an action; of two with the same major version the newer wins
+    /// (the other stays reachable by its digest).
     pub fn insert(&mut self, action: InstalledAction) -> anyhow::Result<()> {
         let m = &action.plugin.manifest;
         let version = semver_triplet(&m.version)
@@ -210,6 +211,9 @@ impl Catalog {
             id: m.id.clone(),
             major: version.0,
         };
+        let action = Arc::new(action);
+        self.by_digest
+            .insert(action.plugin.digest.clone(), action.clone());
         if let Some(old) = self.actions.get(&key)
             && semver_triplet(&old.plugin.manifest.version).unwrap_or_default() >= version
         {
@@ -221,13 +225,96 @@ impl Catalog {
 
     /// The action `r` names.
     pub fn get(&self, r: &ActionRef) -> Option<&InstalledAction> {
-        self.actions.get(r)
+        self.actions.get(r).map(|a| a.as_ref())
+    }
+
+    /// The component of action `r` with `digest`, installed or superseded.
+    pub fn get_pinned(&self, r: &ActionRef, digest: &str) -> Option<&InstalledAction> {
+        self.by_digest
+            .get(digest)
+            .filter(|a| {
+                a.plugin.manifest.id == r.id
+                    && semver_triplet(&a.plugin.manifest.version).is_ok_and(|v| v.0 == r.major)
+            })
+            .map(|a| a.as_ref())
+    }
+
+    /// What a run starting now keeps: each action's digest by `id@major`.
+    pub fn pins(&self) -> crate::store::action_sets::Pins {
+        self.actions
+            .iter()
+            .map(|(r, a)| (r.to_string(), a.plugin.digest.clone()))
+            .collect()
     }
 
     /// Every installed action.
     pub fn iter(&self) -> impl Iterator<Item = (&ActionRef, &InstalledAction)> {
-        self.actions.iter()
+        self.actions.iter().map(|(r, a)| (r, a.as_ref()))
     }
+
+    /// The superseded components still kept: (digest, version of what).
+    pub fn superseded(&self) -> impl Iterator<Item = &InstalledAction> {
+        self.superseded
+            .keys()
+            .filter_map(|d| self.by_digest.get(d).map(|a| a.as_ref()))
+    }
+
+    /// Deletes the superseded components' files no digest of `in_use`
+    /// names (no running run started with them); returns how many.
+    pub fn prune_superseded(
+        &self,
+        in_use: &std::collections::BTreeSet<String>,
+    ) -> anyhow::Result<usize> {
+        let mut pruned = 0;
+        for (digest, file) in &self.superseded {
+            if !in_use.contains(digest) && file.exists() {
+                std::fs::remove_file(file)
+                    .with_context(|| format!("removing {}", file.display()))?;
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
+    }
+}
+
+/// The `*.wasm` files of `dir`, sorted.
+fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the plugins folder {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loads component `file` with what `plugins.toml` (in `dir`) gives its action.
+async fn load_one(
+    host: &PluginHost,
+    dir: &Path,
+    settings: &GrantsFile,
+    file: &Path,
+) -> anyhow::Result<InstalledAction> {
+    let grants_path = dir.join(GRANTS_FILE);
+    let plugin = host
+        .load_file(file)
+        .await
+        .with_context(|| format!("loading {}", file.display()))?;
+    let id = plugin.manifest.id.clone();
+    let s = settings.actions.get(&id);
+    Ok(InstalledAction {
+        grants: Grants::parse(s.map_or(&[][..], |s| &s.grants))
+            .with_context(|| format!("{}: grants of `{id}`", grants_path.display()))?,
+        config: Arc::new(match s {
+            Some(s) => read_config(dir, &s.config)
+                .with_context(|| format!("{}: config of `{id}`", grants_path.display()))?,
+            None => BTreeMap::new(),
+        }),
+        limits: limits_of(s)
+            .with_context(|| format!("{}: limits of `{id}`", grants_path.display()))?,
+        plugin,
+    })
 }
 
 impl ActionLookup for Catalog {

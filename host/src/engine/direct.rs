@@ -46,8 +46,8 @@ impl Engine {
         input: &Value,
         by: Option<&str>,
     ) -> Result<(Value, CommitReport), DirectError> {
-        let installed = self
-            .catalog
+        let catalog = self.catalog();
+        let installed = catalog
             .get(action)
             .ok_or_else(|| DirectError::NotInstalled(action.clone()))?;
         let call_id = format!("api-{}", crate::crm::new_id());

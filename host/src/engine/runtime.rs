@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::crm::CrmError;
 use crate::plugins::{CallError, PluginHost};
 use crate::store::SqliteStore;
+use crate::store::action_sets::Pins;
 use crate::store::runs::{AttemptStatus, ClaimedStep, NewStep, StepFinish, Then};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -21,7 +22,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -39,7 +40,11 @@ pub const MAX_STEP_TIME: Duration = Duration::from_secs(15 * 60);
 pub struct Engine {
     pub(super) store: Arc<SqliteStore>,
     pub(super) host: Arc<PluginHost>,
-    pub(super) catalog: Arc<Catalog>,
+    /// The installed actions and the set id new runs keep; swapped whole
+    /// when the plugins folder is reloaded.
+    active: RwLock<Arc<Active>>,
+    /// The pins of sets older runs keep, read once each.
+    sets: Mutex<HashMap<i64, Arc<Pins>>>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) templates: Templates,
     versions: Mutex<HashMap<(String, i64), Arc<Process>>>,
@@ -51,6 +56,12 @@ pub struct Engine {
     /// approvals now rather than at its next poll (a poke may come from a
     /// moved clock or a new process).
     pub(crate) checks_due: AtomicBool,
+}
+
+/// The installed actions in use and the id of their set (`action_sets`).
+pub(super) struct Active {
+    pub(super) catalog: Arc<Catalog>,
+    pub(super) set: i64,
 }
 
 /// A process file that was loaded.
@@ -92,23 +103,31 @@ pub enum StartError {
 
 impl Engine {
     /// An engine over `store`, running actions of `catalog` on `host`.
-    pub fn new(
+    pub async fn new(
         store: Arc<SqliteStore>,
         host: Arc<PluginHost>,
-        catalog: Arc<Catalog>,
+        catalog: Catalog,
         clock: Arc<dyn Clock>,
-    ) -> Engine {
-        Engine {
+    ) -> anyhow::Result<Engine> {
+        let set = store
+            .action_set_id(&catalog.pins())
+            .await
+            .context("recording the installed actions")?;
+        Ok(Engine {
             store,
             host,
-            catalog,
+            active: RwLock::new(Arc::new(Active {
+                catalog: Arc::new(catalog),
+                set,
+            })),
+            sets: Mutex::new(HashMap::new()),
             clock,
             templates: Templates::new(),
             versions: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             events: Notify::new(),
             checks_due: AtomicBool::new(true),
-        }
+        })
     }
 
     /// The store.
@@ -116,9 +135,69 @@ impl Engine {
         &self.store
     }
 
+    /// The component host.
+    pub fn host(&self) -> &PluginHost {
+        &self.host
+    }
+
     /// The installed actions.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.active().catalog.clone()
+    }
+
+    /// The installed actions and their set's id, as one snapshot.
+    pub(super) fn active(&self) -> Arc<Active> {
+        match self.active.read() {
+            Ok(a) => a.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `catalog` in use: runs started from now keep it; runs already
+    /// started keep the components they started with. Returns its set id.
+    pub async fn use_catalog(&self, catalog: Catalog) -> anyhow::Result<i64> {
+        let set = self
+            .store
+            .action_set_id(&catalog.pins())
+            .await
+            .context("recording the installed actions")?;
+        let active = Arc::new(Active {
+            catalog: Arc::new(catalog),
+            set,
+        });
+        match self.active.write() {
+            Ok(mut a) => *a = active,
+            Err(poisoned) => *poisoned.into_inner() = active,
+        }
+        Ok(set)
+    }
+
+    /// Reloads plugins folder `dir` (after an install, upgrade, removal or
+    /// a change to `plugins.toml`) and deletes superseded components no
+    /// running run keeps. Returns how many were deleted.
+    pub async fn reload_plugins(&self, dir: &Path) -> anyhow::Result<usize> {
+        let catalog = Catalog::load_dir(&self.host, dir).await?;
+        self.use_catalog(catalog).await?;
+        let in_use = self.store.digests_in_use().await?;
+        self.catalog().prune_superseded(&in_use)
+    }
+
+    /// The pins of action set `id` (cached).
+    pub(super) async fn pins_of(&self, id: i64) -> Result<Arc<Pins>, String> {
+        if let Some(p) = self.sets.lock().ok().and_then(|s| s.get(&id).cloned()) {
+            return Ok(p);
+        }
+        let pins = self
+            .store
+            .action_set(id)
+            .await
+            .map_err(|e| format!("reading the run's installed actions: {e}"))?
+            .ok_or_else(|| format!("the run's set of installed actions ({id}) is missing"))?;
+        let pins = Arc::new(pins);
+        if let Ok(mut s) = self.sets.lock() {
+            s.insert(id, pins.clone());
+        }
+        Ok(pins)
     }
 
     /// The engine's clock.
@@ -148,7 +227,7 @@ impl Engine {
     /// Validates and installs one process file: a changed file becomes a new
     /// version; runs already started keep theirs.
     pub async fn install(&self, file_name: &str, source: &str) -> Result<Installed, Diagnostics> {
-        let process = validate(file_name, source, self.catalog.as_ref())?;
+        let process = validate(file_name, source, self.catalog().as_ref())?;
         let mut diags = Diagnostics::new(file_name, source);
         let (version, new_version) = match self
             .store

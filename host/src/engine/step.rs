@@ -9,10 +9,11 @@
 //! and the last goes on to the step after the loop. A crash resumes at the
 //! item it was on.
 
+use super::catalog::InstalledAction;
 use super::committer::Committer;
-use super::definition::{ForEach, OnFailure, Process, Step, Work};
+use super::definition::{ActionRef, ForEach, OnFailure, Process, Step, Work};
 use super::flow::Outcome;
-use super::runtime::{Engine, chrono_duration, jitter, retryable, then_after};
+use super::runtime::{Active, Engine, chrono_duration, jitter, retryable, then_after};
 use super::scope::{self, Scope};
 use crate::crm::{CrmError, EntityRef, Filter};
 use crate::plugins::CallRequest;
@@ -250,14 +251,10 @@ impl Engine {
             Ok(v) => v,
             Err(e) => return self.failed(claimed, started, None, format!("input: {e}"), process),
         };
-        let Some(action) = self.catalog.get(uses) else {
-            return self.failed(
-                claimed,
-                started,
-                Some(input),
-                format!("action `{uses}` is not installed"),
-                process,
-            );
+        let active = self.active();
+        let action = match self.action_of_run(&active, claimed.action_set, uses).await {
+            Ok(a) => a,
+            Err(e) => return self.failed(claimed, started, Some(input), e, process),
         };
         let mut limits = action.limits;
         if let Some(t) = step.timeout {
@@ -307,6 +304,31 @@ impl Engine {
         };
         f.digest = Some(digest);
         f
+    }
+
+    /// The component step `uses` runs: the one the run started with (set
+    /// `set`), unless the action was installed after it started.
+    async fn action_of_run<'a>(
+        &self,
+        active: &'a Active,
+        set: Option<i64>,
+        uses: &ActionRef,
+    ) -> Result<&'a InstalledAction, String> {
+        let not_installed = || format!("action `{uses}` is not installed");
+        let catalog = &active.catalog;
+        // Most runs started with what is installed now.
+        let Some(set) = set.filter(|s| *s != active.set) else {
+            return catalog.get(uses).ok_or_else(not_installed);
+        };
+        let pins = self.pins_of(set).await?;
+        match pins.get(&uses.to_string()) {
+            None => catalog.get(uses).ok_or_else(not_installed),
+            Some(digest) => catalog.get_pinned(uses, digest).ok_or_else(|| {
+                format!(
+                    "action `{uses}` changed after this run started, and the component it started with ({digest}) is no longer installed"
+                )
+            }),
+        }
     }
 
     /// The step's `if`, true when it has none.

@@ -144,6 +144,7 @@ impl Engine {
             subject,
             trigger_key,
             once_key,
+            action_set: Some(self.active().set),
             first_step: NewStep {
                 item: None,
                 index: 0,

@@ -313,8 +313,9 @@ pub async fn plan_upgrade(
 }
 
 /// Replaces `from` with the upgraded package: its component written (the
-/// old one of that major removed), the new capabilities granted (the admin
-/// consented to them), the lock updated.
+/// old one of that major moved to `superseded/`, where runs that started
+/// with it find it until they end), the new capabilities granted (the
+/// admin consented to them), the lock updated.
 pub fn apply_upgrade(
     dir: &Path,
     registry: &Registry,
@@ -340,7 +341,11 @@ pub fn apply_upgrade(
     if from.file != entry.file {
         let old = dir.join(&from.file);
         if old.exists() {
-            std::fs::remove_file(&old).with_context(|| format!("removing {}", old.display()))?;
+            let kept = dir.join(crate::engine::catalog::SUPERSEDED_DIR);
+            std::fs::create_dir_all(&kept)
+                .with_context(|| format!("creating {}", kept.display()))?;
+            std::fs::rename(&old, kept.join(&from.file))
+                .with_context(|| format!("moving {} to {}", old.display(), kept.display()))?;
         }
     }
     let mut lock = Lock::load(dir)?;
@@ -355,6 +360,41 @@ pub fn apply_upgrade(
     Ok(Locked { granted, ..entry })
 }
 
+/// Why a removal was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveError {
+    /// The lock has no such package.
+    #[error("`{0}` is not installed from a registry here")]
+    NotInstalled(String),
+    /// Enabled processes use it.
+    #[error(
+        "`{id}` is used by the enabled process(es) {}: disable them or change their steps first; nothing was removed",
+        .processes.join(", ")
+    )]
+    InUse {
+        /// The action.
+        id: String,
+        /// The processes using it.
+        processes: Vec<String>,
+    },
+    /// Reading or writing the folder failed.
+    #[error(transparent)]
+    Folder(#[from] anyhow::Error),
+}
+
+/// The enabled processes of `store` as (id, source): what a removal checks.
+pub async fn enabled_processes(
+    store: &crate::store::SqliteStore,
+) -> anyhow::Result<Vec<(String, String)>> {
+    Ok(store
+        .current_processes()
+        .await?
+        .into_iter()
+        .filter(|p| p.enabled)
+        .map(|p| (p.process_id, p.source))
+        .collect())
+}
+
 /// Removes installed action `id` (every version, or those of `major`):
 /// refused while an enabled process of `processes` (id, source) uses it.
 /// Returns the entries removed.
@@ -363,17 +403,18 @@ pub fn remove(
     id: &str,
     major: Option<u64>,
     processes: &[(String, String)],
-) -> anyhow::Result<Vec<Locked>> {
+) -> Result<Vec<Locked>, RemoveError> {
     let mut lock = Lock::load(dir)?;
     let (gone, kept): (Vec<Locked>, Vec<Locked>) = lock.packages.drain(..).partition(|p| {
         p.id == id
             && major.is_none_or(|m| semver::Version::parse(&p.version).is_ok_and(|v| v.major == m))
     });
-    anyhow::ensure!(
-        !gone.is_empty(),
-        "`{id}{}` is not installed from a registry here",
-        major.map(|m| format!("@{m}")).unwrap_or_default()
-    );
+    if gone.is_empty() {
+        return Err(RemoveError::NotInstalled(format!(
+            "{id}{}",
+            major.map(|m| format!("@{m}")).unwrap_or_default()
+        )));
+    }
     let majors: Vec<u64> = gone
         .iter()
         .filter_map(|p| semver::Version::parse(&p.version).ok().map(|v| v.major))
@@ -393,11 +434,12 @@ pub fn remove(
             users.push(process.clone());
         }
     }
-    anyhow::ensure!(
-        users.is_empty(),
-        "`{id}` is used by the enabled process(es) {}: disable them or change their steps first; nothing was removed",
-        users.join(", ")
-    );
+    if !users.is_empty() {
+        return Err(RemoveError::InUse {
+            id: id.to_owned(),
+            processes: users,
+        });
+    }
     for p in &gone {
         let file = dir.join(&p.file);
         if file.exists() {

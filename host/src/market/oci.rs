@@ -68,6 +68,12 @@ pub fn signature_tag(digest: &str) -> String {
     digest.replace(':', "-") + ".sig"
 }
 
+/// The registry could not be reached, or did not answer as a registry
+/// (the API answers 502 for it rather than blaming the package).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(String);
+
 impl Registry {
     /// The registry at `url` (`http://127.0.0.1:5000`, `https://registry.example`
     /// or a bare host, which means HTTPS), packages under `namespace`.
@@ -129,10 +135,10 @@ impl Registry {
     }
 
     fn unreachable(&self, e: impl std::fmt::Display) -> anyhow::Error {
-        anyhow::anyhow!(
+        anyhow::Error::new(Unreachable(format!(
             "the registry {} cannot be reached or did not answer as a registry: {e}",
             self.url
-        )
+        )))
     }
 
     /// Pushes `package` as `<id>:<version>` and its signature by `key`;

@@ -430,8 +430,8 @@ fn claim_steps(
     }
     let mut run_of = conn
         .prepare_cached(
-            "SELECT process_id, process_version, trigger, entity_kind, entity_id FROM runs
-             WHERE id = ?1",
+            "SELECT process_id, process_version, trigger, entity_kind, entity_id, action_set
+             FROM runs WHERE id = ?1",
         )
         .map_err(native_err)?;
     let mut claimed = Vec::with_capacity(steps.len());
@@ -444,11 +444,12 @@ fn claim_steps(
                     r.get::<_, String>(2)?,
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
                 ))
             })
             .optional()
             .map_err(native_err)?;
-        let Some((process_id, process_version, trigger, kind, id)) = run else {
+        let Some((process_id, process_version, trigger, kind, id, action_set)) = run else {
             return Err(CrmError::Storage(format!(
                 "step of a missing run {}",
                 step.run_id
@@ -465,6 +466,7 @@ fn claim_steps(
             process_version,
             trigger: serde_json::from_str(&trigger).unwrap_or(Value::Null),
             subject: subject_of(kind, id),
+            action_set,
         });
     }
     Ok(claimed)
@@ -499,6 +501,7 @@ mod tests {
                 subject: None,
                 trigger_key: format!("t{i}"),
                 once_key: None,
+                action_set: None,
                 first_step: NewStep {
                     index: 0,
                     key: "a".into(),
@@ -561,6 +564,7 @@ mod tests {
             subject: None,
             trigger_key: key.into(),
             once_key: None,
+            action_set: None,
             first_step: NewStep {
                 index: 0,
                 key: "a".into(),

@@ -29,6 +29,9 @@ pub struct NewRun {
     pub trigger_key: String,
     /// The rendered `once_per` key.
     pub once_key: Option<String>,
+    /// The installed actions it keeps to the end (`action_sets`); `None`:
+    /// whatever is installed when each step runs.
+    pub action_set: Option<i64>,
     /// Its first step.
     pub first_step: NewStep,
 }
@@ -69,6 +72,8 @@ pub struct ClaimedStep {
     pub trigger: Value,
     /// The run's entity.
     pub subject: Option<EntityRef>,
+    /// The installed actions the run started with.
+    pub action_set: Option<i64>,
 }
 
 /// How a step attempt ended.
@@ -666,8 +671,8 @@ pub(super) fn insert_run(conn: &Native, run: &NewRun) -> Result<bool, CrmError> 
         .prepare_cached(
             "INSERT OR IGNORE INTO runs (id, process_id, process_version, status, trigger,
                                          entity_kind, entity_id, trigger_key, once_key,
-                                         created_at, updated_at)
-             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                                         created_at, updated_at, action_set)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         )
         .and_then(|mut insert| {
             insert.execute(params![
@@ -680,6 +685,7 @@ pub(super) fn insert_run(conn: &Native, run: &NewRun) -> Result<bool, CrmError> 
                 run.trigger_key,
                 run.once_key,
                 now,
+                run.action_set,
             ])
         })
         .map_err(native_err)?;
