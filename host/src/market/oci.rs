@@ -228,7 +228,14 @@ impl Registry {
         self.fetch_ref(id, &self.pinned(id, digest)).await
     }
 
-    async fn fetch_ref(&self, id: &str, reference: &Reference) -> anyhow::Result<Fetched> {
+    /// The OCI manifest at `reference`, checked against its digest, and the
+    /// robota manifest it carries: (digest, OCI manifest, robota manifest).
+    /// Reads no blob.
+    async fn describe_ref(
+        &self,
+        id: &str,
+        reference: &Reference,
+    ) -> anyhow::Result<(String, OciImageManifest, PackageManifest)> {
         let (bytes, digest) = self
             .manifest_raw(reference)
             .await
@@ -253,6 +260,11 @@ impl Registry {
             .and_then(|text| {
                 serde_json::from_str(text).context("its dev.robota.manifest annotation is damaged")
             })?;
+        Ok((digest, manifest, said))
+    }
+
+    async fn fetch_ref(&self, id: &str, reference: &Reference) -> anyhow::Result<Fetched> {
+        let (digest, manifest, said) = self.describe_ref(id, reference).await?;
         let layer = manifest
             .layers
             .iter()
@@ -324,7 +336,17 @@ impl Registry {
             let Some(latest) = versions.last() else {
                 continue;
             };
-            let m = self.fetch(id, &latest.to_string()).await?.manifest;
+            // The manifest only: search downloads no component.
+            let m = match self
+                .describe_ref(id, &self.tagged(id, &latest.to_string()))
+                .await
+            {
+                Ok((_, _, m)) => m,
+                Err(e) => {
+                    tracing::warn!("search skips {repo}: {e:#}");
+                    continue;
+                }
+            };
             let text = format!("{} {} {}", m.id, m.title, m.description).to_lowercase();
             if text.contains(&word) {
                 out.push(Found {
