@@ -11,7 +11,7 @@ mod duplicates;
 mod entities;
 mod exports;
 mod files;
-mod invoices;
+pub(crate) mod invoices;
 mod me;
 mod openapi;
 mod payment_requests;
@@ -74,6 +74,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_token,
         ));
+    // The web console calls the protected API in process, as the person
+    // signed in (auth::InternalCaller): the same routes, rules and errors.
+    let in_process: Router = protected
+        .clone()
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state.clone());
     Router::new()
         .route("/healthz", get(healthz))
         .merge(processes::webhook_routes())
@@ -81,7 +88,8 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::console::routes(state, in_process))
 }
 
 /// An RFC 3339 time, or a date-time (`2026-12-04T09:00[:00]`) or date

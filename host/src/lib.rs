@@ -16,6 +16,7 @@ pub mod access;
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod console;
 pub mod crm;
 pub mod engine;
 pub mod mail;

@@ -6,6 +6,7 @@
 
 pub mod action_sets;
 mod apply;
+pub mod console_sessions;
 pub use apply::invoice_number;
 pub mod approvals;
 pub mod conversion;

@@ -292,7 +292,7 @@ async fn send(
 }
 
 /// The server's address as the caller reached it, for links in e-mails.
-fn public_base(headers: &axum::http::HeaderMap) -> String {
+pub(crate) fn public_base(headers: &axum::http::HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

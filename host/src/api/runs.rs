@@ -106,8 +106,40 @@ struct ListQuery {
     status: Option<String>,
     entity_kind: Option<String>,
     entity_id: Option<String>,
+    /// Started on or after: a date (the company's) or an RFC 3339 time.
+    from: Option<String>,
+    /// Started before the end of this date, or before this time.
+    to: Option<String>,
     cursor: Option<String>,
     limit: Option<u32>,
+}
+
+/// A `from`/`to` bound: an RFC 3339 time as is; a date is the company's
+/// day, its start for `from` and the next day's start for `to`.
+fn time_bound(
+    name: &str,
+    text: &str,
+    end: bool,
+) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    use chrono::TimeZone as _;
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        ApiError::bad_request(format!(
+            "{name} `{text}`: use a date such as 2026-12-05 or an RFC 3339 time"
+        ))
+    })?;
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    crate::clock::COMPANY_TIMEZONE
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .ok_or_else(|| ApiError::bad_request(format!("{name} `{text}`: no such day")))
 }
 
 const STATUSES: [&str; 4] = ["running", "completed", "failed", "cancelled"];
@@ -151,6 +183,16 @@ async fn list(
             status: q.status,
             entity,
             after: q.cursor,
+            from: q
+                .from
+                .as_deref()
+                .map(|f| time_bound("from", f, false))
+                .transpose()?,
+            to: q
+                .to
+                .as_deref()
+                .map(|t| time_bound("to", t, true))
+                .transpose()?,
             limit: limit + 1,
             seen_by: Some(caller.access.clone()),
         })

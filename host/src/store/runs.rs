@@ -183,6 +183,10 @@ pub struct RunFilter {
     pub entity: Option<EntityRef>,
     /// Only runs with ids after this (the cursor).
     pub after: Option<String>,
+    /// Only runs started at or after this time.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only runs started before this time.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
     /// At most this many.
     pub limit: u32,
     /// Only runs about what this caller may see (None: every run).
@@ -321,7 +325,8 @@ impl SqliteStore {
              FROM runs
              WHERE (? IS NULL OR process_id = ?) AND (? IS NULL OR status = ?)
                AND (? IS NULL OR entity_kind = ?) AND (? IS NULL OR entity_id = ?)
-               AND (? IS NULL OR id < ?) AND {}
+               AND (? IS NULL OR id < ?) AND (? IS NULL OR created_at >= ?)
+               AND (? IS NULL OR created_at < ?) AND {}
              ORDER BY id DESC LIMIT ?",
             seen.as_ref().map_or("1", |(sql, _)| sql.as_str())
         );
@@ -333,6 +338,10 @@ impl SqliteStore {
             query = query.bind(value).bind(value);
         }
         query = query.bind(&filter.after).bind(&filter.after);
+        for at in [filter.from, filter.to] {
+            let text = at.map(timestamp_text);
+            query = query.bind(text.clone()).bind(text);
+        }
         if let Some((_, binds)) = &seen {
             let user = filter.seen_by.as_ref().and_then(|a| a.user_id.clone());
             for _ in 0..*binds {

@@ -53,6 +53,7 @@ pub fn crm_grants() -> Grants {
     Grants::parse(&["crm.read", "crm.write"]).expect("valid grants")
 }
 
+pub mod browser;
 pub mod server;
 pub mod smtp;
 pub mod standin;

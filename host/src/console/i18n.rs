@@ -1,0 +1,137 @@
+//! The console's texts: one catalogue per language (`console/i18n/*.toml`,
+//! sections of `key = "text"`), Russian by default. A key missing from a
+//! catalogue shows as the key itself (and a test finds it first).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A language the console speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// Русский.
+    #[default]
+    Ru,
+    /// English.
+    En,
+}
+
+/// The catalogues' sources.
+const RU: &str = include_str!("../../console/i18n/ru.toml");
+const EN: &str = include_str!("../../console/i18n/en.toml");
+
+impl Lang {
+    /// `ru` or `en`.
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code {
+            "ru" => Some(Lang::Ru),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Its code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+
+    /// The text of `key` (`section.name`), or the key when there is none.
+    pub fn text(self, key: &str) -> &str {
+        self.lookup(key).unwrap_or(key)
+    }
+
+    /// The text of `key`, if the catalogue has it.
+    pub fn lookup(self, key: &str) -> Option<&'static str> {
+        catalogue(self).get(key).map(String::as_str)
+    }
+}
+
+fn catalogue(lang: Lang) -> &'static HashMap<String, String> {
+    static RU_TEXTS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    static EN_TEXTS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    let (cell, source) = match lang {
+        Lang::Ru => (&RU_TEXTS, RU),
+        Lang::En => (&EN_TEXTS, EN),
+    };
+    cell.get_or_init(|| flatten(source))
+}
+
+/// `[a] b = "x"` → `a.b` = `x`. A catalogue that does not parse is empty
+/// (a test parses each, so it never ships so).
+fn flatten(source: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if let Ok(table) = source.parse::<toml::Table>() {
+        walk("", &table, &mut out);
+    }
+    out
+}
+
+fn walk(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            toml::Value::Table(t) => walk(&key, t, out),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_catalogues_parse_and_have_the_same_keys() {
+        for source in [RU, EN] {
+            source.parse::<toml::Table>().unwrap();
+        }
+        let mut ru: Vec<_> = catalogue(Lang::Ru).keys().collect();
+        let mut en: Vec<_> = catalogue(Lang::En).keys().collect();
+        ru.sort();
+        en.sort();
+        assert_eq!(ru, en);
+        assert_eq!(Lang::Ru.text("nav.deals"), "Сделки");
+        assert_eq!(Lang::En.text("nav.deals"), "Deals");
+        assert_eq!(Lang::Ru.text("no.such.key"), "no.such.key");
+    }
+
+    #[test]
+    fn every_text_a_template_asks_for_is_in_the_catalogues() {
+        let re = regex_lite_keys();
+        for (name, source) in super::super::render::TEMPLATES {
+            for key in re(source) {
+                for lang in [Lang::Ru, Lang::En] {
+                    assert!(
+                        lang.lookup(&key).is_some(),
+                        "{name}: `{key}` is missing from {}",
+                        lang.code()
+                    );
+                }
+            }
+        }
+    }
+
+    /// The keys of `t("…")` calls in a template.
+    fn regex_lite_keys() -> impl Fn(&str) -> Vec<String> {
+        |source: &str| {
+            source
+                .match_indices("t(\"")
+                .filter_map(|(i, _)| {
+                    let rest = &source[i + 3..];
+                    rest.find('"').map(|end| rest[..end].to_owned())
+                })
+                .filter(|k| !k.ends_with('.'))
+                .collect()
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The console's pages, one module per family. Each handler asks the API
+//! (as the signed-in person) for what it shows and renders a template;
+//! an API refusal becomes the same status here (404 for what is out of
+//! reach, 403 for what the role may not do).
+
+pub mod approvals;
+pub mod deals;
+pub mod invoices;
+pub mod payments;
+pub mod processes;
+pub mod runs;
+pub mod tasks;
+
+use super::ConsoleState;
+use super::client::{ApiClient, Problem};
+use super::render::Page;
+use super::session::{Signed, redirect_for};
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use minijinja::Value as View;
+use serde_json::{Value, json};
+
+/// Every page of a signed-in person.
+pub fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .merge(super::session::signed_routes())
+        .merge(deals::routes())
+        .merge(invoices::routes())
+        .merge(payments::routes())
+        .merge(approvals::routes())
+        .merge(runs::routes())
+        .merge(processes::routes())
+        .merge(tasks::routes())
+}
+
+/// One request's view of the console: who asks, and the API as them.
+pub struct Here<'a> {
+    /// The console.
+    pub console: &'a ConsoleState,
+    /// Who is signed in.
+    pub me: &'a Signed,
+    /// The API as them.
+    pub api: ApiClient<'a>,
+}
+
+impl<'a> Here<'a> {
+    /// The console as `me`.
+    pub fn new(console: &'a ConsoleState, me: &'a Signed) -> Here<'a> {
+        Here {
+            console,
+            me,
+            api: ApiClient::new(&console.api, &me.caller),
+        }
+    }
+
+    /// A full page: `name` in the layout, with the header's data (who,
+    /// role, unread count, the sections their role has).
+    pub async fn page(&self, section: &str, name: &str, ctx: View) -> Response {
+        let me = match self.api.get("/api/v1/me").await {
+            Ok(v) => v,
+            Err(p) => return Page::status(self.console, self.me.lang, p.status, &p.detail()),
+        };
+        let role = me["role"].as_str().unwrap_or_default().to_owned();
+        let html = self.console.views.page(
+            name,
+            self.me.lang,
+            minijinja::context! {
+                me => View::from_serialize(&me),
+                role => role,
+                csrf => &self.me.csrf,
+                section => section,
+                nav => View::from_serialize(nav(&role)),
+                ..ctx
+            },
+        );
+        html.into_response()
+    }
+
+    /// An API refusal as a page (in the layout) with the same status and
+    /// its detail.
+    pub async fn problem(&self, p: Problem) -> Response {
+        let status = p.status;
+        if status.is_server_error() {
+            return Page::error(self.console, self.me.lang, p.detail());
+        }
+        let page = self
+            .page(
+                "",
+                "problem.html",
+                minijinja::context! { status => status.as_u16(), detail => p.detail() },
+            )
+            .await;
+        with_status(page, status)
+    }
+
+    /// The text of `key` in the person's language.
+    pub fn t<'k>(&self, key: &'k str) -> &'k str {
+        self.me.lang.text(key)
+    }
+}
+
+/// The sections of the header for `role` (the API decides what is in
+/// them; this only leaves out what the role cannot open at all).
+fn nav(role: &str) -> Vec<Value> {
+    let all: &[(&str, &str, &[&str])] = &[
+        (
+            "deals",
+            "/console/deals",
+            &["manager", "head_of_sales", "admin"],
+        ),
+        (
+            "invoices",
+            "/console/invoices",
+            &["manager", "head_of_sales", "accountant", "admin"],
+        ),
+        (
+            "payment_requests",
+            "/console/payment-requests",
+            &["manager", "head_of_sales", "accountant", "admin"],
+        ),
+        (
+            "registry",
+            "/console/registry",
+            &["head_of_sales", "accountant", "admin"],
+        ),
+        (
+            "approvals",
+            "/console/approvals",
+            &["manager", "head_of_sales", "accountant", "admin"],
+        ),
+        (
+            "tasks",
+            "/console/tasks",
+            &["manager", "head_of_sales", "accountant", "admin"],
+        ),
+        ("runs", "/console/runs", &["admin"]),
+        ("processes", "/console/processes", &["admin"]),
+        ("plugins", "/console/plugins", &["admin"]),
+    ];
+    all.iter()
+        .filter(|(_, _, roles)| roles.contains(&role))
+        .map(|(key, href, _)| json!({ "key": key, "href": href }))
+        .collect()
+}
+
+/// After a form: back to `to` (303, or `HX-Redirect` for htmx) with a
+/// message shown once (`?done=`).
+pub fn done(headers: &HeaderMap, to: &str, message: &str) -> Response {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    redirect_for(
+        headers,
+        &format!("{to}{sep}done={}", super::session::urlencoding(message)),
+    )
+}
+
+/// A fragment for htmx to put into `target` instead of where the form
+/// pointed (`HX-Retarget`), picking `select` out of the page.
+pub fn retarget(mut response: Response, target: &str, select: &str) -> Response {
+    let h = response.headers_mut();
+    if let (Ok(t), Ok(s)) = (HeaderValue::from_str(target), HeaderValue::from_str(select)) {
+        h.insert("hx-retarget", t);
+        h.insert("hx-reselect", s);
+        h.insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+    }
+    response
+}
+
+/// A page answered with `status` (a form that needs fixing: 422).
+pub fn with_status(mut response: Response, status: StatusCode) -> Response {
+    *response.status_mut() = status;
+    response
+}
+
+/// `items` of a list answer.
+pub fn items(list: &Value) -> Vec<Value> {
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// A path segment from a user-controlled id, percent-encoded.
+pub fn seg(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
