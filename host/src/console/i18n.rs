@@ -128,9 +128,11 @@ mod tests {
                 .match_indices("t(\"")
                 .filter_map(|(i, _)| {
                     let rest = &source[i + 3..];
-                    rest.find('"').map(|end| rest[..end].to_owned())
+                    let end = rest.find('"')?;
+                    // `t("stage." ~ code)` builds its key: not a key itself.
+                    let dynamic = rest[end + 1..].trim_start().starts_with('~');
+                    (!dynamic).then(|| rest[..end].to_owned())
                 })
-                .filter(|k| !k.ends_with('.'))
                 .collect()
         }
     }
