@@ -206,3 +206,307 @@ async fn a_form_without_the_sessions_csrf_token_or_from_another_site_is_refused(
     b.open("/console/deals/demo-deal-pumps").await;
     assert_eq!(b.text("#deal-stage").await, "Переговоры");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_the_stage_refuses_asks_for_exactly_the_missing_fields_in_place() {
+    let demo = demo();
+    let b = Browser::start("move", &demo.server.url).await;
+    b.sign_in(&demo.token("H_MANAGER")).await;
+    b.open("/console/deals").await;
+    let column = b.text("#stage-new").await;
+    assert!(column.contains("Поставка насосов"), "{column}");
+    b.shot("deals-board.png").await;
+    // «Договор подписан» needs the contract's number, the act's days and
+    // the site's address: the board asks for those three, nothing else.
+    b.select(
+        "#deal-demo-deal-pumps select[name=stage]",
+        "contract_signed",
+    )
+    .await;
+    b.click("#deal-demo-deal-pumps button[type=submit]").await;
+    b.wait_for("#move-dialog").await;
+    let dialog = b.text("#move-dialog").await;
+    for label in ["№ договора", "Срок подписания акта, дней", "Адрес объекта"]
+    {
+        assert!(dialog.contains(label), "{label}: {dialog}");
+    }
+    assert!(!dialog.contains("Компания"), "{dialog}");
+    assert_eq!(b.path().await, "/console/deals", "in place, not a new page");
+    b.shot("deals-missing-fields.png").await;
+    b.fill("[data-field='custom_fields.contract_number']", "Д-77/2026")
+        .await;
+    b.fill(
+        "[data-field='custom_fields.site_address']",
+        "Москва, ул. Лесная, 5",
+    )
+    .await;
+    // A value that does not fit is refused with the API's words, in place;
+    // what was typed stays, and the deal has not moved.
+    b.fill("[data-field='custom_fields.act_signing_days']", "пять")
+        .await;
+    b.click("#move-save").await;
+    b.wait_text("#move-detail", "act_signing_days", false).await;
+    assert!(b.text("#stage-new").await.contains("Поставка насосов"));
+    b.fill("[data-field='custom_fields.act_signing_days']", "5")
+        .await;
+    b.click("#move-save").await;
+    b.wait_text(".flash", "Сделка перенесена", false).await;
+    let moved = b.text("#stage-contract_signed").await;
+    assert!(moved.contains("Поставка насосов"), "{moved}");
+    assert!(!b.text("#stage-new").await.contains("Поставка насосов"));
+    // The card shows what was filled in.
+    b.open("/console/deals/demo-deal-pumps").await;
+    assert_eq!(b.text("#deal-stage").await, "Договор подписан");
+    assert_eq!(
+        b.text("[data-field='custom_fields.contract_number']").await,
+        "Д-77/2026"
+    );
+    // Back a stage from the card: no fields asked, the card says so.
+    b.select(".move select[name=stage]", "new").await;
+    b.click(".move button[type=submit]").await;
+    b.wait_text(".flash", "Сделка перенесена", false).await;
+    assert_eq!(b.text("#deal-stage").await, "Новая");
+}
+
+/// A 1CClientBankExchange statement with one incoming payment.
+fn statement(day: &str, amount: &str, payer_inn: &str, number: &str) -> String {
+    format!(
+        "1CClientBankExchange\r\nВерсияФормата=1.03\r\nКодировка=Windows\r\n\
+         СекцияДокумент=Платежное поручение\r\nНомер=15\r\nДата={day}\r\nСумма={amount}\r\n\
+         ПлательщикИНН={payer_inn}\r\nПолучательСчет=40702810500000001234\r\n\
+         НазначениеПлатежа=Оплата по счету № {number}\r\nКонецДокумента\r\nКонецФайла\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invoice_process_finishes_its_pdf_opens_and_a_statement_pays_it() {
+    let demo = demo();
+    let url = demo.server.url.clone();
+    let b = Browser::start("invoice", &url).await;
+    b.sign_in(&demo.token("H_MANAGER")).await;
+    b.open("/console/deals").await;
+    b.select("#deal-demo-deal-pumps select[name=stage]", "invoice")
+        .await;
+    b.click("#deal-demo-deal-pumps button[type=submit]").await;
+    b.wait_text(".flash", "Сделка перенесена", false).await;
+    // The process makes the invoice and its PDF; the card shows it when done.
+    b.open("/console/deals/demo-deal-pumps").await;
+    let listed = b.wait_text("#deal-invoices", "№", true).await;
+    assert!(listed.contains("480"), "{listed}");
+    b.click("#deal-invoices a").await;
+    b.wait_for("#invoice-pdf").await;
+    let number = b
+        .text("h1")
+        .await
+        .split('№')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(b.text("#invoice-total").await.contains("480"));
+    b.shot("invoice.png").await;
+    // The frame's PDF is the invoice's, for this session only.
+    let src = b
+        .wait_for("#invoice-pdf")
+        .await
+        .attr("src")
+        .await
+        .unwrap()
+        .unwrap();
+    let cookie = format!("robota_session={}", b.session_cookie().await);
+    let pdf = raw()
+        .get(format!("{url}{src}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+    assert_eq!(
+        raw()
+            .get(format!("{url}{src}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "no session, no PDF"
+    );
+    let issued = b.text("dl").await;
+    let day = issued
+        .split_whitespace()
+        .find(|w| w.len() == 10 && w.matches('.').count() == 2)
+        .unwrap()
+        .to_owned();
+
+    // Accounting uploads the bank's statement and sees it matched.
+    b.click("#sign-out").await;
+    b.sign_in(&demo.token("H_ACCOUNTANT")).await;
+    b.open("/console/invoices").await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        statement(&day, "480000.00", "7707083893", &number),
+    )
+    .unwrap();
+    b.wait_for("#statement-file")
+        .await
+        .send_keys(file.path().to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("#statement-form button[type=submit]").await;
+    let matched = b.wait_text("#matched", &number, false).await;
+    assert!(matched.contains("480"), "{matched}");
+    assert_eq!(
+        b.path().await,
+        "/console/invoices",
+        "the report came in place"
+    );
+    b.open("/console/invoices?status=paid").await;
+    assert!(b.text("#invoice-list").await.contains(&number));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_request_reaches_the_accountants_registry_and_never_before() {
+    let demo = demo();
+    let b = Browser::start("approval", &demo.server.url).await;
+    // On approval: not in accounting's registry, not even by its address.
+    b.sign_in(&demo.token("H_ACCOUNTANT")).await;
+    b.open("/console/registry?period=month").await;
+    b.wait_for("#registry").await;
+    assert!(!b.has("[data-request='demo-pr-rent']").await);
+    b.open("/console/payment-requests/demo-pr-rent").await;
+    assert!(b.text("h1").await.contains("Не найдено"));
+    b.click("#sign-out").await;
+    // The head of sales approves it from the inbox, with a comment.
+    b.sign_in(&demo.token("H_HEAD")).await;
+    b.open("/console/approvals").await;
+    let inbox = b.text("#approvals").await;
+    assert!(inbox.contains("Аренда склада"), "{inbox}");
+    b.shot("approvals.png").await;
+    b.fill(".approval input[name=comment]", "Согласовано").await;
+    b.click(".approval button.approve").await;
+    b.wait_text(".flash", "Согласовано", false).await;
+    assert!(b.has("#no-approvals").await);
+    b.click("#sign-out").await;
+    // Now accounting has it, under its day, with the day's total.
+    b.sign_in(&demo.token("H_ACCOUNTANT")).await;
+    b.open("/console/registry?period=month").await;
+    let row = b
+        .wait_text("[data-request='demo-pr-rent']", "Аренда склада", true)
+        .await;
+    assert!(row.contains("150"), "{row}");
+    assert!(b.text("header.top").await.contains("Уведомления 1") || b.has("#unread .count").await);
+    b.shot("registry.png").await;
+}
+
+/// A process whose one step creates a task: it fails while the action
+/// lacks the `crm.write` grant, and succeeds once the admin grants it.
+const FLAKY: &str = r#"
+id = "flaky-task"
+title = "A task that needs a second try"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "task"
+uses = "chaos@0"
+retry = { attempts = 1 }
+input = { do = "create", kind = "task", fields = { title = "Позвонить: {{ deal.title }}" } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_opens_a_failed_run_retries_it_and_sees_a_broken_process_on_its_line() {
+    let site = common::server::Site::new(&[("flaky.toml", FLAKY)]);
+    let grants = site.dir.path().join("plugins/plugins.toml");
+    let full = std::fs::read_to_string(&grants).unwrap();
+    let chaos = r#"grants = ["crm.read", "crm.write", "mail.send"]"#;
+    assert!(full.contains(chaos));
+    std::fs::write(&grants, full.replace(chaos, r#"grants = ["crm.read"]"#)).unwrap();
+    let server = site.start(&[]);
+    let admin = common::server::Api::new(&server.url, server.token.as_deref());
+    let deal = admin
+        .post("/api/v1/deals", &serde_json::json!({ "title": "Ромашка" }))
+        .await;
+    assert_eq!(deal.status, 201, "{}", deal.body);
+    let b = Browser::start("runs", &server.url).await;
+    b.sign_in(server.token.as_deref().unwrap()).await;
+    // The failed run, found by the status filter, opened from the list.
+    b.open("/console/runs").await;
+    b.select("select[name=status]", "failed").await;
+    b.click(".filters button[type=submit]").await;
+    let row = b.wait_text("#run-list", "flaky-task", true).await;
+    assert!(row.contains("с ошибкой"), "{row}");
+    b.click("#run-list a").await;
+    b.wait_for("#steps").await;
+    assert_eq!(b.text("#run-status").await, "с ошибкой");
+    let step = b.text("[data-step='task']").await;
+    assert!(step.contains("Попыток: 1"), "{step}");
+    b.shot("run-failed.png").await;
+    assert!(step.contains("crm.write"), "the grant it lacks: {step}");
+    // The admin grants it (the server reloads its folder) and retries:
+    // the step runs again and the run finishes.
+    std::fs::write(&grants, &full).unwrap();
+    let reloaded = admin
+        .post("/api/v1/plugins/reload", &serde_json::json!({}))
+        .await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+    b.click("#retry").await;
+    b.wait_text("#run-status", "завершён", true).await;
+    assert_eq!(
+        b.client
+            .find_all(fantoccini::Locator::Css("[data-step='task']"))
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "the failed step and its retry"
+    );
+    assert!(
+        b.has("[data-step='task'] code.digest").await,
+        "the action's digest is shown"
+    );
+    // The run list filters by time too: nothing started tomorrow.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    b.open(&format!("/console/runs?from={tomorrow}")).await;
+    assert!(!b.text("#run-list").await.contains("flaky-task"));
+
+    // A broken process file: each error stands on its own line.
+    b.open("/console/processes").await;
+    b.fill("#upload-id", "broken").await;
+    b.fill(
+        "#upload-source",
+        "id = \"broken\"\ntitle = \"Сломанный\"\n[trigger]\nevent = \"deal.created\"\n[[step]]\nid = \"a\"\nuses = \"no-such-action@1\"\n",
+    )
+    .await;
+    b.click("#upload-submit").await;
+    let error_line = b.wait_for("#upload-lines li.has-error").await;
+    assert_eq!(
+        error_line.attr("data-line").await.unwrap().as_deref(),
+        Some("7"),
+        "{}",
+        b.text("#upload-lines").await
+    );
+    assert!(
+        b.text("#upload-lines li.has-error")
+            .await
+            .contains("no-such-action"),
+        "{}",
+        b.text("#upload-lines").await
+    );
+    b.shot("process-error.png").await;
+    // What was typed is kept for the fix; fixed, it installs.
+    b.fill(
+        "#upload-source",
+        "id = \"broken\"\ntitle = \"Починенный\"\n[trigger]\nevent = \"deal.created\"\n[[step]]\nid = \"a\"\nuses = \"add-note@1\"\ninput = { entity = { kind = \"deal\", id = \"{{ deal.id }}\" }, text = \"ok\" }\n",
+    )
+    .await;
+    b.click("#upload-submit").await;
+    b.wait_text(".flash", "Установлен процесс broken", false)
+        .await;
+    assert!(b.page_text().await.contains("Починенный"));
+}

@@ -83,6 +83,10 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             writeln!(out, "admin token: {t}")?;
             writeln!(out, "(shown once; keep it: only its hash is stored)")?;
         }
+        writeln!(
+            out,
+            "web console: http://{addr}/console/ (sign in with a token)"
+        )?;
         // Ready to paste into another shell: the README's walks use these.
         writeln!(out, "in another shell:")?;
         writeln!(out, "  export URL=http://{addr}")?;

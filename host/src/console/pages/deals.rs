@@ -192,6 +192,11 @@ async fn move_deal(
         .as_object()
         .cloned()
         .unwrap_or_default();
+    let defs = here
+        .api
+        .get("/api/v1/custom-fields/deal")
+        .await
+        .unwrap_or(Value::Null);
     let mut filled = Map::new();
     for (key, value) in &form {
         let Some(field) = key.strip_prefix("f.") else {
@@ -204,7 +209,12 @@ async fn move_deal(
         }
         match field.strip_prefix("custom_fields.") {
             Some(name) => {
-                custom.insert(name.to_owned(), json!(value));
+                let kind = defs["fields"]
+                    .as_array()
+                    .and_then(|f| f.iter().find(|d| d["name"] == name))
+                    .and_then(|d| d["type"].as_str())
+                    .unwrap_or("text");
+                custom.insert(name.to_owned(), typed(kind, value));
             }
             None => {
                 patch.insert(field.to_owned(), json!(value));
@@ -260,7 +270,7 @@ async fn move_deal(
                     StatusCode::UNPROCESSABLE_ENTITY,
                 );
             }
-            let fields = dialog_fields(&here, &wanted).await;
+            let fields = dialog_fields(&here, &wanted, &defs).await;
             let page = here
                 .page(
                     "deals",
@@ -291,6 +301,19 @@ async fn move_deal(
     }
 }
 
+/// A form's text as the JSON a custom field of type `kind` holds: whole
+/// numbers as numbers, yes/no as booleans, the rest as typed (the API
+/// names a value that does not fit).
+fn typed(kind: &str, text: &str) -> Value {
+    match kind {
+        "number" => text
+            .parse::<i64>()
+            .map_or_else(|_| json!(text), |n| json!(n)),
+        "bool" => json!(matches!(text, "true" | "on" | "1")),
+        _ => json!(text),
+    }
+}
+
 /// The stage's name in the default pipeline (its code if unknown).
 async fn stage_name(here: &Here<'_>, code: &str) -> String {
     let pipelines = here
@@ -307,12 +330,7 @@ async fn stage_name(here: &Here<'_>, code: &str) -> String {
 }
 
 /// How to ask for each wanted field: its label, input type and choices.
-async fn dialog_fields(here: &Here<'_>, wanted: &[String]) -> Vec<Value> {
-    let defs = here
-        .api
-        .get("/api/v1/custom-fields/deal")
-        .await
-        .unwrap_or(Value::Null);
+async fn dialog_fields(here: &Here<'_>, wanted: &[String], defs: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     for name in wanted {
         let field = if let Some(code) = name.strip_prefix("custom_fields.") {
@@ -357,4 +375,18 @@ async fn dialog_fields(here: &Here<'_>, wanted: &[String]) -> Vec<Value> {
         out.push(field);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_text_becomes_the_type_the_field_holds() {
+        assert_eq!(typed("number", "5"), json!(5));
+        assert_eq!(typed("number", "пять"), json!("пять"));
+        assert_eq!(typed("bool", "true"), json!(true));
+        assert_eq!(typed("decimal", "1.50"), json!("1.50"));
+        assert_eq!(typed("text", "Д-77"), json!("Д-77"));
+    }
 }
