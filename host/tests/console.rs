@@ -510,3 +510,92 @@ async fn an_admin_opens_a_failed_run_retries_it_and_sees_a_broken_process_on_its
         .await;
     assert!(b.page_text().await.contains("Починенный"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leads_convert_through_the_duplicate_dialog_and_a_company_card_shows_its_checks() {
+    let demo = demo();
+    let b = Browser::start("leads", &demo.server.url).await;
+    b.sign_in(&demo.token("H_MANAGER")).await;
+    b.open("/console/leads").await;
+    let list = b.text("#lead-list").await;
+    assert!(
+        list.contains("Пекарня на Лесной") && list.contains("Согласие получено"),
+        "{list}"
+    );
+    // A status that needs fields asks for them on the card.
+    b.open("/console/leads/demo-lead-bakery").await;
+    b.select("#lead-move select[name=status]", "qualification")
+        .await;
+    b.click("#lead-move button[type=submit]").await;
+    b.wait_for("[data-field='city']").await;
+    assert!(b.text("#lead-detail").await.contains("city"));
+    b.fill("[data-field='email']", "petr@bakery.example").await;
+    b.fill("[data-field='city']", "Москва").await;
+    b.fill("[data-field='topic']", "Оборудование цеха").await;
+    b.click("#lead-save").await;
+    b.wait_text(".flash", "Статус лида изменён", false).await;
+    assert_eq!(b.text("#lead-status").await, "Квалификация");
+    // The planted duplicate: the dialog names who it looks like and why.
+    b.open("/console/leads/demo-lead-romashka").await;
+    b.click("#convert-submit").await;
+    let dialog = b.wait_text("#duplicates", "Кузнецов Сергей", false).await;
+    assert!(
+        dialog.contains("email") && dialog.contains("phone"),
+        "{dialog}"
+    );
+    b.shot("lead-duplicates.png").await;
+    b.click("#use-existing").await;
+    b.wait_text(".flash", "Лид сконвертирован", false).await;
+    assert!(
+        b.path().await.starts_with("/console/deals/"),
+        "{}",
+        b.path().await
+    );
+    let deal = b.page_text().await;
+    assert!(
+        deal.contains("Кузнецов Сергей"),
+        "the existing contact: {deal}"
+    );
+
+    // A company card: a wrong INN is refused at its field, nothing saved.
+    b.open("/console/companies/demo-company-romashka").await;
+    b.fill("#c-inn", "7707083894").await;
+    b.click("#save-requisites").await;
+    let error = b.wait_for("#error-inn").await.text().await.unwrap();
+    assert!(error.contains("inn"), "{error}");
+    assert_eq!(
+        b.wait_for("#c-inn")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("7707083894"),
+        "what was typed stays"
+    );
+    b.open("/console/companies/demo-company-romashka").await;
+    assert_eq!(
+        b.wait_for("#c-inn")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("7707083893")
+    );
+    b.fill("#c-director", "Иванов Иван Иванович").await;
+    b.click("#save-requisites").await;
+    b.wait_text(".flash", "Реквизиты сохранены", false).await;
+    // A manager may not start the registry lookup by hand: no button.
+    assert!(!b.has("#lookup").await);
+
+    // Reports: the chart is drawn on the server, one bar a week.
+    b.open("/console/reports").await;
+    let bars = b
+        .client
+        .find_all(fantoccini::Locator::Css("#debt-chart rect"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 8);
+    assert!(b.text("#invoice-report").await.contains("Выставлено"));
+}

@@ -4,10 +4,13 @@
 //! reach, 403 for what the role may not do).
 
 pub mod approvals;
+pub mod companies;
 pub mod deals;
 pub mod invoices;
+pub mod leads;
 pub mod payments;
 pub mod processes;
+pub mod reports;
 pub mod runs;
 pub mod tasks;
 
@@ -26,6 +29,9 @@ pub fn routes() -> Router<ConsoleState> {
     Router::new()
         .merge(super::session::signed_routes())
         .merge(deals::routes())
+        .merge(leads::routes())
+        .merge(companies::routes())
+        .merge(reports::routes())
         .merge(invoices::routes())
         .merge(payments::routes())
         .merge(approvals::routes())

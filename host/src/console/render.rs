@@ -88,6 +88,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../console/templates/plugins.html"),
     ),
     (
+        "leads.html",
+        include_str!("../../console/templates/leads.html"),
+    ),
+    (
+        "lead.html",
+        include_str!("../../console/templates/lead.html"),
+    ),
+    (
+        "company.html",
+        include_str!("../../console/templates/company.html"),
+    ),
+    (
+        "reports.html",
+        include_str!("../../console/templates/reports.html"),
+    ),
+    (
         "tasks.html",
         include_str!("../../console/templates/tasks.html"),
     ),
@@ -298,6 +314,19 @@ mod tests {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }
+    }
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("console/templates");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut names: Vec<String> = TEMPLATES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        names.sort();
+        assert_eq!(files, names);
     }
 
     #[test]
