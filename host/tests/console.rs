@@ -261,7 +261,27 @@ async fn a_move_the_stage_refuses_asks_for_exactly_the_missing_fields_in_place()
         b.text("[data-field='custom_fields.contract_number']").await,
         "Д-77/2026"
     );
+    // Dragged onto a column (the drop sends the same move): a stage with
+    // nothing required takes it at once.
+    b.open("/console/deals").await;
+    b.client
+        .execute(
+            r#"const card = document.getElementById("deal-demo-deal-service");
+               const column = document.getElementById("stage-negotiation");
+               const data = new DataTransfer();
+               card.dispatchEvent(new DragEvent("dragstart", { bubbles: true, dataTransfer: data }));
+               column.dispatchEvent(new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: data }));
+               column.dispatchEvent(new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: data }));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let dropped = b
+        .wait_text("#stage-negotiation", "Сервисное обслуживание", false)
+        .await;
+    assert!(dropped.contains("500,00"), "{dropped}");
     // Back a stage from the card: no fields asked, the card says so.
+    b.open("/console/deals/demo-deal-pumps").await;
     b.select(".move select[name=stage]", "new").await;
     b.click(".move button[type=submit]").await;
     b.wait_text(".flash", "Сделка перенесена", false).await;
@@ -373,6 +393,54 @@ async fn the_invoice_process_finishes_its_pdf_opens_and_a_statement_pays_it() {
 async fn an_approved_request_reaches_the_accountants_registry_and_never_before() {
     let demo = demo();
     let b = Browser::start("approval", &demo.server.url).await;
+    // A manager's new request: the INN is enough, the rest fills itself
+    // from what the contractor was paid with before.
+    b.sign_in(&demo.token("H_MANAGER")).await;
+    b.open("/console/payment-requests").await;
+    b.fill("#pr-inn", "5001007329").await;
+    b.click("#pr-purpose").await;
+    b.wait_text("#prefilled", "demo-pr-rent", false).await;
+    b.fill("#pr-purpose", "Аренда склада, февраль").await;
+    assert_eq!(
+        b.wait_for("#pr-contractor")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ООО «Вектор»")
+    );
+    assert_eq!(
+        b.wait_for("#pr-bik")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("044525225")
+    );
+    // Sent without an amount: refused whole, naming what is missing, and
+    // nothing is created; what was typed stays.
+    b.click("#send-for-approval").await;
+    b.wait_text("#form-error", "amount", false).await;
+    assert_eq!(
+        b.wait_for("#pr-purpose")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Аренда склада, февраль")
+    );
+    b.fill("#pr-amount", "150000.00").await;
+    // Saved as a draft instead, then completed on its card and sent.
+    b.click("#request-form button[name=save]").await;
+    b.wait_text("#request-status", "черновик", false).await;
+    b.set_value("#d-pay_by", "2026-12-20").await;
+    b.click("#draft-send").await;
+    b.wait_text("#request-status", "на согласовании", false)
+        .await;
+    b.click("#sign-out").await;
     // On approval: not in accounting's registry, not even by its address.
     b.sign_in(&demo.token("H_ACCOUNTANT")).await;
     b.open("/console/registry?period=month").await;
@@ -385,12 +453,18 @@ async fn an_approved_request_reaches_the_accountants_registry_and_never_before()
     b.sign_in(&demo.token("H_HEAD")).await;
     b.open("/console/approvals").await;
     let inbox = b.text("#approvals").await;
-    assert!(inbox.contains("Аренда склада"), "{inbox}");
+    assert!(
+        inbox.contains("Аренда склада, январь") && inbox.contains("Аренда склада, февраль"),
+        "the seeded request and the manager's new one: {inbox}"
+    );
     b.shot("approvals.png").await;
-    b.fill(".approval input[name=comment]", "Согласовано").await;
-    b.click(".approval button.approve").await;
+    let rent = ".approval[data-entity='demo-pr-rent']";
+    b.fill(&format!("{rent} input[name=comment]"), "Согласовано")
+        .await;
+    b.click(&format!("{rent} button.approve")).await;
     b.wait_text(".flash", "Согласовано", false).await;
-    assert!(b.has("#no-approvals").await);
+    assert!(!b.has(rent).await);
+    assert!(b.text("#approvals").await.contains("февраль"));
     b.click("#sign-out").await;
     // Now accounting has it, under its day, with the day's total.
     b.sign_in(&demo.token("H_ACCOUNTANT")).await;

@@ -127,6 +127,20 @@ impl Browser {
             .unwrap_or_else(|e| panic!("typing into `{css}`: {e}"));
     }
 
+    /// Sets the value of the input `css` as a picker would (a date input
+    /// takes typed keys in the browser's locale order; this does not).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        self.wait_for(css).await;
+        self.client
+            .execute(
+                "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
+                 el.dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![serde_json::json!(css), serde_json::json!(value)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("setting `{css}`: {e}"));
+    }
+
     /// Picks the option with `value` in the select `css`.
     pub async fn select(&self, css: &str, value: &str) {
         self.wait_for(css)

@@ -21,7 +21,8 @@ use std::collections::HashMap;
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/console/payment-requests", get(list).post(create))
-        .route("/console/payment-requests/{id}", get(card))
+        .route("/console/payment-requests/prefill", get(prefill))
+        .route("/console/payment-requests/{id}", get(card).post(update))
         .route("/console/payment-requests/{id}/status", post(move_to))
         .route("/console/registry", get(registry))
 }
@@ -90,6 +91,12 @@ async fn create(
             body.insert(f.to_owned(), json!(v));
         }
     }
+    // Sent at once: created on approval, so a form missing what approval
+    // needs is refused whole (nothing is created) and comes back to fix.
+    let send = form.get("send").is_some_and(|s| !s.is_empty());
+    if send {
+        body.insert("status".into(), json!("on_approval"));
+    }
     let created = match here
         .api
         .post("/api/v1/payment-requests", &Value::Object(body))
@@ -100,20 +107,64 @@ async fn create(
     };
     let id = created["id"].as_str().unwrap_or_default().to_owned();
     let to = format!("/console/payment-requests/{}", seg(&id));
-    if form.get("send").is_some_and(|s| !s.is_empty()) {
-        return match here
-            .api
-            .patch(
-                &format!("/api/v1/payment-requests/{}", seg(&id)),
-                &json!({ "status": "on_approval" }),
-            )
-            .await
-        {
-            Ok(_) => done(&headers, &to, here.t("payments.sent")),
-            Err(p) => done(&headers, &to, &p.detail()),
-        };
+    if send {
+        return done(&headers, &to, here.t("payments.sent"));
     }
     done(&headers, &to, here.t("payments.saved"))
+}
+
+/// The form filled from what the contractor was paid with before (or
+/// their company card): the typed INN or name is looked up, what is
+/// found fills the fields still empty, and where it came from is said.
+async fn prefill(
+    State(console): State<ConsoleState>,
+    Extension(me): Extension<Signed>,
+    Query(typed): Query<HashMap<String, String>>,
+) -> Response {
+    let here = Here::new(&console, &me);
+    let key = [("inn", "inn"), ("contractor", "contractor")]
+        .iter()
+        .find_map(|(field, param)| {
+            typed
+                .get(*field)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{param}={}", seg(v)))
+        });
+    let mut form = typed.clone();
+    let mut source = None;
+    if let Some(key) = key
+        && let Ok(found) = here
+            .api
+            .get(&format!("/api/v1/payment-requests/prefill?{key}"))
+            .await
+    {
+        if let Some(fields) = found["fields"].as_object() {
+            for (k, v) in fields {
+                let empty = form.get(k).is_none_or(|t| t.trim().is_empty());
+                if let (true, Some(v)) = (empty, v.as_str()) {
+                    form.insert(k.clone(), v.to_owned());
+                }
+            }
+        }
+        source = found["source"].as_str().map(str::to_owned);
+    }
+    let list = here
+        .api
+        .get("/api/v1/payment-requests?limit=200")
+        .await
+        .unwrap_or(Value::Null);
+    here.page(
+        "payment_requests",
+        "payment_requests.html",
+        minijinja::context! {
+            requests => View::from_serialize(items(&list)),
+            form => View::from_serialize(&form),
+            fields => FORM_FIELDS,
+            prefilled_from => source,
+        },
+    )
+    .await
 }
 
 /// The list and the form again, with what was typed and why it was refused.
@@ -165,16 +216,63 @@ async fn card(
         Err(p) => return here.problem(p).await,
     };
     let moves = moves_for(&me, &request);
+    // The author edits their draft (the API refuses anyone else).
+    let editable = request["status"] == "draft" && moves.contains(&"on_approval");
     here.page(
         "payment_requests",
         "payment_request.html",
         minijinja::context! {
             request => View::from_serialize(&request),
             moves => View::from_serialize(&moves),
+            editable => editable,
+            fields => FORM_FIELDS,
             flash => q.done,
         },
     )
     .await
+}
+
+/// A draft's form: the fields that changed, and with `send` the move to
+/// approval in the same write.
+async fn update(
+    State(console): State<ConsoleState>,
+    Extension(me): Extension<Signed>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let here = Here::new(&console, &me);
+    let path = format!("/api/v1/payment-requests/{}", seg(&id));
+    let back = format!("/console/payment-requests/{}", seg(&id));
+    let request = match here.api.get(&path).await {
+        Ok(v) => v,
+        Err(p) => return here.problem(p).await,
+    };
+    let mut patch = Map::new();
+    for f in FORM_FIELDS {
+        let Some(new) = form.get(f).map(|v| v.trim()) else {
+            continue;
+        };
+        if new != request[f].as_str().unwrap_or_default() {
+            patch.insert(
+                f.to_owned(),
+                if new.is_empty() {
+                    Value::Null
+                } else {
+                    json!(new)
+                },
+            );
+        }
+    }
+    let send = form.get("send").is_some_and(|s| !s.is_empty());
+    if send {
+        patch.insert("status".into(), json!("on_approval"));
+    }
+    match here.api.patch(&path, &Value::Object(patch)).await {
+        Ok(_) if send => done(&headers, &back, here.t("payments.sent")),
+        Ok(_) => done(&headers, &back, here.t("payments.saved")),
+        Err(p) => done(&headers, &back, &p.detail()),
+    }
 }
 
 /// The moves to offer `me` on `request` (the API has the last word).
