@@ -32,6 +32,25 @@ impl Problem {
             .unwrap_or_else(|| self.status.to_string())
     }
 
+    /// The fields a refused write names: those a stage or status still
+    /// needs (`missing`), then the one whose value was wrong (`field`).
+    pub fn fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.body["missing"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|f| f.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(f) = self.body["field"].as_str()
+            && !out.iter().any(|m| m == f)
+        {
+            out.push(f.to_owned());
+        }
+        out
+    }
+
     fn internal(e: impl std::fmt::Display) -> Problem {
         Problem {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -200,5 +219,26 @@ fn parse(status: StatusCode, bytes: &[u8]) -> Result<Value, Problem> {
         Ok(body)
     } else {
         Err(Problem { status, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_refusal_names_the_missing_fields_then_the_wrong_one() {
+        let p = Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!({ "missing": ["city", "topic"], "field": "email" }),
+        };
+        assert_eq!(p.fields(), ["city", "topic", "email"]);
+        let once = Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!({ "missing": ["city"], "field": "city" }),
+        };
+        assert_eq!(once.fields(), ["city"]);
+        assert_eq!(once.detail(), "422 Unprocessable Entity");
     }
 }

@@ -100,10 +100,39 @@ impl<'a> Here<'a> {
         with_status(page, status)
     }
 
+    /// Calls the API for a form's action (`POST path` with `body`, or
+    /// `PATCH` when `patch`), then back to `back` with `ok` or the API's
+    /// refusal shown once.
+    pub async fn act(&self, headers: &HeaderMap, call: Call<'_>, back: &str, ok: &str) -> Response {
+        let answer = match call {
+            Call::Post(path, body) => self.api.post(path, &body).await,
+            Call::Patch(path, body) => self.api.patch(path, &body).await,
+        };
+        match answer {
+            Ok(_) => done(headers, back, ok),
+            Err(p) => done(headers, back, &p.detail()),
+        }
+    }
+
     /// The text of `key` in the person's language.
     pub fn t<'k>(&self, key: &'k str) -> &'k str {
         self.me.lang.text(key)
     }
+}
+
+/// An API call a form makes.
+pub enum Call<'a> {
+    /// `POST path` with a JSON body.
+    Post(&'a str, Value),
+    /// `PATCH path` with a JSON body.
+    Patch(&'a str, Value),
+}
+
+/// The one-time message a page shows after a form sent it back (`?done=`).
+#[derive(serde::Deserialize)]
+pub struct Flash {
+    /// The message.
+    pub done: Option<String>,
 }
 
 /// The sections of the header for `role` (the API decides what is in

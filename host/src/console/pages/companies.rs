@@ -2,7 +2,7 @@
 //! check's error shown at its field), "Fill by INN" (the registry lookup,
 //! with its outcome), its contacts, deals and timeline.
 
-use super::{Here, done, items, seg, with_status};
+use super::{Call, Flash, Here, done, items, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::Value as View;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -39,16 +38,11 @@ const REQUISITES: [&str; 13] = [
     "correspondent_account",
 ];
 
-#[derive(Deserialize)]
-struct CardQuery {
-    done: Option<String>,
-}
-
 async fn card(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
     Path(id): Path<String>,
-    Query(q): Query<CardQuery>,
+    Query(q): Query<Flash>,
 ) -> Response {
     let here = Here::new(&console, &me);
     render(&here, &id, q.done, None, StatusCode::OK).await
@@ -193,16 +187,14 @@ async fn lookup(
     Path(id): Path<String>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    let back = format!("/console/companies/{}", seg(&id));
-    match here
-        .api
-        .post(
+    here.act(
+        &headers,
+        Call::Post(
             "/api/v1/processes/lookup-company/start",
-            &json!({ "params": { "company_id": id } }),
-        )
-        .await
-    {
-        Ok(_) => done(&headers, &back, here.t("companies.lookup_started")),
-        Err(p) => done(&headers, &back, &p.detail()),
-    }
+            json!({ "params": { "company_id": id } }),
+        ),
+        &format!("/console/companies/{}", seg(&id)),
+        here.t("companies.lookup_started"),
+    )
+    .await
 }

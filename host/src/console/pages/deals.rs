@@ -242,23 +242,9 @@ async fn move_deal(
             done(&headers, &back, &message)
         }
         Err(p) if p.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            let missing: Vec<String> = p.body["missing"]
-                .as_array()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|f| f.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
             // A field the stage needs, or a value the API refused: the
             // dialog shows the fields with the API's words.
-            let field_error = p.body["field"].as_str().map(str::to_owned);
-            let mut wanted = missing.clone();
-            if let Some(f) = &field_error
-                && !wanted.contains(f)
-            {
-                wanted.push(f.clone());
-            }
+            let wanted = p.fields();
             if wanted.is_empty() {
                 return with_status(
                     here.page(

@@ -2,7 +2,7 @@
 //! shown inline, send, mark paid and share links; and the bank statement
 //! upload with its match report.
 
-use super::{Here, done, items, seg};
+use super::{Call, Here, done, items, seg};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -224,19 +224,18 @@ async fn paid(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    let back = format!("/console/invoices/{}", seg(&id));
     let mut patch = json!({ "status": "paid" });
     if let Some(d) = form.get("paid_date").filter(|d| !d.is_empty()) {
         patch["paid_date"] = json!(d);
     }
-    match here
-        .api
-        .patch(&format!("/api/v1/invoices/{}", seg(&id)), &patch)
-        .await
-    {
-        Ok(_) => done(&headers, &back, here.t("invoices.marked_paid")),
-        Err(p) => done(&headers, &back, &p.detail()),
-    }
+    let path = format!("/api/v1/invoices/{}", seg(&id));
+    here.act(
+        &headers,
+        Call::Patch(&path, patch),
+        &format!("/console/invoices/{}", seg(&id)),
+        here.t("invoices.marked_paid"),
+    )
+    .await
 }
 
 async fn share(

@@ -3,7 +3,7 @@
 //! duplicate dialog — use the stored records, merge the lead into them,
 //! or create new ones anyway.
 
-use super::{Here, done, items, seg, with_status};
+use super::{Flash, Here, done, items, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -68,11 +68,6 @@ async fn list(
     .await
 }
 
-#[derive(Deserialize)]
-struct CardQuery {
-    done: Option<String>,
-}
-
 /// What the card shows besides the lead: a refused move's fields, or a
 /// conversion's duplicates.
 #[derive(Default)]
@@ -88,7 +83,7 @@ async fn card(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
     Path(id): Path<String>,
-    Query(q): Query<CardQuery>,
+    Query(q): Query<Flash>,
 ) -> Response {
     let here = Here::new(&console, &me);
     render_card(&here, &id, q.done, CardExtras::default(), StatusCode::OK).await
@@ -170,19 +165,7 @@ async fn move_to(
             here.t("leads.moved"),
         ),
         Err(p) if p.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            let mut missing: Vec<String> = p.body["missing"]
-                .as_array()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|f| f.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Some(f) = p.body["field"].as_str()
-                && !missing.iter().any(|m| m == f)
-            {
-                missing.push(f.to_owned());
-            }
+            let missing = p.fields();
             let extras = CardExtras {
                 detail: Some(p.detail()),
                 missing,

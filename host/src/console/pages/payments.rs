@@ -4,7 +4,7 @@
 //! role sees is the API's: accounting's registry never shows a request
 //! before it is approved.
 
-use super::{Here, done, items, seg, with_status};
+use super::{Call, Flash, Here, done, items, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -195,16 +195,11 @@ async fn refused_form(
     with_status(page, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
-#[derive(Deserialize)]
-struct CardQuery {
-    done: Option<String>,
-}
-
 async fn card(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
     Path(id): Path<String>,
-    Query(q): Query<CardQuery>,
+    Query(q): Query<Flash>,
 ) -> Response {
     let here = Here::new(&console, &me);
     let request = match here
@@ -302,25 +297,17 @@ async fn move_to(
     let here = Here::new(&console, &me);
     let back = format!("/console/payment-requests/{}", seg(&id));
     let status = form.get("status").cloned().unwrap_or_default();
-    let answer = if status == "draft" && form.contains_key("reason") {
-        here.api
-            .post(
-                &format!("/api/v1/payment-requests/{}/return", seg(&id)),
-                &json!({ "reason": form.get("reason") }),
-            )
-            .await
+    let (returning, moving) = (
+        format!("/api/v1/payment-requests/{}/return", seg(&id)),
+        format!("/api/v1/payment-requests/{}", seg(&id)),
+    );
+    let call = if status == "draft" && form.contains_key("reason") {
+        Call::Post(&returning, json!({ "reason": form.get("reason") }))
     } else {
-        here.api
-            .patch(
-                &format!("/api/v1/payment-requests/{}", seg(&id)),
-                &json!({ "status": status }),
-            )
-            .await
+        Call::Patch(&moving, json!({ "status": status }))
     };
-    match answer {
-        Ok(_) => done(&headers, &back, here.t("payments.moved")),
-        Err(p) => done(&headers, &back, &p.detail()),
-    }
+    here.act(&headers, call, &back, here.t("payments.moved"))
+        .await
 }
 
 #[derive(Deserialize)]

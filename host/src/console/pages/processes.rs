@@ -3,7 +3,7 @@
 //! `file:line:col` errors shown against the lines they are about. Also the
 //! installed actions with what they want and what they were granted.
 
-use super::{Here, done, items, seg, with_status};
+use super::{Call, Flash, Here, done, items, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -25,15 +25,10 @@ pub fn routes() -> Router<ConsoleState> {
         .route("/console/plugins", get(plugins))
 }
 
-#[derive(Deserialize)]
-struct DoneQuery {
-    done: Option<String>,
-}
-
 async fn list(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
-    Query(q): Query<DoneQuery>,
+    Query(q): Query<Flash>,
 ) -> Response {
     let here = Here::new(&console, &me);
     let list = match here.api.get("/api/v1/processes").await {
@@ -55,7 +50,7 @@ async fn card(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
     Path(id): Path<String>,
-    Query(q): Query<DoneQuery>,
+    Query(q): Query<Flash>,
 ) -> Response {
     let here = Here::new(&console, &me);
     let process = match here
@@ -183,15 +178,14 @@ async fn switch(
     verb: &str,
 ) -> Response {
     let here = Here::new(console, me);
-    let back = format!("/console/processes/{}", seg(id));
-    match here
-        .api
-        .post(&format!("/api/v1/processes/{}/{verb}", seg(id)), &json!({}))
-        .await
-    {
-        Ok(_) => done(headers, &back, here.t(&format!("processes.{verb}d"))),
-        Err(p) => done(headers, &back, &p.detail()),
-    }
+    let path = format!("/api/v1/processes/{}/{verb}", seg(id));
+    here.act(
+        headers,
+        Call::Post(&path, json!({})),
+        &format!("/console/processes/{}", seg(id)),
+        here.t(&format!("processes.{verb}d")),
+    )
+    .await
 }
 
 async fn plugins(

@@ -2,7 +2,7 @@
 //! a run as a timeline of its steps (input, output, error, attempts,
 //! timings, the action's digest); retry and cancel.
 
-use super::{Here, done, items, seg};
+use super::{Call, Here, items, seg};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -129,13 +129,12 @@ async fn act(
     verb: &str,
 ) -> Response {
     let here = Here::new(console, me);
-    let back = format!("/console/runs/{}", seg(id));
-    match here
-        .api
-        .post(&format!("/api/v1/runs/{}/{verb}", seg(id)), &json!({}))
-        .await
-    {
-        Ok(_) => done(headers, &back, here.t(&format!("runs.{verb}_done"))),
-        Err(p) => done(headers, &back, &p.detail()),
-    }
+    let path = format!("/api/v1/runs/{}/{verb}", seg(id));
+    here.act(
+        headers,
+        Call::Post(&path, json!({})),
+        &format!("/console/runs/{}", seg(id)),
+        here.t(&format!("runs.{verb}_done")),
+    )
+    .await
 }

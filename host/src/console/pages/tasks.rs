@@ -1,6 +1,6 @@
 //! The person's tasks and notifications (the header counts the unread).
 
-use super::{Here, done, items, seg};
+use super::{Call, Flash, Here, items, seg};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -9,7 +9,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::Value as View;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The routes of this module.
@@ -20,15 +19,10 @@ pub fn routes() -> Router<ConsoleState> {
         .route("/console/notifications/{id}/read", post(read))
 }
 
-#[derive(Deserialize)]
-struct MineQuery {
-    done: Option<String>,
-}
-
 async fn mine(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
-    Query(q): Query<MineQuery>,
+    Query(q): Query<Flash>,
 ) -> Response {
     let here = Here::new(&console, &me);
     // A person's own; an admin token (no person) sees every open task.
@@ -61,17 +55,14 @@ async fn task_done(
     Path(id): Path<String>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    match here
-        .api
-        .patch(
-            &format!("/api/v1/tasks/{}", seg(&id)),
-            &json!({ "status": "done" }),
-        )
-        .await
-    {
-        Ok(_) => done(&headers, "/console/tasks", here.t("tasks.closed")),
-        Err(p) => done(&headers, "/console/tasks", &p.detail()),
-    }
+    let path = format!("/api/v1/tasks/{}", seg(&id));
+    here.act(
+        &headers,
+        Call::Patch(&path, json!({ "status": "done" })),
+        "/console/tasks",
+        here.t("tasks.closed"),
+    )
+    .await
 }
 
 async fn read(
@@ -81,15 +72,12 @@ async fn read(
     Path(id): Path<String>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    match here
-        .api
-        .post(
-            &format!("/api/v1/me/notifications/{}/read", seg(&id)),
-            &json!({}),
-        )
-        .await
-    {
-        Ok(_) => done(&headers, "/console/tasks", here.t("tasks.read")),
-        Err(p) => done(&headers, "/console/tasks", &p.detail()),
-    }
+    let path = format!("/api/v1/me/notifications/{}/read", seg(&id));
+    here.act(
+        &headers,
+        Call::Post(&path, json!({})),
+        "/console/tasks",
+        here.t("tasks.read"),
+    )
+    .await
 }
