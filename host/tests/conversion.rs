@@ -351,6 +351,52 @@ async fn conversion_finds_duplicates_and_offers_three_ways_on() {
     assert_eq!(c["phones"], json!(["+7 495 123-45-67", "+7 916 000-00-01"]));
     assert_eq!(c["emails"], json!(["s.kuznetsov@romashka.example"]));
 
+    // Field by field: the refusal lists where stored and lead disagree; a
+    // merge takes the lead's value for the fields it names, keeps the rest.
+    let fourth = created(
+        &api,
+        "/api/v1/leads",
+        json!({ "title": "Ромашка, офис", "name": "Серёжа Кузнецов",
+                "email": "s.kuznetsov@romashka.example" }),
+    )
+    .await;
+    let path = format!("/api/v1/leads/{fourth}/convert");
+    let a = api.post(&path, &json!({ "into": "person" })).await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert_eq!(
+        a.body["candidates"][0]["differs"],
+        json!([{ "field": "first_name", "stored": "Сергей", "lead": "Серёжа" }]),
+        "{}",
+        a.body
+    );
+    let wrong = api
+        .post(
+            &path,
+            &json!({ "into": "person", "merge": { "contact_id": contact, "take": ["contact.position"] } }),
+        )
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(
+        wrong.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("contact.position"),
+        "{}",
+        wrong.body
+    );
+    let a = api
+        .post(
+            &path,
+            &json!({ "into": "person", "merge": { "contact_id": contact, "take": ["contact.first_name"] } }),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let c = api.get(&format!("/api/v1/contacts/{contact}")).await.body;
+    assert_eq!(
+        (c["first_name"].as_str(), c["last_name"].as_str()),
+        (Some("Серёжа"), Some("Кузнецов"))
+    );
+
     // Or create anyway.
     let third = created(&api, "/api/v1/leads", lead("Ромашка")).await;
     let a = api
@@ -360,7 +406,9 @@ async fn conversion_finds_duplicates_and_offers_three_ways_on() {
         )
         .await;
     assert_eq!(a.status, 201, "{}", a.body);
-    assert_eq!(counts(&api).await, (2, 2, 3));
+    // Four deals: one per conversion; still the one stored contact and
+    // company from before, plus this one's.
+    assert_eq!(counts(&api).await, (2, 2, 4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

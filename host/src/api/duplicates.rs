@@ -126,7 +126,7 @@ async fn import(
 fn ways_on() -> Value {
     json!([
         { "use_existing": { "contact_id": "…", "company_id": "…" }, "means": "link the stored records as they are" },
-        { "merge": { "contact_id": "…", "company_id": "…" }, "means": "use the stored records, filling their empty fields from the lead" },
+        { "merge": { "contact_id": "…", "company_id": "…", "take": ["contact.first_name", "company.region"] }, "means": "use the stored records, filling their empty fields from the lead, and taking the lead's value for the fields in `take` (each candidate's `differs` lists where they disagree)" },
         { "create_anyway": true, "means": "create new records regardless" }
     ])
 }

@@ -74,6 +74,7 @@ pub(super) async fn redacted(state: &AppState, caller: &Caller, e: CrmError) -> 
             Ok(Some(_))
         ) {
             c.name = "(someone else's)".into();
+            c.differs.clear();
         }
     }
     CrmError::Duplicates { kind, candidates }

@@ -18,6 +18,21 @@ pub struct Candidate {
     pub name: String,
     /// Which keys matched: phone, email, inn, name.
     pub matched: Vec<String>,
+    /// On a lead's conversion: the fields where the stored record and the
+    /// lead disagree, for a merge chosen field by field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differs: Vec<Difference>,
+}
+
+/// A field where a stored record and what a lead would write disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// The field (`first_name`, `region`).
+    pub field: String,
+    /// The stored value (null when empty).
+    pub stored: serde_json::Value,
+    /// The lead's value.
+    pub lead: serde_json::Value,
 }
 
 /// A phone number in E.164, the key phones are compared by.

@@ -38,6 +38,11 @@ pub struct Existing {
     pub contact_id: Option<String>,
     /// A stored company.
     pub company_id: Option<String>,
+    /// On a merge: the fields where the lead's value replaces the stored
+    /// one (`contact.first_name`, `company.region`); the others only fill
+    /// what is empty.
+    #[serde(default)]
+    pub take: Vec<String>,
 }
 
 /// `POST /api/v1/leads/{id}/convert`.
@@ -184,6 +189,13 @@ fn convert(c: &Native, lead_id: &str, conv: &Conversion) -> Result<Converted, Cr
             found.extend(candidates(c, EntityKind::Company, &company_norm, None)?);
         }
         if !found.is_empty() {
+            for candidate in &mut found {
+                let proposed = match candidate.kind {
+                    EntityKind::Company => &company_norm,
+                    _ => &contact_norm,
+                };
+                candidate.differs = differences(c, candidate, proposed)?;
+            }
             return Err(CrmError::Duplicates {
                 kind: EntityKind::Lead,
                 candidates: found,
@@ -244,6 +256,7 @@ fn convert(c: &Native, lead_id: &str, conv: &Conversion) -> Result<Converted, Cr
             EntityKind::Company,
             &conv.use_existing.company_id,
             &conv.merge.company_id,
+            &taken(&conv.merge.take, "company"),
             &company,
             &mut changes,
         )?;
@@ -259,6 +272,7 @@ fn convert(c: &Native, lead_id: &str, conv: &Conversion) -> Result<Converted, Cr
         EntityKind::Contact,
         &conv.use_existing.contact_id,
         &conv.merge.contact_id,
+        &taken(&conv.merge.take, "contact"),
         &contact,
         &mut changes,
     )?;
@@ -383,6 +397,7 @@ fn resolve(
     kind: EntityKind,
     existing: &Option<String>,
     merge: &Option<String>,
+    take: &[&str],
     fields: &Map<String, Value>,
     changes: &mut Vec<Change>,
 ) -> Result<(String, &'static str), CrmError> {
@@ -404,7 +419,19 @@ fn resolve(
         if existing.is_some() {
             return Ok((id.clone(), "existing"));
         }
-        let patch = fill_blanks(kind, &stored, fields);
+        let mut patch = fill_blanks(kind, &stored, fields);
+        for field in take {
+            match fields.get(*field) {
+                Some(v) => {
+                    patch.insert((*field).to_owned(), v.clone());
+                }
+                None => {
+                    return Err(CrmError::Invalid(format!(
+                        "merge.take: the lead gives no `{kind}.{field}` to take"
+                    )));
+                }
+            }
+        }
         if !patch.is_empty() {
             changes.push(Change::Update {
                 target,
@@ -420,6 +447,47 @@ fn resolve(
         fields: fields.clone(),
     });
     Ok((id, "created"))
+}
+
+/// The fields of `take` (`contact.first_name`) that are about `kind`.
+fn taken<'a>(take: &'a [String], kind: &str) -> Vec<&'a str> {
+    take.iter()
+        .filter_map(|t| t.strip_prefix(kind)?.strip_prefix('.'))
+        .collect()
+}
+
+/// Where `candidate`'s stored record and `proposed` (what the lead would
+/// write) disagree: scalar fields both have, with different values. Lists
+/// (phones, e-mails) are united by a merge, so they are not choices.
+fn differences(
+    c: &Native,
+    candidate: &crate::crm::duplicates::Candidate,
+    proposed: &Map<String, Value>,
+) -> Result<Vec<crate::crm::duplicates::Difference>, CrmError> {
+    let target = EntityRef {
+        kind: candidate.kind,
+        id: candidate.id.clone(),
+    };
+    let Some(stored) = rows::load(c, &target)? else {
+        return Ok(Vec::new());
+    };
+    let spec = spec(candidate.kind);
+    Ok(proposed
+        .iter()
+        .filter(|(name, value)| {
+            !matches!(
+                name.as_str(),
+                "kind" | "responsible_id" | "company_id" | "custom_fields"
+            ) && !value.is_null()
+                && spec.field(name).is_some_and(|f| !f.ty.is_list())
+                && stored.get(*name) != Some(value)
+        })
+        .map(|(name, value)| crate::crm::duplicates::Difference {
+            field: name.clone(),
+            stored: stored.get(name).cloned().unwrap_or(Value::Null),
+            lead: value.clone(),
+        })
+        .collect())
 }
 
 /// What `new` adds to `stored`: fields `stored` has empty, and list fields

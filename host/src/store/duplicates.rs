@@ -89,6 +89,7 @@ pub(super) fn candidates(
                 name: display_name(conn, kind, &id)?,
                 id,
                 matched,
+                differs: Vec::new(),
             })
         })
         .collect()
@@ -215,6 +216,7 @@ impl SqliteStore {
                             name: display_name(c, kind, &id)?,
                             id,
                             matched,
+                            differs: Vec::new(),
                         })
                     })
                     .collect::<Result<Vec<_>, CrmError>>()?;

@@ -202,6 +202,15 @@ async fn convert(
                     chosen.insert(key.to_owned(), json!(v));
                 }
             }
+            if way == "merge" {
+                // Field by field: where the person picked the lead's value.
+                let take: Vec<&str> = form
+                    .iter()
+                    .filter(|(_, v)| v.as_str() == "lead")
+                    .filter_map(|(k, _)| k.strip_prefix("take."))
+                    .collect();
+                chosen.insert("take".to_owned(), json!(take));
+            }
             body[way] = Value::Object(chosen);
         }
         Some("create_anyway") => body["create_anyway"] = json!(true),
