@@ -207,6 +207,15 @@ pub fn with_status(mut response: Response, status: StatusCode) -> Response {
     response
 }
 
+/// The link to a list's next page: `base` with `filters` and the API's
+/// `next_cursor`, if there is one.
+pub fn next_page(base: &str, filters: &[String], list: &Value) -> Option<String> {
+    let cursor = list["next_cursor"].as_str()?;
+    let mut query = filters.to_vec();
+    query.push(format!("cursor={}", seg(cursor)));
+    Some(format!("{base}?{}", query.join("&")))
+}
+
 /// `items` of a list answer.
 pub fn items(list: &Value) -> Vec<Value> {
     list["items"].as_array().cloned().unwrap_or_default()

@@ -3,7 +3,7 @@
 //! duplicate dialog — use the stored records, merge the lead into them,
 //! or create new ones anyway.
 
-use super::{Flash, Here, done, items, seg, with_status};
+use super::{Flash, Here, done, items, next_page, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -28,6 +28,7 @@ pub fn routes() -> Router<ConsoleState> {
 #[derive(Deserialize)]
 struct ListQuery {
     status: Option<String>,
+    cursor: Option<String>,
     done: Option<String>,
 }
 
@@ -41,26 +42,29 @@ async fn list(
         Ok(v) => items(&v),
         Err(p) => return here.problem(p).await,
     };
-    let mut path = "/api/v1/leads?limit=500".to_owned();
-    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
-        path.push_str(&format!("&status={}", seg(s)));
+    let filters: Vec<String> = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("status={}", seg(s)))
+        .into_iter()
+        .collect();
+    let mut path = format!("/api/v1/leads?limit=50&{}", filters.join("&"));
+    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        path.push_str(&format!("&cursor={}", seg(c)));
     }
-    let leads = match here.api.get(&path).await {
-        Ok(v) => items(&v),
+    let list = match here.api.get(&path).await {
+        Ok(v) => v,
         Err(p) => return here.problem(p).await,
     };
-    let counts: HashMap<String, usize> = leads.iter().fold(HashMap::new(), |mut m, l| {
-        *m.entry(l["status"].as_str().unwrap_or_default().to_owned())
-            .or_default() += 1;
-        m
-    });
+    let leads = items(&list);
     here.page(
         "leads",
         "leads.html",
         minijinja::context! {
             leads => View::from_serialize(&leads),
             statuses => View::from_serialize(&statuses),
-            counts => View::from_serialize(&counts),
+            next_href => next_page("/console/leads", &filters, &list),
             status => q.status,
             flash => q.done,
         },

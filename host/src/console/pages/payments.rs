@@ -4,7 +4,7 @@
 //! role sees is the API's: accounting's registry never shows a request
 //! before it is approved.
 
-use super::{Call, Flash, Here, done, items, seg, with_status};
+use super::{Call, Flash, Here, done, items, next_page, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -46,6 +46,7 @@ const FORM_FIELDS: [&str; 11] = [
 struct ListQuery {
     done: Option<String>,
     status: Option<String>,
+    cursor: Option<String>,
 }
 
 async fn list(
@@ -54,9 +55,16 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    let mut path = "/api/v1/payment-requests?limit=200".to_owned();
-    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
-        path.push_str(&format!("&status={}", seg(s)));
+    let filters: Vec<String> = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("status={}", seg(s)))
+        .into_iter()
+        .collect();
+    let mut path = format!("/api/v1/payment-requests?limit=50&{}", filters.join("&"));
+    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        path.push_str(&format!("&cursor={}", seg(c)));
     }
     let list = match here.api.get(&path).await {
         Ok(v) => v,
@@ -67,6 +75,7 @@ async fn list(
         "payment_requests.html",
         minijinja::context! {
             requests => View::from_serialize(items(&list)),
+            next_href => next_page("/console/payment-requests", &filters, &list),
             form => View::from_serialize(json!({ "currency": "RUB" })),
             fields => FORM_FIELDS,
             status => q.status,
@@ -151,7 +160,7 @@ async fn prefill(
     }
     let list = here
         .api
-        .get("/api/v1/payment-requests?limit=200")
+        .get("/api/v1/payment-requests?limit=50")
         .await
         .unwrap_or(Value::Null);
     here.page(
@@ -175,7 +184,7 @@ async fn refused_form(
 ) -> Response {
     let list = here
         .api
-        .get("/api/v1/payment-requests?limit=200")
+        .get("/api/v1/payment-requests?limit=50")
         .await
         .unwrap_or(Value::Null);
     let page = here

@@ -2,7 +2,7 @@
 //! a run as a timeline of its steps (input, output, error, attempts,
 //! timings, the action's digest); retry and cancel.
 
-use super::{Call, Here, items, seg};
+use super::{Call, Here, items, next_page, seg};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -67,11 +67,7 @@ async fn list(
         "runs.html",
         minijinja::context! {
             runs => View::from_serialize(items(&list)),
-            next_href => list["next_cursor"].as_str().map(|c| {
-                let mut next = filters.clone();
-                next.push(format!("cursor={}", seg(c)));
-                format!("/console/runs?{}", next.join("&"))
-            }),
+            next_href => next_page("/console/runs", &filters, &list),
             q => View::from_serialize(&q),
             processes => View::from_serialize(items(&processes)),
             statuses => ["running", "completed", "failed", "cancelled"],
