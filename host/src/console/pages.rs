@@ -138,42 +138,25 @@ pub struct Flash {
 /// The sections of the header for `role` (the API decides what is in
 /// them; this only leaves out what the role cannot open at all).
 fn nav(role: &str) -> Vec<Value> {
-    let all: &[(&str, &str, &[&str])] = &[
-        (
-            "deals",
-            "/console/deals",
-            &["manager", "head_of_sales", "admin"],
-        ),
-        (
-            "invoices",
-            "/console/invoices",
-            &["manager", "head_of_sales", "accountant", "admin"],
-        ),
-        (
-            "payment_requests",
-            "/console/payment-requests",
-            &["manager", "head_of_sales", "accountant", "admin"],
-        ),
-        (
-            "registry",
-            "/console/registry",
-            &["head_of_sales", "accountant", "admin"],
-        ),
-        (
-            "approvals",
-            "/console/approvals",
-            &["manager", "head_of_sales", "accountant", "admin"],
-        ),
-        (
-            "tasks",
-            "/console/tasks",
-            &["manager", "head_of_sales", "accountant", "admin"],
-        ),
-        ("runs", "/console/runs", &["admin"]),
-        ("processes", "/console/processes", &["admin"]),
-        ("plugins", "/console/plugins", &["admin"]),
+    const SALES: &[&str] = &["manager", "head_of_sales", "admin"];
+    const EVERYONE: &[&str] = &["manager", "head_of_sales", "accountant", "admin"];
+    const MONEY: &[&str] = &["head_of_sales", "accountant", "admin"];
+    const ADMIN: &[&str] = &["admin"];
+    const SECTIONS: &[(&str, &str, &[&str])] = &[
+        ("deals", "/console/deals", SALES),
+        ("leads", "/console/leads", SALES),
+        ("invoices", "/console/invoices", EVERYONE),
+        ("payment_requests", "/console/payment-requests", EVERYONE),
+        ("registry", "/console/registry", MONEY),
+        ("approvals", "/console/approvals", EVERYONE),
+        ("tasks", "/console/tasks", EVERYONE),
+        ("reports", "/console/reports", EVERYONE),
+        ("runs", "/console/runs", ADMIN),
+        ("processes", "/console/processes", ADMIN),
+        ("plugins", "/console/plugins", ADMIN),
     ];
-    all.iter()
+    SECTIONS
+        .iter()
         .filter(|(_, _, roles)| roles.contains(&role))
         .map(|(key, href, _)| json!({ "key": key, "href": href }))
         .collect()
@@ -232,4 +215,28 @@ pub fn seg(id: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_gets_the_sections_it_can_open() {
+        let keys = |role| -> Vec<String> {
+            nav(role)
+                .iter()
+                .map(|n| n["key"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        let manager = keys("manager");
+        assert!(manager.contains(&"leads".to_owned()) && manager.contains(&"reports".to_owned()));
+        assert!(!manager.contains(&"runs".to_owned()) && !manager.contains(&"registry".to_owned()));
+        let accountant = keys("accountant");
+        assert!(
+            accountant.contains(&"registry".to_owned())
+                && !accountant.contains(&"deals".to_owned())
+        );
+        assert_eq!(keys("admin").len(), 11);
+    }
 }
