@@ -114,6 +114,26 @@ impl<'a> Here<'a> {
         }
     }
 
+    /// `POST {api}/{id}/{verb}` (a run's retry, a process's enable), then
+    /// back to `{page}/{id}` with the text `{ok_prefix}{verb}{ok_suffix}`.
+    pub async fn verb(
+        &self,
+        headers: &HeaderMap,
+        (api, page): (&str, &str),
+        id: &str,
+        verb: &str,
+        ok_key: &str,
+    ) -> Response {
+        let path = format!("{api}/{}/{verb}", seg(id));
+        self.act(
+            headers,
+            Call::Post(&path, json!({})),
+            &format!("{page}/{}", seg(id)),
+            self.t(ok_key),
+        )
+        .await
+    }
+
     /// The text of `key` in the person's language.
     pub fn t<'k>(&self, key: &'k str) -> &'k str {
         self.me.lang.text(key)
@@ -190,6 +210,30 @@ pub fn with_status(mut response: Response, status: StatusCode) -> Response {
     response
 }
 
+/// The query parameters a list page passes on to the API: each of
+/// `pairs` that has a value, percent-encoded.
+pub fn filters(pairs: &[(&str, Option<&str>)]) -> Vec<String> {
+    pairs
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{name}={}", seg(v)))
+        })
+        .collect()
+}
+
+/// One page of API list `base` (`/api/v1/leads`): `filters`, 50 rows,
+/// from `cursor`.
+pub fn page_of(base: &str, filters: &[String], cursor: Option<&str>) -> String {
+    let mut query = filters.to_vec();
+    query.push("limit=50".to_owned());
+    if let Some(c) = cursor.filter(|c| !c.is_empty()) {
+        query.push(format!("cursor={}", seg(c)));
+    }
+    format!("{base}?{}", query.join("&"))
+}
+
 /// The link to a list's next page: `base` with `filters` and the API's
 /// `next_cursor`, if there is one.
 pub fn next_page(base: &str, filters: &[String], list: &Value) -> Option<String> {
@@ -220,6 +264,28 @@ pub fn seg(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_pages_pass_their_filters_and_the_cursor_on() {
+        let f = filters(&[
+            ("status", Some("on approval")),
+            ("from", None),
+            ("to", Some("")),
+        ]);
+        assert_eq!(f, ["status=on%20approval"]);
+        assert_eq!(
+            page_of("/api/v1/leads", &f, Some("c/1")),
+            "/api/v1/leads?status=on%20approval&limit=50&cursor=c%2F1"
+        );
+        assert_eq!(
+            next_page("/console/leads", &f, &json!({ "next_cursor": "x" })).as_deref(),
+            Some("/console/leads?status=on%20approval&cursor=x")
+        );
+        assert_eq!(
+            next_page("/console/leads", &f, &json!({ "next_cursor": null })),
+            None
+        );
+    }
 
     #[test]
     fn each_role_gets_the_sections_it_can_open() {

@@ -2,7 +2,7 @@
 //! shown inline, send, mark paid and share links; and the bank statement
 //! upload with its match report.
 
-use super::{Call, Here, done, items, seg};
+use super::{Call, Here, done, filters, items, next_page, page_of, seg};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -45,22 +45,15 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    let mut query = vec!["limit=50".to_owned()];
-    if let Some(s) = q.status.as_deref().filter(|s| STATUSES.contains(s)) {
-        query.push(format!("status={s}"));
-    }
-    if let Some(from) = q.from.as_deref().filter(|d| !d.is_empty()) {
-        query.push(format!("issue_date.ge={}", seg(from)));
-    }
-    if let Some(to) = q.to.as_deref().filter(|d| !d.is_empty()) {
-        query.push(format!("issue_date.le={}", seg(to)));
-    }
-    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        query.push(format!("cursor={}", seg(c)));
-    }
+    let status = q.status.as_deref().filter(|s| STATUSES.contains(s));
+    let filters = filters(&[
+        ("status", status),
+        ("issue_date.ge", q.from.as_deref()),
+        ("issue_date.le", q.to.as_deref()),
+    ]);
     let list = match here
         .api
-        .get(&format!("/api/v1/invoices?{}", query.join("&")))
+        .get(&page_of("/api/v1/invoices", &filters, q.cursor.as_deref()))
         .await
     {
         Ok(v) => v,
@@ -96,7 +89,7 @@ async fn list(
             status => q.status,
             from => q.from,
             to => q.to,
-            next_cursor => View::from_serialize(&list["next_cursor"]),
+            next_href => next_page("/console/invoices", &filters, &list),
             can_import => can_import,
             flash => q.done,
         },

@@ -3,7 +3,7 @@
 //! duplicate dialog — use the stored records, merge the lead into them,
 //! or create new ones anyway.
 
-use super::{Flash, Here, done, items, next_page, seg, with_status};
+use super::{Flash, Here, done, filters, items, next_page, page_of, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -42,17 +42,8 @@ async fn list(
         Ok(v) => items(&v),
         Err(p) => return here.problem(p).await,
     };
-    let filters: Vec<String> = q
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("status={}", seg(s)))
-        .into_iter()
-        .collect();
-    let mut path = format!("/api/v1/leads?limit=50&{}", filters.join("&"));
-    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        path.push_str(&format!("&cursor={}", seg(c)));
-    }
+    let filters = filters(&[("status", q.status.as_deref())]);
+    let path = page_of("/api/v1/leads", &filters, q.cursor.as_deref());
     let list = match here.api.get(&path).await {
         Ok(v) => v,
         Err(p) => return here.problem(p).await,

@@ -4,7 +4,7 @@
 //! role sees is the API's: accounting's registry never shows a request
 //! before it is approved.
 
-use super::{Call, Flash, Here, done, items, next_page, seg, with_status};
+use super::{Call, Flash, Here, done, filters, items, next_page, page_of, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -55,17 +55,8 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    let filters: Vec<String> = q
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("status={}", seg(s)))
-        .into_iter()
-        .collect();
-    let mut path = format!("/api/v1/payment-requests?limit=50&{}", filters.join("&"));
-    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        path.push_str(&format!("&cursor={}", seg(c)));
-    }
+    let filters = filters(&[("status", q.status.as_deref())]);
+    let path = page_of("/api/v1/payment-requests", &filters, q.cursor.as_deref());
     let list = match here.api.get(&path).await {
         Ok(v) => v,
         Err(p) => return here.problem(p).await,

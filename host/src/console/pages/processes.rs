@@ -3,7 +3,7 @@
 //! `file:line:col` errors shown against the lines they are about. Also the
 //! installed actions with what they want and what they were granted.
 
-use super::{Call, Flash, Here, done, items, seg, with_status};
+use super::{Flash, Here, done, items, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -178,12 +178,13 @@ async fn switch(
     verb: &str,
 ) -> Response {
     let here = Here::new(console, me);
-    let path = format!("/api/v1/processes/{}/{verb}", seg(id));
-    here.act(
+    let ok = format!("processes.{verb}d");
+    here.verb(
         headers,
-        Call::Post(&path, json!({})),
-        &format!("/console/processes/{}", seg(id)),
-        here.t(&format!("processes.{verb}d")),
+        ("/api/v1/processes", "/console/processes"),
+        id,
+        verb,
+        &ok,
     )
     .await
 }

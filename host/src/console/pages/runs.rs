@@ -2,7 +2,7 @@
 //! a run as a timeline of its steps (input, output, error, attempts,
 //! timings, the action's digest); retry and cancel.
 
-use super::{Call, Here, items, next_page, seg};
+use super::{Here, filters, items, next_page, page_of, seg};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::Value as View;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The routes of this module.
 pub fn routes() -> Router<ConsoleState> {
@@ -38,20 +38,18 @@ async fn list(
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    let mut filters = Vec::new();
-    for f in FILTERS {
-        if let Some(v) = q.get(f).filter(|v| !v.is_empty()) {
-            filters.push(format!("{f}={}", seg(v)));
-        }
-    }
-    let mut query = filters.clone();
-    query.push("limit=50".to_owned());
-    if let Some(c) = q.get("cursor").filter(|c| !c.is_empty()) {
-        query.push(format!("cursor={}", seg(c)));
-    }
+    let pairs: Vec<(&str, Option<&str>)> = FILTERS
+        .iter()
+        .map(|f| (*f, q.get(*f).map(String::as_str)))
+        .collect();
+    let filters = filters(&pairs);
     let list = match here
         .api
-        .get(&format!("/api/v1/runs?{}", query.join("&")))
+        .get(&page_of(
+            "/api/v1/runs",
+            &filters,
+            q.get("cursor").map(String::as_str),
+        ))
         .await
     {
         Ok(v) => v,
@@ -125,12 +123,7 @@ async fn act(
     verb: &str,
 ) -> Response {
     let here = Here::new(console, me);
-    let path = format!("/api/v1/runs/{}/{verb}", seg(id));
-    here.act(
-        headers,
-        Call::Post(&path, json!({})),
-        &format!("/console/runs/{}", seg(id)),
-        here.t(&format!("runs.{verb}_done")),
-    )
-    .await
+    let ok = format!("runs.{verb}_done");
+    here.verb(headers, ("/api/v1/runs", "/console/runs"), id, verb, &ok)
+        .await
 }
