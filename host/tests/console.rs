@@ -19,11 +19,17 @@ struct Demo {
 }
 
 fn demo() -> Demo {
+    demo_with(&[])
+}
+
+/// `robota demo` with these environment variables (the registry's URL).
+fn demo_with(envs: &[(&str, &str)]) -> Demo {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_robota"));
     cmd.args(["demo", "--dir"])
         .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0"]);
+        .args(["--listen", "127.0.0.1:0"])
+        .envs(envs.iter().copied());
     Demo {
         server: Server::spawn(cmd),
         _dir: dir,
@@ -672,4 +678,42 @@ async fn leads_convert_through_the_duplicate_dialog_and_a_company_card_shows_its
         .unwrap();
     assert_eq!(bars.len(), 8);
     assert!(b.text("#invoice-report").await.contains("Выставлено"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fill_by_inn_runs_the_registry_lookup_and_the_card_shows_its_outcome() {
+    let registry = common::standin::StandIn::registry("console-key");
+    let demo = demo_with(&[
+        ("ROBOTA_REGISTRY_URL", registry.url.as_str()),
+        ("ROBOTA_REGISTRY_KEY", "console-key"),
+    ]);
+    let b = Browser::start("lookup", &demo.server.url).await;
+    b.sign_in(&demo.token("H_HEAD")).await;
+    b.open("/console/companies/demo-company-romashka").await;
+    assert_eq!(
+        b.wait_for("#c-ogrn")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("")
+    );
+    b.click("#lookup").await;
+    b.wait_text(".flash", "Запрос в реестр отправлен", false)
+        .await;
+    // The card follows the run by itself (htmx polls it) until it ends.
+    let outcome = b.wait_text("#lookup-outcome", "завершён", false).await;
+    assert!(!outcome.contains("ошибк"), "{outcome}");
+    assert_eq!(
+        b.wait_for("#c-ogrn")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1027700132195"),
+        "filled from the registry"
+    );
+    assert!(b.text("#company-timeline").await.contains("1027700132195"));
 }

@@ -2,7 +2,7 @@
 //! check's error shown at its field), "Fill by INN" (the registry lookup,
 //! with its outcome), its contacts, deals and timeline.
 
-use super::{Call, Flash, Here, done, items, seg, with_status};
+use super::{Here, done, items, seg, with_status};
 use crate::console::ConsoleState;
 use crate::console::session::Signed;
 use axum::Router;
@@ -38,14 +38,21 @@ const REQUISITES: [&str; 13] = [
     "correspondent_account",
 ];
 
+#[derive(serde::Deserialize)]
+struct CardQuery {
+    done: Option<String>,
+    /// The lookup run "Fill by INN" started, shown until it ends.
+    run: Option<String>,
+}
+
 async fn card(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
     Path(id): Path<String>,
-    Query(q): Query<Flash>,
+    Query(q): Query<CardQuery>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    render(&here, &id, q.done, None, StatusCode::OK).await
+    render(&here, &id, q.done, q.run, None, StatusCode::OK).await
 }
 
 /// The card; `refused` is a save the API refused: (what was typed, the
@@ -54,6 +61,7 @@ async fn render(
     here: &Here<'_>,
     id: &str,
     flash: Option<String>,
+    run: Option<String>,
     refused: Option<(HashMap<String, String>, String, Option<String>)>,
     status: StatusCode,
 ) -> Response {
@@ -80,14 +88,21 @@ async fn render(
         seg(id)
     ))
     .await;
-    let lookup = runs
-        .iter()
-        .find(|r| {
-            r["process_id"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("lookup-company"))
-        })
-        .cloned();
+    // The run "Fill by INN" started, else the last lookup about it (a
+    // changed INN starts one with the company as its subject).
+    let started = match &run {
+        Some(r) => here.api.get(&format!("/api/v1/runs/{}", seg(r))).await.ok(),
+        None => None,
+    };
+    let lookup = started.or_else(|| {
+        runs.iter()
+            .find(|r| {
+                r["process_id"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("lookup-company"))
+            })
+            .cloned()
+    });
     let (typed, error, field) = match refused {
         Some((typed, error, field)) => (Some(typed), Some(error), field),
         None => (None, None, None),
@@ -106,6 +121,7 @@ async fn render(
                 deals => View::from_serialize(&deals),
                 timeline => View::from_serialize(&timeline),
                 lookup => View::from_serialize(&lookup),
+                run => run,
                 can_lookup => matches!(here.me.caller.access.role, crate::access::Role::HeadOfSales | crate::access::Role::Admin),
                 flash => flash,
             },
@@ -170,6 +186,7 @@ async fn save(
                 &here,
                 &id,
                 None,
+                None,
                 Some((form, p.detail(), field)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -179,7 +196,8 @@ async fn save(
     }
 }
 
-/// "Fill by INN": starts the `lookup-company` process for this company.
+/// "Fill by INN": starts the `lookup-company` process for this company;
+/// the card then follows the run to its end.
 async fn lookup(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
@@ -187,14 +205,24 @@ async fn lookup(
     Path(id): Path<String>,
 ) -> Response {
     let here = Here::new(&console, &me);
-    here.act(
-        &headers,
-        Call::Post(
+    let back = format!("/console/companies/{}", seg(&id));
+    match here
+        .api
+        .post(
             "/api/v1/processes/lookup-company/start",
-            json!({ "params": { "company_id": id } }),
-        ),
-        &format!("/console/companies/{}", seg(&id)),
-        here.t("companies.lookup_started"),
-    )
-    .await
+            // About the company: its run is seen with it (and listed on it).
+            &json!({ "params": { "company_id": id }, "entity": { "kind": "company", "id": id } }),
+        )
+        .await
+    {
+        Ok(started) => {
+            let run = started["run_id"].as_str().unwrap_or_default();
+            done(
+                &headers,
+                &format!("{back}?run={}", seg(run)),
+                here.t("companies.lookup_started"),
+            )
+        }
+        Err(p) => done(&headers, &back, &p.detail()),
+    }
 }
