@@ -246,12 +246,28 @@ async fn a_move_the_stage_refuses_asks_for_exactly_the_missing_fields_in_place()
         "Москва, ул. Лесная, 5",
     )
     .await;
-    // A value that does not fit is refused with the API's words, in place;
-    // what was typed stays, and the deal has not moved.
-    b.fill("[data-field='custom_fields.act_signing_days']", "пять")
+    // A value that does not fit (days are whole) is refused in place with
+    // the field's label and the API's words; the deal has not moved.
+    b.fill("[data-field='custom_fields.act_signing_days']", "2.5")
         .await;
     b.click("#move-save").await;
-    b.wait_text("#move-detail", "act_signing_days", false).await;
+    let refused = b
+        .wait_text("#move-detail", "is not a valid number", false)
+        .await;
+    assert!(
+        refused.starts_with("Срок подписания акта, дней:"),
+        "{refused}"
+    );
+    assert_eq!(
+        b.wait_for("[data-field='custom_fields.contract_number']")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Д-77/2026"),
+        "what was typed stays in the dialog"
+    );
     assert!(b.text("#stage-new").await.contains("Поставка насосов"));
     b.fill("[data-field='custom_fields.act_signing_days']", "5")
         .await;
@@ -428,7 +444,8 @@ async fn an_approved_request_reaches_the_accountants_registry_and_never_before()
     // Sent without an amount: refused whole, naming what is missing, and
     // nothing is created; what was typed stays.
     b.click("#send-for-approval").await;
-    b.wait_text("#form-error", "amount", false).await;
+    let error = b.wait_text("#form-error", "Сумма", false).await;
+    assert!(error.contains("Оплатить до"), "{error}");
     assert_eq!(
         b.wait_for("#pr-purpose")
             .await
@@ -608,7 +625,11 @@ async fn leads_convert_through_the_duplicate_dialog_and_a_company_card_shows_its
         .await;
     b.click("#lead-move button[type=submit]").await;
     b.wait_for("[data-field='city']").await;
-    assert!(b.text("#lead-detail").await.contains("city"));
+    let detail = b.text("#lead-detail").await;
+    assert!(
+        detail.contains("Не заполнены обязательные поля") && detail.contains("Город"),
+        "in Russian, by label: {detail}"
+    );
     b.fill("[data-field='email']", "petr@bakery.example").await;
     b.fill("[data-field='city']", "Москва").await;
     b.fill("[data-field='topic']", "Оборудование цеха").await;

@@ -32,9 +32,10 @@ impl Problem {
             .unwrap_or_else(|| self.status.to_string())
     }
 
-    /// The fields a refused write names: those a stage or status still
-    /// needs (`missing`), then the one whose value was wrong (`field`).
-    pub fn fields(&self) -> Vec<String> {
+    /// The fields a refused write of a `kind` record names: those a stage
+    /// or status still needs (`missing`), then the one whose value was
+    /// wrong (`field`, which the API prefixes with the kind).
+    pub fn fields(&self, kind: &str) -> Vec<String> {
         let mut out: Vec<String> = self.body["missing"]
             .as_array()
             .map(|m| {
@@ -43,10 +44,11 @@ impl Problem {
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(f) = self.body["field"].as_str()
-            && !out.iter().any(|m| m == f)
-        {
-            out.push(f.to_owned());
+        if let Some(f) = self.body["field"].as_str() {
+            let f = f.strip_prefix(&format!("{kind}.")).unwrap_or(f);
+            if !out.iter().any(|m| m == f) {
+                out.push(f.to_owned());
+            }
         }
         out
     }
@@ -231,14 +233,14 @@ mod tests {
     fn a_refusal_names_the_missing_fields_then_the_wrong_one() {
         let p = Problem {
             status: StatusCode::UNPROCESSABLE_ENTITY,
-            body: json!({ "missing": ["city", "topic"], "field": "email" }),
+            body: json!({ "missing": ["city", "topic"], "field": "lead.email" }),
         };
-        assert_eq!(p.fields(), ["city", "topic", "email"]);
+        assert_eq!(p.fields("lead"), ["city", "topic", "email"]);
         let once = Problem {
             status: StatusCode::UNPROCESSABLE_ENTITY,
-            body: json!({ "missing": ["city"], "field": "city" }),
+            body: json!({ "missing": ["city"], "field": "lead.city" }),
         };
-        assert_eq!(once.fields(), ["city"]);
+        assert_eq!(once.fields("lead"), ["city"]);
         assert_eq!(once.detail(), "422 Unprocessable Entity");
     }
 }

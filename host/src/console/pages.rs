@@ -134,6 +134,34 @@ impl<'a> Here<'a> {
         .await
     }
 
+    /// A refused write in the person's words: the fields still missing by
+    /// their labels (`label` names a field), or the wrong field's label
+    /// before the API's detail; otherwise the API's detail.
+    pub fn say(&self, p: &Problem, label: &dyn Fn(&str) -> String) -> String {
+        let missing: Vec<String> = p.body["missing"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|f| f.as_str()).map(label).collect())
+            .unwrap_or_default();
+        if !missing.is_empty() {
+            return format!("{}: {}", self.t("errors.missing"), missing.join(", "));
+        }
+        match p.body["field"].as_str() {
+            Some(f) => format!("{}: {}", label(f), p.detail()),
+            None => p.detail(),
+        }
+    }
+
+    /// The label of a record's field: the catalogue's `{section}.{name}`,
+    /// else the name.
+    pub fn label(&self, section: &str, name: &str) -> String {
+        let short = name.rsplit('.').next().unwrap_or(name);
+        self.me
+            .lang
+            .lookup(&format!("{section}.{short}"))
+            .unwrap_or(short)
+            .to_owned()
+    }
+
     /// The text of `key` in the person's language.
     pub fn t<'k>(&self, key: &'k str) -> &'k str {
         self.me.lang.text(key)

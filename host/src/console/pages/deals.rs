@@ -244,7 +244,14 @@ async fn move_deal(
         Err(p) if p.status == StatusCode::UNPROCESSABLE_ENTITY => {
             // A field the stage needs, or a value the API refused: the
             // dialog shows the fields with the API's words.
-            let wanted = p.fields();
+            // The fields the dialog showed stay (with what was typed), and
+            // those the API names join them.
+            let mut wanted: Vec<String> = filled.keys().cloned().collect();
+            for f in p.fields("deal") {
+                if !wanted.contains(&f) {
+                    wanted.push(f);
+                }
+            }
             if wanted.is_empty() {
                 return with_status(
                     here.page(
@@ -267,7 +274,16 @@ async fn move_deal(
                         stage_name => stage_name(&here, &stage).await,
                         fields => View::from_serialize(&fields),
                         filled => View::from_serialize(&filled),
-                        detail => p.detail(),
+                        detail => here.say(&p, &|f: &str| {
+                            let f = f.strip_prefix("deal.").unwrap_or(f);
+                            let code = f.strip_prefix("custom_fields.").unwrap_or(f);
+                            fields
+                                .iter()
+                                .find(|d| d["name"] == f)
+                                .and_then(|d| d["label"].as_str())
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| here.label("fields", code))
+                        }),
                         back => form.get("back").cloned().unwrap_or_default(),
                     },
                 )

@@ -160,9 +160,9 @@ async fn move_to(
             here.t("leads.moved"),
         ),
         Err(p) if p.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            let missing = p.fields();
+            let missing = p.fields("lead");
             let extras = CardExtras {
-                detail: Some(p.detail()),
+                detail: Some(here.say(&p, &|f: &str| here.label("leads", f))),
                 missing,
                 wanted_status: Some(status),
                 ..CardExtras::default()

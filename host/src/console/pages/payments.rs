@@ -186,7 +186,7 @@ async fn refused_form(
                 requests => View::from_serialize(items(&list)),
                 form => View::from_serialize(form),
                 fields => FORM_FIELDS,
-                error => p.detail(),
+                error => here.say(&p, &|f: &str| here.label("fields", f)),
                 missing => View::from_serialize(&p.body["missing"]),
                 field => View::from_serialize(&p.body["field"]),
             },
