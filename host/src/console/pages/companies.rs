@@ -65,6 +65,14 @@ async fn render(
     refused: Option<(HashMap<String, String>, String, Option<String>)>,
     status: StatusCode,
 ) -> Response {
+    // The run "Fill by INN" started, read before the company: a run seen
+    // completed has committed its writes, so the card shows them (read
+    // the other way round, a run ending in between would show as done
+    // over the old values, and the card would stop following it).
+    let started = match &run {
+        Some(r) => here.api.get(&format!("/api/v1/runs/{}", seg(r))).await.ok(),
+        None => None,
+    };
     let company = match here
         .api
         .get(&format!("/api/v1/companies/{}", seg(id)))
@@ -88,12 +96,8 @@ async fn render(
         seg(id)
     ))
     .await;
-    // The run "Fill by INN" started, else the last lookup about it (a
-    // changed INN starts one with the company as its subject).
-    let started = match &run {
-        Some(r) => here.api.get(&format!("/api/v1/runs/{}", seg(r))).await.ok(),
-        None => None,
-    };
+    // Else the last lookup about it (a changed INN starts one with the
+    // company as its subject).
     let lookup = started.or_else(|| {
         runs.iter()
             .find(|r| {
