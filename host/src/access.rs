@@ -77,10 +77,27 @@ impl fmt::Display for Role {
     }
 }
 
-/// A write the caller may not make: the rule it breaks, in words.
+/// A write the caller may not make: the rule it breaks, in words, and
+/// when the rule is about roles, the roles that may (so a client can say
+/// it in its own language).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Refused(pub String);
+#[error("{rule}")]
+pub struct Refused {
+    /// The rule, in words.
+    pub rule: String,
+    /// The roles that may do it (empty when the rule is not about roles).
+    pub may: Vec<Role>,
+}
+
+impl Refused {
+    /// A refusal by a rule that is not about roles.
+    fn rule(rule: impl Into<String>) -> Refused {
+        Refused {
+            rule: rule.into(),
+            may: Vec::new(),
+        }
+    }
+}
 
 /// Which rows of a kind a caller may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,11 +284,14 @@ impl Access {
             return Ok(());
         }
         let who: Vec<&str> = roles.iter().map(|r| r.words()).collect();
-        Err(Refused(format!(
-            "only {} may {what}; your role is {}",
-            join_or(&who),
-            self.role
-        )))
+        Err(Refused {
+            rule: format!(
+                "only {} may {what}; your role is {}",
+                join_or(&who),
+                self.role
+            ),
+            may: roles.to_vec(),
+        })
     }
 
     /// Refuses a create the role may not make; fills the record's owner
@@ -310,9 +330,8 @@ impl Access {
             let given = fields.get(field).filter(|v| !v.is_null());
             if kind == K::PaymentRequest && self.role == R::Manager {
                 if given.is_some_and(|v| v.as_str() != Some(user.as_str())) {
-                    return Err(Refused(
-                        "a manager's payment request is their own: leave author_id out or give yours"
-                            .into(),
+                    return Err(Refused::rule(
+                        "a manager's payment request is their own: leave author_id out or give yours",
                     ));
                 }
                 fields.insert(field.into(), Value::String(user.clone()));
@@ -378,7 +397,7 @@ impl Access {
             .collect();
         if !others.is_empty() {
             if !matches!(from.as_str(), "draft" | "rejected") {
-                return Err(Refused(format!(
+                return Err(Refused::rule(format!(
                     "a request that is {from} is not edited ({}): only a draft or a rejected one is",
                     others.join(", ")
                 )));
@@ -403,8 +422,8 @@ impl Access {
             }
             ("on_approval" | "approved", "approved" | "rejected") => {
                 if is_author {
-                    return Err(Refused(
-                        "nobody decides their own payment request: the head of sales does".into(),
+                    return Err(Refused::rule(
+                        "nobody decides their own payment request: the head of sales does",
                     ));
                 }
                 self.require(
@@ -548,14 +567,16 @@ mod tests {
         let e = m
             .prepare_create(EntityKind::PaymentRequest, &mut request)
             .unwrap_err();
-        assert!(e.0.contains("their own"), "{e}");
+        assert!(e.rule.contains("their own"), "{e}");
+        assert!(e.may.is_empty(), "a rule not about roles");
         let e = who(Role::Accountant, "a")
             .prepare_create(EntityKind::Deal, &mut map(json!({})))
             .unwrap_err();
         assert_eq!(
-            e.0,
+            e.rule,
             "only a manager, the head of sales or an admin may create a deal (accounting does not create sales records); your role is accountant"
         );
+        assert_eq!(e.may, [Role::Manager, Role::HeadOfSales, Role::Admin]);
     }
 
     #[test]
@@ -567,7 +588,7 @@ mod tests {
             author
                 .check_update(EntityKind::PaymentRequest, &request, &approve)
                 .unwrap_err()
-                .0
+                .rule
                 .contains("their own")
         );
         // A head of sales who wrote the request does not approve it either.
@@ -599,7 +620,7 @@ mod tests {
             author
                 .check_update(EntityKind::PaymentRequest, &approved, &edit)
                 .unwrap_err()
-                .0
+                .rule
                 .contains("not edited")
         );
     }

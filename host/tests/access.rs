@@ -585,6 +585,13 @@ async fn invoices_tasks_reports_and_settings_follow_the_roles() {
                 "{}",
                 a.body
             );
+            // Who may, by role code, for clients that say it in their words.
+            let may = a.body["may"].as_array().unwrap();
+            assert!(
+                may.iter().all(|r| r != role) && may.contains(&json!("admin")),
+                "{}",
+                a.body
+            );
         }
     }
     assert_eq!(admin.get("/api/v1/processes").await.status, 200);

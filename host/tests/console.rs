@@ -104,12 +104,17 @@ async fn each_role_signs_in_sees_its_own_sections_and_is_refused_the_rest() {
         !header.contains("Запуски") && !header.contains("Процессы"),
         "{header}"
     );
-    // An admin's page is refused by the API's rule, not just left out.
+    // An admin's page is refused by the API's rule, not just left out:
+    // said in Russian by role, the API's words beneath.
     b.open("/console/processes").await;
+    assert_eq!(
+        b.text("#error-detail").await,
+        "Это могут только: администратор. Ваша роль: менеджер."
+    );
     assert!(
-        b.text("#error-detail").await.contains("only an admin may"),
-        "{}",
-        b.page_text().await
+        b.text("#error-rule")
+            .await
+            .contains("only an admin may read the processes")
     );
     // A request the manager cannot see is not found, not forbidden.
     b.open("/console/payment-requests").await;

@@ -109,7 +109,14 @@ impl From<CrmError> for ApiError {
 
 impl From<crate::access::Refused> for ApiError {
     fn from(e: crate::access::Refused) -> ApiError {
-        ApiError::forbidden(e.0)
+        let may: Vec<&str> = e.may.iter().map(|r| r.as_str()).collect();
+        let refused = ApiError::forbidden(e.rule);
+        if may.is_empty() {
+            refused
+        } else {
+            // Who may, by role code: a client says it in its language.
+            refused.with("may", json!(may))
+        }
     }
 }
 

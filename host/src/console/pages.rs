@@ -90,11 +90,36 @@ impl<'a> Here<'a> {
         if status.is_server_error() {
             return Page::error(self.console, self.me.lang, p.detail());
         }
+        // A refusal by role is said in the person's language; the API's
+        // own words (which also name what was refused) stay beneath it.
+        let may: Vec<String> = p.body["may"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|r| r.as_str())
+                    .map(|r| self.label("roles", r))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (detail, rule) = if may.is_empty() {
+            (p.detail(), None)
+        } else {
+            let mine = self.label("roles", self.me.caller.access.role.as_str());
+            (
+                format!(
+                    "{}: {}. {}: {mine}.",
+                    self.t("errors.only_roles"),
+                    may.join(", "),
+                    self.t("errors.your_role")
+                ),
+                Some(p.detail()),
+            )
+        };
         let page = self
             .page(
                 "",
                 "problem.html",
-                minijinja::context! { status => status.as_u16(), detail => p.detail() },
+                minijinja::context! { status => status.as_u16(), detail => detail, rule => rule },
             )
             .await;
         with_status(page, status)
