@@ -264,12 +264,11 @@ async fn a_move_the_stage_refuses_asks_for_exactly_the_missing_fields_in_place()
         "{refused}"
     );
     assert_eq!(
-        b.wait_for("[data-field='custom_fields.contract_number']")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
+        Some(
+            b.value("[data-field='custom_fields.contract_number']")
+                .await
+                .as_str()
+        ),
         Some("Д-77/2026"),
         "what was typed stays in the dialog"
     );
@@ -429,35 +428,17 @@ async fn an_approved_request_reaches_the_accountants_registry_and_never_before()
     b.wait_text("#prefilled", "demo-pr-rent", false).await;
     b.fill("#pr-purpose", "Аренда склада, февраль").await;
     assert_eq!(
-        b.wait_for("#pr-contractor")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
+        Some(b.value("#pr-contractor").await.as_str()),
         Some("ООО «Вектор»")
     );
-    assert_eq!(
-        b.wait_for("#pr-bik")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("044525225")
-    );
+    assert_eq!(b.value("#pr-bik").await, "044525225");
     // Sent without an amount: refused whole, naming what is missing, and
     // nothing is created; what was typed stays.
     b.click("#send-for-approval").await;
     let error = b.wait_text("#form-error", "Сумма", false).await;
     assert!(error.contains("Оплатить до"), "{error}");
     assert_eq!(
-        b.wait_for("#pr-purpose")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
+        Some(b.value("#pr-purpose").await.as_str()),
         Some("Аренда склада, февраль")
     );
     b.fill("#pr-amount", "150000.00").await;
@@ -670,25 +651,12 @@ async fn leads_convert_through_the_duplicate_dialog_and_a_company_card_shows_its
     let error = b.wait_for("#error-inn").await.text().await.unwrap();
     assert!(error.contains("inn"), "{error}");
     assert_eq!(
-        b.wait_for("#c-inn")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
+        Some(b.value("#c-inn").await.as_str()),
         Some("7707083894"),
         "what was typed stays"
     );
     b.open("/console/companies/demo-company-romashka").await;
-    assert_eq!(
-        b.wait_for("#c-inn")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("7707083893")
-    );
+    assert_eq!(b.value("#c-inn").await, "7707083893");
     b.fill("#c-director", "Иванов Иван Иванович").await;
     b.click("#save-requisites").await;
     b.wait_text(".flash", "Реквизиты сохранены", false).await;
@@ -716,15 +684,7 @@ async fn fill_by_inn_runs_the_registry_lookup_and_the_card_shows_its_outcome() {
     let b = Browser::start("lookup", &demo.server.url).await;
     b.sign_in(&demo.token("H_HEAD")).await;
     b.open("/console/companies/demo-company-romashka").await;
-    assert_eq!(
-        b.wait_for("#c-ogrn")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("")
-    );
+    assert_eq!(b.value("#c-ogrn").await, "");
     b.click("#lookup").await;
     b.wait_text(".flash", "Запрос в реестр отправлен", false)
         .await;
@@ -732,12 +692,7 @@ async fn fill_by_inn_runs_the_registry_lookup_and_the_card_shows_its_outcome() {
     let outcome = b.wait_text("#lookup-outcome", "завершён", false).await;
     assert!(!outcome.contains("ошибк"), "{outcome}");
     assert_eq!(
-        b.wait_for("#c-ogrn")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
+        Some(b.value("#c-ogrn").await.as_str()),
         Some("1027700132195"),
         "filled from the registry"
     );

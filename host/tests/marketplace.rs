@@ -141,6 +141,22 @@ fn component(name: &str) -> String {
         .unwrap()
 }
 
+/// `robota plugin publish <wasm>` to `reg` signed with `key`; its output.
+fn publish_to(reg: &OciRegistry, key: &str, wasm: &str) -> String {
+    ok(&robota(
+        &[
+            "plugin",
+            "publish",
+            wasm,
+            "--registry",
+            &reg.url,
+            "--key",
+            key,
+        ],
+        "",
+    ))
+}
+
 fn trust(plugins: &Path, name: &str, public: &str) {
     std::fs::create_dir_all(plugins).unwrap();
     std::fs::write(
@@ -615,20 +631,7 @@ async fn upgrades_stay_in_their_major_ask_again_for_more_and_majors_live_side_by
     let plugins = work.path().join("plugins");
     trust(&plugins, "acme", &public);
     let p = plugins.to_str().unwrap();
-    let publish = |wasm: &str| {
-        ok(&robota(
-            &[
-                "plugin",
-                "publish",
-                wasm,
-                "--registry",
-                &reg.url,
-                "--key",
-                &key,
-            ],
-            "",
-        ))
-    };
+    let publish = |wasm: &str| publish_to(&reg, &key, wasm);
     publish(PROBE_V1);
     ok(&robota(
         &[
@@ -869,20 +872,7 @@ async fn the_api_installs_with_consent_upgrades_without_a_restart_and_runs_keep_
         format!("[publishers]\nacme = \"{public}\"\n"),
     )
     .unwrap();
-    let publish = |wasm: &str| {
-        ok(&robota(
-            &[
-                "plugin",
-                "publish",
-                wasm,
-                "--registry",
-                &reg.url,
-                "--key",
-                &key,
-            ],
-            "",
-        ))
-    };
+    let publish = |wasm: &str| publish_to(&reg, &key, wasm);
     publish(PROBE_V1);
     let server = site.start(&[]);
     let manager = site.token("manager");

@@ -150,6 +150,16 @@ impl Browser {
             .unwrap_or_else(|e| panic!("choosing `{value}` in `{css}`: {e}"));
     }
 
+    /// The current value of the input `css` (what is typed in it now).
+    pub async fn value(&self, css: &str) -> String {
+        self.wait_for(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap_or_else(|e| panic!("the value of `{css}`: {e}"))
+            .unwrap_or_default()
+    }
+
     /// The text of `css`.
     pub async fn text(&self, css: &str) -> String {
         self.wait_for(css).await.text().await.unwrap_or_default()
