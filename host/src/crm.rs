@@ -11,12 +11,14 @@ pub mod import;
 pub mod money;
 pub mod schema;
 pub mod validate;
+pub mod wrong;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub use filter::{Filter, FilterOp};
 pub use schema::{EntitySpec, FieldSpec, FieldType};
+pub use wrong::{Clash, Wrong};
 
 /// The kinds of CRM entities reachable through the API and the plugin contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,7 +109,7 @@ pub enum CrmError {
         /// `kind.field`.
         field: String,
         /// What is wrong with it.
-        reason: String,
+        reason: Wrong,
     },
     /// The input is wrong as a whole.
     #[error("{0}")]
@@ -147,7 +149,7 @@ pub enum CrmError {
     },
     /// The change clashes with the current state.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Clash),
     /// The database failed; the message says how.
     #[error("storage failed: {0}")]
     Storage(String),
@@ -155,7 +157,7 @@ pub enum CrmError {
 
 impl CrmError {
     /// An [`CrmError::InvalidField`] for `kind.field`.
-    pub fn field(kind: EntityKind, field: &str, reason: impl Into<String>) -> CrmError {
+    pub fn field(kind: EntityKind, field: &str, reason: impl Into<Wrong>) -> CrmError {
         CrmError::InvalidField {
             field: format!("{}.{field}", kind.as_str()),
             reason: reason.into(),

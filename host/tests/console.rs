@@ -252,12 +252,13 @@ async fn a_move_the_stage_refuses_asks_for_exactly_the_missing_fields_in_place()
     )
     .await;
     // A value that does not fit (days are whole) is refused in place with
-    // the field's label and the API's words; the deal has not moved.
+    // the field's label and why, in Russian from the API's code; the deal
+    // has not moved.
     b.fill("[data-field='custom_fields.act_signing_days']", "2.5")
         .await;
     b.click("#move-save").await;
     let refused = b
-        .wait_text("#move-detail", "is not a valid number", false)
+        .wait_text("#move-detail", "2.5 — не целое число", false)
         .await;
     assert!(
         refused.starts_with("Срок подписания акта, дней:"),
@@ -649,7 +650,11 @@ async fn leads_convert_through_the_duplicate_dialog_and_a_company_card_shows_its
     b.fill("#c-inn", "7707083894").await;
     b.click("#save-requisites").await;
     let error = b.wait_for("#error-inn").await.text().await.unwrap();
-    assert!(error.contains("inn"), "{error}");
+    assert_eq!(
+        error.trim(),
+        "контрольная цифра не сходится",
+        "the reason, in Russian"
+    );
     assert_eq!(
         Some(b.value("#c-inn").await.as_str()),
         Some("7707083894"),

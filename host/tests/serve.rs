@@ -123,6 +123,12 @@ async fn a_stage_move_over_http_starts_the_process_and_its_task_appears() {
         .post(&format!("/api/v1/runs/{run_id}/retry"), &json!({}))
         .await;
     assert_eq!(a.status, 409, "{}", a.body);
+    // The refusal's code and parameters, for a client to say in its words.
+    assert_eq!(a.body["code"], "run-status", "{}", a.body);
+    assert_eq!(
+        a.body["params"],
+        json!({ "run": run_id, "status": "completed", "wanted": "failed" })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,6 +292,12 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(a.status, 422);
     assert_eq!(a.content_type, "application/problem+json");
     assert_eq!(a.body["field"], "company.inn");
+    assert_eq!(a.body["code"], "bad-checksum", "{}", a.body);
+    assert_eq!(a.body["params"], json!({}));
+    assert_eq!(
+        a.body["detail"],
+        "company.inn: control digit does not match"
+    );
     let a = api
         .post("/api/v1/deals", &json!({ "title": "x", "colour": "red" }))
         .await;
@@ -577,6 +589,7 @@ async fn an_approval_step_waits_then_branches_on_approve_and_on_reject() {
         )
         .await;
     assert_eq!(a.status, 409, "decided once");
+    assert_eq!(a.body["code"], "already-decided", "{}", a.body);
 
     admin
         .wait_for(

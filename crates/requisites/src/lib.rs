@@ -38,8 +38,12 @@ pub enum RequisiteError {
     },
     /// The value has the right shape but its control digit does not match.
     BadChecksum,
-    /// The value is shaped wrongly in a way the message explains.
-    Malformed(&'static str),
+    /// A KPP not shaped as 4 digits, 2 digits or Latin capitals, 3 digits.
+    KppShape,
+    /// A correspondent account that does not start with 301.
+    CorrespondentPrefix,
+    /// An account checked with a BIK that is not 9 digits.
+    KeyBik,
 }
 
 impl fmt::Display for RequisiteError {
@@ -51,7 +55,11 @@ impl fmt::Display for RequisiteError {
                 write!(f, "must have {} digits, got {got}", expected.join(" or "))
             }
             RequisiteError::BadChecksum => f.write_str("control digit does not match"),
-            RequisiteError::Malformed(why) => f.write_str(why),
+            RequisiteError::KppShape => {
+                f.write_str("must be 4 digits, 2 digits or Latin capitals, then 3 digits")
+            }
+            RequisiteError::CorrespondentPrefix => f.write_str("must start with 301"),
+            RequisiteError::KeyBik => f.write_str("the BIK it is checked with is not 9 digits"),
         }
     }
 }
@@ -130,9 +138,7 @@ pub fn check_kpp(value: &str) -> Result<(), RequisiteError> {
     if ok {
         Ok(())
     } else {
-        Err(RequisiteError::Malformed(
-            "must be 4 digits, 2 digits or Latin capitals, then 3 digits",
-        ))
+        Err(RequisiteError::KppShape)
     }
 }
 
@@ -189,8 +195,7 @@ fn account_key_ok(prefix: &[u32], account: &[u32]) -> bool {
 /// Checks a settlement account (расчётный счёт) of 20 digits against the BIK of
 /// its bank: the key is computed over the BIK's last three digits and the account.
 pub fn check_settlement_account(account: &str, bik: &str) -> Result<(), RequisiteError> {
-    let b = digits(bik, &[9])
-        .map_err(|_| RequisiteError::Malformed("the BIK it is checked with is not 9 digits"))?;
+    let b = digits(bik, &[9]).map_err(|_| RequisiteError::KeyBik)?;
     let a = digits(account, &[20])?;
     if account_key_ok(&b[6..9], &a) {
         Ok(())
@@ -203,11 +208,10 @@ pub fn check_settlement_account(account: &str, bik: &str) -> Result<(), Requisit
 /// the BIK: the key is computed over "0", the BIK's 5th and 6th digits, and the
 /// account; a correspondent account also starts with 301.
 pub fn check_correspondent_account(account: &str, bik: &str) -> Result<(), RequisiteError> {
-    let b = digits(bik, &[9])
-        .map_err(|_| RequisiteError::Malformed("the BIK it is checked with is not 9 digits"))?;
+    let b = digits(bik, &[9]).map_err(|_| RequisiteError::KeyBik)?;
     let a = digits(account, &[20])?;
     if !account.starts_with("301") {
-        return Err(RequisiteError::Malformed("must start with 301"));
+        return Err(RequisiteError::CorrespondentPrefix);
     }
     if account_key_ok(&[0, b[4], b[5]], &a) {
         Ok(())

@@ -122,10 +122,10 @@ async fn decide(
             DecideError::NotYours(..) | DecideError::OwnRequest(..) => {
                 ApiError::forbidden(e.to_string())
             }
-            DecideError::CommentRequired => {
-                ApiError::unprocessable(e.to_string()).with("field", json!("comment"))
-            }
-            DecideError::Conflict(_) => ApiError::conflict(e.to_string()),
+            DecideError::CommentRequired => ApiError::unprocessable(e.to_string())
+                .with("field", json!("comment"))
+                .coded(&crate::crm::Wrong::CommentNeeded),
+            DecideError::Conflict(clash) => ApiError::clash(clash),
             DecideError::Other(e) => e.into(),
         })?;
     Ok(Json(

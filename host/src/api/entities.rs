@@ -321,10 +321,15 @@ async fn update(
     if let Some(expected) = expected
         && current.get("version") != Some(&expected)
     {
-        return Err(ApiError::conflict(format!(
-            "{target} is at version {}, not {expected}",
-            current.get("version").cloned().unwrap_or(Value::Null)
-        )));
+        return Err(ApiError::clash(crate::crm::Clash::StaleVersion {
+            target: target.to_string(),
+            current: current
+                .get("version")
+                .cloned()
+                .unwrap_or(Value::Null)
+                .to_string(),
+            expected: expected.to_string(),
+        }));
     }
     // The decision above read these fields: the write holds only if they
     // are still what it read (a concurrent hand-over or status move → 409).

@@ -415,7 +415,12 @@ pub async fn document() -> Json<Value> {
                     "type": "object",
                     "properties": {
                         "type": { "type": "string" }, "title": { "type": "string" },
-                        "status": { "type": "integer" }, "detail": { "type": "string" }
+                        "status": { "type": "integer" }, "detail": { "type": "string" },
+                        "field": { "type": "string", "description": "the field whose value is wrong (`kind.field`)" },
+                        "code": { "type": "string", "description": "why, as a code a client can say in its own language (`bad-checksum`, `already-decided`, …)" },
+                        "params": { "type": "object", "description": "the code's parameters (`{\"value\": \"x\", \"allowed\": [...]}`)" },
+                        "missing": { "type": "array", "items": { "type": "string" }, "description": "the fields a stage or status still needs" },
+                        "may": { "type": "array", "items": { "type": "string" }, "description": "the roles that may do what was refused" }
                     }
                 }
             }

@@ -1,7 +1,8 @@
 //! RFC 9457 problem details: every API error is `application/problem+json`
 //! with a title, the status and a detail that names what is wrong.
 
-use crate::crm::CrmError;
+use crate::crm::wrong::code_and_params;
+use crate::crm::{Clash, CrmError};
 use crate::engine::direct::DirectError;
 use crate::plugins::CallError;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -54,6 +55,19 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, detail)
     }
 
+    /// 409 for a clash, with its code and parameters.
+    pub fn clash(clash: Clash) -> ApiError {
+        ApiError::conflict(clash.to_string()).coded(&clash)
+    }
+
+    /// Adds the reason's `code` and `params`, so a client can say it in its
+    /// own language (the `detail` is English).
+    pub fn coded<T: serde::Serialize>(self, reason: &T) -> ApiError {
+        let (code, params) = code_and_params(reason);
+        self.with("code", json!(code))
+            .with("params", Value::Object(params))
+    }
+
     /// Adds a member to the problem document.
     pub fn with(mut self, key: &str, value: Value) -> ApiError {
         self.extra.insert(key.to_owned(), value);
@@ -73,9 +87,9 @@ impl ApiError {
 impl From<CrmError> for ApiError {
     fn from(e: CrmError) -> ApiError {
         match &e {
-            CrmError::InvalidField { field, .. } => {
-                ApiError::unprocessable(e.to_string()).with("field", json!(field))
-            }
+            CrmError::InvalidField { field, reason } => ApiError::unprocessable(e.to_string())
+                .with("field", json!(field))
+                .coded(reason),
             CrmError::Invalid(_) => ApiError::unprocessable(e.to_string()),
             CrmError::MissingStageFields {
                 kind,
@@ -98,7 +112,7 @@ impl From<CrmError> for ApiError {
             CrmError::NotFound(_) | CrmError::FileNotFound { .. } => {
                 ApiError::not_found(e.to_string())
             }
-            CrmError::Conflict(_) => ApiError::conflict(e.to_string()),
+            CrmError::Conflict(clash) => ApiError::conflict(e.to_string()).coded(clash),
             CrmError::Duplicates { candidates, .. } => {
                 ApiError::conflict(e.to_string()).with("candidates", json!(candidates))
             }

@@ -258,7 +258,11 @@ async fn cancel(
 
 async fn not_in_state(state: &AppState, id: &str, wanted: &str) -> ApiError {
     match state.store.get_run(id).await {
-        Ok(Some(run)) => ApiError::conflict(format!("run `{id}` is {}, not {wanted}", run.status)),
+        Ok(Some(run)) => ApiError::clash(crate::crm::Clash::RunStatus {
+            run: id.to_owned(),
+            status: run.status,
+            wanted: wanted.to_owned(),
+        }),
         Ok(None) => ApiError::not_found(format!("no run `{id}`")),
         Err(e) => e.into(),
     }

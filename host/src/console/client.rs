@@ -32,6 +32,16 @@ impl Problem {
             .unwrap_or_else(|| self.status.to_string())
     }
 
+    /// What was refused in `lang`: the catalogue's words for the problem's
+    /// `code` with its `params`, else the API's own `detail` (an action's
+    /// own message, a code this console does not know yet).
+    pub fn words(&self, lang: super::i18n::Lang) -> String {
+        self.body["code"]
+            .as_str()
+            .and_then(|code| lang.problem(code, &self.body["params"]))
+            .unwrap_or_else(|| self.detail())
+    }
+
     /// The fields a refused write of a `kind` record names: those a stage
     /// or status still needs (`missing`), then the one whose value was
     /// wrong (`field`, which the API prefixes with the kind).

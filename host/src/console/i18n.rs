@@ -42,10 +42,60 @@ impl Lang {
         self.lookup(key).unwrap_or(key)
     }
 
+    /// What an API problem with `code` and `params` says in this language
+    /// (`problems.<code>`), if the catalogue has the code.
+    pub fn problem(self, code: &str, params: &serde_json::Value) -> Option<String> {
+        let text = self.lookup(&format!("problems.{code}"))?;
+        Some(fill(self, text, params))
+    }
+
     /// The text of `key`, if the catalogue has it.
     pub fn lookup(self, key: &str) -> Option<&'static str> {
         catalogue(self).get(key).map(String::as_str)
     }
+}
+
+/// `text` with each `{name}` replaced by the parameter `name` and each
+/// `{name:section}` by its label in `section` (a status's name); a list is
+/// joined with commas. A placeholder without its parameter stays as it is.
+fn fill(lang: Lang, text: &str, params: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let say = |value: &Value, section: Option<&str>| -> String {
+        let plain = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        section
+            .and_then(|s| lang.lookup(&format!("{s}.{plain}")))
+            .map_or(plain, str::to_owned)
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let inner = &rest[open + 1..open + close];
+        let (name, section) = match inner.split_once(':') {
+            Some((n, s)) => (n, Some(s)),
+            None => (inner, None),
+        };
+        match params.get(name) {
+            Some(Value::Array(items)) => out.push_str(
+                &items
+                    .iter()
+                    .map(|v| say(v, section))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Some(v) => out.push_str(&say(v, section)),
+            None => out.push_str(&rest[open..=open + close]),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn catalogue(lang: Lang) -> &'static HashMap<String, String> {
@@ -103,6 +153,49 @@ mod tests {
         assert_eq!(Lang::Ru.text("nav.deals"), "Сделки");
         assert_eq!(Lang::En.text("nav.deals"), "Deals");
         assert_eq!(Lang::Ru.text("no.such.key"), "no.such.key");
+    }
+
+    #[test]
+    fn every_code_the_api_gives_is_said_in_both_languages() {
+        use crate::crm::{Clash, Wrong};
+        use strum::VariantNames as _;
+        for code in Wrong::VARIANTS.iter().chain(Clash::VARIANTS) {
+            for lang in [Lang::Ru, Lang::En] {
+                assert!(
+                    lang.problem(code, &serde_json::json!({})).is_some(),
+                    "problems.{code} is missing from {}",
+                    lang.code()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_problem_is_filled_with_its_parameters_and_labels() {
+        let params = serde_json::json!({
+            "from": "draft", "to": "paid", "allowed": ["on_approval"]
+        });
+        assert_eq!(
+            Lang::Ru.problem("no-such-move", &params).unwrap(),
+            "из «черновик» нельзя перейти в «оплачена»; можно: на согласовании"
+        );
+        assert_eq!(
+            Lang::Ru
+                .problem(
+                    "wrong-length",
+                    &serde_json::json!({"expected": [10, 12], "got": 3})
+                )
+                .unwrap(),
+            "нужно цифр: 10, 12, а указано 3"
+        );
+        // A parameter the API did not send stays visible, not blank.
+        assert_eq!(
+            Lang::En
+                .problem("not-decimal", &serde_json::json!({}))
+                .unwrap(),
+            "“{value}” is not a number"
+        );
+        assert_eq!(Lang::En.problem("no-such-code", &params), None);
     }
 
     #[test]

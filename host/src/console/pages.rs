@@ -65,7 +65,7 @@ impl<'a> Here<'a> {
     pub async fn page(&self, section: &str, name: &str, ctx: View) -> Response {
         let me = match self.api.get("/api/v1/me").await {
             Ok(v) => v,
-            Err(p) => return Page::status(self.console, self.me.lang, p.status, &p.detail()),
+            Err(p) => return Page::status(self.console, self.me.lang, p.status, &self.words(&p)),
         };
         let role = me["role"].as_str().unwrap_or_default().to_owned();
         let html = self.console.views.page(
@@ -102,7 +102,7 @@ impl<'a> Here<'a> {
             })
             .unwrap_or_default();
         let (detail, rule) = if may.is_empty() {
-            (p.detail(), None)
+            (self.words(&p), None)
         } else {
             let mine = self.label("roles", self.me.caller.access.role.as_str());
             (
@@ -135,7 +135,7 @@ impl<'a> Here<'a> {
         };
         match answer {
             Ok(_) => done(headers, back, ok),
-            Err(p) => done(headers, back, &p.detail()),
+            Err(p) => done(headers, back, &self.words(&p)),
         }
     }
 
@@ -171,8 +171,8 @@ impl<'a> Here<'a> {
             return format!("{}: {}", self.t("errors.missing"), missing.join(", "));
         }
         match p.body["field"].as_str() {
-            Some(f) => format!("{}: {}", label(f), p.detail()),
-            None => p.detail(),
+            Some(f) => format!("{}: {}", label(f), self.words(p)),
+            None => self.words(p),
         }
     }
 
@@ -185,6 +185,11 @@ impl<'a> Here<'a> {
             .lookup(&format!("{section}.{short}"))
             .unwrap_or(short)
             .to_owned()
+    }
+
+    /// What the API refused, in the person's language.
+    pub fn words(&self, p: &Problem) -> String {
+        p.words(self.me.lang)
     }
 
     /// The text of `key` in the person's language.

@@ -3,7 +3,7 @@
 //! gives them in SQL.
 
 use super::schema::{EntitySpec, FieldType};
-use super::{CrmError, EntityKind};
+use super::{CrmError, EntityKind, Wrong};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -93,7 +93,7 @@ impl Filter {
             return Err(CrmError::field(
                 spec.kind,
                 &self.field,
-                "no such field to filter on",
+                Wrong::NoFilterField,
             ));
         };
         if self.op == FilterOp::IsNull {
@@ -104,14 +104,18 @@ impl Filter {
                 Err(CrmError::field(
                     spec.kind,
                     &self.field,
-                    format!("filter value `{s}` is not a decimal"),
+                    Wrong::FilterNotDecimal {
+                        value: format!("`{s}`"),
+                    },
                 ))
             }
             (FieldType::Decimal, Value::Number(_) | Value::String(_)) => Ok(()),
             (FieldType::Decimal, other) => Err(CrmError::field(
                 spec.kind,
                 &self.field,
-                format!("filter value {other} is not a decimal"),
+                Wrong::FilterNotDecimal {
+                    value: other.to_string(),
+                },
             )),
             (
                 FieldType::Items
@@ -120,11 +124,9 @@ impl Filter {
                 | FieldType::EmailList
                 | FieldType::PhoneList,
                 _,
-            ) if self.op != FilterOp::Contains => Err(CrmError::field(
-                spec.kind,
-                &self.field,
-                "only `contains` applies to this field",
-            )),
+            ) if self.op != FilterOp::Contains => {
+                Err(CrmError::field(spec.kind, &self.field, Wrong::OnlyContains))
+            }
             _ => Ok(()),
         }
     }

@@ -7,7 +7,7 @@
 
 use super::money::money_text;
 use super::schema::{EntitySpec, FieldSpec, FieldType, PAYMENT_REQUEST_REQUIRED, VAT_RATES, spec};
-use super::{CrmError, EntityKind, MAX_ITEMS, check_text_size, timestamp_text};
+use super::{CrmError, EntityKind, MAX_ITEMS, MAX_TEXT_BYTES, Wrong, timestamp_text};
 use robota_requisites as req;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -31,29 +31,17 @@ pub fn normalize_patch(
             continue;
         }
         if SYSTEM_FIELDS.contains(&name.as_str()) {
-            return Err(CrmError::field(
-                kind,
-                name,
-                "is set by the host and cannot be written",
-            ));
+            return Err(CrmError::field(kind, name, Wrong::SetByHost));
         }
         let Some(field) = spec.field(name) else {
-            return Err(CrmError::field(kind, name, "no such field"));
+            return Err(CrmError::field(kind, name, Wrong::NoSuchField));
         };
         if !field.writable {
-            return Err(CrmError::field(
-                kind,
-                name,
-                "is computed by the host and cannot be written",
-            ));
+            return Err(CrmError::field(kind, name, Wrong::Computed));
         }
         if value.is_null() {
             if field.required {
-                return Err(CrmError::field(
-                    kind,
-                    name,
-                    "is required and cannot be empty",
-                ));
+                return Err(CrmError::field(kind, name, Wrong::Required));
             }
             out.insert(name.clone(), Value::Null);
             continue;
@@ -68,18 +56,16 @@ pub fn normalize_patch(
 /// [`MAX_ITEMS`]; the error names the field (`deal.items[3].name`).
 fn check_sizes(kind: EntityKind, name: &str, value: &Value) -> Result<(), CrmError> {
     match value {
-        Value::String(s) => {
-            check_text_size("the text", s).map_err(|m| CrmError::field(kind, name, m))
-        }
+        Value::String(s) => check_size(kind, name, s),
         Value::Array(list) => {
             if list.len() > MAX_ITEMS {
                 return Err(CrmError::field(
                     kind,
                     name,
-                    format!(
-                        "has {} entries; at most {MAX_ITEMS} are allowed",
-                        list.len()
-                    ),
+                    Wrong::TooMany {
+                        got: list.len(),
+                        max: MAX_ITEMS,
+                    },
                 ));
             }
             for (i, v) in list.iter().enumerate() {
@@ -92,11 +78,14 @@ fn check_sizes(kind: EntityKind, name: &str, value: &Value) -> Result<(), CrmErr
                 return Err(CrmError::field(
                     kind,
                     name,
-                    format!("has {} keys; at most {MAX_ITEMS} are allowed", map.len()),
+                    Wrong::TooMany {
+                        got: map.len(),
+                        max: MAX_ITEMS,
+                    },
                 ));
             }
             for (k, v) in map {
-                check_text_size("the key", k).map_err(|m| CrmError::field(kind, name, m))?;
+                check_size(kind, name, k)?;
                 check_sizes(kind, &format!("{name}.{k}"), v)?;
             }
             Ok(())
@@ -107,22 +96,37 @@ fn check_sizes(kind: EntityKind, name: &str, value: &Value) -> Result<(), CrmErr
 
 fn normalize_custom_fields(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
     let Value::Object(map) = value else {
-        return Err(CrmError::field(kind, "custom_fields", "must be an object"));
+        return Err(CrmError::field(kind, "custom_fields", Wrong::NotObject));
     };
     for (code, v) in map {
         if v.is_object() || v.is_array() {
             return Err(CrmError::field(
                 kind,
                 &format!("custom_fields.{code}"),
-                "must be a text, number, boolean or null",
+                Wrong::NotScalar,
             ));
         }
     }
     Ok(value.clone())
 }
 
+/// `Ok` if the text fits [`MAX_TEXT_BYTES`].
+fn check_size(kind: EntityKind, name: &str, text: &str) -> Result<(), CrmError> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(CrmError::field(
+            kind,
+            name,
+            Wrong::TooLong {
+                bytes: text.len(),
+                max: MAX_TEXT_BYTES,
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// An e-mail address, trimmed, or why it is not one.
-fn check_email(text: &str) -> Result<String, String> {
+fn check_email(text: &str) -> Result<String, Wrong> {
     let s = text.trim();
     let ok = s.split_once('@').is_some_and(|(user, host)| {
         !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace)
@@ -130,25 +134,35 @@ fn check_email(text: &str) -> Result<String, String> {
     if ok {
         Ok(s.to_owned())
     } else {
-        Err(format!("`{s}` is not an e-mail address"))
+        Err(Wrong::NotEmail {
+            value: s.to_owned(),
+        })
     }
 }
 
 /// A phone number, trimmed, or why it is not one.
-fn check_phone(text: &str) -> Result<String, String> {
+fn check_phone(text: &str) -> Result<String, Wrong> {
     let s = text.trim();
     let digits = s.chars().filter(char::is_ascii_digit).count();
     if digits < 5 || !s.chars().all(|c| c.is_ascii_digit() || " +()-".contains(c)) {
-        Err(format!("`{s}` is not a phone number"))
+        Err(Wrong::NotPhone {
+            value: s.to_owned(),
+        })
     } else {
         Ok(s.to_owned())
     }
 }
 
 fn text<'a>(kind: EntityKind, field: &FieldSpec, value: &'a Value) -> Result<&'a str, CrmError> {
-    value
-        .as_str()
-        .ok_or_else(|| CrmError::field(kind, field.name, format!("must be a string, got {value}")))
+    value.as_str().ok_or_else(|| {
+        CrmError::field(
+            kind,
+            field.name,
+            Wrong::NotText {
+                got: value.to_string(),
+            },
+        )
+    })
 }
 
 /// A decimal from a JSON string or integer; floats are refused because they
@@ -156,18 +170,31 @@ fn text<'a>(kind: EntityKind, field: &FieldSpec, value: &'a Value) -> Result<&'a
 pub fn parse_decimal(kind: EntityKind, name: &str, value: &Value) -> Result<Decimal, CrmError> {
     match value {
         Value::String(s) => Decimal::from_str(s.trim())
-            .map_err(|_| CrmError::field(kind, name, format!("`{s}` is not a decimal number"))),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Decimal::from_str(&n.to_string())
-            .map_err(|_| CrmError::field(kind, name, format!("{n} is out of range"))),
+            .map_err(|_| CrmError::field(kind, name, Wrong::NotDecimal { value: s.clone() })),
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            Decimal::from_str(&n.to_string()).map_err(|_| {
+                CrmError::field(
+                    kind,
+                    name,
+                    Wrong::OutOfRange {
+                        value: n.to_string(),
+                    },
+                )
+            })
+        }
         Value::Number(n) => Err(CrmError::field(
             kind,
             name,
-            format!("{n} is a float; give exact decimals as strings, such as \"{n}\""),
+            Wrong::Float {
+                value: n.to_string(),
+            },
         )),
         other => Err(CrmError::field(
             kind,
             name,
-            format!("must be a decimal string, got {other}"),
+            Wrong::NotDecimalText {
+                got: other.to_string(),
+            },
         )),
     }
 }
@@ -177,7 +204,7 @@ fn requisite<T>(
     name: &str,
     r: Result<T, req::RequisiteError>,
 ) -> Result<T, CrmError> {
-    r.map_err(|e| CrmError::field(kind, name, e.to_string()))
+    r.map_err(|e| CrmError::field(kind, name, e))
 }
 
 fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result<Value, CrmError> {
@@ -186,22 +213,14 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
         FieldType::Text | FieldType::Pipeline | FieldType::Stage => {
             let s = text(kind, field, value)?.trim();
             if s.is_empty() && field.required {
-                return Err(CrmError::field(
-                    kind,
-                    name,
-                    "is required and cannot be empty",
-                ));
+                return Err(CrmError::field(kind, name, Wrong::Required));
             }
             Value::String(s.to_owned())
         }
         FieldType::Ref(_) => {
             let s = text(kind, field, value)?.trim();
             if s.is_empty() {
-                return Err(CrmError::field(
-                    kind,
-                    name,
-                    "must be an id, got an empty string",
-                ));
+                return Err(CrmError::field(kind, name, Wrong::EmptyId));
             }
             Value::String(s.to_owned())
         }
@@ -218,7 +237,9 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
                 return Err(CrmError::field(
                     kind,
                     name,
-                    format!("`{s}` is not an ISO 4217 code such as RUB"),
+                    Wrong::NotCurrency {
+                        value: s.to_owned(),
+                    },
                 ));
             }
             Value::String(s.to_owned())
@@ -226,14 +247,26 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
         FieldType::Date => {
             let s = text(kind, field, value)?;
             chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                CrmError::field(kind, name, format!("`{s}` is not a date YYYY-MM-DD"))
+                CrmError::field(
+                    kind,
+                    name,
+                    Wrong::NotDate {
+                        value: s.to_owned(),
+                    },
+                )
             })?;
             Value::String(s.to_owned())
         }
         FieldType::Timestamp => {
             let s = text(kind, field, value)?;
             let at = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
-                CrmError::field(kind, name, format!("`{s}` is not an RFC 3339 timestamp"))
+                CrmError::field(
+                    kind,
+                    name,
+                    Wrong::NotTimestamp {
+                        value: s.to_owned(),
+                    },
+                )
             })?;
             Value::String(timestamp_text(at.with_timezone(&chrono::Utc)))
         }
@@ -243,7 +276,9 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
                 return Err(CrmError::field(
                     kind,
                     name,
-                    format!("must be true or false, got {other}"),
+                    Wrong::NotBool {
+                        got: other.to_string(),
+                    },
                 ));
             }
         },
@@ -253,7 +288,9 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
                 return Err(CrmError::field(
                     kind,
                     name,
-                    format!("must be a whole number, got {value}"),
+                    Wrong::NotWholeNumber {
+                        got: value.to_string(),
+                    },
                 ));
             }
         },
@@ -263,7 +300,10 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
                 return Err(CrmError::field(
                     kind,
                     name,
-                    format!("`{s}` is not one of {}", allowed.join(", ")),
+                    Wrong::NotOneOf {
+                        value: s.to_owned(),
+                        allowed: allowed.iter().map(|a| (*a).to_owned()).collect(),
+                    },
                 ));
             }
             Value::String(s.to_owned())
@@ -274,14 +314,22 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
                 return Err(CrmError::field(
                     kind,
                     name,
-                    format!("`{s}` is not an entity kind"),
+                    Wrong::NotEntityKind {
+                        value: s.to_owned(),
+                    },
                 ));
             }
             Value::String(s.to_owned())
         }
         FieldType::TextList | FieldType::EmailList | FieldType::PhoneList => {
             let Value::Array(items) = value else {
-                return Err(CrmError::field(kind, name, "must be a list of strings"));
+                return Err(CrmError::field(
+                    kind,
+                    name,
+                    Wrong::NotTextList {
+                        found: value.to_string(),
+                    },
+                ));
             };
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
@@ -289,7 +337,9 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
                     CrmError::field(
                         kind,
                         name,
-                        format!("must be a list of strings, found {item}"),
+                        Wrong::NotTextList {
+                            found: item.to_string(),
+                        },
                     )
                 })?;
                 let entry = match field.ty {
@@ -304,7 +354,7 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
         }
         FieldType::Json => {
             if !value.is_object() {
-                return Err(CrmError::field(kind, name, "must be an object"));
+                return Err(CrmError::field(kind, name, Wrong::NotObject));
             }
             value.clone()
         }
@@ -336,7 +386,9 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
                 return Err(CrmError::field(
                     kind,
                     name,
-                    format!("must have 20 digits, got `{s}`"),
+                    Wrong::NotAccount {
+                        value: s.to_owned(),
+                    },
                 ));
             }
             Value::String(s.to_owned())
@@ -347,11 +399,7 @@ fn normalize_value(kind: EntityKind, field: &FieldSpec, value: &Value) -> Result
 
 fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
     let Value::Array(items) = value else {
-        return Err(CrmError::field(
-            kind,
-            "items",
-            "must be a list of line items",
-        ));
+        return Err(CrmError::field(kind, "items", Wrong::NotItems));
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -360,7 +408,7 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
             return Err(CrmError::field(
                 kind,
                 &format!("items[{i}]"),
-                "must be an object",
+                Wrong::NotObject,
             ));
         };
         for key in obj.keys() {
@@ -374,7 +422,7 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
             ]
             .contains(&key.as_str())
             {
-                return Err(CrmError::field(kind, &at(key), "no such field"));
+                return Err(CrmError::field(kind, &at(key), Wrong::NoSuchField));
             }
         }
         let name = obj
@@ -383,7 +431,7 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
             .map(str::trim)
             .unwrap_or_default();
         if name.is_empty() {
-            return Err(CrmError::field(kind, &at("name"), "is required"));
+            return Err(CrmError::field(kind, &at("name"), Wrong::Required));
         }
         let quantity = parse_decimal(
             kind,
@@ -391,22 +439,21 @@ fn normalize_items(kind: EntityKind, value: &Value) -> Result<Value, CrmError> {
             obj.get("quantity").unwrap_or(&Value::Null),
         )?;
         if quantity <= Decimal::ZERO {
-            return Err(CrmError::field(
-                kind,
-                &at("quantity"),
-                "must be greater than zero",
-            ));
+            return Err(CrmError::field(kind, &at("quantity"), Wrong::NotPositive));
         }
         let price = parse_decimal(kind, &at("price"), obj.get("price").unwrap_or(&Value::Null))?;
         if price < Decimal::ZERO {
-            return Err(CrmError::field(kind, &at("price"), "must not be negative"));
+            return Err(CrmError::field(kind, &at("price"), Wrong::Negative));
         }
         let vat = obj.get("vat_rate").and_then(Value::as_str).unwrap_or("");
         if !VAT_RATES.contains(&vat) {
             return Err(CrmError::field(
                 kind,
                 &at("vat_rate"),
-                format!("`{vat}` is not one of {}", VAT_RATES.join(", ")),
+                Wrong::NotOneOf {
+                    value: vat.to_owned(),
+                    allowed: VAT_RATES.iter().map(|a| (*a).to_owned()).collect(),
+                },
             ));
         }
         let mut clean = Map::new();
@@ -464,7 +511,7 @@ pub fn check_transition(
             (Some("converted"), Some(to)) => Err(CrmError::field(
                 kind,
                 "status",
-                format!("the lead is converted; it cannot become `{to}`"),
+                Wrong::LeadConverted { to: to.to_owned() },
             )),
             _ => Ok(()),
         };
@@ -485,16 +532,20 @@ pub fn check_transition(
         Err(CrmError::field(
             kind,
             "status",
-            format!("`{from}` is final; it cannot become `{to}`"),
+            Wrong::FinalStatus {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            },
         ))
     } else {
         Err(CrmError::field(
             kind,
             "status",
-            format!(
-                "cannot go from `{from}` to `{to}`; allowed: {}",
-                allowed.join(", ")
-            ),
+            Wrong::NoSuchMove {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                allowed: allowed.iter().map(|s| (*s).to_owned()).collect(),
+            },
         ))
     }
 }
@@ -518,7 +569,7 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
             _ => false,
         };
         if missing {
-            return Err(CrmError::field(kind, field.name, "is required"));
+            return Err(CrmError::field(kind, field.name, Wrong::Required));
         }
     }
     // Bank accounts are checked with the record's own BIK.
@@ -532,11 +583,7 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
     ] {
         if let Some(account) = str_field(record, name) {
             let Some(bik) = bik else {
-                return Err(CrmError::field(
-                    kind,
-                    name,
-                    "needs the bank's bik to check its key",
-                ));
+                return Err(CrmError::field(kind, name, Wrong::AccountNeedsBik));
             };
             requisite(kind, name, check(account, bik))?;
         }
@@ -547,25 +594,25 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
             let inn_kind = requisite(kind, "inn", req::check_inn(inn))?;
             if organisation != (inn_kind == req::InnKind::Organisation) {
                 let want = if organisation {
-                    "10 digits for an organisation"
+                    Wrong::InnOfOrganisation
                 } else {
-                    "12 digits for a sole trader"
+                    Wrong::InnOfSoleTrader
                 };
-                return Err(CrmError::field(kind, "inn", format!("must have {want}")));
+                return Err(CrmError::field(kind, "inn", want));
             }
         }
         if !organisation && str_field(record, "kpp").is_some() {
-            return Err(CrmError::field(kind, "kpp", "a sole trader has no KPP"));
+            return Err(CrmError::field(kind, "kpp", Wrong::KppOfSoleTrader));
         }
         if let Some(ogrn) = str_field(record, "ogrn") {
             let ogrn_kind = requisite(kind, "ogrn", req::check_ogrn(ogrn))?;
             if organisation != (ogrn_kind == req::OgrnKind::Ogrn) {
                 let want = if organisation {
-                    "an OGRN of 13 digits"
+                    Wrong::OgrnOfOrganisation
                 } else {
-                    "an OGRNIP of 15 digits"
+                    Wrong::OgrnOfSoleTrader
                 };
-                return Err(CrmError::field(kind, "ogrn", format!("must be {want}")));
+                return Err(CrmError::field(kind, "ogrn", want));
             }
         }
     }
@@ -574,28 +621,20 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
         && (str_field(record, "converted_deal_id").is_none()
             || str_field(record, "converted_contact_id").is_none())
     {
-        return Err(CrmError::field(
-            kind,
-            "status",
-            "a lead becomes `converted` by POST /api/v1/leads/{id}/convert",
-        ));
+        return Err(CrmError::field(kind, "status", Wrong::ConvertByEndpoint));
     }
     if kind == EntityKind::Task && str_field(record, "kind") == Some("meeting") {
         // Seed 002: a meeting is reserved time, a place and the employee
         // who holds it, about a lead or a deal.
         for field in ["starts_at", "place", "assignee_id"] {
             if str_field(record, field).is_none() {
-                return Err(CrmError::field(kind, field, "a meeting needs it"));
+                return Err(CrmError::field(kind, field, Wrong::MeetingNeeds));
             }
         }
         if !matches!(str_field(record, "entity_kind"), Some("lead" | "deal"))
             || str_field(record, "entity_id").is_none()
         {
-            return Err(CrmError::field(
-                kind,
-                "entity_kind",
-                "a meeting is about a lead or a deal: give entity_kind and entity_id",
-            ));
+            return Err(CrmError::field(kind, "entity_kind", Wrong::MeetingAbout));
         }
     }
     if kind == EntityKind::PaymentRequest
@@ -624,7 +663,7 @@ pub fn check_record(kind: EntityKind, record: &Map<String, Value>) -> Result<(),
     {
         let amount = parse_decimal(kind, "amount", amount)?;
         if amount <= Decimal::ZERO {
-            return Err(CrmError::field(kind, "amount", "must be greater than zero"));
+            return Err(CrmError::field(kind, "amount", Wrong::NotPositive));
         }
     }
     Ok(())
@@ -756,7 +795,10 @@ mod tests {
     #[test]
     fn required_fields_are_required() {
         let e = check_record(EntityKind::Contact, &obj(json!({"first_name": "Ada"}))).unwrap_err();
-        assert_eq!(e.to_string(), "contact.last_name: is required");
+        assert_eq!(
+            e.to_string(),
+            "contact.last_name: is required and cannot be empty"
+        );
         let e = normalize_patch(EntityKind::Contact, &obj(json!({"last_name": null}))).unwrap_err();
         assert_eq!(
             e.to_string(),

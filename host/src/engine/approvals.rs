@@ -38,7 +38,7 @@ pub enum DecideError {
     CommentRequired,
     /// Already decided, or the run moved on.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(crate::crm::Clash),
     /// Anything else.
     #[error(transparent)]
     Other(#[from] anyhow::Error),

@@ -170,7 +170,13 @@ impl CrmSession {
             .and_then(Value::as_str)
             .and_then(|d| d.get(..4))
             .and_then(|y| y.parse().ok())
-            .ok_or_else(|| CrmError::field(EntityKind::Invoice, "issue_date", "is required"))?;
+            .ok_or_else(|| {
+                CrmError::field(
+                    EntityKind::Invoice,
+                    "issue_date",
+                    crate::crm::Wrong::Required,
+                )
+            })?;
         let mine = self
             .created
             .iter()

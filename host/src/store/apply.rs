@@ -10,7 +10,7 @@ use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail, Stor
 use crate::crm::money::{money_text, put_invoice_totals, totals};
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::validate::{check_record, check_transition, normalize_patch};
-use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
+use crate::crm::{Clash, CrmError, EntityKind, EntityRef, Wrong, new_id, now_text};
 use base64::Engine as _;
 use rusqlite::{OptionalExtension as _, params};
 use serde_json::{Map, Value, json};
@@ -80,10 +80,12 @@ pub fn apply_change(
                 rows::load(conn, target)?.ok_or_else(|| CrmError::NotFound(target.clone()))?;
             let actual = record.get(field).unwrap_or(&Value::Null);
             if actual != value {
-                return Err(CrmError::Conflict(format!(
-                    "{target}.{field} is {actual} where the step expected {value}: \
-                     a concurrent change got there first"
-                )));
+                return Err(CrmError::Conflict(Clash::FieldChanged {
+                    target: target.to_string(),
+                    field: field.clone(),
+                    actual: actual.to_string(),
+                    expected: value.to_string(),
+                }));
             }
         }
         Change::By { user_id } => log.by = Some(user_id.clone()),
@@ -184,11 +186,7 @@ fn create(
             Some("draft" | "on_approval")
         )
     {
-        return Err(CrmError::field(
-            kind,
-            "status",
-            "a new request starts as draft or on_approval",
-        ));
+        return Err(CrmError::field(kind, "status", Wrong::StartStatus));
     }
     if moved(kind, None, &record) {
         check_entry(conn, kind, &record)?;
@@ -295,11 +293,10 @@ fn update(
         return Err(CrmError::field(
             kind,
             "status",
-            format!(
-                "a request is paid with its payment order: store it first \
-                 (PUT /api/v1/payment-requests/{}/files/{PAYMENT_ORDER_FILE}.pdf)",
-                target.id
-            ),
+            Wrong::PaidWithoutOrder {
+                request: target.id.clone(),
+                file: format!("{PAYMENT_ORDER_FILE}.pdf"),
+            },
         ));
     }
     check_references(conn, kind, &record)?;
@@ -335,9 +332,9 @@ fn update(
         .and_then(|mut update| update.execute(rusqlite::params_from_iter(&values)))
         .map_err(|e| unique_conflict(kind, e))?;
     if done != 1 {
-        return Err(CrmError::Conflict(format!(
-            "{target} changed while being updated"
-        )));
+        return Err(CrmError::Conflict(Clash::ChangedMeanwhile {
+            target: target.to_string(),
+        }));
     }
     if changes.contains_key("items")
         && let Some(Value::Array(items)) = record.get("items")
@@ -401,13 +398,7 @@ fn derive(
                     )
                     .and_then(|mut select| select.query_row([], |r| r.get(0)).optional())
                     .map_err(native_err)?
-                    .ok_or_else(|| {
-                        CrmError::field(
-                            kind,
-                            "pipeline_id",
-                            "no pipeline exists yet; create one first",
-                        )
-                    })?;
+                    .ok_or_else(|| CrmError::field(kind, "pipeline_id", Wrong::NoPipeline))?;
                 record.insert("pipeline_id".into(), Value::String(id));
             }
             if record.get("stage").is_none_or(Value::is_null) {
@@ -423,7 +414,13 @@ fn derive(
                     .and_then(|mut select| select.query_row([&pipeline], |r| r.get(0)).optional())
                     .map_err(native_err)?
                     .ok_or_else(|| {
-                        CrmError::field(kind, "pipeline_id", format!("`{pipeline}` has no stages"))
+                        CrmError::field(
+                            kind,
+                            "pipeline_id",
+                            Wrong::NoStages {
+                                pipeline: pipeline.to_string(),
+                            },
+                        )
                     })?;
                 record.insert("stage".into(), Value::String(code));
             }
@@ -440,11 +437,7 @@ fn derive(
         }
         EntityKind::Invoice => {
             if !matches!(record.get("items"), Some(Value::Array(items)) if !items.is_empty()) {
-                return Err(CrmError::field(
-                    kind,
-                    "items",
-                    "an invoice needs at least one line",
-                ));
+                return Err(CrmError::field(kind, "items", Wrong::NoLines));
             }
             put_invoice_totals(record);
             if creating {
@@ -501,7 +494,7 @@ fn assign_invoice_number(conn: &Native, record: &mut Map<String, Value>) -> Resu
     let year: i64 = issue
         .get(..4)
         .and_then(|y| y.parse().ok())
-        .ok_or_else(|| CrmError::field(EntityKind::Invoice, "issue_date", "is required"))?;
+        .ok_or_else(|| CrmError::field(EntityKind::Invoice, "issue_date", Wrong::Required))?;
     let seq: i64 = conn
         .prepare_cached(
             "INSERT INTO invoice_counters (year, last_seq) VALUES (?1, 1)
@@ -560,7 +553,10 @@ fn check_references(
             return Err(CrmError::field(
                 kind,
                 field,
-                format!("no {} with id `{}`", target.kind, target.id),
+                Wrong::NoSuchRecord {
+                    kind: target.kind.to_string(),
+                    id: target.id.clone(),
+                },
             ));
         }
     }
@@ -575,9 +571,9 @@ fn delete(conn: &Native, log: &mut LogRows, target: &EntityRef) -> Result<(), Cr
         .and_then(|mut delete| delete.execute([&target.id]))
         .map_err(|e| {
             if violates(&e, Constraint::ForeignKey) {
-                CrmError::Conflict(format!(
-                    "{target} is still referred to by other records; unlink them first"
-                ))
+                CrmError::Conflict(Clash::StillReferred {
+                    target: target.to_string(),
+                })
             } else {
                 native_err(e)
             }
@@ -862,7 +858,10 @@ fn mail_notification(conn: &Native, n: &Notification) -> Result<(), CrmError> {
 fn unique_conflict(kind: EntityKind, e: rusqlite::Error) -> CrmError {
     match &e {
         rusqlite::Error::SqliteFailure(_, Some(message)) if violates(&e, Constraint::Unique) => {
-            CrmError::Conflict(format!("{kind}: {message}"))
+            CrmError::Conflict(Clash::Taken {
+                kind: kind.to_string(),
+                message: message.clone(),
+            })
         }
         _ => native_err(e),
     }

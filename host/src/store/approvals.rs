@@ -5,7 +5,7 @@
 use super::native::{Constraint, Native, native_err, violates};
 use super::runs::{AttemptStatus, Then, apply_then};
 use super::sqlite::{SqliteStore, db_err};
-use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
+use crate::crm::{Clash, CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::Serialize;
@@ -235,10 +235,9 @@ impl SqliteStore {
         .await
         .map_err(db_err)?;
         if done.rows_affected() != 1 {
-            return Err(CrmError::Conflict(format!(
-                "approval {} is already decided",
-                approval.id
-            )));
+            return Err(CrmError::Conflict(Clash::AlreadyDecided {
+                approval: approval.id.clone(),
+            }));
         }
         let step = sqlx::query(
             "UPDATE run_steps SET status = 'done', output = ?, finished_at = ?
@@ -251,10 +250,9 @@ impl SqliteStore {
         .await
         .map_err(db_err)?;
         let Some(step) = step else {
-            return Err(CrmError::Conflict(format!(
-                "the run of approval {} no longer waits for it",
-                approval.id
-            )));
+            return Err(CrmError::Conflict(Clash::NoLongerWaits {
+                approval: approval.id.clone(),
+            }));
         };
         sqlx::query(
             "INSERT INTO step_attempts (id, step_id, attempt, status, output, logs,

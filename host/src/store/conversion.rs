@@ -15,7 +15,7 @@ use crate::crm::changes::Change;
 use crate::crm::duplicates::{email_key, phone_key};
 use crate::crm::schema::spec;
 use crate::crm::validate::normalize_patch;
-use crate::crm::{CrmError, EntityKind, EntityRef, new_id};
+use crate::crm::{Clash, CrmError, EntityKind, EntityRef, new_id};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -131,15 +131,15 @@ fn convert(c: &Native, lead_id: &str, conv: &Conversion) -> Result<Converted, Cr
     };
     match text("status").as_deref() {
         Some("converted") => {
-            return Err(CrmError::Conflict(format!(
-                "lead {lead_id} is already converted into deal {}",
-                text("converted_deal_id").unwrap_or_default()
-            )));
+            return Err(CrmError::Conflict(Clash::AlreadyConverted {
+                lead: lead_id.to_string(),
+                deal: text("converted_deal_id").unwrap_or_default(),
+            }));
         }
         Some("junk") => {
-            return Err(CrmError::Conflict(format!(
-                "lead {lead_id} is junk; move it back into the pipeline before converting it"
-            )));
+            return Err(CrmError::Conflict(Clash::JunkLead {
+                lead: lead_id.to_string(),
+            }));
         }
         _ => {}
     }

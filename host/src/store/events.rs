@@ -4,7 +4,7 @@
 use super::native::{Native, TxEnd, native_err};
 use super::runs::{NewRun, insert_run};
 use super::sqlite::{SqliteStore, db_err};
-use crate::crm::{CrmError, EntityKind, EntityRef};
+use crate::crm::{Clash, CrmError, EntityKind, EntityRef};
 use rusqlite::params;
 use serde_json::Value;
 
@@ -123,7 +123,9 @@ pub(super) fn start_runs(
         .and_then(|mut s| s.execute(params![batch.to, batch.from]))
         .map_err(native_err)?;
     if moved != 1 {
-        return Ok(Err(CrmError::Conflict("the event cursor moved".into())));
+        return Ok(Err(CrmError::Conflict(Clash::Raced(
+            "the event cursor moved".into(),
+        ))));
     }
     let mut started = 0;
     for run in &batch.runs {

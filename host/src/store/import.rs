@@ -143,7 +143,7 @@ fn import_row(
         reason: Some(reason),
     };
     let crm_error = |e: CrmError| match e {
-        CrmError::InvalidField { field, reason } => error(Some(field), reason),
+        CrmError::InvalidField { field, reason } => error(Some(field), reason.to_string()),
         other => error(None, other.to_string()),
     };
     let fields = row

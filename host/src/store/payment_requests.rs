@@ -6,7 +6,7 @@
 use super::native::{Native, TxEnd, native_err};
 use super::sqlite::SqliteStore;
 use crate::crm::duplicates::company_name_key;
-use crate::crm::{CrmError, EntityKind, EntityRef, new_id, now_text};
+use crate::crm::{Clash, CrmError, EntityKind, EntityRef, new_id, now_text};
 use rusqlite::{OptionalExtension as _, params};
 use serde_json::{Map, Value, json};
 
@@ -275,9 +275,10 @@ impl SqliteStore {
         self.write_native(|c| {
             let status = status_of(c, id)?;
             if status != "approved" {
-                return Err(CrmError::Conflict(format!(
-                    "{target} is {status}: only an approved request is returned for rework"
-                )));
+                return Err(CrmError::Conflict(Clash::ReturnNotApproved {
+                    request: target.to_string(),
+                    status,
+                }));
             }
             c.prepare_cached(
                 "UPDATE payment_requests SET returned_reason = ?1, returned_by = ?2 WHERE id = ?3",
@@ -314,7 +315,10 @@ impl SqliteStore {
 fn comment_text(text: &str) -> Result<String, CrmError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(CrmError::Invalid("text: a comment needs text".into()));
+        return Err(CrmError::InvalidField {
+            field: "text".into(),
+            reason: crate::crm::Wrong::CommentNeeded,
+        });
     }
     crate::crm::check_text_size("text", text).map_err(CrmError::Invalid)?;
     Ok(text.to_owned())

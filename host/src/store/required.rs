@@ -5,7 +5,7 @@
 use super::native::{Native, native_err};
 use crate::crm::custom_fields::CustomFieldDef;
 use crate::crm::schema::{FieldType, spec};
-use crate::crm::{CrmError, EntityKind};
+use crate::crm::{CrmError, EntityKind, Wrong};
 use rusqlite::OptionalExtension as _;
 use serde_json::{Map, Value};
 
@@ -49,17 +49,16 @@ pub(super) fn check_custom_fields(
     for (code, value) in values {
         let name = format!("custom_fields.{code}");
         let Some(def) = defs.iter().find(|d| d.name == *code) else {
-            return Err(CrmError::field(
-                kind,
-                &name,
-                "no such custom field is defined",
-            ));
+            return Err(CrmError::field(kind, &name, Wrong::NoSuchCustomField));
         };
         if !def.accepts(value) {
             return Err(CrmError::field(
                 kind,
                 &name,
-                format!("{value} is not a valid {}", def.ty),
+                Wrong::NotOfCustomType {
+                    value: crate::crm::wrong::shown(value),
+                    ty: def.ty.to_string(),
+                },
             ));
         }
     }
@@ -123,7 +122,10 @@ pub(super) fn check_entry(
             CrmError::field(
                 kind,
                 "stage",
-                format!("`{code}` is not a stage of pipeline `{pipeline}`"),
+                Wrong::NotAStage {
+                    stage: code.to_owned(),
+                    pipeline: pipeline.to_owned(),
+                },
             )
         })
         .map(Some)?

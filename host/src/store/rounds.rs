@@ -13,7 +13,7 @@ use super::native::{Native, TxEnd, native_err};
 use super::runs::{ClaimedStep, StepFinish, Then, finish_run, insert_run, insert_step, subject_of};
 use super::sqlite::{SqliteStore, apply_changes};
 use crate::crm::changes::{Change, CommitReport};
-use crate::crm::{CrmError, new_id, timestamp_text};
+use crate::crm::{Clash, CrmError, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, params};
 use serde_json::Value;
@@ -182,10 +182,10 @@ fn run_round(
     let mut applied = Vec::with_capacity(finishes.len());
     for f in finishes {
         if !held.contains(&(f.step_id.as_str(), i64::from(f.attempt))) {
-            results.push(Err(CrmError::Conflict(format!(
+            results.push(Err(CrmError::Conflict(Clash::Raced(format!(
                 "step {} is no longer held by this attempt",
                 f.step_id
-            ))));
+            )))));
             continue;
         }
         let own = !f.changes.is_empty() || matches!(f.then, Then::Wait(_)) || f.start.is_some();
@@ -614,7 +614,7 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            matches!(&round.started[0], Err(CrmError::Conflict(m)) if m.contains("cursor")),
+            matches!(&round.started[0], Err(CrmError::Conflict(m)) if m.to_string().contains("cursor")),
             "{:?}",
             round.started
         );

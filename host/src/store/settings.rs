@@ -8,7 +8,7 @@ use super::required::load_defs;
 use super::sqlite::SqliteStore;
 use crate::crm::custom_fields::{CustomFieldDef, MAX_CUSTOM_FIELDS, has_stages};
 use crate::crm::schema::spec;
-use crate::crm::{CrmError, EntityKind, new_id};
+use crate::crm::{Clash, CrmError, EntityKind, new_id};
 use rusqlite::{OptionalExtension as _, params};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -298,15 +298,18 @@ fn check_stored_values(
         for (name, value) in values.iter().filter(|(_, v)| !v.is_null()) {
             match defs.iter().find(|d| d.name == *name) {
                 None => {
-                    return Err(CrmError::Conflict(format!(
-                        "{kind} {id} has a value in custom field `{name}`; clear it before removing the field"
-                    )));
+                    return Err(CrmError::Conflict(Clash::CustomFieldInUse {
+                        target: format!("{kind} {id}"),
+                        name: name.clone(),
+                    }));
                 }
                 Some(def) if !def.accepts(value) => {
-                    return Err(CrmError::Conflict(format!(
-                        "{kind} {id} holds {value} in `{name}`, which is not a valid {}",
-                        def.ty
-                    )));
+                    return Err(CrmError::Conflict(Clash::CustomFieldHolds {
+                        target: format!("{kind} {id}"),
+                        value: crate::crm::wrong::shown(value),
+                        name: name.clone(),
+                        ty: def.ty.clone(),
+                    }));
                 }
                 Some(_) => {}
             }

@@ -90,6 +90,6 @@ async fn decide(
                 a["title"].as_str().unwrap_or_default()
             ),
         ),
-        Err(p) => done(&headers, "/console/approvals", &p.detail()),
+        Err(p) => done(&headers, "/console/approvals", &here.words(&p)),
     }
 }

@@ -191,12 +191,12 @@ async fn save(
                 &id,
                 None,
                 None,
-                Some((form, p.detail(), field)),
+                Some((form, here.words(&p), field)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
-        Err(p) => done(&headers, &back, &p.detail()),
+        Err(p) => done(&headers, &back, &here.words(&p)),
     }
 }
 
@@ -227,6 +227,6 @@ async fn lookup(
                 here.t("companies.lookup_started"),
             )
         }
-        Err(p) => done(&headers, &back, &p.detail()),
+        Err(p) => done(&headers, &back, &here.words(&p)),
     }
 }

@@ -257,7 +257,7 @@ async fn move_deal(
                     here.page(
                         "deals",
                         "problem.html",
-                        minijinja::context! { status => 422, detail => p.detail() },
+                        minijinja::context! { status => 422, detail => here.words(&p) },
                     )
                     .await,
                     StatusCode::UNPROCESSABLE_ENTITY,

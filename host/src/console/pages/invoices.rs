@@ -205,7 +205,7 @@ async fn send(
                 &format!("{} {to}", here.t("invoices.sent")),
             )
         }
-        Err(p) => done(&headers, &back, &p.detail()),
+        Err(p) => done(&headers, &back, &here.words(&p)),
     }
 }
 
@@ -263,7 +263,7 @@ async fn share(
                 &format!("{back}?link={}", crate::console::session::urlencoding(&url)),
             )
         }
-        Err(p) => done(&headers, &back, &p.detail()),
+        Err(p) => done(&headers, &back, &here.words(&p)),
     }
 }
 
@@ -320,7 +320,7 @@ async fn statement(
                 .page(
                     "invoices",
                     "statement.html",
-                    minijinja::context! { error => p.detail() },
+                    minijinja::context! { error => here.words(&p) },
                 )
                 .await;
             super::with_status(page, status)

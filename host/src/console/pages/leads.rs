@@ -226,7 +226,7 @@ async fn convert(
         }
         Err(p) if p.status == StatusCode::CONFLICT && p.body.get("candidates").is_some() => {
             let extras = CardExtras {
-                detail: Some(p.detail()),
+                detail: Some(here.words(&p)),
                 duplicates: Some(p.body["candidates"].clone()),
                 into: Some(into),
                 ..CardExtras::default()
@@ -236,7 +236,7 @@ async fn convert(
         Err(p) => done(
             &headers,
             &format!("/console/leads/{}", seg(&id)),
-            &p.detail(),
+            &here.words(&p),
         ),
     }
 }

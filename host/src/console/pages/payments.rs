@@ -266,7 +266,7 @@ async fn update(
     match here.api.patch(&path, &Value::Object(patch)).await {
         Ok(_) if send => done(&headers, &back, here.t("payments.sent")),
         Ok(_) => done(&headers, &back, here.t("payments.saved")),
-        Err(p) => done(&headers, &back, &p.detail()),
+        Err(p) => done(&headers, &back, &here.words(&p)),
     }
 }
 

@@ -139,7 +139,7 @@ async fn upload(
                     "processes.html",
                     minijinja::context! {
                         processes => View::from_serialize(items(&list)),
-                        error => p.detail(),
+                        error => here.words(&p),
                         errors => View::from_serialize(&errors),
                         lines => View::from_serialize(numbered(&form.source, &errors)),
                         upload_id => &id,
