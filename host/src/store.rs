@@ -7,6 +7,7 @@
 pub mod action_sets;
 mod apply;
 pub mod console_sessions;
+pub mod db;
 pub use apply::invoice_number;
 pub mod approvals;
 pub mod conversion;
@@ -20,6 +21,7 @@ pub mod merge;
 mod native;
 pub mod outbox;
 pub mod payment_requests;
+pub mod postgres;
 pub mod processes;
 pub mod record_access;
 pub mod reports;

@@ -2,24 +2,23 @@
 //! current state, derive computed fields, write the row, and record the
 //! timeline entry and the event in the same transaction.
 
+use super::db::{Db, DbError, Failure, Sql};
 use super::duplicates::{delete_keys, write_keys};
-use super::native::{Constraint, Native, native_err, violates};
 use super::required::{check_custom_fields, check_entry, moved};
-use super::rows::{self, Sql, column_values, statements};
+use super::rows::{self, column_values, statements};
 use crate::crm::changes::{Change, CommitReport, Notification, OutgoingMail, StoredFile};
 use crate::crm::money::{money_text, put_invoice_totals, totals};
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::validate::{check_record, check_transition, normalize_patch};
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef, Wrong, new_id, now_text};
 use base64::Engine as _;
-use rusqlite::{OptionalExtension as _, params};
 use serde_json::{Map, Value, json};
 
 /// Applies `change` on `conn` (inside the caller's transaction), adding what
 /// it did to `report` and the timeline entries and events it makes to `log`
 /// (the caller flushes them before committing).
 pub fn apply_change(
-    conn: &Native,
+    conn: &dyn Db,
     log: &mut LogRows,
     change: &Change,
     report: &mut CommitReport,
@@ -164,7 +163,7 @@ fn merge(record: &mut Map<String, Value>, patch: Map<String, Value>) {
 }
 
 fn create(
-    conn: &Native,
+    conn: &dyn Db,
     log: &mut LogRows,
     kind: EntityKind,
     id: &str,
@@ -204,8 +203,7 @@ fn create(
         ),
     ];
     values.extend(column_values(spec(kind), &record));
-    conn.prepare_cached(&statements(kind).insert)
-        .and_then(|mut insert| insert.execute(rusqlite::params_from_iter(&values)))
+    conn.execute(&statements(kind).insert, &values)
         .map_err(|e| unique_conflict(kind, e))?;
     let target = EntityRef {
         kind,
@@ -232,41 +230,42 @@ fn create(
 pub const PAYMENT_ORDER_FILE: &str = "payment-order";
 
 /// Whether the request has its payment order stored.
-fn has_payment_order(conn: &Native, target: &EntityRef) -> Result<bool, CrmError> {
-    conn.prepare_cached(
+fn has_payment_order(conn: &dyn Db, target: &EntityRef) -> Result<bool, CrmError> {
+    Ok(conn.exists(
         "SELECT 1 FROM entity_files WHERE entity_kind = ?1 AND entity_id = ?2 AND name LIKE ?3",
-    )
-    .and_then(|mut select| {
-        select.exists(params![
-            target.kind.as_str(),
-            target.id,
-            format!("{PAYMENT_ORDER_FILE}%")
-        ])
-    })
-    .map_err(native_err)
+        &[
+            Sql::from(target.kind.as_str()),
+            Sql::from(&target.id),
+            Sql::Text(format!("{PAYMENT_ORDER_FILE}%")),
+        ],
+    )?)
 }
 
 /// Records a payment request's move from one status to another.
 fn payment_history(
-    conn: &Native,
+    conn: &dyn Db,
     log: &LogRows,
     request_id: &str,
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<(), CrmError> {
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO payment_request_history (id, request_id, at, user_id, from_status, to_status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .and_then(|mut insert| {
-        insert.execute(params![new_id(), request_id, now_text(), log.by, from, to])
-    })
-    .map_err(native_err)?;
+        &[
+            Sql::Text(new_id()),
+            Sql::from(request_id),
+            Sql::Text(now_text()),
+            Sql::from(&log.by),
+            Sql::from(from),
+            Sql::from(to),
+        ],
+    )?;
     Ok(())
 }
 
 fn update(
-    conn: &Native,
+    conn: &dyn Db,
     log: &mut LogRows,
     target: &EntityRef,
     fields: &Map<String, Value>,
@@ -328,8 +327,7 @@ fn update(
     values.push(Sql::Text(target.id.clone()));
     values.push(Sql::Int(version));
     let done = conn
-        .prepare_cached(&statements(kind).update)
-        .and_then(|mut update| update.execute(rusqlite::params_from_iter(&values)))
+        .execute(&statements(kind).update, &values)
         .map_err(|e| unique_conflict(kind, e))?;
     if done != 1 {
         return Err(CrmError::Conflict(Clash::ChangedMeanwhile {
@@ -384,7 +382,7 @@ fn update(
 
 /// Fills the fields the host computes.
 fn derive(
-    conn: &Native,
+    conn: &dyn Db,
     kind: EntityKind,
     record: &mut Map<String, Value>,
     creating: bool,
@@ -393,11 +391,11 @@ fn derive(
         EntityKind::Deal => {
             if record.get("pipeline_id").is_none_or(Value::is_null) {
                 let id: String = conn
-                    .prepare_cached(
+                    .query_opt(
                         "SELECT id FROM pipelines ORDER BY is_default DESC, created_at LIMIT 1",
-                    )
-                    .and_then(|mut select| select.query_row([], |r| r.get(0)).optional())
-                    .map_err(native_err)?
+                        &[],
+                    )?
+                    .and_then(|r| r.string(0))
                     .ok_or_else(|| CrmError::field(kind, "pipeline_id", Wrong::NoPipeline))?;
                 record.insert("pipeline_id".into(), Value::String(id));
             }
@@ -408,11 +406,11 @@ fn derive(
                     .unwrap_or_default()
                     .to_owned();
                 let code: String = conn
-                    .prepare_cached(
+                    .query_opt(
                         "SELECT code FROM stages WHERE pipeline_id = ?1 ORDER BY sort LIMIT 1",
-                    )
-                    .and_then(|mut select| select.query_row([&pipeline], |r| r.get(0)).optional())
-                    .map_err(native_err)?
+                        &[Sql::from(&pipeline)],
+                    )?
+                    .and_then(|r| r.string(0))
                     .ok_or_else(|| {
                         CrmError::field(
                             kind,
@@ -470,11 +468,13 @@ fn stamp_paid_date(record: &mut Map<String, Value>) {
 
 /// The number the next invoice issued in `year` gets, unless another
 /// commit takes it first.
-pub fn next_invoice_seq(conn: &Native, year: i64) -> Result<i64, CrmError> {
+pub fn next_invoice_seq(conn: &dyn Db, year: i64) -> Result<i64, CrmError> {
     let last: Option<i64> = conn
-        .prepare_cached("SELECT last_seq FROM invoice_counters WHERE year = ?1")
-        .and_then(|mut select| select.query_row([year], |r| r.get(0)).optional())
-        .map_err(native_err)?;
+        .query_opt(
+            "SELECT last_seq FROM invoice_counters WHERE year = ?1",
+            &[Sql::Int(year)],
+        )?
+        .and_then(|r| r.int(0));
     Ok(last.unwrap_or(0) + 1)
 }
 
@@ -486,7 +486,7 @@ pub fn invoice_number(year: i64, seq: i64) -> String {
 /// The next number of the issue date's year. The counter row is bumped in
 /// this transaction, so numbers are unique and gap-free: a rolled-back
 /// invoice rolls its number back too.
-fn assign_invoice_number(conn: &Native, record: &mut Map<String, Value>) -> Result<(), CrmError> {
+fn assign_invoice_number(conn: &dyn Db, record: &mut Map<String, Value>) -> Result<(), CrmError> {
     let issue = record
         .get("issue_date")
         .and_then(Value::as_str)
@@ -495,14 +495,17 @@ fn assign_invoice_number(conn: &Native, record: &mut Map<String, Value>) -> Resu
         .get(..4)
         .and_then(|y| y.parse().ok())
         .ok_or_else(|| CrmError::field(EntityKind::Invoice, "issue_date", Wrong::Required))?;
+    // The counter row stays locked until the commit: a concurrent issuer
+    // (on any node) waits for it, so numbers never repeat or skip.
     let seq: i64 = conn
-        .prepare_cached(
+        .query_opt(
             "INSERT INTO invoice_counters (year, last_seq) VALUES (?1, 1)
-             ON CONFLICT (year) DO UPDATE SET last_seq = last_seq + 1
+             ON CONFLICT (year) DO UPDATE SET last_seq = invoice_counters.last_seq + 1
              RETURNING last_seq",
-        )
-        .and_then(|mut bump| bump.query_row([year], |r| r.get(0)))
-        .map_err(native_err)?;
+            &[Sql::Int(year)],
+        )?
+        .and_then(|r| r.int(0))
+        .ok_or_else(|| CrmError::Storage("the invoice counter returned nothing".into()))?;
     record.insert("year".into(), Value::from(year));
     record.insert("number".into(), Value::String(invoice_number(year, seq)));
     record.insert("seq".into(), Value::from(seq));
@@ -511,7 +514,7 @@ fn assign_invoice_number(conn: &Native, record: &mut Map<String, Value>) -> Resu
 
 /// Every reference field must point at an existing entity.
 fn check_references(
-    conn: &Native,
+    conn: &dyn Db,
     kind: EntityKind,
     record: &Map<String, Value>,
 ) -> Result<(), CrmError> {
@@ -563,33 +566,29 @@ fn check_references(
     Ok(())
 }
 
-fn delete(conn: &Native, log: &mut LogRows, target: &EntityRef) -> Result<(), CrmError> {
+fn delete(conn: &dyn Db, log: &mut LogRows, target: &EntityRef) -> Result<(), CrmError> {
     let record = rows::load(conn, target)?.ok_or_else(|| CrmError::NotFound(target.clone()))?;
     // The table name comes from our static spec, never from input.
     let sql = format!("DELETE FROM {} WHERE id = ?1", spec(target.kind).table);
-    conn.prepare_cached(&sql)
-        .and_then(|mut delete| delete.execute([&target.id]))
-        .map_err(|e| {
-            if violates(&e, Constraint::ForeignKey) {
-                CrmError::Conflict(Clash::StillReferred {
-                    target: target.to_string(),
-                })
-            } else {
-                native_err(e)
-            }
-        })?;
+    conn.execute(&sql, &[Sql::from(&target.id)]).map_err(|e| {
+        if e.failure == Failure::ForeignKey {
+            CrmError::Conflict(Clash::StillReferred {
+                target: target.to_string(),
+            })
+        } else {
+            e.into()
+        }
+    })?;
     delete_keys(conn, target)?;
     log.event(target, "deleted", &Value::Object(record))
 }
 
-fn exists(conn: &Native, target: &EntityRef) -> Result<bool, CrmError> {
+fn exists(conn: &dyn Db, target: &EntityRef) -> Result<bool, CrmError> {
     let sql = format!("SELECT 1 FROM {} WHERE id = ?1", spec(target.kind).table);
-    conn.prepare_cached(&sql)
-        .and_then(|mut select| select.exists([&target.id]))
-        .map_err(native_err)
+    Ok(conn.exists(&sql, &[Sql::from(&target.id)])?)
 }
 
-fn must_exist(conn: &Native, target: &EntityRef) -> Result<(), CrmError> {
+fn must_exist(conn: &dyn Db, target: &EntityRef) -> Result<(), CrmError> {
     if exists(conn, target)? {
         Ok(())
     } else {
@@ -682,78 +681,63 @@ impl LogRows {
 
     /// Writes the kept rows on `conn` (inside the caller's transaction),
     /// each table with one prepared statement.
-    pub(super) fn write(self, conn: &Native) -> Result<(), CrmError> {
-        if !self.timeline.is_empty() {
-            let mut insert = conn
-                .prepare_cached(
-                    "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(native_err)?;
-            for r in &self.timeline {
-                insert
-                    .execute(rusqlite::params![
-                        r.id,
-                        r.entity_kind,
-                        r.entity_id,
-                        r.at,
-                        r.kind,
-                        r.text,
-                        r.data,
-                        r.user_id
-                    ])
-                    .map_err(native_err)?;
-            }
+    pub(super) fn write(self, conn: &dyn Db) -> Result<(), CrmError> {
+        for r in self.timeline {
+            conn.execute(
+                "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                &[
+                    Sql::Text(r.id),
+                    Sql::from(r.entity_kind),
+                    Sql::Text(r.entity_id),
+                    Sql::Text(r.at),
+                    Sql::Text(r.kind),
+                    Sql::Text(r.text),
+                    Sql::Text(r.data),
+                    Sql::from(r.user_id),
+                ],
+            )?;
         }
-        if !self.events.is_empty() {
-            let mut insert = conn
-                .prepare_cached(
-                    "INSERT INTO events (id, entity_kind, entity_id, kind, changes, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(native_err)?;
-            for r in &self.events {
-                insert
-                    .execute(rusqlite::params![
-                        r.id,
-                        r.entity_kind,
-                        r.entity_id,
-                        r.kind,
-                        r.changes,
-                        r.at
-                    ])
-                    .map_err(native_err)?;
-            }
+        for r in self.events {
+            conn.execute(
+                "INSERT INTO events (id, entity_kind, entity_id, kind, changes, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[
+                    Sql::Text(r.id),
+                    Sql::from(r.entity_kind),
+                    Sql::Text(r.entity_id),
+                    Sql::Text(r.kind),
+                    Sql::Text(r.changes),
+                    Sql::Text(r.at),
+                ],
+            )?;
         }
         Ok(())
     }
 }
 
-fn attach_file(conn: &Native, target: &EntityRef, file: &StoredFile) -> Result<(), CrmError> {
-    conn.prepare_cached(
+fn attach_file(conn: &dyn Db, target: &EntityRef, file: &StoredFile) -> Result<(), CrmError> {
+    conn.execute(
         "INSERT INTO entity_files (id, entity_kind, entity_id, name, content_type, size, content, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (entity_kind, entity_id, name) DO UPDATE SET
              content_type = excluded.content_type, size = excluded.size,
              content = excluded.content, created_at = excluded.created_at",
-    )
-    .and_then(|mut insert| {
-        insert.execute(params![
-            new_id(),
-            target.kind.as_str(),
-            target.id,
-            file.name,
-            file.content_type,
-            i64::try_from(file.content.len()).unwrap_or(i64::MAX),
-            file.content,
-            now_text(),
-        ])
-    })
-    .map_err(native_err)?;
+        &[
+            Sql::Text(new_id()),
+            Sql::from(target.kind.as_str()),
+            Sql::from(&target.id),
+            Sql::from(&file.name),
+            Sql::from(&file.content_type),
+            Sql::Int(i64::try_from(file.content.len()).unwrap_or(i64::MAX)),
+            Sql::Blob(file.content.clone()),
+            Sql::Text(now_text()),
+        ],
+    )?;
     Ok(())
 }
 
-fn queue_mail(conn: &Native, mail: &OutgoingMail) -> Result<(), CrmError> {
+fn queue_mail(conn: &dyn Db, mail: &OutgoingMail) -> Result<(), CrmError> {
     let attachments: Vec<Value> = mail
         .attachments
         .iter()
@@ -766,29 +750,26 @@ fn queue_mail(conn: &Native, mail: &OutgoingMail) -> Result<(), CrmError> {
         })
         .collect();
     let now = now_text();
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO mail_outbox (id, message_id, recipients, cc, subject, text_body, html_body, attachments, next_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .and_then(|mut insert| {
-        insert.execute(params![
-            mail.id,
-            mail.message_id,
-            json!(mail.to).to_string(),
-            json!(mail.cc).to_string(),
-            mail.subject,
-            mail.text_body,
-            mail.html_body,
-            Value::Array(attachments).to_string(),
-            now,
-            now,
-        ])
-    })
-    .map_err(native_err)?;
+        &[
+            Sql::from(&mail.id),
+            Sql::from(&mail.message_id),
+            Sql::Text(json!(mail.to).to_string()),
+            Sql::Text(json!(mail.cc).to_string()),
+            Sql::from(&mail.subject),
+            Sql::from(&mail.text_body),
+            Sql::from(&mail.html_body),
+            Sql::Text(Value::Array(attachments).to_string()),
+            Sql::Text(now.clone()),
+            Sql::Text(now),
+        ],
+    )?;
     Ok(())
 }
 
-fn notify(conn: &Native, n: &Notification) -> Result<(), CrmError> {
+fn notify(conn: &dyn Db, n: &Notification) -> Result<(), CrmError> {
     let user = EntityRef {
         kind: EntityKind::User,
         id: n.user_id.clone(),
@@ -803,34 +784,32 @@ fn notify(conn: &Native, n: &Notification) -> Result<(), CrmError> {
         must_exist(conn, about)?;
     }
     mail_notification(conn, n)?;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO notifications (id, user_id, title, body, entity_kind, entity_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .and_then(|mut insert| {
-        insert.execute(params![
-            n.id,
-            n.user_id,
-            n.title,
-            n.body,
-            n.about.as_ref().map(|a| a.kind.as_str()),
-            n.about.as_ref().map(|a| a.id.as_str()),
-            now_text(),
-        ])
-    })
-    .map_err(native_err)?;
+        &[
+            Sql::from(&n.id),
+            Sql::from(&n.user_id),
+            Sql::from(&n.title),
+            Sql::from(&n.body),
+            Sql::from(n.about.as_ref().map(|a| a.kind.as_str())),
+            Sql::from(n.about.as_ref().map(|a| a.id.as_str())),
+            Sql::Text(now_text()),
+        ],
+    )?;
     Ok(())
 }
 
 /// Queues `n` as an e-mail too when its user wants notifications by e-mail
 /// (and is active): in the same transaction, so it goes once or not at all.
-fn mail_notification(conn: &Native, n: &Notification) -> Result<(), CrmError> {
+fn mail_notification(conn: &dyn Db, n: &Notification) -> Result<(), CrmError> {
+    // Flags are tested as such: integers on SQLite, booleans on PostgreSQL.
     let email: Option<String> = conn
-        .prepare_cached(
-            "SELECT email FROM users WHERE id = ?1 AND active = 1 AND notify_by_email = 1",
-        )
-        .and_then(|mut select| select.query_row([&n.user_id], |r| r.get(0)).optional())
-        .map_err(native_err)?;
+        .query_opt(
+            "SELECT email FROM users WHERE id = ?1 AND active AND notify_by_email",
+            &[Sql::from(&n.user_id)],
+        )?
+        .and_then(|r| r.string(0));
     let Some(email) = email else {
         return Ok(());
     };
@@ -855,15 +834,14 @@ fn mail_notification(conn: &Native, n: &Notification) -> Result<(), CrmError> {
 }
 
 /// A unique-constraint failure is a conflict the caller can act on.
-fn unique_conflict(kind: EntityKind, e: rusqlite::Error) -> CrmError {
-    match &e {
-        rusqlite::Error::SqliteFailure(_, Some(message)) if violates(&e, Constraint::Unique) => {
-            CrmError::Conflict(Clash::Taken {
-                kind: kind.to_string(),
-                message: message.clone(),
-            })
-        }
-        _ => native_err(e),
+fn unique_conflict(kind: EntityKind, e: DbError) -> CrmError {
+    if e.failure == Failure::Unique {
+        CrmError::Conflict(Clash::Taken {
+            kind: kind.to_string(),
+            message: e.message,
+        })
+    } else {
+        e.into()
     }
 }
 

@@ -3,6 +3,7 @@
 //! for a record about to be written, and the groups of duplicates already
 //! stored.
 
+use super::db::{Db, Sql};
 use super::native::{Native, TxEnd, native_err};
 use super::sqlite::{SqliteStore, apply_changes};
 use crate::crm::changes::{Change, CommitReport};
@@ -10,7 +11,6 @@ use crate::crm::duplicates::{Candidate, is_checked, keys_of};
 use crate::crm::schema::spec;
 use crate::crm::validate::normalize_patch;
 use crate::crm::{CrmError, EntityKind, EntityRef};
-use rusqlite::params;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -26,7 +26,7 @@ pub struct DuplicateGroup {
 
 /// Writes the keys of `target` as `record` now stands (replacing its old ones).
 pub(super) fn write_keys(
-    conn: &Native,
+    conn: &dyn Db,
     target: &EntityRef,
     record: &Map<String, Value>,
 ) -> Result<(), CrmError> {
@@ -34,46 +34,50 @@ pub(super) fn write_keys(
         return Ok(());
     }
     delete_keys(conn, target)?;
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO duplicate_keys (entity_kind, entity_id, key, value) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(native_err)?;
     for (key, value) in keys_of(target.kind, record) {
-        insert
-            .execute(params![target.kind.as_str(), target.id, key, value])
-            .map_err(native_err)?;
+        conn.execute(
+            "INSERT INTO duplicate_keys (entity_kind, entity_id, key, value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            &[
+                Sql::from(target.kind.as_str()),
+                Sql::from(&target.id),
+                Sql::from(key),
+                Sql::from(value),
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// Forgets the keys of `target`.
-pub(super) fn delete_keys(conn: &Native, target: &EntityRef) -> Result<(), CrmError> {
+pub(super) fn delete_keys(conn: &dyn Db, target: &EntityRef) -> Result<(), CrmError> {
     if !is_checked(target.kind) {
         return Ok(());
     }
-    conn.prepare_cached("DELETE FROM duplicate_keys WHERE entity_kind = ?1 AND entity_id = ?2")
-        .and_then(|mut delete| delete.execute(params![target.kind.as_str(), target.id]))
-        .map_err(native_err)?;
+    conn.execute(
+        "DELETE FROM duplicate_keys WHERE entity_kind = ?1 AND entity_id = ?2",
+        &[Sql::from(target.kind.as_str()), Sql::from(&target.id)],
+    )?;
     Ok(())
 }
 
 /// The stored records of `kind` sharing a key with `record`, but `except`.
 pub(super) fn candidates(
-    conn: &Native,
+    conn: &dyn Db,
     kind: EntityKind,
     record: &Map<String, Value>,
     except: Option<&str>,
 ) -> Result<Vec<Candidate>, CrmError> {
     let mut matched: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut select = conn
-        .prepare_cached("SELECT entity_id FROM duplicate_keys WHERE entity_kind = ?1 AND key = ?2 AND value = ?3")
-        .map_err(native_err)?;
     for (key, value) in keys_of(kind, record) {
-        let ids: Vec<String> = select
-            .query_map(params![kind.as_str(), key, value], |r| r.get(0))
-            .and_then(Iterator::collect)
-            .map_err(native_err)?;
+        let ids: Vec<String> = conn
+            .query(
+                "SELECT entity_id FROM duplicate_keys WHERE entity_kind = ?1 AND key = ?2 AND value = ?3",
+                &[Sql::from(kind.as_str()), Sql::from(key), Sql::from(value)],
+            )?
+            .iter()
+            .filter_map(|r| r.string(0))
+            .collect();
         for id in ids.into_iter().filter(|id| Some(id.as_str()) != except) {
             let keys = matched.entry(id).or_default();
             if !keys.iter().any(|k| k == key) {
@@ -96,16 +100,17 @@ pub(super) fn candidates(
 }
 
 /// How people read a record's name.
-fn display_name(conn: &Native, kind: EntityKind, id: &str) -> Result<String, CrmError> {
+fn display_name(conn: &dyn Db, kind: EntityKind, id: &str) -> Result<String, CrmError> {
     let sql = match kind {
         EntityKind::Contact => {
             "SELECT trim(last_name || ' ' || first_name || ' ' || coalesce(middle_name, '')) FROM contacts WHERE id = ?1"
         }
         _ => "SELECT short_name FROM companies WHERE id = ?1",
     };
-    conn.prepare_cached(sql)
-        .and_then(|mut select| select.query_row([id], |r| r.get(0)))
-        .map_err(native_err)
+    Ok(conn
+        .query_opt(sql, &[Sql::from(id)])?
+        .and_then(|r| r.string(0))
+        .unwrap_or_default())
 }
 
 /// Fills the keys of every contact and company when the table is empty but

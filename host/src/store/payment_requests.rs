@@ -3,6 +3,7 @@
 //! the same contractor are filled in automatically"), and comments on the
 //! request's history.
 
+use super::db::{Db, Sql};
 use super::native::{Native, TxEnd, native_err};
 use super::sqlite::SqliteStore;
 use crate::crm::duplicates::company_name_key;
@@ -45,23 +46,23 @@ pub struct Prefill {
 /// What the contractor with INN `inn` (or named `contractor`) was paid with
 /// last, or their company record's requisites if they were never paid.
 pub(super) fn prefill(
-    conn: &Native,
+    conn: &dyn Db,
     inn: Option<&str>,
     contractor: Option<&str>,
 ) -> Result<Option<Prefill>, CrmError> {
     let last: Option<String> = match (inn, contractor) {
         (Some(inn), _) => conn
-            .prepare_cached(
+            .query_opt(
                 // The newest with bank details: a draft begun with only
                 // the name teaches nothing about how they are paid.
                 "SELECT id FROM payment_requests WHERE inn = ?1
                  ORDER BY (settlement_account IS NULL), id DESC LIMIT 1",
-            )
-            .and_then(|mut select| select.query_row([inn], |r| r.get(0)).optional()),
-        (None, Some(name)) => last_paid_by_name(conn, name),
+                &[Sql::from(inn)],
+            )?
+            .and_then(|r| r.string(0)),
+        (None, Some(name)) => last_paid_by_name(conn, name)?,
         (None, None) => return Ok(None),
-    }
-    .map_err(native_err)?;
+    };
     if let Some(id) = last {
         let target = EntityRef {
             kind: EntityKind::PaymentRequest,
@@ -75,28 +76,29 @@ pub(super) fn prefill(
         }
     }
     let company: Option<String> = match (inn, contractor) {
+        // The record with bank details first: it is the one that pays.
         (Some(inn), _) => conn
-            // The record with bank details first: it is the one that pays.
-            .prepare_cached(
+            .query_opt(
                 "SELECT id FROM companies WHERE inn = ?1
                  ORDER BY (settlement_account IS NULL), id LIMIT 1",
-            )
-            .and_then(|mut select| select.query_row([inn], |r| r.get(0)).optional()),
+                &[Sql::from(inn)],
+            )?
+            .and_then(|r| r.string(0)),
         // A name is matched as duplicates are: without legal form, quotes or
         // case (SQLite's lower() folds ASCII only).
         (None, Some(name)) => match company_name_key(name) {
             Some(key) => conn
-                .prepare_cached(
+                .query_opt(
                     "SELECT entity_id FROM duplicate_keys
                      WHERE entity_kind = 'company' AND key = 'name' AND value = ?1
                      ORDER BY entity_id LIMIT 1",
-                )
-                .and_then(|mut select| select.query_row([key], |r| r.get(0)).optional()),
-            None => Ok(None),
+                    &[Sql::from(key)],
+                )?
+                .and_then(|r| r.string(0)),
+            None => None,
         },
-        (None, None) => Ok(None),
-    }
-    .map_err(native_err)?;
+        (None, None) => None,
+    };
     let Some(id) = company else {
         return Ok(None);
     };
@@ -115,22 +117,22 @@ const NAME_LOOKBACK: i64 = 10_000;
 
 /// The newest request whose contractor's name matches `name` without legal
 /// form, quotes or case.
-fn last_paid_by_name(conn: &Native, name: &str) -> rusqlite::Result<Option<String>> {
+fn last_paid_by_name(conn: &dyn Db, name: &str) -> Result<Option<String>, CrmError> {
     let Some(key) = company_name_key(name) else {
         return Ok(None);
     };
-    let mut select = conn.prepare_cached(
+    let rows = conn.query(
         "SELECT id, contractor FROM payment_requests WHERE contractor IS NOT NULL
          ORDER BY (settlement_account IS NULL), id DESC LIMIT ?1",
+        &[Sql::Int(NAME_LOOKBACK)],
     )?;
-    let mut rows = select.query([NAME_LOOKBACK])?;
-    while let Some(row) = rows.next()? {
-        let contractor: String = row.get(1)?;
-        if company_name_key(&contractor).as_deref() == Some(key.as_str()) {
-            return row.get(0).map(Some);
-        }
-    }
-    Ok(None)
+    Ok(rows
+        .iter()
+        .find(|r| {
+            r.text(1)
+                .is_some_and(|c| company_name_key(c).as_deref() == Some(key.as_str()))
+        })
+        .and_then(|r| r.string(0)))
 }
 
 /// The non-empty fields of `record` under their new names.
@@ -151,7 +153,7 @@ fn pick<'a>(
 /// Fills the fields a new request left out from what its contractor was
 /// paid with before (only fields not given; nothing when nothing is known).
 pub(super) fn fill_from_before(
-    conn: &Native,
+    conn: &dyn Db,
     record: &mut Map<String, Value>,
 ) -> Result<(), CrmError> {
     let text = |k: &str| {

@@ -2,40 +2,41 @@
 //! the fields a deal stage or a lead status requires on entering it (the
 //! stage's own list plus the custom fields required there).
 
-use super::native::{Native, native_err};
+use super::db::{Db, Sql};
 use crate::crm::custom_fields::CustomFieldDef;
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::{CrmError, EntityKind, Wrong};
-use rusqlite::OptionalExtension as _;
 use serde_json::{Map, Value};
 
 /// The custom fields defined for `kind`, in their order.
-pub(super) fn load_defs(conn: &Native, kind: EntityKind) -> Result<Vec<CustomFieldDef>, CrmError> {
-    conn.prepare_cached(
+pub(super) fn load_defs(conn: &dyn Db, kind: EntityKind) -> Result<Vec<CustomFieldDef>, CrmError> {
+    // Ids are time-ordered: the order they were defined in.
+    let rows = conn.query(
         "SELECT code, name, type, options, required_at FROM custom_field_defs
-         WHERE entity_kind = ?1 ORDER BY rowid",
-    )
-    .and_then(|mut select| {
-        select
-            .query_map([kind.as_str()], |r| {
-                let options: String = r.get(3)?;
-                let required_at: String = r.get(4)?;
-                Ok(CustomFieldDef {
-                    name: r.get(0)?,
-                    label: r.get(1)?,
-                    ty: r.get(2)?,
-                    options: serde_json::from_str(&options).unwrap_or_default(),
-                    required_at: serde_json::from_str(&required_at).unwrap_or_default(),
-                })
-            })?
-            .collect()
-    })
-    .map_err(native_err)
+         WHERE entity_kind = ?1 ORDER BY id",
+        &[Sql::from(kind.as_str())],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| CustomFieldDef {
+            name: r.string(0).unwrap_or_default(),
+            label: r.string(1).unwrap_or_default(),
+            ty: r.string(2).unwrap_or_default(),
+            options: r
+                .text(3)
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default(),
+            required_at: r
+                .text(4)
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Custom field values must be defined for the kind and have the defined type.
 pub(super) fn check_custom_fields(
-    conn: &Native,
+    conn: &dyn Db,
     kind: EntityKind,
     record: &Map<String, Value>,
 ) -> Result<(), CrmError> {
@@ -97,7 +98,7 @@ pub(super) fn moved(
 /// The deal's stage must exist in its pipeline (a lead's status among the
 /// statuses), and the record must have every field required there.
 pub(super) fn check_entry(
-    conn: &Native,
+    conn: &dyn Db,
     kind: EntityKind,
     record: &Map<String, Value>,
 ) -> Result<(), CrmError> {
@@ -113,11 +114,11 @@ pub(super) fn check_entry(
             .get("pipeline_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        conn.prepare_cached(
+        conn.query_opt(
             "SELECT required_fields FROM stages WHERE pipeline_id = ?1 AND code = ?2",
-        )
-        .and_then(|mut select| select.query_row([pipeline, code], |r| r.get(0)).optional())
-        .map_err(native_err)?
+            &[Sql::from(pipeline), Sql::from(code)],
+        )?
+        .map(|r| r.string(0).unwrap_or_default())
         .ok_or_else(|| {
             CrmError::field(
                 kind,
@@ -130,9 +131,11 @@ pub(super) fn check_entry(
         })
         .map(Some)?
     } else {
-        conn.prepare_cached("SELECT required_fields FROM lead_statuses WHERE code = ?1")
-            .and_then(|mut select| select.query_row([code], |r| r.get(0)).optional())
-            .map_err(native_err)?
+        conn.query_opt(
+            "SELECT required_fields FROM lead_statuses WHERE code = ?1",
+            &[Sql::from(code)],
+        )?
+        .and_then(|r| r.string(0))
     };
     let mut names: Vec<String> = required
         .as_deref()

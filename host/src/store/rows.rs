@@ -2,40 +2,15 @@
 //! field specs (never from caller input), and conversion between rows and
 //! JSON objects.
 
-use super::native::{Native, native_err};
+use super::db::{Db, Dialect, Row};
 use crate::crm::filter::FilterOp;
 use crate::crm::schema::{EntitySpec, FieldType, items_table, spec};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
-use rusqlite::OptionalExtension as _;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// A value to bind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Sql {
-    /// NULL.
-    Null,
-    /// TEXT.
-    Text(String),
-    /// INTEGER.
-    Int(i64),
-}
-
-impl Sql {
-    /// The stored form of a normalised JSON field value.
-    pub fn of(v: &Value) -> Sql {
-        match v {
-            Value::Null => Sql::Null,
-            Value::Bool(b) => Sql::Int(i64::from(*b)),
-            Value::Number(n) => n
-                .as_i64()
-                .map_or_else(|| Sql::Text(n.to_string()), Sql::Int),
-            Value::String(s) => Sql::Text(s.clone()),
-            other => Sql::Text(other.to_string()),
-        }
-    }
-}
+pub use super::db::Sql;
 
 /// The statements of one kind.
 pub struct Statements {
@@ -48,6 +23,9 @@ pub struct Statements {
 }
 
 const SYSTEM_COLUMNS: &str = "id, version, created_at, updated_at, custom_fields";
+
+/// How many system columns a select starts with.
+const SYSTEM_COLUMN_COUNT: usize = 5;
 
 /// The statements of `kind`, built on first use.
 pub fn statements(kind: EntityKind) -> &'static Statements {
@@ -74,53 +52,36 @@ pub fn statements(kind: EntityKind) -> &'static Statements {
     &all[&kind]
 }
 
-impl rusqlite::ToSql for Sql {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        Ok(match self {
-            Sql::Null => ToSqlOutput::Borrowed(ValueRef::Null),
-            Sql::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Sql::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
-        })
-    }
-}
-
-/// A row of [`Statements::select`] as a JSON object.
-pub fn row_to_json(
-    spec: &EntitySpec,
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<Map<String, Value>> {
+/// A row of [`Statements::select`] as a JSON object: the system columns,
+/// then the spec's columns in order.
+pub fn row_to_json(spec: &EntitySpec, row: &Row) -> Map<String, Value> {
     let mut out = Map::new();
-    out.insert("id".into(), Value::String(row.get("id")?));
-    out.insert("version".into(), Value::from(row.get::<_, i64>("version")?));
-    for name in ["created_at", "updated_at"] {
-        out.insert(name.into(), Value::String(row.get(name)?));
-    }
-    let custom: String = row.get("custom_fields")?;
+    let text = |i: usize| row.string(i).map_or(Value::Null, Value::String);
+    out.insert("id".into(), text(0));
+    out.insert("version".into(), Value::from(row.int(1).unwrap_or(0)));
+    out.insert("created_at".into(), text(2));
+    out.insert("updated_at".into(), text(3));
     out.insert(
         "custom_fields".into(),
-        serde_json::from_str(&custom).unwrap_or_else(|_| Value::Object(Map::new())),
+        row.text(4)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_else(|| Value::Object(Map::new())),
     );
-    for field in spec.columns() {
+    for (i, field) in spec.columns().enumerate() {
+        let at = SYSTEM_COLUMN_COUNT + i;
         let v = match field.ty {
-            FieldType::Bool => row
-                .get::<_, Option<bool>>(field.name)?
-                .map_or(Value::Null, Value::Bool),
-            FieldType::Integer => row
-                .get::<_, Option<i64>>(field.name)?
-                .map_or(Value::Null, Value::from),
+            FieldType::Bool => row.int(at).map_or(Value::Null, |b| Value::Bool(b != 0)),
+            FieldType::Integer => row.int(at).map_or(Value::Null, Value::from),
             FieldType::TextList | FieldType::EmailList | FieldType::PhoneList | FieldType::Json => {
-                row.get::<_, Option<String>>(field.name)?
-                    .and_then(|s| serde_json::from_str(&s).ok())
+                row.text(at)
+                    .and_then(|s| serde_json::from_str(s).ok())
                     .unwrap_or(Value::Null)
             }
-            _ => row
-                .get::<_, Option<String>>(field.name)?
-                .map_or(Value::Null, Value::String),
+            _ => text(at),
         };
         out.insert(field.name.into(), v);
     }
-    Ok(out)
+    out
 }
 
 /// A condition on which rows a caller may see (see [`crate::access`]):
@@ -147,41 +108,26 @@ impl Seen<'_> {
 }
 
 /// Loads one entity with its items.
-pub fn load(conn: &Native, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
+pub fn load(conn: &dyn Db, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
     load_seen(conn, target, None)
 }
 
 /// Loads one entity with its items if it passes `seen` (None: any).
 pub fn load_seen(
-    conn: &Native,
+    conn: &dyn Db,
     target: &EntityRef,
     seen: Option<Seen<'_>>,
 ) -> Result<Option<Map<String, Value>>, CrmError> {
     let spec = spec(target.kind);
     let mut sql = format!("{} WHERE id = ?", statements(target.kind).select);
-    let record = match seen {
-        // The engine's reads (no caller): the id alone, nothing copied.
-        None => conn.prepare_cached(&sql).and_then(|mut select| {
-            select
-                .query_row([&target.id], |row| row_to_json(spec, row))
-                .optional()
-        }),
-        Some(seen) => {
-            let mut values = vec![Sql::Text(target.id.clone())];
-            seen.push(&mut sql, &mut values);
-            conn.prepare_cached(&sql).and_then(|mut select| {
-                select
-                    .query_row(rusqlite::params_from_iter(&values), |row| {
-                        row_to_json(spec, row)
-                    })
-                    .optional()
-            })
-        }
+    let mut values = vec![Sql::Text(target.id.clone())];
+    if let Some(seen) = seen {
+        seen.push(&mut sql, &mut values);
     }
-    .map_err(native_err)?;
-    let Some(mut record) = record else {
+    let Some(row) = conn.query_opt(&sql, &values)? else {
         return Ok(None);
     };
+    let mut record = row_to_json(spec, &row);
     if let Some(items) = load_items(conn, target)? {
         record.insert("items".into(), items);
     }
@@ -189,7 +135,7 @@ pub fn load_seen(
 }
 
 /// The line items of an entity that has them.
-fn load_items(conn: &Native, target: &EntityRef) -> Result<Option<Value>, CrmError> {
+fn load_items(conn: &dyn Db, target: &EntityRef) -> Result<Option<Value>, CrmError> {
     let Some((table, parent)) = items_table(target.kind) else {
         return Ok(None);
     };
@@ -197,56 +143,58 @@ fn load_items(conn: &Native, target: &EntityRef) -> Result<Option<Value>, CrmErr
         "SELECT product_id, name, quantity, unit, price, vat_rate FROM {table} WHERE {parent} = ?1 ORDER BY position"
     );
     let items = conn
-        .prepare_cached(&sql)
-        .and_then(|mut select| {
-            select
-                .query_map([&target.id], |row| {
-                    let mut item = Map::new();
-                    let product: Option<String> = row.get("product_id")?;
-                    item.insert(
-                        "product_id".into(),
-                        product.map_or(Value::Null, Value::String),
-                    );
-                    for name in ["name", "quantity", "unit", "price", "vat_rate"] {
-                        item.insert(name.into(), Value::String(row.get(name)?));
-                    }
-                    Ok(Value::Object(item))
-                })?
-                .collect::<rusqlite::Result<Vec<Value>>>()
+        .query(&sql, &[Sql::Text(target.id.clone())])?
+        .into_iter()
+        .map(|row| {
+            let mut item = Map::new();
+            item.insert(
+                "product_id".into(),
+                row.string(0).map_or(Value::Null, Value::String),
+            );
+            for (i, name) in ["name", "quantity", "unit", "price", "vat_rate"]
+                .into_iter()
+                .enumerate()
+            {
+                item.insert(
+                    name.into(),
+                    Value::String(row.string(i + 1).unwrap_or_default()),
+                );
+            }
+            Value::Object(item)
         })
-        .map_err(native_err)?;
+        .collect();
     Ok(Some(Value::Array(items)))
 }
 
 /// Replaces the line items of an entity.
-pub fn write_items(conn: &Native, target: &EntityRef, items: &[Value]) -> Result<(), CrmError> {
+pub fn write_items(conn: &dyn Db, target: &EntityRef, items: &[Value]) -> Result<(), CrmError> {
     let Some((table, parent)) = items_table(target.kind) else {
         return Ok(());
     };
-    conn.prepare_cached(&format!("DELETE FROM {table} WHERE {parent} = ?1"))
-        .and_then(|mut delete| delete.execute([&target.id]))
-        .map_err(native_err)?;
-    let mut insert = conn
-        .prepare_cached(&format!(
-            "INSERT INTO {table} (id, {parent}, position, product_id, name, quantity, unit, price, vat_rate)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-        ))
-        .map_err(native_err)?;
+    conn.execute(
+        &format!("DELETE FROM {table} WHERE {parent} = ?1"),
+        &[Sql::Text(target.id.clone())],
+    )?;
+    let insert = format!(
+        "INSERT INTO {table} (id, {parent}, position, product_id, name, quantity, unit, price, vat_rate)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    );
     for (position, item) in items.iter().enumerate() {
-        let text = |k: &str| item.get(k).and_then(Value::as_str);
-        insert
-            .execute(rusqlite::params![
-                crate::crm::new_id(),
-                target.id,
-                i64::try_from(position).unwrap_or(i64::MAX),
+        let text = |k: &str| Sql::text_or_null(item.get(k).and_then(Value::as_str));
+        conn.execute(
+            &insert,
+            &[
+                Sql::Text(crate::crm::new_id()),
+                Sql::Text(target.id.clone()),
+                Sql::Int(i64::try_from(position).unwrap_or(i64::MAX)),
                 text("product_id"),
                 text("name"),
                 text("quantity"),
                 text("unit"),
                 text("price"),
                 text("vat_rate"),
-            ])
-            .map_err(native_err)?;
+            ],
+        )?;
     }
     Ok(())
 }
@@ -254,7 +202,7 @@ pub fn write_items(conn: &Native, target: &EntityRef, items: &[Value]) -> Result
 /// One page of a query: rows with id greater than `after` passing the SQL
 /// filters and `seen` (None: any row).
 pub fn select_page(
-    conn: &Native,
+    conn: &dyn Db,
     spec: &'static EntitySpec,
     filters: &[&Filter],
     seen: Option<Seen<'_>>,
@@ -275,12 +223,21 @@ pub fn select_page(
         };
         sql.push_str(" AND ");
         if f.op == FilterOp::IsNull {
-            sql.push_str(&format!("({0} IS NULL OR {0} = '')", field.name));
+            // Compared as text: on PostgreSQL the column may be a number
+            // or a date, which is never ''.
+            sql.push_str(&format!(
+                "({0} IS NULL OR CAST({0} AS TEXT) = '')",
+                field.name
+            ));
             continue;
         }
         let op = match f.op {
             FilterOp::Eq => " = ",
-            FilterOp::Ne => " IS NOT ",
+            // NULL-safe on both databases (SQLite's `IS NOT` is its own).
+            FilterOp::Ne => match conn.dialect() {
+                Dialect::Sqlite => " IS NOT ",
+                Dialect::Postgres => " IS DISTINCT FROM ",
+            },
             FilterOp::Lt => " < ",
             FilterOp::Le => " <= ",
             FilterOp::Gt => " > ",
@@ -294,16 +251,11 @@ pub fn select_page(
     }
     sql.push_str(" ORDER BY id LIMIT ?");
     values.push(Sql::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
-    let mut out = conn
-        .prepare_cached(&sql)
-        .and_then(|mut select| {
-            select
-                .query_map(rusqlite::params_from_iter(&values), |row| {
-                    row_to_json(spec, row)
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(native_err)?;
+    let mut out: Vec<Map<String, Value>> = conn
+        .query(&sql, &values)?
+        .iter()
+        .map(|row| row_to_json(spec, row))
+        .collect();
     for record in &mut out {
         let target = EntityRef {
             kind: spec.kind,

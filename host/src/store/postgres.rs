@@ -1,0 +1,150 @@
+//! The PostgreSQL backend, for a company that outgrows one machine or wants
+//! a second node (issue #17). This slice: the schema (`migrations/postgres`,
+//! the same tables and columns as SQLite's, with PostgreSQL's own types),
+//! migrations that several nodes may run at once (sqlx takes an advisory
+//! lock), and the pool. The CRM store, the engine's runs and claims, events,
+//! schedules and the outbox follow behind the same seams as SQLite's.
+
+mod conn;
+
+pub use conn::PgDb;
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr as _;
+use std::time::Duration;
+
+/// How many connections one node keeps at most.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// A PostgreSQL database robota runs on.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and applies the
+    /// pending migrations.
+    pub async fn open(url: &str) -> anyhow::Result<PgStore> {
+        let options = PgConnectOptions::from_str(url)
+            .with_context(|| format!("bad database URL `{}`", redacted(url)))?
+            .application_name("robota");
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot connect to `{}`", redacted(url)))?;
+        sqlx::migrate!("../migrations/postgres")
+            .run(&pool)
+            .await
+            .context("applying migrations")?;
+        Ok(PgStore { pool })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use robota_test_postgres::TestPostgres;
+    use sqlx::Row as _;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    type Columns = BTreeMap<String, BTreeSet<String>>;
+
+    async fn sqlite_columns() -> Columns {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::store::SqliteStore::open(&url).await.unwrap();
+        let rows = sqlx::query(
+            "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT IN ('_sqlx_migrations', 'sqlite_sequence')",
+        )
+        .fetch_all(store.reader())
+        .await
+        .unwrap();
+        let mut out = Columns::new();
+        for r in rows {
+            out.entry(r.get("t")).or_default().insert(r.get("c"));
+        }
+        out
+    }
+
+    async fn postgres_columns(pool: &PgPool) -> Columns {
+        let rows = sqlx::query(
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut out = Columns::new();
+        for r in rows {
+            out.entry(r.get("t")).or_default().insert(r.get("c"));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_schema_has_every_table_and_column_sqlite_has_and_migrates_once() {
+        let pg = TestPostgres::start().unwrap();
+        let url = pg.create_database("parity").unwrap();
+        // Two nodes starting at once: the migrations run once.
+        let (a, b) = tokio::join!(PgStore::open(&url), PgStore::open(&url));
+        let store = a.unwrap();
+        b.unwrap();
+        assert_eq!(postgres_columns(store.pool()).await, sqlite_columns().await);
+        let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(applied, 1);
+        // The seed rows are there, and money is exact numeric.
+        let stages: i64 = sqlx::query_scalar("SELECT count(*) FROM stages")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(stages, 6);
+        let money: String = sqlx::query_scalar(
+            "SELECT data_type::text FROM information_schema.columns
+             WHERE table_name = 'invoices' AND column_name = 'total'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(money, "numeric");
+        // Opening again applies nothing new.
+        PgStore::open(&url).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_not_there_is_an_error_naming_the_url_without_its_password() {
+        let e = PgStore::open("postgres://robota:secret@127.0.0.1:1/none")
+            .await
+            .unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("cannot connect to `postgres://robota:***@127.0.0.1:1/none`"),
+            "{text}"
+        );
+        assert!(!text.contains("secret"), "{text}");
+    }
+}
