@@ -10,6 +10,8 @@ pub mod console_sessions;
 pub mod db;
 pub use apply::invoice_number;
 pub mod approvals;
+#[cfg(test)]
+mod contract_tests;
 pub mod conversion;
 pub mod duplicates;
 pub mod events;

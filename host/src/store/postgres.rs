@@ -1,15 +1,25 @@
 //! The PostgreSQL backend, for a company that outgrows one machine or wants
-//! a second node (issue #17). This slice: the schema (`migrations/postgres`,
+//! a second node (issue #17). Built so far: the schema (`migrations/postgres`,
 //! the same tables and columns as SQLite's, with PostgreSQL's own types),
 //! migrations that several nodes may run at once (sqlx takes an advisory
-//! lock), and the pool. The CRM store, the engine's runs and claims, events,
-//! schedules and the outbox follow behind the same seams as SQLite's.
+//! lock), the pool, and the CRM store ([`CrmStore`]: records with every
+//! check SQLite's has, queries, files, gap-free invoice numbers), running
+//! the same code as SQLite's through [`crate::store::db::Db`]. The engine's
+//! runs and claims, events, schedules, the outbox and the API's own tables
+//! follow behind the same seams.
 
 mod conn;
 
 pub use conn::PgDb;
 
+use super::CrmStore;
+use super::apply::LogRows;
+use super::db::{Db, Sql};
+use super::rows;
+use crate::crm::changes::{Change, CommitReport, StoredFile};
+use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
 use anyhow::Context as _;
+use serde_json::{Map, Value};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -46,6 +56,107 @@ impl PgStore {
     /// The connection pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Runs `work` in a transaction on a blocking thread (the shared SQL is
+    /// synchronous): committed when it succeeds, rolled back when it fails.
+    async fn transaction<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Db) -> Result<R, CrmError> + Send + 'static,
+    ) -> Result<R, CrmError> {
+        let mut tx = self.pool.begin().await.map_err(storage)?;
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let done = work(&PgDb::new(&mut tx, runtime.clone()));
+            match done {
+                Ok(r) => runtime.block_on(tx.commit()).map_err(storage).map(|()| r),
+                Err(e) => {
+                    // Dropping the transaction would roll it back too, but
+                    // only later on the runtime; say it now.
+                    let _ = runtime.block_on(tx.rollback());
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(storage)?
+    }
+
+    /// Runs read-only `work` on a pooled connection on a blocking thread.
+    async fn read<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Db) -> Result<R, CrmError> + Send + 'static,
+    ) -> Result<R, CrmError> {
+        let mut conn = self.pool.acquire().await.map_err(storage)?;
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || work(&PgDb::new(&mut conn, runtime)))
+            .await
+            .map_err(storage)?
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> CrmError {
+    CrmError::Storage(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl CrmStore for PgStore {
+    async fn get(&self, target: &EntityRef) -> Result<Option<Map<String, Value>>, CrmError> {
+        let target = target.clone();
+        self.read(move |db| rows::load(db, &target)).await
+    }
+
+    async fn query_after(
+        &self,
+        kind: EntityKind,
+        filters: &[Filter],
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<Map<String, Value>>, CrmError> {
+        let (filters, after) = (filters.to_vec(), after.to_owned());
+        self.read(move |db| rows::query(db, kind, &filters, None, &after, limit))
+            .await
+    }
+
+    async fn file(&self, target: &EntityRef, name: &str) -> Result<Option<StoredFile>, CrmError> {
+        let params = [
+            Sql::from(target.kind.as_str()),
+            Sql::from(&target.id),
+            Sql::from(name),
+        ];
+        self.read(move |db| {
+            Ok(db
+                .query_opt(
+                    "SELECT name, content_type, content FROM entity_files
+                     WHERE entity_kind = ?1 AND entity_id = ?2 AND name = ?3",
+                    &params,
+                )?
+                .map(|r| StoredFile {
+                    name: r.string(0).unwrap_or_default(),
+                    content_type: r.string(1).unwrap_or_default(),
+                    content: r.blob(2).unwrap_or_default(),
+                }))
+        })
+        .await
+    }
+
+    async fn next_invoice_seq(&self, year: i64) -> Result<i64, CrmError> {
+        self.read(move |db| super::apply::next_invoice_seq(db, year))
+            .await
+    }
+
+    async fn commit(&self, changes: &[Change]) -> Result<CommitReport, CrmError> {
+        let changes = changes.to_vec();
+        self.transaction(move |db| {
+            let mut report = CommitReport::default();
+            let mut log = LogRows::default();
+            for change in &changes {
+                super::apply::apply_change(db, &mut log, change, &mut report)?;
+            }
+            log.write(db)?;
+            Ok(report)
+        })
+        .await
     }
 }
 

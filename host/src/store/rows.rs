@@ -199,6 +199,69 @@ pub fn write_items(conn: &dyn Db, target: &EntityRef, items: &[Value]) -> Result
     Ok(())
 }
 
+/// Entities of `kind` passing every filter and `seen`, after `after`, at
+/// most `limit` (clamped to [`super::MAX_QUERY_LIMIT`]).
+pub fn query(
+    conn: &dyn Db,
+    kind: EntityKind,
+    filters: &[Filter],
+    seen: Option<Seen<'_>>,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<Map<String, Value>>, CrmError> {
+    let spec = spec(kind);
+    for f in filters {
+        f.check(spec)?;
+    }
+    let limit = limit.clamp(1, super::MAX_QUERY_LIMIT) as usize;
+    // Filters SQL can answer exactly go into the WHERE clause; decimal
+    // comparisons and case-insensitive Cyrillic `contains` are checked
+    // here, page by page, so the limit still holds.
+    let (in_sql, in_rust): (Vec<&Filter>, Vec<&Filter>) = filters.iter().partition(|f| {
+        let ty = spec.field(&f.field).map(|s| s.ty);
+        f.op != FilterOp::Contains
+            && !matches!(
+                ty,
+                Some(
+                    FieldType::Decimal
+                        | FieldType::Items
+                        | FieldType::Json
+                        | FieldType::TextList
+                        | FieldType::EmailList
+                        | FieldType::PhoneList
+                )
+            )
+    });
+    let mut out = Vec::new();
+    let mut after = after.to_owned();
+    loop {
+        let page_size = if in_rust.is_empty() { limit } else { 500 };
+        let page = select_page(conn, spec, &in_sql, seen, &after, page_size)?;
+        let Some(last) = page.last() else { break };
+        after = last
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let full = page.len();
+        for row in page {
+            let value = Value::Object(row);
+            if in_rust.iter().all(|f| f.matches(kind, spec, &value)) {
+                if let Value::Object(row) = value {
+                    out.push(row);
+                }
+                if out.len() == limit {
+                    return Ok(out);
+                }
+            }
+        }
+        if in_rust.is_empty() || full < 500 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// One page of a query: rows with id greater than `after` passing the SQL
 /// filters and `seen` (None: any row).
 pub fn select_page(

@@ -2,15 +2,14 @@
 //! writers queue in-process instead of failing with SQLITE_BUSY) and a pool
 //! of readers.
 
+use super::CrmStore;
 use super::apply::{LogRows, apply_change};
 use super::group::{CommitRoute, CommitSink};
 use super::native::{self, Native, NativeHandles, NativeReaders, TxEnd};
 use super::rows::{self, Seen};
-use super::{CrmStore, MAX_QUERY_LIMIT};
 use crate::access::{Access, Visibility};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
-use crate::crm::filter::FilterOp;
-use crate::crm::schema::{FieldType, spec};
+use crate::crm::schema::spec;
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
 use anyhow::Context as _;
 use serde_json::{Map, Value};
@@ -252,59 +251,8 @@ impl SqliteStore {
         after: &str,
         limit: u32,
     ) -> Result<Vec<Map<String, Value>>, CrmError> {
-        let spec = spec(kind);
-        for f in filters {
-            f.check(spec)?;
-        }
-        let limit = limit.clamp(1, MAX_QUERY_LIMIT) as usize;
-        // Filters SQL can answer exactly go into the WHERE clause; decimal
-        // comparisons and case-insensitive Cyrillic `contains` are checked
-        // here, page by page, so the limit still holds.
-        let (in_sql, in_rust): (Vec<&Filter>, Vec<&Filter>) = filters.iter().partition(|f| {
-            let ty = spec.field(&f.field).map(|s| s.ty);
-            f.op != FilterOp::Contains
-                && !matches!(
-                    ty,
-                    Some(
-                        FieldType::Decimal
-                            | FieldType::Items
-                            | FieldType::Json
-                            | FieldType::TextList
-                            | FieldType::EmailList
-                            | FieldType::PhoneList
-                    )
-                )
-        });
-        let mut out = Vec::new();
-        let mut after = after.to_owned();
-        loop {
-            let page_size = if in_rust.is_empty() { limit } else { 500 };
-            let page = self
-                .read_native(|c| rows::select_page(c, spec, &in_sql, seen, &after, page_size))
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let full = page.len();
-            for row in page {
-                let value = Value::Object(row);
-                if in_rust.iter().all(|f| f.matches(kind, spec, &value)) {
-                    if let Value::Object(row) = value {
-                        out.push(row);
-                    }
-                    if out.len() == limit {
-                        return Ok(out);
-                    }
-                }
-            }
-            if in_rust.is_empty() || full < 500 {
-                break;
-            }
-        }
-        Ok(out)
+        self.read_native(|c| rows::query(c, kind, filters, seen, after, limit))
+            .await
     }
 
     /// The single-connection pool that every write goes through.

@@ -1,0 +1,335 @@
+//! The CRM store's contract, run on both backends: the same changes get
+//! the same answers, refusals and stored forms from SQLite and PostgreSQL.
+
+use super::CrmStore;
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use crate::crm::changes::{Change, StoredFile};
+use crate::crm::{Clash, CrmError, EntityKind, EntityRef, Filter, FilterOp, Wrong, new_id};
+use robota_test_postgres::TestPostgres;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// A store of each kind; the PostgreSQL server lives as long as this.
+struct Backends {
+    sqlite: Arc<SqliteStore>,
+    postgres: Arc<PgStore>,
+    _server: TestPostgres,
+    _dir: tempfile::TempDir,
+}
+
+async fn backends() -> Backends {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let sqlite = Arc::new(SqliteStore::open(&url).await.expect("SQLite opens"));
+    let server = TestPostgres::start().expect("a PostgreSQL server starts");
+    let url = server.create_database("crm").expect("a database");
+    let postgres = Arc::new(PgStore::open(&url).await.expect("PostgreSQL opens"));
+    Backends {
+        sqlite,
+        postgres,
+        _server: server,
+        _dir: dir,
+    }
+}
+
+fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn create(kind: EntityKind, v: Value) -> (EntityRef, Change) {
+    let id = new_id();
+    (
+        EntityRef {
+            kind,
+            id: id.clone(),
+        },
+        Change::Create {
+            kind,
+            id,
+            fields: fields(v),
+        },
+    )
+}
+
+fn update(target: &EntityRef, v: Value) -> Change {
+    Change::Update {
+        target: target.clone(),
+        fields: fields(v),
+    }
+}
+
+async fn get(store: &dyn CrmStore, target: &EntityRef) -> Map<String, Value> {
+    store
+        .get(target)
+        .await
+        .expect("the read works")
+        .unwrap_or_else(|| panic!("{target} is stored"))
+}
+
+fn invoice(deal: &EntityRef) -> Value {
+    json!({
+        "deal_id": deal.id, "currency": "RUB", "buyer": { "name": "ООО «Покупатель»" },
+        "seller": { "name": "ООО «Робота»", "inn": "7736207543" },
+        "issue_date": "2026-11-02", "due_date": "2026-11-09", "status": "sent",
+        "items": [{ "name": "Насос", "quantity": "1", "price": "1000.00", "vat_rate": "20" }]
+    })
+}
+
+/// Everything the contract checks, on one store; returns what it read so
+/// the two backends' answers can be compared too.
+async fn contract(store: &dyn CrmStore) -> Vec<Map<String, Value>> {
+    // A wrong requisite is refused by its code; nothing is stored.
+    let (_, bad) = create(
+        EntityKind::Company,
+        json!({ "kind": "organisation", "short_name": "Ромашка", "inn": "7707083894" }),
+    );
+    let e = store.commit(&[bad]).await.unwrap_err();
+    assert!(
+        matches!(&e, CrmError::InvalidField { field, reason: Wrong::BadChecksum } if field == "company.inn"),
+        "{e:?}"
+    );
+    assert!(
+        store
+            .query(EntityKind::Company, &[], 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (company, c) = create(
+        EntityKind::Company,
+        json!({ "kind": "organisation", "short_name": "Ромашка", "inn": "7707083893",
+                "registered_on": "2002-08-12", "custom_fields": {} }),
+    );
+    let (deal, d) = create(
+        EntityKind::Deal,
+        json!({ "title": "Насосы", "items": [
+            { "name": "Насос", "quantity": "2", "price": "1500.50", "vat_rate": "20" }
+        ]}),
+    );
+    let (product, p) = create(
+        EntityKind::Product,
+        json!({ "name": "Насос", "price": "10.10", "currency": "RUB", "vat_rate": "20", "active": false }),
+    );
+    let report = store.commit(&[c, d, p]).await.unwrap();
+    assert_eq!(
+        report.created,
+        vec![company.clone(), deal.clone(), product.clone()]
+    );
+
+    let stored = get(store, &company).await;
+    assert_eq!(stored["inn"], "7707083893");
+    assert_eq!(stored["registered_on"], "2002-08-12");
+    assert_eq!(stored["version"], 1);
+    assert_eq!(stored["custom_fields"], json!({}));
+    let at = stored["created_at"].as_str().unwrap();
+    assert!(at.ends_with('Z') && at.len() == 27, "{at}");
+    let stored_deal = get(store, &deal).await;
+    assert_eq!(
+        stored_deal["stage"], "new",
+        "the first stage of the default pipeline"
+    );
+    assert_eq!(stored_deal["items"][0]["price"], "1500.50");
+    assert_eq!(stored_deal["items"][0]["quantity"], "2");
+    let stored_product = get(store, &product).await;
+    assert_eq!(stored_product["active"], false);
+    assert_eq!(stored_product["price"], "10.10");
+
+    // A stage asks for its fields; given them, the deal moves.
+    let e = store
+        .commit(&[update(&deal, json!({ "stage": "invoice" }))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, CrmError::MissingStageFields { missing, .. } if missing == &["company_id"]),
+        "{e:?}"
+    );
+    store
+        .commit(&[update(
+            &deal,
+            json!({ "stage": "invoice", "company_id": company.id }),
+        )])
+        .await
+        .unwrap();
+    let moved = get(store, &deal).await;
+    assert_eq!(
+        (moved["stage"].clone(), moved["version"].clone()),
+        (json!("invoice"), json!(2))
+    );
+
+    // A change set is all or nothing.
+    let e = store
+        .commit(&[
+            update(&deal, json!({ "title": "Другое" })),
+            Change::Expect {
+                target: deal.clone(),
+                field: "stage".into(),
+                value: json!("new"),
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, CrmError::Conflict(Clash::FieldChanged { .. })),
+        "{e:?}"
+    );
+    assert_eq!(get(store, &deal).await["title"], "Насосы");
+
+    // A record others refer to stays.
+    let e = store
+        .commit(&[Change::Delete {
+            target: company.clone(),
+        }])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, CrmError::Conflict(Clash::StillReferred { .. })),
+        "{e:?}"
+    );
+
+    // Files keep their bytes.
+    let file = StoredFile {
+        name: "scan.bin".into(),
+        content_type: "application/octet-stream".into(),
+        content: vec![0, 159, 146, 150, 255],
+    };
+    store
+        .commit(&[Change::AttachFile {
+            target: deal.clone(),
+            file: file.clone(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(store.file(&deal, "scan.bin").await.unwrap(), Some(file));
+    assert_eq!(store.file(&deal, "other").await.unwrap(), None);
+
+    // Invoices are numbered by year; a rolled-back one takes no number.
+    assert_eq!(store.next_invoice_seq(2026).await.unwrap(), 1);
+    let (first, i) = create(EntityKind::Invoice, invoice(&deal));
+    store.commit(&[i]).await.unwrap();
+    let stored_invoice = get(store, &first).await;
+    assert_eq!(stored_invoice["number"], "2026-00001");
+    assert_eq!(stored_invoice["issue_date"], "2026-11-02");
+    assert_eq!(stored_invoice["buyer"]["name"], "ООО «Покупатель»");
+    let (_, failing) = create(EntityKind::Invoice, invoice(&deal));
+    let missing = EntityRef {
+        kind: EntityKind::Deal,
+        id: "missing".into(),
+    };
+    assert!(matches!(
+        store
+            .commit(&[failing, update(&missing, json!({ "title": "x" }))])
+            .await,
+        Err(CrmError::NotFound(_))
+    ));
+    assert_eq!(store.next_invoice_seq(2026).await.unwrap(), 2);
+
+    // Queries: by value, by emptiness, by difference, page by page.
+    let by = |field: &str, op: FilterOp, value: Value| Filter {
+        field: field.into(),
+        op,
+        value,
+    };
+    let deals = |filters: Vec<Filter>| async move {
+        store
+            .query(EntityKind::Deal, &filters, 10)
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        deals(vec![by("stage", FilterOp::Eq, json!("invoice"))]).await,
+        1
+    );
+    assert_eq!(
+        deals(vec![by("stage", FilterOp::Ne, json!("invoice"))]).await,
+        0
+    );
+    assert_eq!(
+        deals(vec![by("company_id", FilterOp::IsNull, Value::Null)]).await,
+        0
+    );
+    assert_eq!(
+        deals(vec![by("closed_at", FilterOp::IsNull, Value::Null)]).await,
+        1
+    );
+    let tasks: Vec<Change> = (0..3)
+        .map(|n| create(EntityKind::Task, json!({ "title": format!("t{n}") })).1)
+        .collect();
+    store.commit(&tasks).await.unwrap();
+    let page = store.query(EntityKind::Task, &[], 2).await.unwrap();
+    assert_eq!(page.len(), 2);
+    let last = page[1]["id"].as_str().unwrap();
+    let rest = store
+        .query_after(EntityKind::Task, &[], last, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["title"], "t2");
+
+    let mut read = vec![stored, moved, stored_product, stored_invoice];
+    for r in &mut read {
+        // What differs by nature: ids and times.
+        for k in ["id", "created_at", "updated_at", "company_id", "deal_id"] {
+            r.remove(k);
+        }
+    }
+    read
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_keep_the_same_contract_and_store_the_same_forms() {
+    let b = backends().await;
+    let on_sqlite = contract(b.sqlite.as_ref()).await;
+    let on_postgres = contract(b.postgres.as_ref()).await;
+    assert_eq!(on_sqlite, on_postgres);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoice_numbers_stay_gap_free_when_commits_race_and_some_roll_back() {
+    let b = backends().await;
+    let store = b.postgres.clone();
+    let (deal, d) = create(EntityKind::Deal, json!({ "title": "Насосы" }));
+    store.commit(&[d]).await.unwrap();
+    let missing = EntityRef {
+        kind: EntityKind::Deal,
+        id: "missing".into(),
+    };
+    // Several connections issue at once; every third change set fails
+    // after its invoice took a number, and gives it back.
+    let tasks: Vec<_> = (0..30)
+        .map(|n| {
+            let store = store.clone();
+            let (target, invoice) = create(EntityKind::Invoice, invoice(&deal));
+            let mut changes = vec![invoice];
+            if n % 3 == 2 {
+                changes.push(update(&missing, json!({ "title": "x" })));
+            }
+            tokio::spawn(async move { store.commit(&changes).await.map(|_| target) })
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for t in tasks {
+        if let Ok(target) = t.await.unwrap() {
+            issued.push(target);
+        }
+    }
+    assert_eq!(issued.len(), 20);
+    let mut numbers = Vec::new();
+    for target in &issued {
+        numbers.push(
+            get(store.as_ref(), target).await["number"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    numbers.sort();
+    let expected: Vec<String> = (1..=20).map(|n| format!("2026-{n:05}")).collect();
+    assert_eq!(numbers, expected);
+    assert_eq!(store.next_invoice_seq(2026).await.unwrap(), 21);
+}
