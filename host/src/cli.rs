@@ -31,7 +31,7 @@ pub enum Command {
     Plugin(PluginCommand),
     /// Create the database if missing and apply pending migrations.
     Migrate {
-        /// The database, e.g. sqlite://robota.db.
+        /// The database: sqlite://robota.db, or postgres://USER@HOST/DB.
         #[arg(long, env = "ROBOTA_DB", default_value = "sqlite://robota.db")]
         db: String,
     },
@@ -452,8 +452,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             cache_dir,
         }) => market::sync(&plugins, &namespace, cache_dir).await,
         Command::Migrate { db } => {
-            crate::store::open(&db).await?;
-            println!("migrated {db}");
+            crate::store::migrate(&db).await?;
+            println!("migrated {}", crate::store::postgres::redacted(&db));
             Ok(())
         }
         Command::Serve(args) => {

@@ -91,10 +91,31 @@ pub type Store = Arc<dyn CrmStore>;
 pub async fn open(url: &str) -> anyhow::Result<Arc<SqliteStore>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if is_postgres(url) {
+        anyhow::bail!(
+            "`{}`: on PostgreSQL this version prepares the schema (`robota migrate --db URL`) and runs the CRM store; the engine and the API run on sqlite: URLs until the rest of the store is moved over",
+            postgres::redacted(url)
+        )
     } else {
         anyhow::bail!(
-            "unsupported database URL `{url}`: only sqlite: URLs are supported in this version"
+            "unsupported database URL `{}`: give sqlite://FILE or postgres://USER@HOST/DB",
+            postgres::redacted(url)
         )
+    }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Creates (SQLite) or connects to (PostgreSQL) the database at `url` and
+/// applies its pending migrations.
+pub async fn migrate(url: &str) -> anyhow::Result<()> {
+    if is_postgres(url) {
+        postgres::PgStore::open(url).await.map(drop)
+    } else {
+        open(url).await.map(drop)
     }
 }
 
