@@ -132,8 +132,10 @@ fn bad_flags_are_refused_before_anything_runs() {
     assert!(e.contains("--deadline"), "{e}");
     let e = call_err(&["plugin", "call", "/no/such/plugin.wasm"]);
     assert!(e.contains("/no/such/plugin.wasm"), "{e}");
-    let e = call_err(&["plugin", "call", CHAOS, "--db", "postgres://localhost/x"]);
+    let e = call_err(&["plugin", "call", CHAOS, "--db", "mysql://localhost/x"]);
     assert!(e.contains("unsupported database URL"), "{e}");
+    let e = call_err(&["plugin", "call", CHAOS, "--db", "postgres://localhost/x"]);
+    assert!(e.contains("on PostgreSQL this version"), "{e}");
 }
 
 #[test]
