@@ -2,12 +2,11 @@
 //! person (or by the timeout), and the decision committed with the step's
 //! result and the run's next step in one transaction.
 
-use super::native::{Constraint, Native, native_err, violates};
+use super::db::{Db, Failure, Sql};
 use super::runs::{AttemptStatus, Then, apply_then};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -91,39 +90,37 @@ pub struct Decided {
 
 /// Opens an approval for a step (inside the step's transaction).
 pub(super) fn insert(
-    conn: &Native,
+    conn: &dyn Db,
     run_id: &str,
     step_id: &str,
     a: &NewApproval,
 ) -> Result<(), CrmError> {
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO approvals (id, run_id, step_id, title, description, assignee_id, assignee_role,
                                 entity_kind, entity_id, expires_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        &[
+            Sql::from(&a.id),
+            Sql::from(run_id),
+            Sql::from(step_id),
+            Sql::from(&a.title),
+            Sql::from(&a.description),
+            Sql::from(&a.assignee_id),
+            Sql::from(&a.assignee_role),
+            Sql::from(a.entity.as_ref().map(|e| e.kind.as_str())),
+            Sql::from(a.entity.as_ref().map(|e| e.id.as_str())),
+            Sql::from(a.expires_at.map(timestamp_text)),
+            Sql::Text(timestamp_text(crate::clock::now())),
+        ],
     )
-    .and_then(|mut insert| {
-        insert.execute(params![
-            a.id,
-            run_id,
-            step_id,
-            a.title,
-            a.description,
-            a.assignee_id,
-            a.assignee_role,
-            a.entity.as_ref().map(|e| e.kind.as_str()),
-            a.entity.as_ref().map(|e| e.id.as_str()),
-            a.expires_at.map(timestamp_text),
-            timestamp_text(crate::clock::now()),
-        ])
-    })
     .map_err(|e| {
-        if violates(&e, Constraint::ForeignKey) {
+        if e.failure == Failure::ForeignKey {
             CrmError::Invalid(format!(
                 "the approval's assignee `{}` is not a user",
                 a.assignee_id.as_deref().unwrap_or_default()
             ))
         } else {
-            native_err(e)
+            e.into()
         }
     })?;
     Ok(())

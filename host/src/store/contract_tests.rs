@@ -333,3 +333,143 @@ async fn invoice_numbers_stay_gap_free_when_commits_race_and_some_roll_back() {
     assert_eq!(numbers, expected);
     assert_eq!(store.next_invoice_seq(2026).await.unwrap(), 21);
 }
+
+mod engine_on_postgres {
+    use super::*;
+    use crate::store::runs::{AttemptStatus, ClaimedStep, NewRun, NewStep, StepFinish, Then};
+    use chrono::{Duration, Utc};
+    use std::collections::HashSet;
+
+    fn run(n: usize) -> NewRun {
+        NewRun {
+            id: new_id(),
+            process_id: "p".into(),
+            process_version: 1,
+            trigger: json!({ "n": n }),
+            subject: None,
+            trigger_key: format!("t{n}"),
+            once_key: None,
+            action_set: None,
+            first_step: NewStep {
+                index: 0,
+                key: "a".into(),
+                item: None,
+                due_at: Utc::now() - Duration::seconds(1),
+            },
+        }
+    }
+
+    fn finish(step: &ClaimedStep, attempt: u32, title: &str) -> StepFinish {
+        StepFinish {
+            step_id: step.id.clone(),
+            run_id: step.run_id.clone(),
+            attempt,
+            status: AttemptStatus::Done,
+            input: Some(json!({ "title": title })),
+            output: Some(json!({ "ok": true })),
+            error: None,
+            logs: json!([]),
+            digest: Some("sha256:abc".into()),
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            changes: vec![create(EntityKind::Task, json!({ "title": title })).1],
+            then: Then::Complete,
+            start: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn nodes_claim_each_due_step_once_and_a_lease_taken_over_refuses_the_old_attempt() {
+        let server = TestPostgres::start().unwrap();
+        let url = server.create_database("engine").unwrap();
+        // Three nodes: three stores with pools of their own on one database.
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(Arc::new(PgStore::open(&url).await.unwrap()));
+        }
+        for sql in [
+            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES ('p', 1, true, now())",
+            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
+             VALUES ('p', 1, 'd', 'p.toml', 'id = \"p\"', now())",
+        ] {
+            sqlx::query(sql).execute(nodes[0].pool()).await.unwrap();
+        }
+        for n in 0..120 {
+            assert!(nodes[n % 3].start_run(&run(n)).await.unwrap().is_some());
+        }
+        // The same trigger again, on another node: no second run.
+        assert_eq!(nodes[1].start_run(&run(0)).await.unwrap(), None);
+
+        // Two claimers per node, seven steps at a time, until none is due.
+        let now = Utc::now();
+        let lease = now + Duration::seconds(60);
+        let claimers: Vec<_> = (0..6)
+            .map(|i| {
+                let node = nodes[i % 3].clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = node.claim_steps(now, lease, 7).await.unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(got);
+                    }
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for c in claimers {
+            claimed.extend(c.await.unwrap());
+        }
+        let ids: HashSet<&str> = claimed.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!((claimed.len(), ids.len()), (120, 120), "each step once");
+        assert!(
+            claimed
+                .iter()
+                .all(|s| s.attempt == 1 && s.process_id == "p")
+        );
+
+        // A node dies holding its steps: once the lease runs out another
+        // node takes one over, as attempt 2.
+        let later = now + Duration::seconds(120);
+        let taken = nodes[1]
+            .claim_steps(later, later + Duration::seconds(60), 1)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1);
+        let step = &taken[0];
+        assert_eq!(step.attempt, 2);
+        // The first attempt finishing late is refused whole: no task.
+        let late = nodes[0].finish_step(&finish(step, 1, "twice")).await;
+        assert!(
+            matches!(late, Err(CrmError::Conflict(Clash::Raced(_)))),
+            "{late:?}"
+        );
+        let tasks = |store: Arc<PgStore>| async move {
+            store.query(EntityKind::Task, &[], 100).await.unwrap().len()
+        };
+        assert_eq!(tasks(nodes[2].clone()).await, 0);
+        // The holder's finish writes its task and ends the run, once.
+        nodes[1]
+            .finish_step(&finish(step, 2, "once"))
+            .await
+            .unwrap();
+        assert_eq!(tasks(nodes[2].clone()).await, 1);
+        let again = nodes[1].finish_step(&finish(step, 2, "once")).await;
+        assert!(again.is_err(), "a finished step is not finished again");
+        assert_eq!(tasks(nodes[2].clone()).await, 1);
+        let results = nodes[2].step_results(&step.run_id).await.unwrap();
+        assert_eq!(results["a"]["status"], "done");
+        assert_eq!(results["a"]["output"], json!({ "ok": true }));
+        let (status, attempts): (String, i64) = sqlx::query_as(
+            "SELECT r.status, count(a.id) FROM runs r JOIN run_steps s ON s.run_id = r.id
+             LEFT JOIN step_attempts a ON a.step_id = s.id WHERE r.id = $1 GROUP BY r.status",
+        )
+        .bind(&step.run_id)
+        .fetch_one(nodes[0].pool())
+        .await
+        .unwrap();
+        assert_eq!((status.as_str(), attempts), ("completed", 1));
+    }
+}

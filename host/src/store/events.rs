@@ -1,7 +1,8 @@
 //! The event log as the engine reads it: a cursor, and the runs a batch of
 //! events starts, committed with the cursor's move.
 
-use super::native::{Native, TxEnd, native_err};
+use super::db::{Db, Sql};
+use super::native::{TxEnd, native_err};
 use super::runs::{NewRun, insert_run};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef};
@@ -115,13 +116,13 @@ pub struct EventStarts {
 /// `batch.from` (then nothing was written); the outer error is the database
 /// failing. A run whose trigger or `once_per` key already ran is skipped.
 pub(super) fn start_runs(
-    conn: &Native,
+    conn: &dyn Db,
     batch: &EventStarts,
 ) -> Result<Result<usize, CrmError>, CrmError> {
-    let moved = conn
-        .prepare_cached("UPDATE engine_cursors SET seq = ?1 WHERE name = 'events' AND seq = ?2")
-        .and_then(|mut s| s.execute(params![batch.to, batch.from]))
-        .map_err(native_err)?;
+    let moved = conn.execute(
+        "UPDATE engine_cursors SET seq = ?1 WHERE name = 'events' AND seq = ?2",
+        &[Sql::Int(batch.to), Sql::Int(batch.from)],
+    )?;
     if moved != 1 {
         return Ok(Err(CrmError::Conflict(Clash::Raced(
             "the event cursor moved".into(),

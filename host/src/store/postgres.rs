@@ -15,7 +15,11 @@ pub use conn::PgDb;
 use super::CrmStore;
 use super::apply::LogRows;
 use super::db::{Db, Sql};
+use super::events::EventStarts;
+use super::native::TxEnd;
+use super::rounds::{ClaimRequest, Round, RoundWork, run_round};
 use super::rows;
+use super::runs::{ClaimedStep, NewRun, StepFinish, insert_run};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
 use anyhow::Context as _;
@@ -59,17 +63,23 @@ impl PgStore {
     }
 
     /// Runs `work` in a transaction on a blocking thread (the shared SQL is
-    /// synchronous): committed when it succeeds, rolled back when it fails.
+    /// synchronous): it commits or rolls back as `work` says, and rolls
+    /// back when `work` fails.
     async fn transaction<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&dyn Db) -> Result<R, CrmError> + Send + 'static,
+        work: impl FnOnce(&dyn Db) -> Result<(R, TxEnd), CrmError> + Send + 'static,
     ) -> Result<R, CrmError> {
         let mut tx = self.pool.begin().await.map_err(storage)?;
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let done = work(&PgDb::new(&mut tx, runtime.clone()));
             match done {
-                Ok(r) => runtime.block_on(tx.commit()).map_err(storage).map(|()| r),
+                Ok((r, TxEnd::Commit)) => {
+                    runtime.block_on(tx.commit()).map_err(storage).map(|()| r)
+                }
+                Ok((r, TxEnd::Rollback)) => {
+                    runtime.block_on(tx.rollback()).map_err(storage).map(|()| r)
+                }
                 Err(e) => {
                     // Dropping the transaction would roll it back too, but
                     // only later on the runtime; say it now.
@@ -92,6 +102,97 @@ impl PgStore {
         tokio::task::spawn_blocking(move || work(&PgDb::new(&mut conn, runtime)))
             .await
             .map_err(storage)?
+    }
+}
+
+/// The engine's durable state: runs, their steps and the rounds that
+/// claim and finish them, with the same code as SQLite's (see
+/// [`super::rounds`]); on PostgreSQL several nodes claim at once (`FOR
+/// UPDATE SKIP LOCKED`) and a finish checks, with the step's row locked,
+/// that its attempt still holds the step (a node that took an expired
+/// lease over wins; the old attempt's writes are refused whole).
+impl PgStore {
+    /// Starts `run` (and its first step) unless its trigger or `once_per`
+    /// key ran already; its id when it started.
+    pub async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
+        let run = run.clone();
+        self.transaction(move |db| {
+            let started = insert_run(db, &run)?;
+            Ok((started.then_some(run.id), TxEnd::Commit))
+        })
+        .await
+    }
+
+    /// One round in one transaction (see `SqliteStore::commit_round`).
+    pub async fn commit_round(
+        &self,
+        starts: &[EventStarts],
+        commits: &[&[Change]],
+        finishes: &[StepFinish],
+        claim: Option<ClaimRequest>,
+    ) -> Result<Round, CrmError> {
+        let starts = starts.to_vec();
+        let commits: Vec<Vec<Change>> = commits.iter().map(|c| c.to_vec()).collect();
+        let finishes = finishes.to_vec();
+        for savepoints in [false, true] {
+            let (starts, commits, finishes) = (starts.clone(), commits.clone(), finishes.clone());
+            let round = self
+                .transaction(move |db| {
+                    let commits: Vec<&[Change]> = commits.iter().map(Vec::as_slice).collect();
+                    let work = RoundWork {
+                        starts: &starts,
+                        commits: &commits,
+                        finishes: &finishes,
+                        claim,
+                    };
+                    Ok(match run_round(db, &work, savepoints)? {
+                        Some(round) => (Some(round), TxEnd::Commit),
+                        None => (None, TxEnd::Rollback),
+                    })
+                })
+                .await?;
+            if let Some(round) = round {
+                return Ok(round);
+            }
+        }
+        Err(CrmError::Storage(
+            "internal error: a round with savepoints reported a refusal".into(),
+        ))
+    }
+
+    /// Claims up to `limit` due steps (or ones whose lease ran out), holding
+    /// them until `lease_until`.
+    pub async fn claim_steps(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<ClaimedStep>, CrmError> {
+        let claim = ClaimRequest {
+            now,
+            lease_until,
+            limit,
+        };
+        Ok(self.commit_round(&[], &[], &[], Some(claim)).await?.claimed)
+    }
+
+    /// Commits a step attempt: its CRM changes, its log and the step's and
+    /// the run's new state; a conflict when the attempt no longer holds the
+    /// step (nothing is written then).
+    pub async fn finish_step(&self, f: &StepFinish) -> Result<CommitReport, CrmError> {
+        self.commit_round(&[], &[], std::slice::from_ref(f), None)
+            .await?
+            .results
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(CrmError::Storage("the round lost its step".into())))
+    }
+
+    /// The finished steps of a run as templates see them.
+    pub async fn step_results(&self, run_id: &str) -> Result<Map<String, Value>, CrmError> {
+        let run_id = run_id.to_owned();
+        self.read(move |db| super::runs::step_results(db, &run_id))
+            .await
     }
 }
 
@@ -154,7 +255,7 @@ impl CrmStore for PgStore {
                 super::apply::apply_change(db, &mut log, change, &mut report)?;
             }
             log.write(db)?;
-            Ok(report)
+            Ok((report, TxEnd::Commit))
         })
         .await
     }

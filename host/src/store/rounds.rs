@@ -8,14 +8,14 @@
 //! [`SqliteStore::commit_round`]).
 
 use super::apply::LogRows;
+use super::db::{Db, Dialect, Sql};
 use super::events::{EventStarts, start_runs};
-use super::native::{Native, TxEnd, native_err};
+use super::native::TxEnd;
 use super::runs::{ClaimedStep, StepFinish, Then, finish_run, insert_run, insert_step, subject_of};
 use super::sqlite::{SqliteStore, apply_changes};
 use crate::crm::changes::{Change, CommitReport};
 use crate::crm::{Clash, CrmError, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension as _, params};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -139,17 +139,21 @@ impl SqliteStore {
 
 /// What one round writes.
 #[derive(Clone, Copy)]
-struct RoundWork<'a> {
-    starts: &'a [EventStarts],
-    commits: &'a [&'a [Change]],
-    finishes: &'a [StepFinish],
-    claim: Option<ClaimRequest>,
+pub(super) struct RoundWork<'a> {
+    /// Batches of event starts.
+    pub starts: &'a [EventStarts],
+    /// Change sets handed to the round.
+    pub commits: &'a [&'a [Change]],
+    /// Step finishes.
+    pub finishes: &'a [StepFinish],
+    /// Which due steps to claim.
+    pub claim: Option<ClaimRequest>,
 }
 
 /// The statements of a round, inside its transaction; None when
 /// `savepoints` is off and a finish was refused (the caller rolls back).
-fn run_round(
-    conn: &Native,
+pub(super) fn run_round(
+    conn: &dyn Db,
     work: &RoundWork<'_>,
     savepoints: bool,
 ) -> Result<Option<Round>, CrmError> {
@@ -221,24 +225,31 @@ fn run_round(
 /// The (step id, attempt) pairs among `finishes` whose step is still held
 /// by that attempt in a running run.
 fn held_steps<'f>(
-    conn: &Native,
+    conn: &dyn Db,
     finishes: &'f [StepFinish],
 ) -> Result<HashSet<(&'f str, i64)>, CrmError> {
     let mut held = HashSet::with_capacity(finishes.len());
     if finishes.is_empty() {
         return Ok(held);
     }
-    let mut attempts_of = conn
-        .prepare_cached(
+    // On PostgreSQL the step's row stays locked until the commit: a node
+    // taking over an expired lease meanwhile skips it, and the finish that
+    // found its attempt holding the step is the one that writes.
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => {
             "SELECT s.attempts FROM run_steps s JOIN runs r ON r.id = s.run_id
-             WHERE s.id = ?1 AND s.status = 'running' AND r.status = 'running'",
-        )
-        .map_err(native_err)?;
+             WHERE s.id = ?1 AND s.status = 'running' AND r.status = 'running'"
+        }
+        Dialect::Postgres => {
+            "SELECT s.attempts FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE s.id = ?1 AND s.status = 'running' AND r.status = 'running'
+             FOR UPDATE OF s"
+        }
+    };
     for f in finishes {
-        let attempts: Option<i64> = attempts_of
-            .query_row([&f.step_id], |r| r.get(0))
-            .optional()
-            .map_err(native_err)?;
+        let attempts: Option<i64> = conn
+            .query_opt(sql, &[Sql::from(&f.step_id)])?
+            .and_then(|r| r.int(0));
         if attempts == Some(i64::from(f.attempt)) {
             held.insert((f.step_id.as_str(), i64::from(f.attempt)));
         }
@@ -252,26 +263,25 @@ fn held_steps<'f>(
 /// and the caller runs the round again with savepoints. The outer error is
 /// the database failing.
 fn own_piece<R>(
-    conn: &Native,
+    conn: &dyn Db,
     savepoints: bool,
-    work: impl FnOnce(&Native) -> Result<R, CrmError>,
+    work: impl FnOnce(&dyn Db) -> Result<R, CrmError>,
 ) -> Result<Result<R, CrmError>, CrmError> {
     if !savepoints {
         return Ok(work(conn));
     }
-    conn.execute_batch("SAVEPOINT piece").map_err(native_err)?;
+    conn.execute("SAVEPOINT piece", &[])?;
     let result = work(conn);
     if result.is_err() {
-        conn.execute_batch("ROLLBACK TO piece")
-            .map_err(native_err)?;
+        conn.execute("ROLLBACK TO SAVEPOINT piece", &[])?;
     }
-    conn.execute_batch("RELEASE piece").map_err(native_err)?;
+    conn.execute("RELEASE SAVEPOINT piece", &[])?;
     Ok(result)
 }
 
 /// What only this finish writes: the action's CRM changes, the approval it
 /// opens, the error process it starts.
-fn own_writes(conn: &Native, f: &StepFinish) -> Result<(CommitReport, LogRows), CrmError> {
+fn own_writes(conn: &dyn Db, f: &StepFinish) -> Result<(CommitReport, LogRows), CrmError> {
     let (report, log) = apply_changes(conn, &f.changes)?;
     if let Then::Wait(approval) = &f.then {
         super::approvals::insert(conn, &f.run_id, &f.step_id, approval)?;
@@ -290,59 +300,49 @@ fn json_text(v: &Option<Value>) -> Option<String> {
 /// Writes the bookkeeping of every applied finish with four prepared
 /// statements: the attempts, the steps' new states, the next steps, the
 /// runs that ended.
-fn record_finishes(conn: &Native, finishes: &[&StepFinish]) -> Result<(), CrmError> {
-    if finishes.is_empty() {
-        return Ok(());
-    }
-    let mut attempt = conn
-        .prepare_cached(
-            "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
-                                        started_at, finished_at, duration_ms, digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )
-        .map_err(native_err)?;
-    let mut step = conn
-        .prepare_cached(
-            "UPDATE run_steps SET status = ?2, due_at = COALESCE(?3, due_at), lease_until = NULL,
-                 input = ?4, output = ?5, error = ?6, finished_at = ?7
-             WHERE id = ?1",
-        )
-        .map_err(native_err)?;
+fn record_finishes(conn: &dyn Db, finishes: &[&StepFinish]) -> Result<(), CrmError> {
     for f in finishes {
         let finished = timestamp_text(f.finished_at);
         let (input, output) = (json_text(&f.input), json_text(&f.output));
-        attempt
-            .execute(params![
-                new_id(),
-                f.step_id,
-                f.attempt,
-                f.status.as_str(),
-                input,
-                output,
-                f.error,
-                f.logs.to_string(),
-                timestamp_text(f.started_at),
-                finished,
-                (f.finished_at - f.started_at).num_milliseconds().max(0),
-                f.digest,
-            ])
-            .map_err(native_err)?;
+        conn.execute(
+            "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
+                                        started_at, finished_at, duration_ms, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            &[
+                Sql::Text(new_id()),
+                Sql::from(&f.step_id),
+                Sql::Int(i64::from(f.attempt)),
+                Sql::from(f.status.as_str()),
+                Sql::from(&input),
+                Sql::from(&output),
+                Sql::from(&f.error),
+                Sql::Text(f.logs.to_string()),
+                Sql::Text(timestamp_text(f.started_at)),
+                Sql::Text(finished.clone()),
+                Sql::Int((f.finished_at - f.started_at).num_milliseconds().max(0)),
+                Sql::from(&f.digest),
+            ],
+        )?;
         let (status, due) = match &f.then {
             Then::Retry(at) => ("pending", Some(timestamp_text(*at))),
             Then::Wait(_) => ("waiting", None),
             _ => (f.status.as_str(), None),
         };
         let finished_at = (!matches!(status, "pending" | "waiting")).then_some(&finished);
-        step.execute(params![
-            f.step_id,
-            status,
-            due,
-            input,
-            output,
-            f.error,
-            finished_at
-        ])
-        .map_err(native_err)?;
+        conn.execute(
+            "UPDATE run_steps SET status = ?2, due_at = COALESCE(?3, due_at), lease_until = NULL,
+                 input = ?4, output = ?5, error = ?6, finished_at = ?7
+             WHERE id = ?1",
+            &[
+                Sql::from(&f.step_id),
+                Sql::from(status),
+                Sql::from(due),
+                Sql::from(input),
+                Sql::from(output),
+                Sql::from(&f.error),
+                Sql::from(finished_at.map(String::as_str)),
+            ],
+        )?;
         match &f.then {
             Then::Next(next) => insert_step(conn, &f.run_id, next)?,
             Then::Complete => finish_run(conn, &f.run_id, "completed", None, &finished)?,
@@ -368,38 +368,40 @@ struct StepRow {
 /// `also` (empty, or starting with a comma); ?2 is now.
 /// Both fragments are constants of [`claim_steps`], never input.
 fn claim_where(
-    conn: &Native,
+    conn: &dyn Db,
     which: &str,
     also: &str,
     (lease, now, limit): (&str, &str, i64),
 ) -> Result<Vec<StepRow>, CrmError> {
+    // On PostgreSQL several nodes claim at once: each skips the rows
+    // another holds locked, so no step is claimed twice and none waits.
+    let lock = match conn.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
     let sql = format!(
         "UPDATE run_steps SET status = 'running', attempts = attempts + 1, lease_until = ?1{also}
-         WHERE id IN (SELECT id FROM run_steps WHERE {which} ORDER BY due_at LIMIT ?3)
+         WHERE id IN (SELECT id FROM run_steps WHERE {which} ORDER BY due_at LIMIT ?3{lock})
          RETURNING id, run_id, step_index, step_key, item, attempts"
     );
-    conn.prepare_cached(&sql)
-        .and_then(|mut claim| {
-            claim
-                .query_map(params![lease, now, limit], |r| {
-                    Ok(StepRow {
-                        id: r.get(0)?,
-                        run_id: r.get(1)?,
-                        index: r.get(2)?,
-                        key: r.get(3)?,
-                        item: r.get(4)?,
-                        attempts: r.get(5)?,
-                    })
-                })?
-                .collect()
+    Ok(conn
+        .query(&sql, &[Sql::from(lease), Sql::from(now), Sql::Int(limit)])?
+        .iter()
+        .map(|r| StepRow {
+            id: r.string(0).unwrap_or_default(),
+            run_id: r.string(1).unwrap_or_default(),
+            index: r.int(2).unwrap_or_default(),
+            key: r.string(3).unwrap_or_default(),
+            item: r.int(4),
+            attempts: r.int(5).unwrap_or_default(),
         })
-        .map_err(native_err)
+        .collect())
 }
 
 /// Claims up to `limit` steps: the earliest due pending ones, then any whose
 /// lease ran out (their worker died), holding them until `lease_until`.
 fn claim_steps(
-    conn: &Native,
+    conn: &dyn Db,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: usize,
@@ -428,27 +430,24 @@ fn claim_steps(
     if steps.is_empty() {
         return Ok(Vec::new());
     }
-    let mut run_of = conn
-        .prepare_cached(
-            "SELECT process_id, process_version, trigger, entity_kind, entity_id, action_set
-             FROM runs WHERE id = ?1",
-        )
-        .map_err(native_err)?;
     let mut claimed = Vec::with_capacity(steps.len());
     for step in steps {
-        let run = run_of
-            .query_row([&step.run_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                ))
-            })
-            .optional()
-            .map_err(native_err)?;
+        let run = conn
+            .query_opt(
+                "SELECT process_id, process_version, trigger, entity_kind, entity_id, action_set
+                 FROM runs WHERE id = ?1",
+                &[Sql::from(&step.run_id)],
+            )?
+            .map(|r| {
+                (
+                    r.string(0).unwrap_or_default(),
+                    r.int(1).unwrap_or_default(),
+                    r.string(2).unwrap_or_default(),
+                    r.string(3),
+                    r.string(4),
+                    r.int(5),
+                )
+            });
         let Some((process_id, process_version, trigger, kind, id, action_set)) = run else {
             return Err(CrmError::Storage(format!(
                 "step of a missing run {}",

@@ -2,12 +2,11 @@
 //! in one transaction with whatever caused it, so a crash at any point
 //! leaves either all of it or none.
 
-use super::native::{Native, native_err};
+use super::db::{Db, Sql};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::Change;
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -242,27 +241,7 @@ impl SqliteStore {
         &self,
         run_id: &str,
     ) -> Result<serde_json::Map<String, Value>, CrmError> {
-        self.read_native(|c| {
-            c.prepare_cached(
-                "SELECT step_key, status, output FROM run_steps
-                 WHERE run_id = ?1 AND status IN ('done', 'skipped', 'failed')
-                 ORDER BY created_at, rowid",
-            )
-            .and_then(|mut select| {
-                select
-                    .query_map([run_id], |r| {
-                        let output = json_col(r.get(2)?).unwrap_or(Value::Null);
-                        let status: String = r.get(1)?;
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            serde_json::json!({ "status": status, "output": output }),
-                        ))
-                    })?
-                    .collect()
-            })
-            .map_err(native_err)
-        })
-        .await
+        self.read_native(|c| step_results(c, run_id)).await
     }
 
     /// Makes every step marked running claimable again. Called when a server
@@ -635,9 +614,33 @@ fn run_summary(r: sqlx::sqlite::SqliteRow) -> RunSummary {
     }
 }
 
+/// The finished steps of run `run_id`: id → {status, output}.
+pub(super) fn step_results(
+    conn: &dyn Db,
+    run_id: &str,
+) -> Result<serde_json::Map<String, Value>, CrmError> {
+    // Ids are time-ordered: among steps made at once, the order made.
+    let rows = conn.query(
+        "SELECT step_key, status, output FROM run_steps
+         WHERE run_id = ?1 AND status IN ('done', 'skipped', 'failed')
+         ORDER BY created_at, id",
+        &[Sql::from(run_id)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let output = json_col(r.string(2)).unwrap_or(Value::Null);
+            (
+                r.string(0).unwrap_or_default(),
+                serde_json::json!({ "status": r.string(1), "output": output }),
+            )
+        })
+        .collect())
+}
+
 /// Does what follows a step: schedule the next, end the run, or open an approval.
 pub(super) fn apply_then(
-    conn: &Native,
+    conn: &dyn Db,
     run_id: &str,
     step_id: &str,
     then: &Then,
@@ -674,30 +677,29 @@ pub struct RunPhases {
 }
 
 /// Inserts a run and its first step unless its trigger or `once_per` key ran already.
-pub(super) fn insert_run(conn: &Native, run: &NewRun) -> Result<bool, CrmError> {
+pub(super) fn insert_run(conn: &dyn Db, run: &NewRun) -> Result<bool, CrmError> {
     let now = timestamp_text(crate::clock::now());
-    let inserted = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO runs (id, process_id, process_version, status, trigger,
-                                         entity_kind, entity_id, trigger_key, once_key,
-                                         created_at, updated_at, action_set)
-             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
-        )
-        .and_then(|mut insert| {
-            insert.execute(params![
-                run.id,
-                run.process_id,
-                run.process_version,
-                run.trigger.to_string(),
-                run.subject.as_ref().map(|s| s.kind.as_str()),
-                run.subject.as_ref().map(|s| s.id.as_str()),
-                run.trigger_key,
-                run.once_key,
-                now,
-                run.action_set,
-            ])
-        })
-        .map_err(native_err)?;
+    // Any unique key taken (the id, the trigger, the `once_per` key) means
+    // the run exists already: nothing is inserted.
+    let inserted = conn.execute(
+        "INSERT INTO runs (id, process_id, process_version, status, trigger,
+                           entity_kind, entity_id, trigger_key, once_key,
+                           created_at, updated_at, action_set)
+         VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+         ON CONFLICT DO NOTHING",
+        &[
+            Sql::from(&run.id),
+            Sql::from(&run.process_id),
+            Sql::Int(run.process_version),
+            Sql::Text(run.trigger.to_string()),
+            Sql::from(run.subject.as_ref().map(|s| s.kind.as_str())),
+            Sql::from(run.subject.as_ref().map(|s| s.id.as_str())),
+            Sql::from(&run.trigger_key),
+            Sql::from(&run.once_key),
+            Sql::Text(now),
+            run.action_set.map_or(Sql::Null, Sql::Int),
+        ],
+    )?;
     if inserted != 1 {
         return Ok(false);
     }
@@ -706,23 +708,22 @@ pub(super) fn insert_run(conn: &Native, run: &NewRun) -> Result<bool, CrmError> 
 }
 
 /// Schedules a pending step of a run.
-pub(super) fn insert_step(conn: &Native, run_id: &str, step: &NewStep) -> Result<(), CrmError> {
-    conn.prepare_cached(
+pub(super) fn insert_step(conn: &dyn Db, run_id: &str, step: &NewStep) -> Result<(), CrmError> {
+    conn.execute(
         "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status, due_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
-    )
-    .and_then(|mut insert| {
-        insert.execute(params![
-            new_id(),
-            run_id,
-            i64::try_from(step.index).unwrap_or(i64::MAX),
-            step.key,
-            step.item.and_then(|i| i64::try_from(i).ok()),
-            timestamp_text(step.due_at),
-            timestamp_text(crate::clock::now()),
-        ])
-    })
-    .map_err(native_err)?;
+        &[
+            Sql::Text(new_id()),
+            Sql::from(run_id),
+            Sql::Int(i64::try_from(step.index).unwrap_or(i64::MAX)),
+            Sql::from(&step.key),
+            step.item
+                .and_then(|i| i64::try_from(i).ok())
+                .map_or(Sql::Null, Sql::Int),
+            Sql::Text(timestamp_text(step.due_at)),
+            Sql::Text(timestamp_text(crate::clock::now())),
+        ],
+    )?;
     Ok(())
 }
 
@@ -730,24 +731,21 @@ pub(super) fn insert_step(conn: &Native, run_id: &str, step: &NewStep) -> Result
 /// failed with `error`. `updated_at` is when this is written, so the
 /// difference is what committing the end took.
 pub(super) fn finish_run(
-    conn: &Native,
+    conn: &dyn Db,
     run_id: &str,
     status: &str,
     error: Option<&String>,
     at: &str,
 ) -> Result<(), CrmError> {
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE runs SET status = ?2, error = ?3, updated_at = ?5, finished_at = ?4 WHERE id = ?1",
-    )
-    .and_then(|mut update| {
-        update.execute(params![
-            run_id,
-            status,
-            error,
-            at,
-            timestamp_text(crate::clock::now())
-        ])
-    })
-    .map_err(native_err)?;
+        &[
+            Sql::from(run_id),
+            Sql::from(status),
+            Sql::from(error.map(String::as_str)),
+            Sql::from(at),
+            Sql::Text(timestamp_text(crate::clock::now())),
+        ],
+    )?;
     Ok(())
 }

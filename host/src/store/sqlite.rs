@@ -298,7 +298,7 @@ impl CrmStore for SqliteStore {
 /// timeline entries and events they make (for the caller to write). The
 /// first refused change is the error; the caller undoes the others.
 pub(super) fn apply_changes(
-    conn: &Native,
+    conn: &dyn super::db::Db,
     changes: &[Change],
 ) -> Result<(CommitReport, LogRows), CrmError> {
     let mut report = CommitReport::default();
