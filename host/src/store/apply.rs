@@ -2,7 +2,10 @@
 //! current state, derive computed fields, write the row, and record the
 //! timeline entry and the event in the same transaction.
 
-use super::db::{Db, DbError, Failure, Sql};
+use super::db::{Db, DbError, Dialect, Failure, Sql};
+
+/// The PostgreSQL advisory lock that orders the writers of events.
+const EVENT_ORDER_LOCK: i64 = 0x726f_626f_7461_0001;
 use super::duplicates::{delete_keys, write_keys};
 use super::required::{check_custom_fields, check_entry, moved};
 use super::rows::{self, column_values, statements};
@@ -682,6 +685,17 @@ impl LogRows {
     /// Writes the kept rows on `conn` (inside the caller's transaction),
     /// each table with one prepared statement.
     pub(super) fn write(self, conn: &dyn Db) -> Result<(), CrmError> {
+        if !self.events.is_empty() && conn.dialect() == Dialect::Postgres {
+            // The engine reads events past a cursor, so they must commit in
+            // the order of their numbers. A sequence hands numbers out
+            // before commit; holding this lock from taking them to the
+            // commit makes the writers of events (on every node) take
+            // their numbers one after the other.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(?1)",
+                &[Sql::Int(EVENT_ORDER_LOCK)],
+            )?;
+        }
         for r in self.timeline {
             conn.execute(
                 "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)

@@ -473,3 +473,170 @@ mod engine_on_postgres {
         assert_eq!((status.as_str(), attempts), ("completed", 1));
     }
 }
+
+mod events_on_postgres {
+    use super::*;
+    use crate::store::events::EventStarts;
+    use crate::store::runs::{NewRun, NewStep};
+    use chrono::Utc;
+    use std::collections::HashSet;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn events_written_on_three_nodes_become_runs_exactly_once() {
+        let server = TestPostgres::start().unwrap();
+        let url = server.create_database("events").unwrap();
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(Arc::new(PgStore::open(&url).await.unwrap()));
+        }
+        for sql in [
+            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES ('p', 1, true, now())",
+            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
+             VALUES ('p', 1, 'd', 'p.toml', 'id = \"p\"', now())",
+        ] {
+            sqlx::query(sql).execute(nodes[0].pool()).await.unwrap();
+        }
+        // Writers on every node (each deal created is one event) while a
+        // dispatcher on every node turns events into runs.
+        let writers: Vec<_> = (0..6)
+            .map(|w| {
+                let node = nodes[w % 3].clone();
+                tokio::spawn(async move {
+                    for n in 0..25 {
+                        let (_, deal) =
+                            create(EntityKind::Deal, json!({ "title": format!("w{w} d{n}") }));
+                        node.commit(&[deal]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dispatchers: Vec<_> = (0..3)
+            .map(|d| {
+                let node = nodes[d].clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let mut started = 0;
+                    loop {
+                        let finished = done.load(std::sync::atomic::Ordering::Acquire);
+                        let from = node.event_cursor().await.unwrap();
+                        let events = node.events_after(from, 10).await.unwrap();
+                        let Some(last) = events.last() else {
+                            if finished {
+                                return started;
+                            }
+                            tokio::task::yield_now().await;
+                            continue;
+                        };
+                        let batch = EventStarts {
+                            from,
+                            to: last.seq,
+                            runs: events
+                                .iter()
+                                .map(|e| NewRun {
+                                    id: new_id(),
+                                    process_id: "p".into(),
+                                    process_version: 1,
+                                    trigger: json!({ "event": e.id }),
+                                    subject: Some(e.entity.clone()),
+                                    trigger_key: e.id.clone(),
+                                    once_key: None,
+                                    action_set: None,
+                                    first_step: NewStep {
+                                        index: 0,
+                                        key: "a".into(),
+                                        item: None,
+                                        due_at: Utc::now(),
+                                    },
+                                })
+                                .collect(),
+                        };
+                        match node.start_runs_for_events(&batch).await {
+                            Ok(n) => started += n,
+                            Err(CrmError::Conflict(_)) => {} // another node moved first
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        let mut started = 0;
+        for d in dispatchers {
+            started += d.await.unwrap();
+        }
+        let pool = nodes[0].pool();
+        let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(events, 150);
+        assert_eq!(started, 150, "every event started one run");
+        let keys: Vec<String> = sqlx::query_scalar("SELECT trigger_key FROM runs")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        let unique: HashSet<&String> = keys.iter().collect();
+        assert_eq!((keys.len(), unique.len()), (150, 150));
+        assert_eq!(nodes[2].event_cursor().await.unwrap(), events);
+        // Event numbers are gap-free: each writer took its number in turn.
+        let max: i64 = sqlx::query_scalar("SELECT max(seq) FROM events")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(max, 150);
+    }
+}
+
+mod event_order_on_postgres {
+    use super::*;
+    use crate::store::apply::LogRows;
+    use crate::store::postgres::PgDb;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_later_event_never_shows_before_an_earlier_uncommitted_one() {
+        let server = TestPostgres::start().unwrap();
+        let url = server.create_database("order").unwrap();
+        let store = Arc::new(PgStore::open(&url).await.unwrap());
+        // A writer takes an event number and holds its transaction open.
+        let mut tx = store.pool().begin().await.unwrap();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let (written, on_written) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Handle::current();
+        let first = tokio::task::spawn_blocking(move || {
+            let mut log = LogRows::default();
+            let target = EntityRef {
+                kind: EntityKind::Deal,
+                id: "held".into(),
+            };
+            log.event(&target, "created", &json!({})).unwrap();
+            log.write(&PgDb::new(&mut tx, runtime.clone())).unwrap();
+            written.send(()).unwrap();
+            wait.recv().unwrap();
+            runtime.block_on(tx.commit()).unwrap();
+        });
+        on_written.await.unwrap();
+        // Another writer meanwhile waits for its turn rather than commit a
+        // later number first, which a reader past it would never go back for.
+        let (_, deal) = create(EntityKind::Deal, json!({ "title": "later" }));
+        let second = {
+            let store = store.clone();
+            tokio::spawn(async move { store.commit(&[deal]).await })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!second.is_finished(), "the later writer waits");
+        assert!(store.events_after(0, 10).await.unwrap().is_empty());
+        go.send(()).unwrap();
+        first.await.unwrap();
+        second.await.unwrap().unwrap();
+        let events = store.events_after(0, 10).await.unwrap();
+        let ids: Vec<&str> = events.iter().map(|e| e.entity.id.as_str()).collect();
+        assert_eq!(ids[0], "held");
+        assert_eq!(events.len(), 2);
+        assert!(events[0].seq < events[1].seq);
+    }
+}

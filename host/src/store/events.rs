@@ -2,11 +2,10 @@
 //! events starts, committed with the cursor's move.
 
 use super::db::{Db, Sql};
-use super::native::{TxEnd, native_err};
+use super::native::TxEnd;
 use super::runs::{NewRun, insert_run};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef};
-use rusqlite::params;
 use serde_json::Value;
 
 /// One entity change from the event log.
@@ -29,12 +28,7 @@ pub struct EventRow {
 impl SqliteStore {
     /// The position the engine has read the event log up to.
     pub async fn event_cursor(&self) -> Result<i64, CrmError> {
-        self.read_native(|c| {
-            c.prepare_cached("SELECT seq FROM engine_cursors WHERE name = 'events'")
-                .and_then(|mut s| s.query_row([], |r| r.get(0)))
-                .map_err(native_err)
-        })
-        .await
+        self.read_native(|c| event_cursor(c)).await
     }
 
     /// Moves the event cursor past every event so far (history that should
@@ -52,37 +46,7 @@ impl SqliteStore {
 
     /// Events after `seq`, oldest first.
     pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
-        self.read_native(|c| {
-            c.prepare_cached(
-                "SELECT seq, id, entity_kind, entity_id, kind, changes, at FROM events
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![seq, limit], |r| {
-                    let kind: String = r.get(2)?;
-                    let changes: String = r.get(5)?;
-                    let Some(kind) = EntityKind::parse(&kind) else {
-                        return Ok(None);
-                    };
-                    Ok(Some(EventRow {
-                        seq: r.get(0)?,
-                        id: r.get(1)?,
-                        kind: r.get(4)?,
-                        entity: EntityRef {
-                            kind,
-                            id: r.get(3)?,
-                        },
-                        changes: serde_json::from_str(&changes).unwrap_or(Value::Null),
-                        at: r.get(6)?,
-                    }))
-                })?
-                // An event of a kind this build does not know is skipped.
-                .filter_map(Result::transpose)
-                .collect()
-            })
-            .map_err(native_err)
-        })
-        .await
+        self.read_native(|c| events_after(c, seq, limit)).await
     }
 
     /// Starts the runs of `batch` and moves the event cursor, in one
@@ -98,6 +62,43 @@ impl SqliteStore {
         })
         .await?
     }
+}
+
+/// The position the engine has read the event log up to.
+pub(super) fn event_cursor(conn: &dyn Db) -> Result<i64, CrmError> {
+    conn.query_opt("SELECT seq FROM engine_cursors WHERE name = 'events'", &[])?
+        .and_then(|r| r.int(0))
+        .ok_or_else(|| CrmError::Storage("the event cursor is missing".into()))
+}
+
+/// Events after `seq`, oldest first (an event of a kind this build does
+/// not know is skipped).
+pub(super) fn events_after(conn: &dyn Db, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
+    let rows = conn.query(
+        "SELECT seq, id, entity_kind, entity_id, kind, changes, at FROM events
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        &[Sql::Int(seq), Sql::Int(i64::from(limit))],
+    )?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let kind = EntityKind::parse(r.text(2)?)?;
+            Some(EventRow {
+                seq: r.int(0)?,
+                id: r.string(1)?,
+                kind: r.string(4)?,
+                entity: EntityRef {
+                    kind,
+                    id: r.string(3)?,
+                },
+                changes: r
+                    .text(5)
+                    .and_then(|c| serde_json::from_str(c).ok())
+                    .unwrap_or(Value::Null),
+                at: r.string(6)?,
+            })
+        })
+        .collect())
 }
 
 /// The runs a batch of events starts, with the cursor's move past them.

@@ -15,7 +15,7 @@ pub use conn::PgDb;
 use super::CrmStore;
 use super::apply::LogRows;
 use super::db::{Db, Sql};
-use super::events::EventStarts;
+use super::events::{EventRow, EventStarts};
 use super::native::TxEnd;
 use super::rounds::{ClaimRequest, Round, RoundWork, run_round};
 use super::rows;
@@ -186,6 +186,32 @@ impl PgStore {
             .into_iter()
             .next()
             .unwrap_or_else(|| Err(CrmError::Storage("the round lost its step".into())))
+    }
+
+    /// The position the engine has read the event log up to.
+    pub async fn event_cursor(&self) -> Result<i64, CrmError> {
+        self.read(super::events::event_cursor).await
+    }
+
+    /// Events after `seq`, oldest first. Their numbers commit in order (see
+    /// [`LogRows`]), so nothing below the last one read can still appear.
+    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
+        self.read(move |db| super::events::events_after(db, seq, limit))
+            .await
+    }
+
+    /// Starts the runs of `batch` with the cursor's move, in one
+    /// transaction; a conflict (and nothing written) when another node
+    /// moved the cursor first.
+    pub async fn start_runs_for_events(&self, batch: &EventStarts) -> Result<usize, CrmError> {
+        let batch = batch.clone();
+        self.transaction(move |db| {
+            Ok(match super::events::start_runs(db, &batch)? {
+                Ok(started) => (Ok(started), TxEnd::Commit),
+                Err(conflict) => (Err(conflict), TxEnd::Rollback),
+            })
+        })
+        .await?
     }
 
     /// The finished steps of a run as templates see them.
