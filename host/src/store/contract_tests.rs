@@ -640,3 +640,153 @@ mod event_order_on_postgres {
         assert!(events[0].seq < events[1].seq);
     }
 }
+
+mod cron_and_mail_on_postgres {
+    use super::*;
+    use crate::crm::changes::OutgoingMail;
+    use crate::crm::timestamp_text;
+    use crate::store::runs::{NewRun, NewStep};
+    use chrono::{Duration, TimeZone as _, Utc};
+    use std::collections::HashSet;
+
+    async fn three_nodes(name: &str) -> (TestPostgres, Vec<Arc<PgStore>>) {
+        let server = TestPostgres::start().unwrap();
+        let url = server.create_database(name).unwrap();
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(Arc::new(PgStore::open(&url).await.unwrap()));
+        }
+        (server, nodes)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_cron_tick_fires_once_when_three_nodes_fire_it() {
+        let (_server, nodes) = three_nodes("cron").await;
+        let start = Utc.with_ymd_and_hms(2026, 12, 7, 6, 0, 0).unwrap();
+        for sql in [
+            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES ('p', 1, true, now())",
+            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
+             VALUES ('p', 1, 'd', 'p.toml', 'id = \"p\"', now())",
+        ] {
+            sqlx::query(sql).execute(nodes[0].pool()).await.unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO schedules (process_id, expr, timezone, next_at)
+             VALUES ('p', '0 9 * * *', 'Europe/Moscow', $1)",
+        )
+        .bind(start)
+        .execute(nodes[0].pool())
+        .await
+        .unwrap();
+        for day in 0..5 {
+            let due = start + Duration::days(day);
+            let next = due + Duration::days(1);
+            let tries: Vec<_> = nodes
+                .iter()
+                .map(|node| {
+                    let node = node.clone();
+                    let run = NewRun {
+                        id: new_id(),
+                        process_id: "p".into(),
+                        process_version: 1,
+                        trigger: json!({ "tick": timestamp_text(due) }),
+                        subject: None,
+                        trigger_key: format!("cron:{}", timestamp_text(due)),
+                        once_key: None,
+                        action_set: None,
+                        first_step: NewStep {
+                            index: 0,
+                            key: "a".into(),
+                            item: None,
+                            due_at: due,
+                        },
+                    };
+                    tokio::spawn(async move {
+                        node.fire_schedule("p", &timestamp_text(due), next, &run)
+                            .await
+                            .unwrap()
+                    })
+                })
+                .collect();
+            let mut fired = 0;
+            for t in tries {
+                fired += usize::from(t.await.unwrap());
+            }
+            assert_eq!(fired, 1, "tick {day} fired once");
+        }
+        let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs")
+            .fetch_one(nodes[1].pool())
+            .await
+            .unwrap();
+        assert_eq!(runs, 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn each_mail_is_claimed_by_one_node_and_comes_back_when_its_sender_dies() {
+        let (_server, nodes) = three_nodes("mail").await;
+        let mails: Vec<Change> = (0..60)
+            .map(|n| {
+                Change::Mail(OutgoingMail {
+                    id: new_id(),
+                    message_id: format!("<m{n}@robota>"),
+                    to: vec![format!("buyer{n}@example.com")],
+                    cc: Vec::new(),
+                    subject: format!("Счёт {n}"),
+                    text_body: "Добрый день".into(),
+                    html_body: None,
+                    attachments: Vec::new(),
+                })
+            })
+            .collect();
+        nodes[0].commit(&mails).await.unwrap();
+        let now = Utc::now() + Duration::seconds(1);
+        let lease = now + Duration::minutes(10);
+        let senders: Vec<_> = (0..6)
+            .map(|i| {
+                let node = nodes[i % 3].clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = node.claim_due_mail(now, lease, 7).await.unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(got);
+                    }
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for s in senders {
+            claimed.extend(s.await.unwrap());
+        }
+        let ids: HashSet<&str> = claimed.iter().map(|m| m.mail.id.as_str()).collect();
+        assert_eq!((claimed.len(), ids.len()), (60, 60), "each mail once");
+        assert_eq!(claimed[0].mail.to.len(), 1);
+        // Every sender but one records its deliveries; the last one dies.
+        for m in &claimed[1..] {
+            nodes[2].mail_sent(&m.mail.id, now).await.unwrap();
+        }
+        assert!(
+            nodes[0]
+                .claim_due_mail(now, lease, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // After its lease the dead sender's mail is due again, once.
+        let after = lease + Duration::seconds(1);
+        let again = nodes[1]
+            .claim_due_mail(after, after + Duration::minutes(10), 10)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].mail.id, claimed[0].mail.id);
+        let sent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE status = 'sent'")
+                .fetch_one(nodes[0].pool())
+                .await
+                .unwrap();
+        assert_eq!(sent, 59);
+    }
+}

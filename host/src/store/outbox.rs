@@ -1,6 +1,7 @@
 //! The mail outbox: rows written in a step's transaction, delivered later by
 //! the dispatcher ([`crate::mail`]), each attempt recorded on the row.
 
+use super::db::{Db, Dialect, Sql};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::{MailAttachment, OutgoingMail};
 use crate::crm::{CrmError, timestamp_text};
@@ -109,6 +110,82 @@ fn attachments(text: &str) -> Vec<MailAttachment> {
         .collect()
 }
 
+/// Claims up to `limit` pending e-mails due by `now`, oldest first: each is
+/// pushed to `lease_until`, so no other sender takes it meanwhile and, if
+/// its sender dies before recording the outcome, it is due again then. On
+/// PostgreSQL senders on several nodes skip each other's rows.
+pub(super) fn claim_mail(
+    conn: &dyn Db,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<QueuedMail>, CrmError> {
+    let lock = match conn.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    let sql = format!(
+        "UPDATE mail_outbox SET next_at = ?1
+         WHERE id IN (SELECT id FROM mail_outbox WHERE status = 'pending' AND next_at <= ?2
+                      ORDER BY next_at LIMIT ?3{lock})
+         RETURNING id, message_id, recipients, cc, subject, text_body, html_body, attachments, attempts"
+    );
+    let rows = conn.query(
+        &sql,
+        &[
+            Sql::Text(timestamp_text(lease_until)),
+            Sql::Text(timestamp_text(now)),
+            Sql::Int(i64::from(limit)),
+        ],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| QueuedMail {
+            mail: OutgoingMail {
+                id: r.string(0).unwrap_or_default(),
+                message_id: r.string(1).unwrap_or_default(),
+                to: strings(r.text(2).unwrap_or("[]")),
+                cc: strings(r.text(3).unwrap_or("[]")),
+                subject: r.string(4).unwrap_or_default(),
+                text_body: r.string(5).unwrap_or_default(),
+                html_body: r.string(6),
+                attachments: attachments(r.text(7).unwrap_or("[]")),
+            },
+            attempts: r.int(8).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Records a delivery of a still pending message.
+pub(super) fn record_sent(conn: &dyn Db, id: &str, at: DateTime<Utc>) -> Result<(), CrmError> {
+    conn.execute(
+        "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?1, last_error = NULL
+         WHERE id = ?2 AND status = 'pending'",
+        &[Sql::Text(timestamp_text(at)), Sql::from(id)],
+    )?;
+    Ok(())
+}
+
+/// Records a failed attempt: tried again at `retry_at`, or failed for good.
+pub(super) fn record_failed(
+    conn: &dyn Db,
+    id: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), CrmError> {
+    let (status, next) = match retry_at {
+        Some(at) => ("pending", Sql::Text(timestamp_text(at))),
+        None => ("failed", Sql::Null),
+    };
+    conn.execute(
+        "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?1, status = ?2,
+             next_at = COALESCE(?3, next_at)
+         WHERE id = ?4 AND status = 'pending'",
+        &[Sql::from(error), Sql::from(status), next, Sql::from(id)],
+    )?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Pending e-mails due by `now`, oldest first.
     pub async fn due_mail(
@@ -145,16 +222,8 @@ impl SqliteStore {
 
     /// Records a delivery.
     pub async fn mail_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), CrmError> {
-        sqlx::query(
-            "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL
-             WHERE id = ? AND status = 'pending'",
-        )
-        .bind(timestamp_text(at))
-        .bind(id)
-        .execute(self.writer())
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        self.write_native(|c| Ok((record_sent(c, id, at)?, super::native::TxEnd::Commit)))
+            .await
     }
 
     /// Records a failed attempt: tried again at `retry_at`, or failed for good.
@@ -164,20 +233,13 @@ impl SqliteStore {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), CrmError> {
-        sqlx::query(
-            "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?,
-                 status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END,
-                 next_at = COALESCE(?, next_at)
-             WHERE id = ? AND status = 'pending'",
-        )
-        .bind(error)
-        .bind(retry_at.map(timestamp_text))
-        .bind(retry_at.map(timestamp_text))
-        .bind(id)
-        .execute(self.writer())
+        self.write_native(|c| {
+            Ok((
+                record_failed(c, id, error, retry_at)?,
+                super::native::TxEnd::Commit,
+            ))
+        })
         .await
-        .map_err(db_err)?;
-        Ok(())
     }
 
     /// One message of the outbox with its bodies and attachments, and the

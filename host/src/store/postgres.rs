@@ -17,6 +17,7 @@ use super::apply::LogRows;
 use super::db::{Db, Sql};
 use super::events::{EventRow, EventStarts};
 use super::native::TxEnd;
+use super::outbox::QueuedMail;
 use super::rounds::{ClaimRequest, Round, RoundWork, run_round};
 use super::rows;
 use super::runs::{ClaimedStep, NewRun, StepFinish, insert_run};
@@ -212,6 +213,49 @@ impl PgStore {
             })
         })
         .await?
+    }
+
+    /// Fires a cron tick: moves the schedule from `due` to `next_at` and
+    /// starts `run`, in one transaction; false when another node fired it.
+    pub async fn fire_schedule(
+        &self,
+        process_id: &str,
+        due: &str,
+        next_at: chrono::DateTime<chrono::Utc>,
+        run: &NewRun,
+    ) -> Result<bool, CrmError> {
+        let (process_id, due, run) = (process_id.to_owned(), due.to_owned(), run.clone());
+        self.transaction(move |db| {
+            let fired = super::schedules::fire(db, &process_id, &due, next_at, &run)?;
+            Ok((fired, TxEnd::Commit))
+        })
+        .await
+    }
+
+    /// Claims up to `limit` due e-mails for this node's sender until
+    /// `lease_until` (see `outbox::claim_mail`).
+    pub async fn claim_due_mail(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, CrmError> {
+        self.transaction(move |db| {
+            let claimed = super::outbox::claim_mail(db, now, lease_until, limit)?;
+            Ok((claimed, TxEnd::Commit))
+        })
+        .await
+    }
+
+    /// Records a delivery.
+    pub async fn mail_sent(
+        &self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), CrmError> {
+        let id = id.to_owned();
+        self.transaction(move |db| Ok((super::outbox::record_sent(db, &id, at)?, TxEnd::Commit)))
+            .await
     }
 
     /// The finished steps of a run as templates see them.

@@ -1,6 +1,7 @@
 //! Cron schedules: each process's next fire time, moved past now in the
 //! transaction that starts the tick's run, so a tick fires exactly once.
 
+use super::db::{Db, Sql};
 use super::runs::{NewRun, insert_run};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{CrmError, timestamp_text};
@@ -65,20 +66,37 @@ impl SqliteStore {
         next_at: DateTime<Utc>,
         run: &NewRun,
     ) -> Result<bool, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let moved =
-            sqlx::query("UPDATE schedules SET next_at = ? WHERE process_id = ? AND next_at = ?")
-                .bind(timestamp_text(next_at))
-                .bind(process_id)
-                .bind(due)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        if moved.rows_affected() != 1 {
-            return Ok(false);
-        }
-        self.with_native(&mut tx, |c| insert_run(c, run)).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        self.write_native(|c| {
+            let fired = fire(c, process_id, due, next_at, run)?;
+            Ok((fired, super::native::TxEnd::Commit))
+        })
+        .await
     }
+}
+
+/// Moves the schedule of `process_id` from `due` to `next_at` and starts
+/// the tick's `run`, inside the caller's transaction; false (nothing
+/// written) when the schedule had already moved — another node fired the
+/// tick, which the compare-and-set makes happen exactly once without
+/// electing a scheduler.
+pub(super) fn fire(
+    conn: &dyn Db,
+    process_id: &str,
+    due: &str,
+    next_at: DateTime<Utc>,
+    run: &NewRun,
+) -> Result<bool, CrmError> {
+    let moved = conn.execute(
+        "UPDATE schedules SET next_at = ?1 WHERE process_id = ?2 AND next_at = ?3",
+        &[
+            Sql::Text(timestamp_text(next_at)),
+            Sql::from(process_id),
+            Sql::from(due),
+        ],
+    )?;
+    if moved != 1 {
+        return Ok(false);
+    }
+    insert_run(conn, run)?;
+    Ok(true)
 }
