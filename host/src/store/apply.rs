@@ -2,7 +2,7 @@
 //! current state, derive computed fields, write the row, and record the
 //! timeline entry and the event in the same transaction.
 
-use super::db::{Db, DbError, Dialect, Failure, Sql};
+use super::db::{Db, DbError, Dialect, Failure, Sql, Wake, wake};
 
 /// The PostgreSQL advisory lock that orders the writers of events.
 const EVENT_ORDER_LOCK: i64 = 0x726f_626f_7461_0001;
@@ -695,6 +695,7 @@ impl LogRows {
                 "SELECT pg_advisory_xact_lock(?1)",
                 &[Sql::Int(EVENT_ORDER_LOCK)],
             )?;
+            wake(conn, Wake::Events)?;
         }
         for r in self.timeline {
             conn.execute(
@@ -780,6 +781,7 @@ fn queue_mail(conn: &dyn Db, mail: &OutgoingMail) -> Result<(), CrmError> {
             Sql::Text(now),
         ],
     )?;
+    wake(conn, Wake::Mail)?;
     Ok(())
 }
 

@@ -790,3 +790,83 @@ mod cron_and_mail_on_postgres {
         assert_eq!(sent, 59);
     }
 }
+
+mod wake_ups_on_postgres {
+    use super::*;
+    use crate::crm::changes::OutgoingMail;
+    use crate::store::runs::{NewRun, NewStep};
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_node_is_woken_by_another_nodes_commit_and_not_by_its_rollback() {
+        let server = TestPostgres::start().unwrap();
+        let url = server.create_database("wake").unwrap();
+        let (idle, busy) = (
+            PgStore::open(&url).await.unwrap(),
+            PgStore::open(&url).await.unwrap(),
+        );
+        let mut wake = idle.wake_ups().await.unwrap();
+        // A refused change set wakes nobody: NOTIFY goes out at commit.
+        let missing = EntityRef {
+            kind: EntityKind::Deal,
+            id: "missing".into(),
+        };
+        let (_, deal) = create(EntityKind::Deal, json!({ "title": "Насосы" }));
+        assert!(
+            busy.commit(&[deal.clone(), update(&missing, json!({ "title": "x" }))])
+                .await
+                .is_err()
+        );
+        let quiet = tokio::time::timeout(Duration::from_millis(300), wake.recv()).await;
+        assert!(quiet.is_err(), "no wake-up from a rollback: {quiet:?}");
+        let mut next = async || {
+            tokio::time::timeout(Duration::from_secs(5), wake.recv())
+                .await
+                .expect("woken within 5 s")
+                .unwrap()
+                .payload()
+                .to_owned()
+        };
+        busy.commit(&[deal]).await.unwrap();
+        assert_eq!(next().await, "events");
+        busy.commit(&[Change::Mail(OutgoingMail {
+            id: new_id(),
+            message_id: "<m@robota>".into(),
+            to: vec!["buyer@example.com".into()],
+            cc: Vec::new(),
+            subject: "Счёт".into(),
+            text_body: "Добрый день".into(),
+            html_body: None,
+            attachments: Vec::new(),
+        })])
+        .await
+        .unwrap();
+        assert_eq!(next().await, "mail");
+        for sql in [
+            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES ('p', 1, true, now())",
+            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
+             VALUES ('p', 1, 'd', 'p.toml', 'id = \"p\"', now())",
+        ] {
+            sqlx::query(sql).execute(busy.pool()).await.unwrap();
+        }
+        busy.start_run(&NewRun {
+            id: new_id(),
+            process_id: "p".into(),
+            process_version: 1,
+            trigger: json!({}),
+            subject: None,
+            trigger_key: "manual".into(),
+            once_key: None,
+            action_set: None,
+            first_step: NewStep {
+                index: 0,
+                key: "a".into(),
+                item: None,
+                due_at: chrono::Utc::now(),
+            },
+        })
+        .await
+        .unwrap();
+        assert_eq!(next().await, "steps");
+    }
+}

@@ -172,6 +172,44 @@ impl From<DbError> for CrmError {
     }
 }
 
+/// What new work a commit leaves for the engine, said to idle nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Events to turn into runs.
+    Events,
+    /// Steps to claim.
+    Steps,
+    /// Mail to send.
+    Mail,
+}
+
+impl Wake {
+    /// Its word on the channel.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wake::Events => "events",
+            Wake::Steps => "steps",
+            Wake::Mail => "mail",
+        }
+    }
+}
+
+/// The PostgreSQL channel idle nodes listen on ([`wake`]).
+pub const WAKE_CHANNEL: &str = "robota_work";
+
+/// Tells idle nodes, when this transaction commits, that it left `what`
+/// (PostgreSQL's NOTIFY, sent at commit and once per word per transaction);
+/// nothing on SQLite, whose one node knows already.
+pub fn wake(conn: &dyn Db, what: Wake) -> Result<(), DbError> {
+    if conn.dialect() == Dialect::Postgres {
+        conn.execute(
+            "SELECT pg_notify(?1, ?2)",
+            &[Sql::from(WAKE_CHANNEL), Sql::from(what.as_str())],
+        )?;
+    }
+    Ok(())
+}
+
 /// A connection (inside the caller's transaction, if it opened one) that
 /// runs the shared SQL.
 pub trait Db {

@@ -258,6 +258,20 @@ impl PgStore {
             .await
     }
 
+    /// A listener woken when a commit on any node leaves events, steps or
+    /// mail (see [`super::db::wake`]): an idle node waits on it instead of
+    /// polling.
+    pub async fn wake_ups(&self) -> Result<sqlx::postgres::PgListener, CrmError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(storage)?;
+        listener
+            .listen(super::db::WAKE_CHANNEL)
+            .await
+            .map_err(storage)?;
+        Ok(listener)
+    }
+
     /// The finished steps of a run as templates see them.
     pub async fn step_results(&self, run_id: &str) -> Result<Map<String, Value>, CrmError> {
         let run_id = run_id.to_owned();

@@ -724,6 +724,7 @@ pub(super) fn insert_step(conn: &dyn Db, run_id: &str, step: &NewStep) -> Result
             Sql::Text(timestamp_text(crate::clock::now())),
         ],
     )?;
+    super::db::wake(conn, super::db::Wake::Steps)?;
     Ok(())
 }
 
