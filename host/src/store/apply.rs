@@ -697,11 +697,11 @@ impl LogRows {
             )?;
             wake(conn, Wake::Events)?;
         }
-        for r in self.timeline {
-            conn.execute(
-                "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                &[
+        let timeline: Vec<Vec<Sql>> = self
+            .timeline
+            .into_iter()
+            .map(|r| {
+                vec![
                     Sql::Text(r.id),
                     Sql::from(r.entity_kind),
                     Sql::Text(r.entity_id),
@@ -710,23 +710,33 @@ impl LogRows {
                     Sql::Text(r.text),
                     Sql::Text(r.data),
                     Sql::from(r.user_id),
-                ],
-            )?;
-        }
-        for r in self.events {
-            conn.execute(
-                "INSERT INTO events (id, entity_kind, entity_id, kind, changes, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                &[
+                ]
+            })
+            .collect();
+        conn.execute_each(
+            "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &timeline,
+        )?;
+        let events: Vec<Vec<Sql>> = self
+            .events
+            .into_iter()
+            .map(|r| {
+                vec![
                     Sql::Text(r.id),
                     Sql::from(r.entity_kind),
                     Sql::Text(r.entity_id),
                     Sql::Text(r.kind),
                     Sql::Text(r.changes),
                     Sql::Text(r.at),
-                ],
-            )?;
-        }
+                ]
+            })
+            .collect();
+        conn.execute_each(
+            "INSERT INTO events (id, entity_kind, entity_id, kind, changes, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &events,
+        )?;
         Ok(())
     }
 }

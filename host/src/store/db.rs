@@ -106,6 +106,15 @@ impl Row {
         self.text(i).map(str::to_owned)
     }
 
+    /// Column `i` as text, moved out of the row (None for NULL or another
+    /// type): for readers that build their own values from the row.
+    pub fn take(&mut self, i: usize) -> Option<String> {
+        match self.0.get_mut(i) {
+            Some(Sql::Text(s)) => Some(std::mem::take(s)),
+            _ => None,
+        }
+    }
+
     /// Column `i` as an integer (text holding one counts).
     pub fn int(&self, i: usize) -> Option<i64> {
         match self.0.get(i) {
@@ -222,6 +231,16 @@ pub trait Db {
     /// Every row a statement returns.
     fn query(&self, sql: &str, params: &[Sql]) -> Result<Vec<Row>, DbError>;
 
+    /// Runs one statement once per set of values (the engine writes a
+    /// round's log rows so: SQLite looks its statement up once).
+    fn execute_each(&self, sql: &str, rows: &[Vec<Sql>]) -> Result<u64, DbError> {
+        let mut changed = 0;
+        for params in rows {
+            changed += self.execute(sql, params)?;
+        }
+        Ok(changed)
+    }
+
     /// The first row, if any.
     fn query_opt(&self, sql: &str, params: &[Sql]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -244,6 +263,20 @@ impl Db for rusqlite::Connection {
             .and_then(|mut s| s.execute(rusqlite::params_from_iter(params)))
             .map(|n| n as u64)
             .map_err(sqlite_error)
+    }
+
+    fn execute_each(&self, sql: &str, rows: &[Vec<Sql>]) -> Result<u64, DbError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut statement = self.prepare_cached(sql).map_err(sqlite_error)?;
+        let mut changed = 0;
+        for params in rows {
+            changed += statement
+                .execute(rusqlite::params_from_iter(params))
+                .map_err(sqlite_error)? as u64;
+        }
+        Ok(changed)
     }
 
     fn query(&self, sql: &str, params: &[Sql]) -> Result<Vec<Row>, DbError> {

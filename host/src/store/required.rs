@@ -2,7 +2,7 @@
 //! the fields a deal stage or a lead status requires on entering it (the
 //! stage's own list plus the custom fields required there).
 
-use super::db::{Db, Sql};
+use super::db::{Db, Dialect, Sql};
 use crate::crm::custom_fields::CustomFieldDef;
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::{CrmError, EntityKind, Wrong};
@@ -10,12 +10,19 @@ use serde_json::{Map, Value};
 
 /// The custom fields defined for `kind`, in their order.
 pub(super) fn load_defs(conn: &dyn Db, kind: EntityKind) -> Result<Vec<CustomFieldDef>, CrmError> {
-    // Ids are time-ordered: the order they were defined in.
-    let rows = conn.query(
-        "SELECT code, name, type, options, required_at FROM custom_field_defs
-         WHERE entity_kind = ?1 ORDER BY id",
-        &[Sql::from(kind.as_str())],
-    )?;
+    // The order they were defined in: SQLite's rowid, PostgreSQL's
+    // time-ordered ids.
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => {
+            "SELECT code, name, type, options, required_at FROM custom_field_defs
+             WHERE entity_kind = ?1 ORDER BY rowid"
+        }
+        Dialect::Postgres => {
+            "SELECT code, name, type, options, required_at FROM custom_field_defs
+             WHERE entity_kind = ?1 ORDER BY id"
+        }
+    };
+    let rows = conn.query(sql, &[Sql::from(kind.as_str())])?;
     Ok(rows
         .iter()
         .map(|r| CustomFieldDef {

@@ -301,48 +301,56 @@ fn json_text(v: &Option<Value>) -> Option<String> {
 /// statements: the attempts, the steps' new states, the next steps, the
 /// runs that ended.
 fn record_finishes(conn: &dyn Db, finishes: &[&StepFinish]) -> Result<(), CrmError> {
+    let mut attempts = Vec::with_capacity(finishes.len());
+    let mut steps = Vec::with_capacity(finishes.len());
     for f in finishes {
         let finished = timestamp_text(f.finished_at);
         let (input, output) = (json_text(&f.input), json_text(&f.output));
-        conn.execute(
-            "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
-                                        started_at, finished_at, duration_ms, digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            &[
-                Sql::Text(new_id()),
-                Sql::from(&f.step_id),
-                Sql::Int(i64::from(f.attempt)),
-                Sql::from(f.status.as_str()),
-                Sql::from(&input),
-                Sql::from(&output),
-                Sql::from(&f.error),
-                Sql::Text(f.logs.to_string()),
-                Sql::Text(timestamp_text(f.started_at)),
-                Sql::Text(finished.clone()),
-                Sql::Int((f.finished_at - f.started_at).num_milliseconds().max(0)),
-                Sql::from(&f.digest),
-            ],
-        )?;
+        attempts.push(vec![
+            Sql::Text(new_id()),
+            Sql::from(&f.step_id),
+            Sql::Int(i64::from(f.attempt)),
+            Sql::from(f.status.as_str()),
+            Sql::from(&input),
+            Sql::from(&output),
+            Sql::from(&f.error),
+            Sql::Text(f.logs.to_string()),
+            Sql::Text(timestamp_text(f.started_at)),
+            Sql::Text(finished.clone()),
+            Sql::Int((f.finished_at - f.started_at).num_milliseconds().max(0)),
+            Sql::from(&f.digest),
+        ]);
         let (status, due) = match &f.then {
             Then::Retry(at) => ("pending", Some(timestamp_text(*at))),
             Then::Wait(_) => ("waiting", None),
             _ => (f.status.as_str(), None),
         };
-        let finished_at = (!matches!(status, "pending" | "waiting")).then_some(&finished);
-        conn.execute(
-            "UPDATE run_steps SET status = ?2, due_at = COALESCE(?3, due_at), lease_until = NULL,
-                 input = ?4, output = ?5, error = ?6, finished_at = ?7
-             WHERE id = ?1",
-            &[
-                Sql::from(&f.step_id),
-                Sql::from(status),
-                Sql::from(due),
-                Sql::from(input),
-                Sql::from(output),
-                Sql::from(&f.error),
-                Sql::from(finished_at.map(String::as_str)),
-            ],
-        )?;
+        let finished_at = (!matches!(status, "pending" | "waiting")).then_some(finished);
+        steps.push(vec![
+            Sql::from(&f.step_id),
+            Sql::from(status),
+            Sql::from(due),
+            Sql::from(input),
+            Sql::from(output),
+            Sql::from(&f.error),
+            Sql::from(finished_at),
+        ]);
+    }
+    // Each statement looked up once for the whole round.
+    conn.execute_each(
+        "INSERT INTO step_attempts (id, step_id, attempt, status, input, output, error, logs,
+                                    started_at, finished_at, duration_ms, digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        &attempts,
+    )?;
+    conn.execute_each(
+        "UPDATE run_steps SET status = ?2, due_at = COALESCE(?3, due_at), lease_until = NULL,
+             input = ?4, output = ?5, error = ?6, finished_at = ?7
+         WHERE id = ?1",
+        &steps,
+    )?;
+    for f in finishes {
+        let finished = timestamp_text(f.finished_at);
         match &f.then {
             Then::Next(next) => insert_step(conn, &f.run_id, next)?,
             Then::Complete => finish_run(conn, &f.run_id, "completed", None, &finished)?,

@@ -54,13 +54,13 @@ pub fn statements(kind: EntityKind) -> &'static Statements {
 
 /// A row of [`Statements::select`] as a JSON object: the system columns,
 /// then the spec's columns in order.
-pub fn row_to_json(spec: &EntitySpec, row: &Row) -> Map<String, Value> {
+pub fn row_to_json(spec: &EntitySpec, mut row: Row) -> Map<String, Value> {
     let mut out = Map::new();
-    let text = |i: usize| row.string(i).map_or(Value::Null, Value::String);
-    out.insert("id".into(), text(0));
+    let text = |row: &mut Row, i: usize| row.take(i).map_or(Value::Null, Value::String);
+    out.insert("id".into(), text(&mut row, 0));
     out.insert("version".into(), Value::from(row.int(1).unwrap_or(0)));
-    out.insert("created_at".into(), text(2));
-    out.insert("updated_at".into(), text(3));
+    out.insert("created_at".into(), text(&mut row, 2));
+    out.insert("updated_at".into(), text(&mut row, 3));
     out.insert(
         "custom_fields".into(),
         row.text(4)
@@ -77,7 +77,7 @@ pub fn row_to_json(spec: &EntitySpec, row: &Row) -> Map<String, Value> {
                     .and_then(|s| serde_json::from_str(s).ok())
                     .unwrap_or(Value::Null)
             }
-            _ => text(at),
+            _ => text(&mut row, at),
         };
         out.insert(field.name.into(), v);
     }
@@ -127,7 +127,7 @@ pub fn load_seen(
     let Some(row) = conn.query_opt(&sql, &values)? else {
         return Ok(None);
     };
-    let mut record = row_to_json(spec, &row);
+    let mut record = row_to_json(spec, row);
     if let Some(items) = load_items(conn, target)? {
         record.insert("items".into(), items);
     }
@@ -316,7 +316,7 @@ pub fn select_page(
     values.push(Sql::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     let mut out: Vec<Map<String, Value>> = conn
         .query(&sql, &values)?
-        .iter()
+        .into_iter()
         .map(|row| row_to_json(spec, row))
         .collect();
     for record in &mut out {

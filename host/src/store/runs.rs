@@ -2,7 +2,7 @@
 //! in one transaction with whatever caused it, so a crash at any point
 //! leaves either all of it or none.
 
-use super::db::{Db, Sql};
+use super::db::{Db, Dialect, Sql};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::Change;
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
@@ -619,13 +619,22 @@ pub(super) fn step_results(
     conn: &dyn Db,
     run_id: &str,
 ) -> Result<serde_json::Map<String, Value>, CrmError> {
-    // Ids are time-ordered: among steps made at once, the order made.
-    let rows = conn.query(
-        "SELECT step_key, status, output FROM run_steps
-         WHERE run_id = ?1 AND status IN ('done', 'skipped', 'failed')
-         ORDER BY created_at, id",
-        &[Sql::from(run_id)],
-    )?;
+    // Among steps made at once, the order they were made in: SQLite's
+    // rowid (which its index on (run_id, created_at) already ends with, so
+    // no sort), PostgreSQL's time-ordered ids.
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => {
+            "SELECT step_key, status, output FROM run_steps
+             WHERE run_id = ?1 AND status IN ('done', 'skipped', 'failed')
+             ORDER BY created_at, rowid"
+        }
+        Dialect::Postgres => {
+            "SELECT step_key, status, output FROM run_steps
+             WHERE run_id = ?1 AND status IN ('done', 'skipped', 'failed')
+             ORDER BY created_at, id"
+        }
+    };
+    let rows = conn.query(sql, &[Sql::from(run_id)])?;
     Ok(rows
         .iter()
         .map(|r| {
