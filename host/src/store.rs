@@ -6,6 +6,7 @@
 
 pub mod action_sets;
 mod apply;
+pub mod backend;
 pub mod console_sessions;
 pub mod db;
 pub use apply::invoice_number;

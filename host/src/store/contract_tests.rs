@@ -870,3 +870,74 @@ mod wake_ups_on_postgres {
         assert_eq!(next().await, "steps");
     }
 }
+
+mod processes_on_both {
+    use super::*;
+    use crate::store::processes::Processes;
+
+    async fn walk(store: &impl Processes) -> Vec<String> {
+        let mut seen = Vec::new();
+        assert_eq!(
+            store
+                .save_process("b", "b.toml", "id = \"b\"", true)
+                .await
+                .unwrap(),
+            (1, true)
+        );
+        assert_eq!(
+            store
+                .save_process("a", "a.toml", "id = \"a\"", true)
+                .await
+                .unwrap(),
+            (1, true)
+        );
+        // The same text is no new version; a changed one is.
+        assert_eq!(
+            store
+                .save_process("a", "a.toml", "id = \"a\"", true)
+                .await
+                .unwrap(),
+            (1, false)
+        );
+        assert_eq!(
+            store
+                .save_process("a", "a.toml", "id = \"a\"\n# v2", true)
+                .await
+                .unwrap(),
+            (2, true)
+        );
+        let current = store.current_process("a").await.unwrap().unwrap();
+        assert_eq!((current.version, current.enabled), (2, true));
+        assert!(current.source.ends_with("# v2"));
+        let first = store.process_version("a", 1).await.unwrap().unwrap();
+        assert_eq!(first.source, "id = \"a\"");
+        assert!(store.process_version("a", 3).await.unwrap().is_none());
+        assert!(store.current_process("zzz").await.unwrap().is_none());
+        assert_eq!(
+            store.enabled_process_versions().await.unwrap(),
+            vec![("a".to_owned(), 2), ("b".to_owned(), 1)]
+        );
+        assert!(store.set_process_enabled("b", false).await.unwrap());
+        assert!(!store.set_process_enabled("zzz", false).await.unwrap());
+        assert_eq!(
+            store.enabled_process_versions().await.unwrap(),
+            vec![("a".to_owned(), 2)]
+        );
+        for p in store.current_processes().await.unwrap() {
+            seen.push(format!(
+                "{} v{} {} {}",
+                p.process_id, p.version, p.enabled, p.file_name
+            ));
+        }
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn process_versions_behave_the_same_on_both_backends() {
+        let b = backends().await;
+        let on_sqlite = walk(b.sqlite.as_ref()).await;
+        let on_postgres = walk(b.postgres.as_ref()).await;
+        assert_eq!(on_sqlite, ["a v2 true a.toml", "b v1 false b.toml"]);
+        assert_eq!(on_postgres, on_sqlite);
+    }
+}

@@ -134,6 +134,15 @@ impl Row {
     }
 }
 
+/// How a write transaction ends when its work succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxEnd {
+    /// Keep what the work wrote.
+    Commit,
+    /// Undo it (the work decided so, e.g. to run again differently).
+    Rollback,
+}
+
 /// Which database runs the statements, for the few places where the SQL
 /// itself differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

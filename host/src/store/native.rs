@@ -192,14 +192,7 @@ pub(super) fn configure_sqlite() {
     });
 }
 
-/// How a native write transaction ends when its work succeeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TxEnd {
-    /// Keep what the work wrote.
-    Commit,
-    /// Undo it (the work decided so, e.g. to run again differently).
-    Rollback,
-}
+pub(super) use super::db::TxEnd;
 
 /// Runs `work` in a write transaction opened, committed and rolled back on
 /// the handle itself (`BEGIN IMMEDIATE` … `COMMIT`), so the whole

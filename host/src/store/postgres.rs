@@ -66,7 +66,7 @@ impl PgStore {
     /// Runs `work` in a transaction on a blocking thread (the shared SQL is
     /// synchronous): it commits or rolls back as `work` says, and rolls
     /// back when `work` fails.
-    async fn transaction<R: Send + 'static>(
+    pub(super) async fn transaction<R: Send + 'static>(
         &self,
         work: impl FnOnce(&dyn Db) -> Result<(R, TxEnd), CrmError> + Send + 'static,
     ) -> Result<R, CrmError> {
@@ -94,7 +94,7 @@ impl PgStore {
     }
 
     /// Runs read-only `work` on a pooled connection on a blocking thread.
-    async fn read<R: Send + 'static>(
+    pub(super) async fn read<R: Send + 'static>(
         &self,
         work: impl FnOnce(&dyn Db) -> Result<R, CrmError> + Send + 'static,
     ) -> Result<R, CrmError> {

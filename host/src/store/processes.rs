@@ -1,11 +1,12 @@
 //! Process files and their versions: a changed file is a new version, and
-//! a run keeps the version it started with.
+//! a run keeps the version it started with. Written once on the shared SQL
+//! ([`Processes`], for every [`Backend`]).
 
-use super::native::native_err;
-use super::sqlite::{SqliteStore, db_err};
+use super::backend::Backend;
+use super::db::{Db, Sql};
+use super::native::TxEnd;
 use crate::crm::{CrmError, timestamp_text};
 use serde::Serialize;
-use sqlx::Row;
 
 /// A stored version of a process file.
 #[derive(Debug, Clone, Serialize)]
@@ -22,154 +23,171 @@ pub struct ProcessVersion {
     pub source: String,
 }
 
-impl SqliteStore {
+/// The process files of a store.
+#[async_trait::async_trait]
+pub trait Processes: Backend {
     /// Stores `source` as the process's newest version unless it is the same
     /// as the newest; returns the current version and whether it is new.
-    pub async fn save_process(
+    async fn save_process(
         &self,
         id: &str,
         file_name: &str,
         source: &str,
         enabled: bool,
     ) -> Result<(i64, bool), CrmError> {
-        let digest = blake3::hash(source.as_bytes()).to_hex().to_string();
-        let now = timestamp_text(crate::clock::now());
-        let mut tx = self.write_tx().await?;
-        let latest = sqlx::query(
-            "SELECT version, digest FROM process_versions WHERE process_id = ? ORDER BY version DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
+        let (id, file_name, source) = (id.to_owned(), file_name.to_owned(), source.to_owned());
+        self.write_with(Box::new(move |db| {
+            Ok((save(db, &id, &file_name, &source, enabled)?, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        let (version, new) = match latest {
-            Some(row) if row.get::<String, _>("digest") == digest => {
-                (row.get::<i64, _>("version"), false)
-            }
-            Some(row) => (row.get::<i64, _>("version") + 1, true),
-            None => (1, true),
-        };
-        sqlx::query(
-            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET current_version = excluded.current_version,
-                 enabled = excluded.enabled, updated_at = excluded.updated_at",
-        )
-        .bind(id)
-        .bind(version)
-        .bind(enabled)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if new {
-            sqlx::query(
-                "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(version)
-            .bind(&digest)
-            .bind(file_name)
-            .bind(source)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok((version, new))
     }
 
     /// The processes that start runs, each as (id, current version), in
     /// id order: what the dispatcher needs on every batch of events,
     /// without the files' text.
-    pub async fn enabled_process_versions(&self) -> Result<Vec<(String, i64)>, CrmError> {
-        self.read_native(|c| {
-            c.prepare_cached("SELECT id, current_version FROM processes WHERE enabled ORDER BY id")
-                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-                .map_err(native_err)
-        })
+    async fn enabled_process_versions(&self) -> Result<Vec<(String, i64)>, CrmError> {
+        self.read_with(Box::new(|db| {
+            Ok(db
+                .query(
+                    "SELECT id, current_version FROM processes WHERE enabled ORDER BY id",
+                    &[],
+                )?
+                .iter()
+                .map(|r| {
+                    (
+                        r.string(0).unwrap_or_default(),
+                        r.int(1).unwrap_or_default(),
+                    )
+                })
+                .collect())
+        }))
         .await
     }
 
     /// The current version of every process.
-    pub async fn current_processes(&self) -> Result<Vec<ProcessVersion>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.current_version, p.enabled, v.file_name, v.source
-             FROM processes p JOIN process_versions v
-               ON v.process_id = p.id AND v.version = p.current_version
-             ORDER BY p.id",
-        )
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ProcessVersion {
-                process_id: r.get("id"),
-                version: r.get("current_version"),
-                enabled: r.get("enabled"),
-                file_name: r.get("file_name"),
-                source: r.get("source"),
-            })
-            .collect())
+    async fn current_processes(&self) -> Result<Vec<ProcessVersion>, CrmError> {
+        self.read_with(Box::new(|db| current(db, None))).await
     }
 
     /// The current version of one process.
-    pub async fn current_process(&self, id: &str) -> Result<Option<ProcessVersion>, CrmError> {
-        let row = sqlx::query(
-            "SELECT p.current_version, p.enabled, v.file_name, v.source
-             FROM processes p JOIN process_versions v
-               ON v.process_id = p.id AND v.version = p.current_version
-             WHERE p.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(|r| ProcessVersion {
-            process_id: id.to_owned(),
-            version: r.get("current_version"),
-            enabled: r.get("enabled"),
-            file_name: r.get("file_name"),
-            source: r.get("source"),
+    async fn current_process(&self, id: &str) -> Result<Option<ProcessVersion>, CrmError> {
+        let id = id.to_owned();
+        self.read_with(Box::new(move |db| {
+            Ok(current(db, Some(&id))?.into_iter().next())
         }))
+        .await
     }
 
     /// One stored version of a process.
-    pub async fn process_version(
+    async fn process_version(
         &self,
         id: &str,
         version: i64,
     ) -> Result<Option<ProcessVersion>, CrmError> {
-        let row = sqlx::query(
-            "SELECT v.file_name, v.source, p.enabled FROM process_versions v
-             JOIN processes p ON p.id = v.process_id
-             WHERE v.process_id = ? AND v.version = ?",
-        )
-        .bind(id)
-        .bind(version)
-        .fetch_optional(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(|r| ProcessVersion {
-            process_id: id.to_owned(),
-            version,
-            enabled: r.get("enabled"),
-            file_name: r.get("file_name"),
-            source: r.get("source"),
+        let id = id.to_owned();
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query_opt(
+                    "SELECT v.file_name, v.source, p.enabled FROM process_versions v
+                     JOIN processes p ON p.id = v.process_id
+                     WHERE v.process_id = ?1 AND v.version = ?2",
+                    &[Sql::from(&id), Sql::Int(version)],
+                )?
+                .map(|r| ProcessVersion {
+                    process_id: id.clone(),
+                    version,
+                    enabled: r.int(2) == Some(1),
+                    file_name: r.string(0).unwrap_or_default(),
+                    source: r.string(1).unwrap_or_default(),
+                }))
         }))
+        .await
     }
 
     /// Turns a process on or off; false if there is no such process.
-    pub async fn set_process_enabled(&self, id: &str, enabled: bool) -> Result<bool, CrmError> {
-        let done = sqlx::query("UPDATE processes SET enabled = ?, updated_at = ? WHERE id = ?")
-            .bind(enabled)
-            .bind(timestamp_text(crate::clock::now()))
-            .bind(id)
-            .execute(self.writer())
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+    async fn set_process_enabled(&self, id: &str, enabled: bool) -> Result<bool, CrmError> {
+        let id = id.to_owned();
+        self.write_with(Box::new(move |db| {
+            let done = db.execute(
+                "UPDATE processes SET enabled = ?1, updated_at = ?2 WHERE id = ?3",
+                &[
+                    Sql::Int(i64::from(enabled)),
+                    Sql::Text(timestamp_text(crate::clock::now())),
+                    Sql::from(&id),
+                ],
+            )?;
+            Ok((done == 1, TxEnd::Commit))
+        }))
+        .await
     }
+}
+
+impl<T: Backend> Processes for T {}
+
+fn save(
+    db: &dyn Db,
+    id: &str,
+    file_name: &str,
+    source: &str,
+    enabled: bool,
+) -> Result<(i64, bool), CrmError> {
+    let digest = blake3::hash(source.as_bytes()).to_hex().to_string();
+    let now = timestamp_text(crate::clock::now());
+    let latest = db.query_opt(
+        "SELECT version, digest FROM process_versions WHERE process_id = ?1
+         ORDER BY version DESC LIMIT 1",
+        &[Sql::from(id)],
+    )?;
+    let (version, new) = match latest {
+        Some(row) if row.text(1) == Some(digest.as_str()) => (row.int(0).unwrap_or(1), false),
+        Some(row) => (row.int(0).unwrap_or(0) + 1, true),
+        None => (1, true),
+    };
+    db.execute(
+        "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET current_version = excluded.current_version,
+             enabled = excluded.enabled, updated_at = excluded.updated_at",
+        &[
+            Sql::from(id),
+            Sql::Int(version),
+            Sql::Int(i64::from(enabled)),
+            Sql::Text(now.clone()),
+        ],
+    )?;
+    if new {
+        db.execute(
+            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &[
+                Sql::from(id),
+                Sql::Int(version),
+                Sql::Text(digest),
+                Sql::from(file_name),
+                Sql::from(source),
+                Sql::Text(now),
+            ],
+        )?;
+    }
+    Ok((version, new))
+}
+
+/// The current version of every process, or of `only`.
+fn current(db: &dyn Db, only: Option<&str>) -> Result<Vec<ProcessVersion>, CrmError> {
+    const SELECT: &str = "SELECT p.id, p.current_version, p.enabled, v.file_name, v.source
+         FROM processes p JOIN process_versions v
+           ON v.process_id = p.id AND v.version = p.current_version";
+    let rows = match only {
+        Some(id) => db.query(&format!("{SELECT} WHERE p.id = ?1"), &[Sql::from(id)])?,
+        None => db.query(&format!("{SELECT} ORDER BY p.id"), &[])?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|mut r| ProcessVersion {
+            process_id: r.take(0).unwrap_or_default(),
+            version: r.int(1).unwrap_or_default(),
+            enabled: r.int(2) == Some(1),
+            file_name: r.take(3).unwrap_or_default(),
+            source: r.take(4).unwrap_or_default(),
+        })
+        .collect())
 }
