@@ -33,6 +33,40 @@ async fn backends() -> Backends {
     }
 }
 
+/// `n` nodes (stores with pools of their own) on one fresh PostgreSQL
+/// database, with process `p` stored; the server lives as long as the
+/// first of the pair.
+async fn pg_nodes(name: &str, n: usize) -> (TestPostgres, Vec<Arc<PgStore>>) {
+    use super::processes::Processes as _;
+    let server = TestPostgres::start().expect("a PostgreSQL server starts");
+    let url = server.create_database(name).expect("a database");
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        nodes.push(Arc::new(
+            PgStore::open(&url).await.expect("PostgreSQL opens"),
+        ));
+    }
+    nodes[0]
+        .save_process("p", "p.toml", "id = \"p\"", true)
+        .await
+        .expect("process p is stored");
+    (server, nodes)
+}
+
+/// A queued e-mail, numbered `n`.
+fn mail(n: usize) -> Change {
+    Change::Mail(crate::crm::changes::OutgoingMail {
+        id: new_id(),
+        message_id: format!("<m{n}@robota>"),
+        to: vec![format!("buyer{n}@example.com")],
+        cc: Vec::new(),
+        subject: format!("Счёт {n}"),
+        text_body: "Добрый день".into(),
+        html_body: None,
+        attachments: Vec::new(),
+    })
+}
+
 fn fields(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -380,20 +414,8 @@ mod engine_on_postgres {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn nodes_claim_each_due_step_once_and_a_lease_taken_over_refuses_the_old_attempt() {
-        let server = TestPostgres::start().unwrap();
-        let url = server.create_database("engine").unwrap();
         // Three nodes: three stores with pools of their own on one database.
-        let mut nodes = Vec::new();
-        for _ in 0..3 {
-            nodes.push(Arc::new(PgStore::open(&url).await.unwrap()));
-        }
-        for sql in [
-            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES ('p', 1, true, now())",
-            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
-             VALUES ('p', 1, 'd', 'p.toml', 'id = \"p\"', now())",
-        ] {
-            sqlx::query(sql).execute(nodes[0].pool()).await.unwrap();
-        }
+        let (_server, nodes) = pg_nodes("engine", 3).await;
         for n in 0..120 {
             assert!(nodes[n % 3].start_run(&run(n)).await.unwrap().is_some());
         }
@@ -483,19 +505,7 @@ mod events_on_postgres {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn events_written_on_three_nodes_become_runs_exactly_once() {
-        let server = TestPostgres::start().unwrap();
-        let url = server.create_database("events").unwrap();
-        let mut nodes = Vec::new();
-        for _ in 0..3 {
-            nodes.push(Arc::new(PgStore::open(&url).await.unwrap()));
-        }
-        for sql in [
-            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES ('p', 1, true, now())",
-            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
-             VALUES ('p', 1, 'd', 'p.toml', 'id = \"p\"', now())",
-        ] {
-            sqlx::query(sql).execute(nodes[0].pool()).await.unwrap();
-        }
+        let (_server, nodes) = pg_nodes("events", 3).await;
         // Writers on every node (each deal created is one event) while a
         // dispatcher on every node turns events into runs.
         let writers: Vec<_> = (0..6)
@@ -643,33 +653,15 @@ mod event_order_on_postgres {
 
 mod cron_and_mail_on_postgres {
     use super::*;
-    use crate::crm::changes::OutgoingMail;
     use crate::crm::timestamp_text;
     use crate::store::runs::{NewRun, NewStep};
     use chrono::{Duration, TimeZone as _, Utc};
     use std::collections::HashSet;
 
-    async fn three_nodes(name: &str) -> (TestPostgres, Vec<Arc<PgStore>>) {
-        let server = TestPostgres::start().unwrap();
-        let url = server.create_database(name).unwrap();
-        let mut nodes = Vec::new();
-        for _ in 0..3 {
-            nodes.push(Arc::new(PgStore::open(&url).await.unwrap()));
-        }
-        (server, nodes)
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_cron_tick_fires_once_when_three_nodes_fire_it() {
-        let (_server, nodes) = three_nodes("cron").await;
+        let (_server, nodes) = pg_nodes("cron", 3).await;
         let start = Utc.with_ymd_and_hms(2026, 12, 7, 6, 0, 0).unwrap();
-        for sql in [
-            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES ('p', 1, true, now())",
-            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
-             VALUES ('p', 1, 'd', 'p.toml', 'id = \"p\"', now())",
-        ] {
-            sqlx::query(sql).execute(nodes[0].pool()).await.unwrap();
-        }
         sqlx::query(
             "INSERT INTO schedules (process_id, expr, timezone, next_at)
              VALUES ('p', '0 9 * * *', 'Europe/Moscow', $1)",
@@ -723,21 +715,8 @@ mod cron_and_mail_on_postgres {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn each_mail_is_claimed_by_one_node_and_comes_back_when_its_sender_dies() {
-        let (_server, nodes) = three_nodes("mail").await;
-        let mails: Vec<Change> = (0..60)
-            .map(|n| {
-                Change::Mail(OutgoingMail {
-                    id: new_id(),
-                    message_id: format!("<m{n}@robota>"),
-                    to: vec![format!("buyer{n}@example.com")],
-                    cc: Vec::new(),
-                    subject: format!("Счёт {n}"),
-                    text_body: "Добрый день".into(),
-                    html_body: None,
-                    attachments: Vec::new(),
-                })
-            })
-            .collect();
+        let (_server, nodes) = pg_nodes("mail", 3).await;
+        let mails: Vec<Change> = (0..60).map(mail).collect();
         nodes[0].commit(&mails).await.unwrap();
         let now = Utc::now() + Duration::seconds(1);
         let lease = now + Duration::minutes(10);
@@ -793,18 +772,13 @@ mod cron_and_mail_on_postgres {
 
 mod wake_ups_on_postgres {
     use super::*;
-    use crate::crm::changes::OutgoingMail;
     use crate::store::runs::{NewRun, NewStep};
     use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_idle_node_is_woken_by_another_nodes_commit_and_not_by_its_rollback() {
-        let server = TestPostgres::start().unwrap();
-        let url = server.create_database("wake").unwrap();
-        let (idle, busy) = (
-            PgStore::open(&url).await.unwrap(),
-            PgStore::open(&url).await.unwrap(),
-        );
+        let (_server, nodes) = pg_nodes("wake", 2).await;
+        let (idle, busy) = (&nodes[0], &nodes[1]);
         let mut wake = idle.wake_ups().await.unwrap();
         // A refused change set wakes nobody: NOTIFY goes out at commit.
         let missing = EntityRef {
@@ -829,26 +803,8 @@ mod wake_ups_on_postgres {
         };
         busy.commit(&[deal]).await.unwrap();
         assert_eq!(next().await, "events");
-        busy.commit(&[Change::Mail(OutgoingMail {
-            id: new_id(),
-            message_id: "<m@robota>".into(),
-            to: vec!["buyer@example.com".into()],
-            cc: Vec::new(),
-            subject: "Счёт".into(),
-            text_body: "Добрый день".into(),
-            html_body: None,
-            attachments: Vec::new(),
-        })])
-        .await
-        .unwrap();
+        busy.commit(&[mail(0)]).await.unwrap();
         assert_eq!(next().await, "mail");
-        for sql in [
-            "INSERT INTO processes (id, current_version, enabled, updated_at) VALUES ('p', 1, true, now())",
-            "INSERT INTO process_versions (process_id, version, digest, file_name, source, created_at)
-             VALUES ('p', 1, 'd', 'p.toml', 'id = \"p\"', now())",
-        ] {
-            sqlx::query(sql).execute(busy.pool()).await.unwrap();
-        }
         busy.start_run(&NewRun {
             id: new_id(),
             process_id: "p".into(),
