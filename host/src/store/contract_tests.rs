@@ -833,35 +833,18 @@ mod processes_on_both {
 
     async fn walk(store: &impl Processes) -> Vec<String> {
         let mut seen = Vec::new();
-        assert_eq!(
-            store
-                .save_process("b", "b.toml", "id = \"b\"", true)
-                .await
-                .unwrap(),
-            (1, true)
-        );
-        assert_eq!(
-            store
-                .save_process("a", "a.toml", "id = \"a\"", true)
-                .await
-                .unwrap(),
-            (1, true)
-        );
-        // The same text is no new version; a changed one is.
-        assert_eq!(
-            store
-                .save_process("a", "a.toml", "id = \"a\"", true)
-                .await
-                .unwrap(),
-            (1, false)
-        );
-        assert_eq!(
-            store
-                .save_process("a", "a.toml", "id = \"a\"\n# v2", true)
-                .await
-                .unwrap(),
-            (2, true)
-        );
+        // A new file is version 1; the same text again is no new version;
+        // a changed one is.
+        for (id, source, answer) in [
+            ("b", "id = \"b\"", (1, true)),
+            ("a", "id = \"a\"", (1, true)),
+            ("a", "id = \"a\"", (1, false)),
+            ("a", "id = \"a\"\n# v2", (2, true)),
+        ] {
+            let file = format!("{id}.toml");
+            let saved = store.save_process(id, &file, source, true).await.unwrap();
+            assert_eq!(saved, answer, "{id}: {source}");
+        }
         let current = store.current_process("a").await.unwrap().unwrap();
         assert_eq!((current.version, current.enabled), (2, true));
         assert!(current.source.ends_with("# v2"));
