@@ -48,6 +48,14 @@ use std::sync::Arc;
 
 pub use sqlite::SqliteStore;
 
+/// The store's operations written once for every [`backend::Backend`]:
+/// `use crate::store::prelude::*;` brings their methods into scope.
+pub mod prelude {
+    pub use super::action_sets::ActionSets as _;
+    pub use super::processes::Processes as _;
+    pub use super::schedules::Schedules as _;
+}
+
 /// The CRM store as the rest of the host sees it.
 #[async_trait::async_trait]
 pub trait CrmStore: Send + Sync {

@@ -12,7 +12,7 @@ use robota::crm::{EntityKind, EntityRef};
 use robota::engine::catalog::InstalledAction;
 use robota::engine::{Catalog, Engine, ShiftedClock};
 use robota::plugins::{Grants, Limits};
-use robota::store::processes::Processes as _;
+use robota::store::prelude::*;
 use robota::store::{CrmStore, SqliteStore};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;

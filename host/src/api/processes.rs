@@ -8,7 +8,7 @@ use crate::access::Role;
 use crate::crm::EntityRef;
 use crate::engine::StartError;
 use crate::engine::definition::{Process, Trigger, Work};
-use crate::store::processes::Processes as _;
+use crate::store::prelude::*;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};

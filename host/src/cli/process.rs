@@ -3,7 +3,7 @@
 use crate::engine::catalog::Catalog;
 use crate::engine::validate::validate as check;
 use crate::plugins::{HostSettings, PluginHost};
-use crate::store::processes::Processes as _;
+use crate::store::prelude::*;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 

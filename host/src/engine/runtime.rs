@@ -15,7 +15,7 @@ use crate::crm::CrmError;
 use crate::plugins::{CallError, PluginHost};
 use crate::store::SqliteStore;
 use crate::store::action_sets::Pins;
-use crate::store::processes::Processes as _;
+use crate::store::prelude::*;
 use crate::store::runs::{AttemptStatus, ClaimedStep, NewStep, StepFinish, Then};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};

@@ -18,7 +18,7 @@ use super::scope::{self, Scope};
 use crate::crm::{CrmError, EntityRef, Filter};
 use crate::plugins::CallRequest;
 use crate::store::CrmStore as _;
-use crate::store::processes::Processes as _;
+use crate::store::prelude::*;
 use crate::store::runs::{AttemptStatus, ClaimedStep, NewStep, StepFinish, Then};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};

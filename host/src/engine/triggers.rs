@@ -11,7 +11,7 @@ use super::scope::{self, Scope};
 use crate::crm::{CrmError, EntityRef, new_id};
 use crate::store::CrmStore as _;
 use crate::store::events::{EventRow, EventStarts};
-use crate::store::processes::Processes as _;
+use crate::store::prelude::*;
 use crate::store::runs::{NewRun, NewStep};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};

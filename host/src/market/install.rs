@@ -10,7 +10,7 @@ use super::keys::TrustStore;
 use super::oci::{Fetched, Registry};
 use super::package::{check_matches, in_words};
 use crate::plugins::PluginHost;
-use crate::store::processes::Processes as _;
+use crate::store::prelude::*;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 
 use super::CrmStore;
 use super::postgres::PgStore;
+use super::prelude::*;
 use super::sqlite::SqliteStore;
 use crate::crm::changes::{Change, StoredFile};
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef, Filter, FilterOp, Wrong, new_id};
@@ -877,6 +878,71 @@ mod processes_on_both {
         let on_sqlite = walk(b.sqlite.as_ref()).await;
         let on_postgres = walk(b.postgres.as_ref()).await;
         assert_eq!(on_sqlite, ["a v2 true a.toml", "b v1 false b.toml"]);
+        assert_eq!(on_postgres, on_sqlite);
+    }
+}
+
+mod action_sets_and_schedules_on_both {
+    use super::*;
+    use crate::crm::timestamp_text;
+    use crate::store::action_sets::{ActionSets, Pins};
+    use crate::store::processes::Processes;
+    use crate::store::schedules::Schedules;
+    use chrono::{TimeZone as _, Utc};
+
+    async fn walk(store: &(impl ActionSets + Schedules + Processes)) -> Vec<String> {
+        store
+            .save_process("p", "p.toml", "id = \"p\"", true)
+            .await
+            .unwrap();
+        let pins =
+            |digest: &str| -> Pins { [("send-email@1".to_owned(), digest.to_owned())].into() };
+        let first = store.action_set_id(&pins("sha256:a")).await.unwrap();
+        assert_eq!(store.action_set_id(&pins("sha256:a")).await.unwrap(), first);
+        let second = store.action_set_id(&pins("sha256:b")).await.unwrap();
+        assert_ne!(first, second);
+        assert_eq!(
+            store.action_set(second).await.unwrap(),
+            Some(pins("sha256:b"))
+        );
+        assert_eq!(store.action_set(second + 100).await.unwrap(), None);
+        // No run is pinned yet.
+        assert!(store.digests_in_use().await.unwrap().is_empty());
+
+        let at = |h: u32| Utc.with_ymd_and_hms(2026, 12, 7, h, 0, 0).unwrap();
+        store
+            .upsert_schedule("p", "0 9 * * *", "Europe/Moscow", at(6))
+            .await
+            .unwrap();
+        // The same expression keeps its next tick; another one moves it.
+        store
+            .upsert_schedule("p", "0 9 * * *", "Europe/Moscow", at(7))
+            .await
+            .unwrap();
+        let kept = store.schedules().await.unwrap();
+        assert_eq!(kept[0].3, timestamp_text(at(6)));
+        store
+            .upsert_schedule("p", "0 10 * * *", "Europe/Moscow", at(7))
+            .await
+            .unwrap();
+        let moved = store.schedules().await.unwrap();
+        store.drop_schedule("p").await.unwrap();
+        assert!(store.schedules().await.unwrap().is_empty());
+        moved
+            .into_iter()
+            .map(|(p, e, z, n)| format!("{p} {e} {z} {n}"))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn action_sets_and_schedules_behave_the_same_on_both_backends() {
+        let b = backends().await;
+        let on_sqlite = walk(b.sqlite.as_ref()).await;
+        let on_postgres = walk(b.postgres.as_ref()).await;
+        assert_eq!(
+            on_sqlite,
+            ["p 0 10 * * * Europe/Moscow 2026-12-07T07:00:00.000000Z"]
+        );
         assert_eq!(on_postgres, on_sqlite);
     }
 }

@@ -215,23 +215,6 @@ impl PgStore {
         .await?
     }
 
-    /// Fires a cron tick: moves the schedule from `due` to `next_at` and
-    /// starts `run`, in one transaction; false when another node fired it.
-    pub async fn fire_schedule(
-        &self,
-        process_id: &str,
-        due: &str,
-        next_at: chrono::DateTime<chrono::Utc>,
-        run: &NewRun,
-    ) -> Result<bool, CrmError> {
-        let (process_id, due, run) = (process_id.to_owned(), due.to_owned(), run.clone());
-        self.transaction(move |db| {
-            let fired = super::schedules::fire(db, &process_id, &due, next_at, &run)?;
-            Ok((fired, TxEnd::Commit))
-        })
-        .await
-    }
-
     /// Claims up to `limit` due e-mails for this node's sender until
     /// `lease_until` (see `outbox::claim_mail`).
     pub async fn claim_due_mail(

@@ -485,7 +485,7 @@ mod tests {
     use crate::crm::changes::Change;
     use crate::crm::{EntityKind, EntityRef};
     use crate::store::events::EventStarts;
-    use crate::store::processes::Processes as _;
+    use crate::store::prelude::*;
     use crate::store::runs::{AttemptStatus, NewRun, NewStep};
     use crate::store::testing::{task, task_titles};
     use serde_json::json;
