@@ -52,6 +52,7 @@ pub use sqlite::SqliteStore;
 /// `use crate::store::prelude::*;` brings their methods into scope.
 pub mod prelude {
     pub use super::action_sets::ActionSets as _;
+    pub use super::approvals::Approvals as _;
     pub use super::processes::Processes as _;
     pub use super::schedules::Schedules as _;
 }

@@ -7,6 +7,7 @@ use super::problem::{ApiError, ApiResult};
 use crate::access::Role;
 use crate::engine::approvals::{DecideError, Decider};
 use crate::engine::definition::Decision;
+use crate::store::prelude::*;
 use axum::extract::{Extension, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};

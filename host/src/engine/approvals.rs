@@ -8,6 +8,7 @@ use super::scope::Scope;
 use crate::crm::{CrmError, new_id};
 use crate::store::CrmStore as _;
 use crate::store::approvals::{ApprovalRow, Decided, NewApproval};
+use crate::store::prelude::*;
 use crate::store::runs::{AttemptStatus, ClaimedStep, StepFinish, Then};
 use chrono::{DateTime, Utc};
 use serde_json::json;

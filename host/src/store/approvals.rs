@@ -2,14 +2,13 @@
 //! person (or by the timeout), and the decision committed with the step's
 //! result and the run's next step in one transaction.
 
-use super::db::{Db, Failure, Sql};
+use super::backend::Backend;
+use super::db::{Db, Failure, Row, Sql, TxEnd};
 use super::runs::{AttemptStatus, Then, apply_then};
-use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 /// An approval to open.
 #[derive(Debug, Clone)]
@@ -132,149 +131,162 @@ const SELECT: &str =
         a.status, a.decided_by, a.comment, a.expires_at, a.created_at, a.decided_at
      FROM approvals a JOIN run_steps s ON s.id = a.step_id JOIN runs r ON r.id = a.run_id";
 
-fn row(r: sqlx::sqlite::SqliteRow) -> ApprovalRow {
-    let entity = match (
-        r.get::<Option<String>, _>("entity_kind"),
-        r.get::<Option<String>, _>("entity_id"),
-    ) {
+fn row(mut r: Row) -> ApprovalRow {
+    let entity = match (r.take(10), r.take(11)) {
         (Some(k), Some(id)) => EntityKind::parse(&k).map(|kind| EntityRef { kind, id }),
         _ => None,
     };
     ApprovalRow {
-        id: r.get("id"),
-        run_id: r.get("run_id"),
-        step_id: r.get("step_id"),
-        step_index: usize::try_from(r.get::<i64, _>("step_index")).unwrap_or(usize::MAX),
-        process_id: r.get("process_id"),
-        process_version: r.get("process_version"),
-        title: r.get("title"),
-        description: r.get("description"),
-        assignee_id: r.get("assignee_id"),
-        assignee_role: r.get("assignee_role"),
+        id: r.take(0).unwrap_or_default(),
+        run_id: r.take(1).unwrap_or_default(),
+        step_id: r.take(2).unwrap_or_default(),
+        step_index: r
+            .int(3)
+            .and_then(|i| usize::try_from(i).ok())
+            .unwrap_or(usize::MAX),
+        process_id: r.take(4).unwrap_or_default(),
+        process_version: r.int(5).unwrap_or_default(),
+        title: r.take(6).unwrap_or_default(),
+        description: r.take(7).unwrap_or_default(),
+        assignee_id: r.take(8),
+        assignee_role: r.take(9),
         entity,
-        status: r.get("status"),
-        decided_by: r.get("decided_by"),
-        comment: r.get("comment"),
-        expires_at: r.get("expires_at"),
-        created_at: r.get("created_at"),
-        decided_at: r.get("decided_at"),
+        status: r.take(12).unwrap_or_default(),
+        decided_by: r.take(13),
+        comment: r.take(14),
+        expires_at: r.take(15),
+        created_at: r.take(16).unwrap_or_default(),
+        decided_at: r.take(17),
     }
 }
 
-impl SqliteStore {
+/// The approvals of a store: what steps wait for, and the decisions.
+#[async_trait::async_trait]
+pub trait Approvals: Backend {
     /// One approval.
-    pub async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRow>, CrmError> {
-        let sql = format!("{SELECT} WHERE a.id = ?");
-        let r = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await
-            .map_err(db_err)?;
-        Ok(r.map(row))
+    async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRow>, CrmError> {
+        let id = Sql::from(id);
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query_opt(&format!("{SELECT} WHERE a.id = ?1"), &[id])?
+                .map(row))
+        }))
+        .await
     }
 
     /// Approvals with `status` that `user_id` or `role` may decide (every
     /// one when `all`), oldest first.
-    pub async fn list_approvals(
+    async fn list_approvals(
         &self,
         status: &str,
         user_id: Option<&str>,
         role: &str,
         all: bool,
     ) -> Result<Vec<ApprovalRow>, CrmError> {
-        let sql = format!(
-            "{SELECT} WHERE a.status = ?1 AND (?2 OR a.assignee_id = ?3 OR a.assignee_role = ?4)
-             ORDER BY a.created_at LIMIT 500"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(status)
-            .bind(all)
-            .bind(user_id)
-            .bind(role)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_err)?;
-        Ok(rows.into_iter().map(row).collect())
+        let params = vec![
+            Sql::from(status),
+            Sql::Int(i64::from(all)),
+            Sql::from(user_id),
+            Sql::from(role),
+        ];
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(
+                    &format!(
+                        "{SELECT} WHERE a.status = ?1 AND (?2 OR a.assignee_id = ?3 OR a.assignee_role = ?4)
+                         ORDER BY a.created_at LIMIT 500"
+                    ),
+                    &params,
+                )?
+                .into_iter()
+                .map(row)
+                .collect())
+        }))
+        .await
     }
 
     /// Pending approvals whose timeout has passed.
-    pub async fn expired_approvals(&self, now: DateTime<Utc>) -> Result<Vec<String>, CrmError> {
-        sqlx::query_scalar(
-            "SELECT id FROM approvals WHERE status = 'pending' AND expires_at IS NOT NULL
-             AND expires_at <= ? ORDER BY expires_at LIMIT 500",
-        )
-        .bind(timestamp_text(now))
-        .fetch_all(self.reader())
+    async fn expired_approvals(&self, now: DateTime<Utc>) -> Result<Vec<String>, CrmError> {
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(
+                    "SELECT id FROM approvals WHERE status = 'pending' AND expires_at IS NOT NULL
+                     AND expires_at <= ?1 ORDER BY expires_at LIMIT 500",
+                    &[Sql::Text(timestamp_text(now))],
+                )?
+                .into_iter()
+                .filter_map(|mut r| r.take(0))
+                .collect())
+        }))
         .await
-        .map_err(db_err)
     }
 
     /// Commits a decision: the approval, the waiting step's result and the
     /// run's next step together. A decision on an approval that is no
-    /// longer pending is a conflict and changes nothing.
-    pub async fn decide_approval(
-        &self,
-        approval: &ApprovalRow,
-        d: &Decided,
-    ) -> Result<(), CrmError> {
-        let at = timestamp_text(d.at);
-        let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE approvals SET status = ?, decided_by = ?, comment = ?, decided_at = ?
-             WHERE id = ? AND status = 'pending'",
-        )
-        .bind(d.status)
-        .bind(&d.by)
-        .bind(&d.comment)
-        .bind(&at)
-        .bind(&approval.id)
-        .execute(&mut *tx)
+    /// longer pending is a conflict and changes nothing (on several nodes
+    /// too: the first decision's row update makes the others find it
+    /// decided).
+    async fn decide_approval(&self, approval: &ApprovalRow, d: &Decided) -> Result<(), CrmError> {
+        let (approval, d) = (approval.clone(), d.clone());
+        self.write_with(Box::new(move |db| {
+            Ok((decide(db, &approval, &d)?, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        if done.rows_affected() != 1 {
-            return Err(CrmError::Conflict(Clash::AlreadyDecided {
-                approval: approval.id.clone(),
-            }));
-        }
-        let step = sqlx::query(
-            "UPDATE run_steps SET status = 'done', output = ?, finished_at = ?
-             WHERE id = ? AND status = 'waiting' RETURNING attempts, created_at",
-        )
-        .bind(d.output.to_string())
-        .bind(&at)
-        .bind(&approval.step_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let Some(step) = step else {
-            return Err(CrmError::Conflict(Clash::NoLongerWaits {
-                approval: approval.id.clone(),
-            }));
-        };
-        sqlx::query(
-            "INSERT INTO step_attempts (id, step_id, attempt, status, output, logs,
-                                        started_at, finished_at, duration_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-        )
-        .bind(new_id())
-        .bind(&approval.step_id)
-        .bind(step.get::<i64, _>("attempts"))
-        .bind(AttemptStatus::Done.as_str())
-        .bind(d.output.to_string())
-        .bind(
-            json!([{ "level": "info", "message": format!("{} by {}", d.status, d.by) }])
-                .to_string(),
-        )
-        .bind(&approval.created_at)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        self.with_native(&mut tx, |c| {
-            apply_then(c, &approval.run_id, &approval.step_id, &d.then, &at)
-        })
-        .await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(())
     }
+}
+
+impl<T: Backend> Approvals for T {}
+
+fn decide(db: &dyn Db, approval: &ApprovalRow, d: &Decided) -> Result<(), CrmError> {
+    let at = timestamp_text(d.at);
+    let done = db.execute(
+        "UPDATE approvals SET status = ?1, decided_by = ?2, comment = ?3, decided_at = ?4
+         WHERE id = ?5 AND status = 'pending'",
+        &[
+            Sql::from(d.status),
+            Sql::from(&d.by),
+            Sql::from(&d.comment),
+            Sql::from(&at),
+            Sql::from(&approval.id),
+        ],
+    )?;
+    if done != 1 {
+        return Err(CrmError::Conflict(Clash::AlreadyDecided {
+            approval: approval.id.clone(),
+        }));
+    }
+    let output = d.output.to_string();
+    let Some(step) = db.query_opt(
+        "UPDATE run_steps SET status = 'done', output = ?1, finished_at = ?2
+         WHERE id = ?3 AND status = 'waiting' RETURNING attempts",
+        &[
+            Sql::from(&output),
+            Sql::from(&at),
+            Sql::from(&approval.step_id),
+        ],
+    )?
+    else {
+        return Err(CrmError::Conflict(Clash::NoLongerWaits {
+            approval: approval.id.clone(),
+        }));
+    };
+    db.execute(
+        "INSERT INTO step_attempts (id, step_id, attempt, status, output, logs,
+                                    started_at, finished_at, duration_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+        &[
+            Sql::Text(new_id()),
+            Sql::from(&approval.step_id),
+            Sql::Int(step.int(0).unwrap_or_default()),
+            Sql::from(AttemptStatus::Done.as_str()),
+            Sql::Text(output),
+            Sql::Text(
+                json!([{ "level": "info", "message": format!("{} by {}", d.status, d.by) }])
+                    .to_string(),
+            ),
+            Sql::from(&approval.created_at),
+            Sql::from(&at),
+        ],
+    )?;
+    apply_then(db, &approval.run_id, &approval.step_id, &d.then, &at)
 }

@@ -946,3 +946,132 @@ mod action_sets_and_schedules_on_both {
         assert_eq!(on_postgres, on_sqlite);
     }
 }
+
+mod approvals_on_postgres {
+    use super::*;
+    use crate::store::approvals::{Decided, NewApproval};
+    use crate::store::runs::{AttemptStatus, NewRun, NewStep, StepFinish, Then};
+    use chrono::{Duration, Utc};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_heads_deciding_at_once_on_two_nodes_decide_once() {
+        let (_server, nodes) = pg_nodes("approvals", 2).await;
+        let now = Utc::now();
+        nodes[0]
+            .start_run(&NewRun {
+                id: new_id(),
+                process_id: "p".into(),
+                process_version: 1,
+                trigger: json!({}),
+                subject: None,
+                trigger_key: "manual".into(),
+                once_key: None,
+                action_set: None,
+                first_step: NewStep {
+                    index: 0,
+                    key: "approve".into(),
+                    item: None,
+                    due_at: now - Duration::seconds(1),
+                },
+            })
+            .await
+            .unwrap();
+        let step = nodes[1]
+            .claim_steps(now, now + Duration::minutes(5), 1)
+            .await
+            .unwrap()
+            .remove(0);
+        let approval = NewApproval {
+            id: new_id(),
+            title: "Оплатить счёт поставщика".into(),
+            description: String::new(),
+            assignee_id: None,
+            assignee_role: Some("head_of_sales".into()),
+            entity: None,
+            expires_at: Some(now + Duration::days(1)),
+        };
+        nodes[1]
+            .finish_step(&StepFinish {
+                step_id: step.id.clone(),
+                run_id: step.run_id.clone(),
+                attempt: step.attempt,
+                status: AttemptStatus::Waiting,
+                input: None,
+                output: None,
+                error: None,
+                logs: json!([]),
+                digest: None,
+                started_at: now,
+                finished_at: now,
+                changes: Vec::new(),
+                then: Then::Wait(approval.clone()),
+                start: None,
+            })
+            .await
+            .unwrap();
+        let pending = nodes[0]
+            .list_approvals("pending", None, "head_of_sales", false)
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 1);
+        assert!(
+            nodes[0]
+                .list_approvals("pending", None, "accountant", false)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let row = nodes[1].get_approval(&approval.id).await.unwrap().unwrap();
+        assert_eq!((row.status.as_str(), row.step_index), ("pending", 0));
+        let decisions: Vec<_> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                let (node, row) = (node.clone(), row.clone());
+                tokio::spawn(async move {
+                    node.decide_approval(
+                        &row,
+                        &Decided {
+                            status: "approved",
+                            by: format!("head {i}"),
+                            comment: None,
+                            at: Utc::now(),
+                            output: json!({ "approved": true }),
+                            then: Then::Complete,
+                        },
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for d in decisions {
+            outcomes.push(d.await.unwrap());
+        }
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .any(|o| matches!(o, Err(CrmError::Conflict(Clash::AlreadyDecided { .. }))))
+        );
+        let decided = nodes[0].get_approval(&approval.id).await.unwrap().unwrap();
+        assert_eq!(decided.status, "approved");
+        let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
+            .bind(&step.run_id)
+            .fetch_one(nodes[0].pool())
+            .await
+            .unwrap();
+        assert_eq!(status, "completed");
+        assert!(
+            nodes[1]
+                .expired_approvals(now + Duration::days(2))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
