@@ -26,6 +26,7 @@ mod statements;
 
 use crate::engine::{Engine, ShiftedClock};
 use crate::store::SqliteStore;
+use crate::store::prelude::*;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router, middleware};

@@ -6,6 +6,7 @@
 use crate::crm::changes::OutgoingMail;
 use crate::engine::Clock;
 use crate::store::SqliteStore;
+use crate::store::prelude::*;
 use anyhow::Context as _;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
@@ -110,7 +111,14 @@ impl Dispatcher {
     /// Delivers every due message once; returns how many were sent.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let mut sent = 0;
-        for queued in self.store.due_mail(self.clock.now(), 50).await? {
+        // Claimed for a while: another sender (another node on PostgreSQL)
+        // skips them, and if this one dies they are due again after it.
+        let now = self.clock.now();
+        let claimed = self
+            .store
+            .claim_due_mail(now, now + chrono::Duration::minutes(10), 50)
+            .await?;
+        for queued in claimed {
             let result = match self.message(&queued.mail) {
                 Ok(m) => self.transport.send(m).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),

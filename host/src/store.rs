@@ -53,6 +53,8 @@ pub use sqlite::SqliteStore;
 pub mod prelude {
     pub use super::action_sets::ActionSets as _;
     pub use super::approvals::Approvals as _;
+    pub use super::events::Events as _;
+    pub use super::outbox::Outbox as _;
     pub use super::processes::Processes as _;
     pub use super::schedules::Schedules as _;
 }

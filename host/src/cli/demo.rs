@@ -6,6 +6,7 @@ use super::serve::{ServeOptions, serve};
 use crate::crm::EntityKind;
 use crate::crm::changes::Change;
 use crate::crm::custom_fields::CustomFieldDef;
+use crate::store::prelude::*;
 use crate::store::settings::Stage;
 use crate::store::sqlite::Durability;
 use crate::store::{CrmStore, SqliteStore};

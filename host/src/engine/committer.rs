@@ -10,6 +10,7 @@ use crate::crm::CrmError;
 use crate::crm::changes::CommitReport;
 use crate::store::events::EventStarts;
 use crate::store::group::PendingCommit;
+use crate::store::prelude::*;
 use crate::store::runs::{StepFinish, Then};
 use tokio::sync::{mpsc, oneshot};
 

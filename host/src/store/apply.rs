@@ -875,6 +875,7 @@ fn unique_conflict(kind: EntityKind, e: DbError) -> CrmError {
 mod tests {
     use crate::crm::changes::Change;
     use crate::crm::{EntityKind, EntityRef, new_id};
+    use crate::store::prelude::*;
     use crate::store::{CrmStore as _, SqliteStore};
     use serde_json::{Map, Value, json};
     use sqlx::Row as _;

@@ -1,10 +1,9 @@
 //! The event log as the engine reads it: a cursor, and the runs a batch of
 //! events starts, committed with the cursor's move.
 
-use super::db::{Db, Sql};
-use super::native::TxEnd;
+use super::backend::Backend;
+use super::db::{Db, Sql, TxEnd};
 use super::runs::{NewRun, insert_run};
-use super::sqlite::{SqliteStore, db_err};
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef};
 use serde_json::Value;
 
@@ -25,44 +24,64 @@ pub struct EventRow {
     pub at: String,
 }
 
-impl SqliteStore {
+/// The event log of a store, as the engine reads it.
+#[async_trait::async_trait]
+pub trait Events: Backend {
     /// The position the engine has read the event log up to.
-    pub async fn event_cursor(&self) -> Result<i64, CrmError> {
-        self.read_native(|c| event_cursor(c)).await
+    async fn event_cursor(&self) -> Result<i64, CrmError> {
+        self.read_with(Box::new(event_cursor)).await
     }
 
     /// Moves the event cursor past every event so far (history that should
     /// not start runs, such as seed data).
-    pub async fn skip_events_to_now(&self) -> Result<(), CrmError> {
-        sqlx::query(
-            "UPDATE engine_cursors SET seq = (SELECT COALESCE(MAX(seq), 0) FROM events)
-             WHERE name = 'events'",
-        )
-        .execute(self.writer())
+    async fn skip_events_to_now(&self) -> Result<(), CrmError> {
+        self.write_with(Box::new(|db| {
+            db.execute(
+                "UPDATE engine_cursors SET seq = (SELECT COALESCE(MAX(seq), 0) FROM events)
+                 WHERE name = 'events'",
+                &[],
+            )?;
+            Ok(((), TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(())
     }
 
-    /// Events after `seq`, oldest first.
-    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
-        self.read_native(|c| events_after(c, seq, limit)).await
+    /// Events after `seq`, oldest first. On PostgreSQL their numbers commit
+    /// in order (see `apply::LogRows::write`), so nothing below the last one
+    /// read can still appear.
+    async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
+        self.read_with(Box::new(move |db| events_after(db, seq, limit)))
+            .await
     }
 
     /// Starts the runs of `batch` and moves the event cursor, in one
     /// transaction. Returns how many runs started; a cursor that moved
-    /// meanwhile is a conflict (another dispatcher got there first) and
-    /// changes nothing.
-    pub async fn start_runs_for_events(&self, batch: &EventStarts) -> Result<usize, CrmError> {
-        self.write_native(|c| {
-            Ok(match start_runs(c, batch)? {
+    /// meanwhile is a conflict (another dispatcher, on any node, got there
+    /// first) and changes nothing.
+    async fn start_runs_for_events(&self, batch: &EventStarts) -> Result<usize, CrmError> {
+        let batch = batch.clone();
+        self.write_with(Box::new(move |db| {
+            Ok(match start_runs(db, &batch)? {
                 Ok(started) => (Ok(started), TxEnd::Commit),
                 Err(conflict) => (Err(conflict), TxEnd::Rollback),
             })
-        })
+        }))
         .await?
     }
+
+    /// Starts one run (manual, webhook); None if its trigger or `once_per`
+    /// key already ran.
+    async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
+        let run = run.clone();
+        self.write_with(Box::new(move |db| {
+            let started = insert_run(db, &run)?;
+            Ok((started.then_some(run.id), TxEnd::Commit))
+        }))
+        .await
+    }
 }
+
+impl<T: Backend> Events for T {}
 
 /// The position the engine has read the event log up to.
 pub(super) fn event_cursor(conn: &dyn Db) -> Result<i64, CrmError> {
@@ -80,22 +99,22 @@ pub(super) fn events_after(conn: &dyn Db, seq: i64, limit: u32) -> Result<Vec<Ev
         &[Sql::Int(seq), Sql::Int(i64::from(limit))],
     )?;
     Ok(rows
-        .iter()
-        .filter_map(|r| {
+        .into_iter()
+        .filter_map(|mut r| {
             let kind = EntityKind::parse(r.text(2)?)?;
             Some(EventRow {
                 seq: r.int(0)?,
-                id: r.string(1)?,
-                kind: r.string(4)?,
+                id: r.take(1)?,
+                kind: r.take(4)?,
                 entity: EntityRef {
                     kind,
-                    id: r.string(3)?,
+                    id: r.take(3)?,
                 },
                 changes: r
                     .text(5)
                     .and_then(|c| serde_json::from_str(c).ok())
                     .unwrap_or(Value::Null),
-                at: r.string(6)?,
+                at: r.take(6)?,
             })
         })
         .collect())

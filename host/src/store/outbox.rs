@@ -1,7 +1,8 @@
 //! The mail outbox: rows written in a step's transaction, delivered later by
 //! the dispatcher ([`crate::mail`]), each attempt recorded on the row.
 
-use super::db::{Db, Dialect, Sql};
+use super::backend::Backend;
+use super::db::{Db, Dialect, Sql, TxEnd};
 use super::sqlite::{SqliteStore, db_err};
 use crate::crm::changes::{MailAttachment, OutgoingMail};
 use crate::crm::{CrmError, timestamp_text};
@@ -186,62 +187,50 @@ pub(super) fn record_failed(
     Ok(())
 }
 
-impl SqliteStore {
-    /// Pending e-mails due by `now`, oldest first.
-    pub async fn due_mail(
+/// The mail outbox of a store, as its sender works it.
+#[async_trait::async_trait]
+pub trait Outbox: Backend {
+    /// Claims up to `limit` pending e-mails due by `now` for this sender
+    /// until `lease_until` (see [`claim_mail`]).
+    async fn claim_due_mail(
         &self,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<QueuedMail>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT id, message_id, recipients, cc, subject, text_body, html_body, attachments, attempts
-             FROM mail_outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?",
-        )
-        .bind(timestamp_text(now))
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
+        self.write_with(Box::new(move |db| {
+            Ok((claim_mail(db, now, lease_until, limit)?, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| QueuedMail {
-                mail: OutgoingMail {
-                    id: r.get("id"),
-                    message_id: r.get("message_id"),
-                    to: strings(&r.get::<String, _>("recipients")),
-                    cc: strings(&r.get::<String, _>("cc")),
-                    subject: r.get("subject"),
-                    text_body: r.get("text_body"),
-                    html_body: r.get("html_body"),
-                    attachments: attachments(&r.get::<String, _>("attachments")),
-                },
-                attempts: r.get("attempts"),
-            })
-            .collect())
     }
 
     /// Records a delivery.
-    pub async fn mail_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), CrmError> {
-        self.write_native(|c| Ok((record_sent(c, id, at)?, super::native::TxEnd::Commit)))
-            .await
+    async fn mail_sent(&self, id: &str, at: DateTime<Utc>) -> Result<(), CrmError> {
+        let id = id.to_owned();
+        self.write_with(Box::new(move |db| {
+            Ok((record_sent(db, &id, at)?, TxEnd::Commit))
+        }))
+        .await
     }
 
     /// Records a failed attempt: tried again at `retry_at`, or failed for good.
-    pub async fn mail_attempt_failed(
+    async fn mail_attempt_failed(
         &self,
         id: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), CrmError> {
-        self.write_native(|c| {
-            Ok((
-                record_failed(c, id, error, retry_at)?,
-                super::native::TxEnd::Commit,
-            ))
-        })
+        let (id, error) = (id.to_owned(), error.to_owned());
+        self.write_with(Box::new(move |db| {
+            Ok((record_failed(db, &id, &error, retry_at)?, TxEnd::Commit))
+        }))
         .await
     }
+}
 
+impl<T: Backend> Outbox for T {}
+
+impl SqliteStore {
     /// One message of the outbox with its bodies and attachments, and the
     /// attachments' bytes (for the download route).
     pub async fn outbox_message(

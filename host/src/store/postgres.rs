@@ -15,12 +15,11 @@ pub use conn::PgDb;
 use super::CrmStore;
 use super::apply::LogRows;
 use super::db::{Db, Sql};
-use super::events::{EventRow, EventStarts};
+use super::events::EventStarts;
 use super::native::TxEnd;
-use super::outbox::QueuedMail;
 use super::rounds::{ClaimRequest, Round, RoundWork, run_round};
 use super::rows;
-use super::runs::{ClaimedStep, NewRun, StepFinish, insert_run};
+use super::runs::{ClaimedStep, StepFinish};
 use crate::crm::changes::{Change, CommitReport, StoredFile};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
 use anyhow::Context as _;
@@ -113,17 +112,6 @@ impl PgStore {
 /// that its attempt still holds the step (a node that took an expired
 /// lease over wins; the old attempt's writes are refused whole).
 impl PgStore {
-    /// Starts `run` (and its first step) unless its trigger or `once_per`
-    /// key ran already; its id when it started.
-    pub async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
-        let run = run.clone();
-        self.transaction(move |db| {
-            let started = insert_run(db, &run)?;
-            Ok((started.then_some(run.id), TxEnd::Commit))
-        })
-        .await
-    }
-
     /// One round in one transaction (see `SqliteStore::commit_round`).
     pub async fn commit_round(
         &self,
@@ -187,58 +175,6 @@ impl PgStore {
             .into_iter()
             .next()
             .unwrap_or_else(|| Err(CrmError::Storage("the round lost its step".into())))
-    }
-
-    /// The position the engine has read the event log up to.
-    pub async fn event_cursor(&self) -> Result<i64, CrmError> {
-        self.read(super::events::event_cursor).await
-    }
-
-    /// Events after `seq`, oldest first. Their numbers commit in order (see
-    /// [`LogRows`]), so nothing below the last one read can still appear.
-    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<EventRow>, CrmError> {
-        self.read(move |db| super::events::events_after(db, seq, limit))
-            .await
-    }
-
-    /// Starts the runs of `batch` with the cursor's move, in one
-    /// transaction; a conflict (and nothing written) when another node
-    /// moved the cursor first.
-    pub async fn start_runs_for_events(&self, batch: &EventStarts) -> Result<usize, CrmError> {
-        let batch = batch.clone();
-        self.transaction(move |db| {
-            Ok(match super::events::start_runs(db, &batch)? {
-                Ok(started) => (Ok(started), TxEnd::Commit),
-                Err(conflict) => (Err(conflict), TxEnd::Rollback),
-            })
-        })
-        .await?
-    }
-
-    /// Claims up to `limit` due e-mails for this node's sender until
-    /// `lease_until` (see `outbox::claim_mail`).
-    pub async fn claim_due_mail(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-        lease_until: chrono::DateTime<chrono::Utc>,
-        limit: u32,
-    ) -> Result<Vec<QueuedMail>, CrmError> {
-        self.transaction(move |db| {
-            let claimed = super::outbox::claim_mail(db, now, lease_until, limit)?;
-            Ok((claimed, TxEnd::Commit))
-        })
-        .await
-    }
-
-    /// Records a delivery.
-    pub async fn mail_sent(
-        &self,
-        id: &str,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), CrmError> {
-        let id = id.to_owned();
-        self.transaction(move |db| Ok((super::outbox::record_sent(db, &id, at)?, TxEnd::Commit)))
-            .await
     }
 
     /// A listener woken when a commit on any node leaves events, steps or

@@ -227,15 +227,6 @@ pub(super) fn subject_of(kind: Option<String>, id: Option<String>) -> Option<Ent
 }
 
 impl SqliteStore {
-    /// Starts one run (manual, webhook); None if its trigger or `once_per`
-    /// key already ran.
-    pub async fn start_run(&self, run: &NewRun) -> Result<Option<String>, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let started = self.with_native(&mut tx, |c| insert_run(c, run)).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(started.then(|| run.id.clone()))
-    }
-
     /// The finished steps of a run as templates see them: id → {status, output}.
     pub async fn step_results(
         &self,
