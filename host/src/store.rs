@@ -53,10 +53,12 @@ pub use sqlite::SqliteStore;
 pub mod prelude {
     pub use super::action_sets::ActionSets as _;
     pub use super::approvals::Approvals as _;
+    pub use super::console_sessions::ConsoleSessions as _;
     pub use super::events::Events as _;
     pub use super::outbox::Outbox as _;
     pub use super::processes::Processes as _;
     pub use super::schedules::Schedules as _;
+    pub use super::tokens::Tokens as _;
 }
 
 /// The CRM store as the rest of the host sees it.

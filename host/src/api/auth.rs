@@ -6,6 +6,7 @@ use super::problem::ApiError;
 use crate::access::{Access, Role};
 use crate::crm::changes::Change;
 use crate::store::SqliteStore;
+use crate::store::prelude::*;
 use crate::store::tokens::TokenOwner;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};

@@ -7,6 +7,7 @@ use crate::engine::catalog::Catalog;
 use crate::engine::workers::{self, WorkerSettings};
 use crate::plugins::{HostSettings, PluginHost};
 use crate::store::SqliteStore;
+use crate::store::prelude::*;
 use crate::store::sqlite::Durability;
 use anyhow::Context as _;
 use std::io::Write as _;

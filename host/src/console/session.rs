@@ -12,6 +12,7 @@ use super::ConsoleState;
 use super::i18n::Lang;
 use super::render::Page;
 use crate::api::auth::{Caller, caller_of, hash_token, random_token};
+use crate::store::prelude::*;
 use axum::body::Body;
 use axum::extract::{Form, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};

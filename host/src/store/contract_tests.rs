@@ -1075,3 +1075,71 @@ mod approvals_on_postgres {
         );
     }
 }
+
+mod tokens_and_sessions_on_both {
+    use super::*;
+    use crate::store::console_sessions::ConsoleSessions;
+    use crate::store::tokens::Tokens;
+    use chrono::{Duration, Utc};
+
+    async fn walk(store: &(impl Tokens + ConsoleSessions)) -> Vec<String> {
+        let mut said = Vec::new();
+        for (role, user) in [("boss", None), ("manager", Some("nobody"))] {
+            match store.insert_token("h0", role, user, "x").await {
+                Err(CrmError::Invalid(m)) => said.push(m),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(store.count_tokens().await.unwrap(), 0, "nothing stored");
+        let id = store
+            .insert_token("h1", "accountant", None, "books")
+            .await
+            .unwrap();
+        let owner = store.find_token("h1").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                owner.id.as_str(),
+                owner.role.as_str(),
+                owner.user_id.as_deref()
+            ),
+            (id.as_str(), "accountant", None)
+        );
+        assert_eq!(store.find_token("h2").await.unwrap(), None);
+        let now = Utc::now();
+        store
+            .create_console_session("s1", &id, "csrf1", now, now + Duration::hours(12))
+            .await
+            .unwrap();
+        let session = store
+            .find_console_session("s1", now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((session.owner, session.csrf.as_str()), (owner, "csrf1"));
+        assert!(
+            store
+                .find_console_session("s1", now + Duration::hours(13))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.delete_console_session("s1").await.unwrap());
+        assert!(!store.delete_console_session("s1").await.unwrap());
+        said
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tokens_and_console_sessions_behave_the_same_on_both_backends() {
+        let b = backends().await;
+        let on_sqlite = walk(b.sqlite.as_ref()).await;
+        let on_postgres = walk(b.postgres.as_ref()).await;
+        assert_eq!(
+            on_sqlite,
+            [
+                "unknown role `boss`: use manager, head_of_sales, accountant or admin",
+                "no user `nobody`"
+            ]
+        );
+        assert_eq!(on_postgres, on_sqlite);
+    }
+}

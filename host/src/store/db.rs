@@ -160,6 +160,8 @@ pub enum Failure {
     Unique,
     /// A foreign key refused the change.
     ForeignKey,
+    /// A CHECK constraint refused the value.
+    Check,
     /// Anything else.
     Other,
 }
@@ -333,6 +335,8 @@ pub fn sqlite_error(e: rusqlite::Error) -> DbError {
         Failure::Unique
     } else if violates(&e, Constraint::ForeignKey) {
         Failure::ForeignKey
+    } else if violates(&e, Constraint::Check) {
+        Failure::Check
     } else {
         Failure::Other
     };

@@ -239,6 +239,8 @@ pub(super) enum Constraint {
     Unique,
     /// A foreign key.
     ForeignKey,
+    /// A CHECK constraint.
+    Check,
 }
 
 /// Whether `e` is a violation of a `which` constraint.
@@ -253,6 +255,7 @@ pub(super) fn violates(e: &rusqlite::Error, which: Constraint) -> bool {
             ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
         ),
         Constraint::ForeignKey => failure.extended_code == ffi::SQLITE_CONSTRAINT_FOREIGNKEY,
+        Constraint::Check => failure.extended_code == ffi::SQLITE_CONSTRAINT_CHECK,
     }
 }
 

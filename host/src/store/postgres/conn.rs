@@ -204,11 +204,12 @@ fn decode(row: &PgRow) -> Result<Row, DbError> {
     Ok(Row(out))
 }
 
-/// A sqlx error with its kind of failure (SQLSTATE 23505, 23503).
+/// A sqlx error with its kind of failure (SQLSTATE 23505, 23503, 23514).
 pub fn pg_error(e: sqlx::Error) -> DbError {
     let failure = match e.as_database_error().and_then(|d| d.code()) {
         Some(code) if code == "23505" => Failure::Unique,
         Some(code) if code == "23503" => Failure::ForeignKey,
+        Some(code) if code == "23514" => Failure::Check,
         _ => Failure::Other,
     };
     let message = match e.as_database_error() {
