@@ -54,6 +54,35 @@ async fn pg_nodes(name: &str, n: usize) -> (TestPostgres, Vec<Arc<PgStore>>) {
     (server, nodes)
 }
 
+/// Two claimers per node, each claiming until nothing is left: all they got.
+async fn drain<T, F, Fut>(nodes: &[Arc<PgStore>], claim: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<PgStore>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Vec<T>> + Send,
+{
+    let claimers: Vec<_> = (0..nodes.len() * 2)
+        .map(|i| {
+            let (node, claim) = (nodes[i % nodes.len()].clone(), claim.clone());
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = claim(node.clone()).await;
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(got);
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for c in claimers {
+        all.extend(c.await.expect("a claimer ends"));
+    }
+    all
+}
+
 /// A queued e-mail, numbered `n`.
 fn mail(n: usize) -> Change {
     Change::Mail(crate::crm::changes::OutgoingMail {
@@ -426,25 +455,10 @@ mod engine_on_postgres {
         // Two claimers per node, seven steps at a time, until none is due.
         let now = Utc::now();
         let lease = now + Duration::seconds(60);
-        let claimers: Vec<_> = (0..6)
-            .map(|i| {
-                let node = nodes[i % 3].clone();
-                tokio::spawn(async move {
-                    let mut mine = Vec::new();
-                    loop {
-                        let got = node.claim_steps(now, lease, 7).await.unwrap();
-                        if got.is_empty() {
-                            return mine;
-                        }
-                        mine.extend(got);
-                    }
-                })
-            })
-            .collect();
-        let mut claimed = Vec::new();
-        for c in claimers {
-            claimed.extend(c.await.unwrap());
-        }
+        let claimed = drain(&nodes, move |node| async move {
+            node.claim_steps(now, lease, 7).await.unwrap()
+        })
+        .await;
         let ids: HashSet<&str> = claimed.iter().map(|s| s.id.as_str()).collect();
         assert_eq!((claimed.len(), ids.len()), (120, 120), "each step once");
         assert!(
@@ -721,25 +735,10 @@ mod cron_and_mail_on_postgres {
         nodes[0].commit(&mails).await.unwrap();
         let now = Utc::now() + Duration::seconds(1);
         let lease = now + Duration::minutes(10);
-        let senders: Vec<_> = (0..6)
-            .map(|i| {
-                let node = nodes[i % 3].clone();
-                tokio::spawn(async move {
-                    let mut mine = Vec::new();
-                    loop {
-                        let got = node.claim_due_mail(now, lease, 7).await.unwrap();
-                        if got.is_empty() {
-                            return mine;
-                        }
-                        mine.extend(got);
-                    }
-                })
-            })
-            .collect();
-        let mut claimed = Vec::new();
-        for s in senders {
-            claimed.extend(s.await.unwrap());
-        }
+        let claimed = drain(&nodes, move |node| async move {
+            node.claim_due_mail(now, lease, 7).await.unwrap()
+        })
+        .await;
         let ids: HashSet<&str> = claimed.iter().map(|m| m.mail.id.as_str()).collect();
         assert_eq!((claimed.len(), ids.len()), (60, 60), "each mail once");
         assert_eq!(claimed[0].mail.to.len(), 1);
