@@ -83,6 +83,32 @@ where
     all
 }
 
+/// A run of process `p` started by `trigger_key`, its one step `key` due at
+/// `due_at`.
+fn run_of_p(
+    trigger_key: &str,
+    trigger: Value,
+    key: &str,
+    due_at: chrono::DateTime<chrono::Utc>,
+) -> crate::store::runs::NewRun {
+    crate::store::runs::NewRun {
+        id: new_id(),
+        process_id: "p".into(),
+        process_version: 1,
+        trigger,
+        subject: None,
+        trigger_key: trigger_key.to_owned(),
+        once_key: None,
+        action_set: None,
+        first_step: crate::store::runs::NewStep {
+            index: 0,
+            key: key.to_owned(),
+            item: None,
+            due_at,
+        },
+    }
+}
+
 /// A queued e-mail, numbered `n`.
 fn mail(n: usize) -> Change {
     Change::Mail(crate::crm::changes::OutgoingMail {
@@ -400,27 +426,13 @@ async fn invoice_numbers_stay_gap_free_when_commits_race_and_some_roll_back() {
 
 mod engine_on_postgres {
     use super::*;
-    use crate::store::runs::{AttemptStatus, ClaimedStep, NewRun, NewStep, StepFinish, Then};
+    use crate::store::runs::{AttemptStatus, ClaimedStep, NewRun, StepFinish, Then};
     use chrono::{Duration, Utc};
     use std::collections::HashSet;
 
     fn run(n: usize) -> NewRun {
-        NewRun {
-            id: new_id(),
-            process_id: "p".into(),
-            process_version: 1,
-            trigger: json!({ "n": n }),
-            subject: None,
-            trigger_key: format!("t{n}"),
-            once_key: None,
-            action_set: None,
-            first_step: NewStep {
-                index: 0,
-                key: "a".into(),
-                item: None,
-                due_at: Utc::now() - Duration::seconds(1),
-            },
-        }
+        let due = Utc::now() - Duration::seconds(1);
+        run_of_p(&format!("t{n}"), json!({ "n": n }), "a", due)
     }
 
     fn finish(step: &ClaimedStep, attempt: u32, title: &str) -> StepFinish {
@@ -514,7 +526,7 @@ mod engine_on_postgres {
 mod events_on_postgres {
     use super::*;
     use crate::store::events::EventStarts;
-    use crate::store::runs::{NewRun, NewStep};
+    use crate::store::runs::NewRun;
     use chrono::Utc;
     use std::collections::HashSet;
 
@@ -559,20 +571,8 @@ mod events_on_postgres {
                             runs: events
                                 .iter()
                                 .map(|e| NewRun {
-                                    id: new_id(),
-                                    process_id: "p".into(),
-                                    process_version: 1,
-                                    trigger: json!({ "event": e.id }),
                                     subject: Some(e.entity.clone()),
-                                    trigger_key: e.id.clone(),
-                                    once_key: None,
-                                    action_set: None,
-                                    first_step: NewStep {
-                                        index: 0,
-                                        key: "a".into(),
-                                        item: None,
-                                        due_at: Utc::now(),
-                                    },
+                                    ..run_of_p(&e.id, json!({ "event": e.id }), "a", Utc::now())
                                 })
                                 .collect(),
                         };
@@ -669,7 +669,6 @@ mod event_order_on_postgres {
 mod cron_and_mail_on_postgres {
     use super::*;
     use crate::crm::timestamp_text;
-    use crate::store::runs::{NewRun, NewStep};
     use chrono::{Duration, TimeZone as _, Utc};
     use std::collections::HashSet;
 
@@ -692,22 +691,8 @@ mod cron_and_mail_on_postgres {
                 .iter()
                 .map(|node| {
                     let node = node.clone();
-                    let run = NewRun {
-                        id: new_id(),
-                        process_id: "p".into(),
-                        process_version: 1,
-                        trigger: json!({ "tick": timestamp_text(due) }),
-                        subject: None,
-                        trigger_key: format!("cron:{}", timestamp_text(due)),
-                        once_key: None,
-                        action_set: None,
-                        first_step: NewStep {
-                            index: 0,
-                            key: "a".into(),
-                            item: None,
-                            due_at: due,
-                        },
-                    };
+                    let tick = timestamp_text(due);
+                    let run = run_of_p(&format!("cron:{tick}"), json!({ "tick": tick }), "a", due);
                     tokio::spawn(async move {
                         node.fire_schedule("p", &timestamp_text(due), next, &run)
                             .await
@@ -772,7 +757,6 @@ mod cron_and_mail_on_postgres {
 
 mod wake_ups_on_postgres {
     use super::*;
-    use crate::store::runs::{NewRun, NewStep};
     use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -805,24 +789,9 @@ mod wake_ups_on_postgres {
         assert_eq!(next().await, "events");
         busy.commit(&[mail(0)]).await.unwrap();
         assert_eq!(next().await, "mail");
-        busy.start_run(&NewRun {
-            id: new_id(),
-            process_id: "p".into(),
-            process_version: 1,
-            trigger: json!({}),
-            subject: None,
-            trigger_key: "manual".into(),
-            once_key: None,
-            action_set: None,
-            first_step: NewStep {
-                index: 0,
-                key: "a".into(),
-                item: None,
-                due_at: chrono::Utc::now(),
-            },
-        })
-        .await
-        .unwrap();
+        busy.start_run(&run_of_p("manual", json!({}), "a", chrono::Utc::now()))
+            .await
+            .unwrap();
         assert_eq!(next().await, "steps");
     }
 }
@@ -949,7 +918,7 @@ mod action_sets_and_schedules_on_both {
 mod approvals_on_postgres {
     use super::*;
     use crate::store::approvals::{Decided, NewApproval};
-    use crate::store::runs::{AttemptStatus, NewRun, NewStep, StepFinish, Then};
+    use crate::store::runs::{AttemptStatus, StepFinish, Then};
     use chrono::{Duration, Utc};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -957,22 +926,12 @@ mod approvals_on_postgres {
         let (_server, nodes) = pg_nodes("approvals", 2).await;
         let now = Utc::now();
         nodes[0]
-            .start_run(&NewRun {
-                id: new_id(),
-                process_id: "p".into(),
-                process_version: 1,
-                trigger: json!({}),
-                subject: None,
-                trigger_key: "manual".into(),
-                once_key: None,
-                action_set: None,
-                first_step: NewStep {
-                    index: 0,
-                    key: "approve".into(),
-                    item: None,
-                    due_at: now - Duration::seconds(1),
-                },
-            })
+            .start_run(&run_of_p(
+                "manual",
+                json!({}),
+                "approve",
+                now - Duration::seconds(1),
+            ))
             .await
             .unwrap();
         let step = nodes[1]
@@ -1140,5 +1099,34 @@ mod tokens_and_sessions_on_both {
             ]
         );
         assert_eq!(on_postgres, on_sqlite);
+    }
+}
+
+mod values_on_postgres {
+    use super::*;
+    use crate::store::db::Sql;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_value_of_the_wrong_kind_is_refused_by_name_and_writes_nothing() {
+        let (_server, nodes) = pg_nodes("values", 1).await;
+        let store = nodes[0].clone();
+        for (column, value, says) in [
+            (
+                "name",
+                Sql::Blob(vec![1, 2]),
+                "bytes go only into bytea columns",
+            ),
+            ("price", Sql::Text("ten".into()), "must be a decimal"),
+        ] {
+            let e = store
+                .read(move |db| {
+                    // The column name is one of the two constants above.
+                    let sql = format!("UPDATE products SET {column} = ?1 WHERE id = 'none'");
+                    db.execute(&sql, &[value]).map_err(CrmError::from)
+                })
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains(says), "{e}");
+        }
     }
 }

@@ -92,6 +92,13 @@ fn bind(types: &[PgTypeInfo], params: &[Sql]) -> Result<PgArguments, DbError> {
             Sql::Null => None,
             Sql::Text(s) => Some(s.clone()),
             Sql::Int(n) => Some(n.to_string()),
+            // Bytes go only where the server expects bytes (below).
+            Sql::Blob(_) if ty != "BYTEA" => {
+                return Err(DbError::other(format!(
+                    "parameter ${} is bytes, but PostgreSQL's {ty} takes text: bytes go only into bytea columns",
+                    i + 1
+                )));
+            }
             Sql::Blob(_) => None,
         };
         let added = match ty {
