@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::items;
 use common::server::{Api, Server};

@@ -5,17 +5,17 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::server::{Api, Site};
 use common::{created, items};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const APPROVE: &str = include_str!("../../examples/processes/approve-payment-request.toml");
-const APPROVED: &str = include_str!("../../examples/processes/payment-request-approved.toml");
-const RETURNED: &str = include_str!("../../examples/processes/payment-request-returned.toml");
-const PAID: &str = include_str!("../../examples/processes/payment-request-paid.toml");
+const APPROVE: &str = include_str!("../../../examples/processes/approve-payment-request.toml");
+const APPROVED: &str = include_str!("../../../examples/processes/payment-request-approved.toml");
+const RETURNED: &str = include_str!("../../../examples/processes/payment-request-returned.toml");
+const PAID: &str = include_str!("../../../examples/processes/payment-request-paid.toml");
 
 const WAIT: Duration = Duration::from_secs(20);
 

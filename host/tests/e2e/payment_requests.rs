@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::server::{Api, Site};
 use common::{created, created_record, items};
@@ -533,10 +533,10 @@ async fn the_registry_shows_approved_requests_by_day_with_exact_totals() {
     }
 }
 
-const APPROVE: &str = include_str!("../../examples/processes/approve-payment-request.toml");
-const RETURNED: &str = include_str!("../../examples/processes/payment-request-returned.toml");
-const PAID: &str = include_str!("../../examples/processes/payment-request-paid.toml");
-const APPROVED: &str = include_str!("../../examples/processes/payment-request-approved.toml");
+const APPROVE: &str = include_str!("../../../examples/processes/approve-payment-request.toml");
+const RETURNED: &str = include_str!("../../../examples/processes/payment-request-returned.toml");
+const PAID: &str = include_str!("../../../examples/processes/payment-request-paid.toml");
+const APPROVED: &str = include_str!("../../../examples/processes/payment-request-approved.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approved_returned_resent_paid_and_the_contractor_told() {

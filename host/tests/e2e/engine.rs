@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use robota::crm::changes::Change;
 use robota::crm::{EntityKind, EntityRef};

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::server::{Api, Site};
 use common::{created, items};
@@ -619,7 +619,7 @@ async fn invoices_tasks_reports_and_settings_follow_the_roles() {
     );
 }
 
-const APPROVE: &str = include_str!("../../examples/processes/approve-payment-request.toml");
+const APPROVE: &str = include_str!("../../../examples/processes/approve-payment-request.toml");
 
 /// A complete request for `author` (a user id), as a draft.
 fn request(author: Option<&str>, purpose: &str) -> Value {

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::items;
 
@@ -14,8 +14,8 @@ use common::standin::StandIn;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const ON_INN: &str = include_str!("../../examples/processes/lookup-company-on-inn.toml");
-const BY_HAND: &str = include_str!("../../examples/processes/lookup-company.toml");
+const ON_INN: &str = include_str!("../../../examples/processes/lookup-company-on-inn.toml");
+const BY_HAND: &str = include_str!("../../../examples/processes/lookup-company.toml");
 const KEY: &str = "test-key";
 
 async fn company(api: &Api, fields: Value) -> String {

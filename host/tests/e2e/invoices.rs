@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::{created, items};
 
@@ -17,9 +17,9 @@ use common::smtp::{Smtp, free_port, pdf_text, read_message, serve_args, wait_for
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const INVOICE_ON_STAGE: &str = include_str!("../../examples/processes/invoice-on-stage.toml");
-const INVOICE_PAID: &str = include_str!("../../examples/processes/invoice-paid.toml");
-const OVERDUE: &str = include_str!("../../examples/processes/overdue-invoices.toml");
+const INVOICE_ON_STAGE: &str = include_str!("../../../examples/processes/invoice-on-stage.toml");
+const INVOICE_PAID: &str = include_str!("../../../examples/processes/invoice-paid.toml");
+const OVERDUE: &str = include_str!("../../../examples/processes/overdue-invoices.toml");
 
 /// The buyer's INN (a valid one) and e-mail.
 const BUYER_INN: &str = "7707083893";

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::{created, items};
 
@@ -17,7 +17,7 @@ use common::standin::StandIn;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const REMINDER: &str = include_str!("../../examples/processes/meeting-reminder.toml");
+const REMINDER: &str = include_str!("../../../examples/processes/meeting-reminder.toml");
 const KEY: &str = "sms-test-key";
 
 async fn sent(gateway: &StandIn) -> Vec<Value> {

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::items;
 
@@ -12,7 +12,8 @@ use common::server::{Api, Site};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const CALL_ON_NEGOTIATION: &str = include_str!("../../examples/processes/call-on-negotiation.toml");
+const CALL_ON_NEGOTIATION: &str =
+    include_str!("../../../examples/processes/call-on-negotiation.toml");
 
 const LATER: &str = r#"
 id = "later"
@@ -848,7 +849,7 @@ async fn a_webhook_starts_its_process_only_with_its_secret() {
 }
 
 const APPROVE_PAYMENT_REQUEST: &str =
-    include_str!("../../examples/processes/approve-payment-request.toml");
+    include_str!("../../../examples/processes/approve-payment-request.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_request_is_approved_or_sent_back_by_the_head_of_sales() {

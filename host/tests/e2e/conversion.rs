@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use common::{created, items};
 
@@ -13,7 +13,7 @@ use common::server::{Api, Site};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const AFTER: &str = include_str!("../../examples/processes/after-lead-conversion.toml");
+const AFTER: &str = include_str!("../../../examples/processes/after-lead-conversion.toml");
 
 /// A new company's manager is told of it: a run and a notification about
 /// the company, for the merge to re-point.
