@@ -237,11 +237,11 @@ impl Access {
     }
 
     /// [`Access::visibility`] as one SQL condition on the kind's table
-    /// (`1` for all, `0` for none) and how many `?` in it bind the user.
+    /// (`TRUE` for all, `FALSE` for none) and how many `?` in it bind the user.
     pub fn condition(&self, kind: EntityKind) -> (&'static str, usize) {
         match self.visibility(kind) {
-            Visibility::All => ("1", 0),
-            Visibility::Nothing => ("0", 0),
+            Visibility::All => ("TRUE", 0),
+            Visibility::Nothing => ("FALSE", 0),
             Visibility::Where { sql, binds } => (sql, binds),
         }
     }
@@ -272,7 +272,7 @@ impl Access {
             }
         }
         if parts.is_empty() {
-            return Some(("0".into(), 0));
+            return Some(("FALSE".into(), 0));
         }
         Some((format!("({})", parts.join(" OR ")), binds))
     }

@@ -82,6 +82,14 @@ pub enum Command {
         /// Where compiled components are cached.
         #[arg(long, env = "ROBOTA_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
+        /// An empty database to run on (default: a scratch SQLite file),
+        /// e.g. postgres://robota@127.0.0.1/bench.
+        #[arg(long)]
+        db: Option<String>,
+        /// Engines sharing the database, each with its own pool and loops
+        /// (more than one needs --db postgres://…).
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
     },
 }
 
@@ -553,6 +561,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             synchronous,
             workers,
             cache_dir,
+            db,
+            nodes,
         } => {
             if let Some(r) = rate {
                 anyhow::ensure!(
@@ -567,6 +577,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 durability: durability(&synchronous),
                 workers,
                 cache_dir,
+                db,
+                nodes,
             })
             .await
         }

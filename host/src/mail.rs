@@ -5,7 +5,7 @@
 
 use crate::crm::changes::OutgoingMail;
 use crate::engine::Clock;
-use crate::store::SqliteStore;
+use crate::store::Database;
 use crate::store::prelude::*;
 use anyhow::Context as _;
 use lettre::message::header::ContentType;
@@ -62,7 +62,7 @@ pub struct SmtpSettings {
 
 /// Delivers the outbox.
 pub struct Dispatcher {
-    store: Arc<SqliteStore>,
+    store: Arc<Database>,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     clock: Arc<dyn Clock>,
@@ -72,7 +72,7 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher for `settings`.
     pub fn new(
-        store: Arc<SqliteStore>,
+        store: Arc<Database>,
         settings: &SmtpSettings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Dispatcher> {

@@ -14,6 +14,7 @@ pub mod approvals;
 #[cfg(test)]
 mod contract_tests;
 pub mod conversion;
+pub mod database;
 pub mod duplicates;
 pub mod events;
 pub mod files;
@@ -46,6 +47,7 @@ use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+pub use database::Database;
 pub use sqlite::SqliteStore;
 
 /// The store's operations written once for every [`backend::Backend`]:
@@ -57,6 +59,7 @@ pub mod prelude {
     pub use super::events::Events as _;
     pub use super::outbox::Outbox as _;
     pub use super::processes::Processes as _;
+    pub use super::runs::Runs as _;
     pub use super::schedules::Schedules as _;
     pub use super::tokens::Tokens as _;
 }

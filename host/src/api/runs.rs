@@ -6,6 +6,7 @@ use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
 use crate::access::Role;
 use crate::crm::{EntityKind, EntityRef};
+use crate::store::prelude::*;
 use crate::store::runs::{RunFilter, RunSummary};
 use axum::extract::{Extension, Path, Query, State};
 use axum::routing::{get, post};

@@ -1,6 +1,10 @@
-//! `robota bench`: the engine's throughput and latency on the embedded
-//! SQLite, with a 3-step process whose every step is a Wasm action that
-//! reads and writes the CRM, started by entity events.
+//! `robota bench`: the engine's throughput and latency, with a 3-step
+//! process whose every step is a Wasm action that reads and writes the
+//! CRM, started by entity events — on a scratch embedded SQLite (the
+//! default) or on the empty database `--db` names; on PostgreSQL with
+//! `--nodes N` engines sharing it, each with its own connection pool, loops
+//! and plugin host, in this process (as N `robota serve` on this machine,
+//! but sharing one runtime's threads).
 //!
 //! Phase 1 (throughput): N deals are created in batches, then the engine
 //! works the backlog; completed runs per second.
@@ -13,8 +17,9 @@ use crate::engine::catalog::{Catalog, InstalledAction};
 use crate::engine::workers::{self, WorkerSettings};
 use crate::engine::{Engine, SystemClock};
 use crate::plugins::{Grants, HostSettings, PluginHost};
+use crate::store::prelude::*;
 use crate::store::sqlite::Durability;
-use crate::store::{CrmStore as _, SqliteStore};
+use crate::store::{CrmStore as _, Database};
 use anyhow::Context as _;
 use serde_json::{Map, json};
 use std::path::PathBuf;
@@ -55,43 +60,69 @@ pub struct BenchOptions {
     pub workers: usize,
     /// The compiled-component cache.
     pub cache_dir: Option<PathBuf>,
+    /// The database (None: a scratch SQLite file); it must hold no runs
+    /// or tasks yet, since the effects are checked by counting them.
+    pub db: Option<String>,
+    /// Engines sharing the database (more than one: PostgreSQL only).
+    pub nodes: usize,
+}
+
+/// One engine of the bench, with its own handle on the database.
+struct Node {
+    store: Arc<Database>,
+    engine: Arc<Engine>,
 }
 
 /// Runs both phases and prints the numbers.
 pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("a scratch folder")?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = Arc::new(SqliteStore::open_with(&url, opts.durability).await?);
-    let defaults = HostSettings::default();
-    let host = Arc::new(PluginHost::new(HostSettings {
-        cache_dir: opts.cache_dir.clone().or(defaults.cache_dir.clone()),
-        ..defaults
-    })?);
-    let mut catalog = Catalog::new();
-    for (name, bytes) in robota_plugin_artifacts::STANDARD {
-        let plugin = host
-            .load(*bytes)
-            .await
-            .with_context(|| format!("loading {name}"))?;
-        catalog.insert(InstalledAction {
-            plugin,
-            grants: Grants::parse(&["crm.read", "crm.write"])?,
-            config: Arc::new(Default::default()),
-            limits: Default::default(),
-        })?;
+    let url = match &opts.db {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
+    let shared = crate::store::is_postgres(&url);
+    anyhow::ensure!(opts.nodes >= 1, "--nodes must be at least 1");
+    anyhow::ensure!(
+        opts.nodes == 1 || shared,
+        "--nodes {}: several nodes share a PostgreSQL database; give --db postgres://…",
+        opts.nodes
+    );
+    let mut nodes = Vec::new();
+    for _ in 0..opts.nodes {
+        nodes.push(node(&url, &opts).await?);
     }
-    let engine = Arc::new(Engine::new(store.clone(), host, catalog, Arc::new(SystemClock)).await?);
-    engine
+    let store = nodes[0].store.clone();
+    let (runs, tasks) = (
+        store.count_runs("completed").await? + store.count_runs("running").await?,
+        store.count_tasks().await?,
+    );
+    anyhow::ensure!(
+        runs == 0 && tasks == 0,
+        "the bench needs an empty database (it checks the effects by counting them): `{}` has {runs} runs and {tasks} tasks",
+        crate::store::postgres::redacted(&url)
+    );
+    nodes[0]
+        .engine
         .install("bench.toml", PROCESS)
         .await
         .map_err(|d| anyhow::anyhow!("{d}"))?;
+    let database = if shared {
+        format!(
+            "PostgreSQL, {} node(s) (engines with their own pools, loops and plugin hosts, in this process)",
+            opts.nodes
+        )
+    } else {
+        format!(
+            "SQLite WAL synchronous={}",
+            match opts.durability {
+                Durability::Full => "FULL",
+                Durability::Normal => "NORMAL",
+            }
+        )
+    };
     println!(
         "robota bench: 3-step process (create-task ×3: each reads the deal, creates a task, notes the deal), \
-         SQLite WAL synchronous={}, {} workers, {} CPUs",
-        match opts.durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        },
+         {database}, {} workers per node, {} CPUs",
         opts.workers,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
@@ -107,8 +138,12 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
         poll: Duration::from_millis(20),
     };
     let started = Instant::now();
-    let mut loops = workers::spawn(engine.clone(), settings, stop_rx);
-    engine.poke();
+    let mut loops = tokio::task::JoinSet::new();
+    for node in &nodes {
+        let mut set = workers::spawn(node.engine.clone(), settings, stop_rx.clone());
+        loops.spawn(async move { while set.join_next().await.is_some() {} });
+        node.engine.poke();
+    }
     wait_for_completed(&store, opts.runs as i64, Duration::from_secs(600)).await?;
     let elapsed = started.elapsed();
     let throughput = opts.runs as f64 / elapsed.as_secs_f64();
@@ -126,8 +161,11 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
     let first_new = store.count_runs("completed").await?;
     let mut next = Instant::now();
     for n in 0..opts.latency_runs {
-        store.commit(&[deal(&format!("paced {n}"))]).await?;
-        engine.poke();
+        // Each deal written on the next node, as requests would land; the
+        // others hear of it from the database.
+        let node = &nodes[n % nodes.len()];
+        node.store.commit(&[deal(&format!("paced {n}"))]).await?;
+        node.engine.poke();
         next += gap;
         tokio::time::sleep_until(next.into()).await;
     }
@@ -175,7 +213,9 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
         median(|p| p.committing_end),
     );
     let _ = stop_tx.send(true);
-    engine.poke();
+    for node in &nodes {
+        node.engine.poke();
+    }
     while loops.join_next().await.is_some() {}
     // Every completed run did its three steps' work exactly once.
     let (runs, tasks) = (
@@ -190,6 +230,31 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One engine on `url` with the standard actions installed.
+async fn node(url: &str, opts: &BenchOptions) -> anyhow::Result<Node> {
+    let store = Arc::new(Database::open(url, opts.durability).await?);
+    let defaults = HostSettings::default();
+    let host = Arc::new(PluginHost::new(HostSettings {
+        cache_dir: opts.cache_dir.clone().or(defaults.cache_dir.clone()),
+        ..defaults
+    })?);
+    let mut catalog = Catalog::new();
+    for (name, bytes) in robota_plugin_artifacts::STANDARD {
+        let plugin = host
+            .load(*bytes)
+            .await
+            .with_context(|| format!("loading {name}"))?;
+        catalog.insert(InstalledAction {
+            plugin,
+            grants: Grants::parse(&["crm.read", "crm.write"])?,
+            config: Arc::new(Default::default()),
+            limits: Default::default(),
+        })?;
+    }
+    let engine = Arc::new(Engine::new(store.clone(), host, catalog, Arc::new(SystemClock)).await?);
+    Ok(Node { store, engine })
+}
+
 fn deal(title: &str) -> Change {
     let mut fields = Map::new();
     fields.insert("title".into(), json!(title));
@@ -201,7 +266,7 @@ fn deal(title: &str) -> Change {
     }
 }
 
-async fn wait_for_completed(store: &SqliteStore, n: i64, limit: Duration) -> anyhow::Result<()> {
+async fn wait_for_completed(store: &Database, n: i64, limit: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
         let done = store.count_runs("completed").await?;

@@ -1,6 +1,7 @@
 //! `robota run list|show|retry|cancel`, straight on the database.
 
 use super::RunCommand;
+use crate::store::prelude::*;
 use crate::store::runs::RunFilter;
 
 /// Runs the subcommand.

@@ -46,6 +46,7 @@ pub struct ServeOptions {
 /// steps finish and commit.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let store = Arc::new(SqliteStore::open_with(&opts.db, opts.durability).await?);
+    let database = Arc::new(crate::store::Database::Sqlite(store.as_ref().clone()));
     let orphans = store.release_running_steps().await?;
     if orphans > 0 {
         tracing::warn!(
@@ -65,7 +66,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         Some(dir) => Catalog::load_dir(&host, dir).await?,
         None => Catalog::new(),
     };
-    let engine = Arc::new(Engine::new(store.clone(), host, catalog, clock.clone()).await?);
+    let engine = Arc::new(Engine::new(database.clone(), host, catalog, clock.clone()).await?);
     if let Some(dir) = &opts.processes {
         engine.install_dir(dir).await?;
     }
@@ -107,7 +108,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let mut loops = workers::spawn(engine.clone(), settings, stop_rx.clone());
     match &opts.smtp {
         Some(smtp) => {
-            let dispatcher = crate::mail::Dispatcher::new(store.clone(), smtp, clock.clone())?;
+            let dispatcher = crate::mail::Dispatcher::new(database.clone(), smtp, clock.clone())?;
             loops.spawn(crate::mail::run(
                 dispatcher,
                 Duration::from_millis(250),

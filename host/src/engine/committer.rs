@@ -3,7 +3,7 @@
 //! that drive the engine step by step), or to the step loop's next round,
 //! which commits everything handed to it meanwhile in one transaction and
 //! claims the steps that became due in it (see
-//! [`crate::store::SqliteStore::commit_round`]).
+//! [`crate::store::Database::commit_round`]).
 
 use super::runtime::Engine;
 use crate::crm::CrmError;

@@ -13,7 +13,7 @@ use super::validate::validate;
 use crate::clock::Clock;
 use crate::crm::CrmError;
 use crate::plugins::{CallError, PluginHost};
-use crate::store::SqliteStore;
+use crate::store::Database;
 use crate::store::action_sets::Pins;
 use crate::store::prelude::*;
 use crate::store::runs::{AttemptStatus, ClaimedStep, NewStep, StepFinish, Then};
@@ -39,7 +39,7 @@ pub const MAX_STEP_TIME: Duration = Duration::from_secs(15 * 60);
 
 /// The process engine.
 pub struct Engine {
-    pub(super) store: Arc<SqliteStore>,
+    pub(super) store: Arc<Database>,
     pub(super) host: Arc<PluginHost>,
     /// The installed actions and the set id new runs keep; swapped whole
     /// when the plugins folder is reloaded.
@@ -105,7 +105,7 @@ pub enum StartError {
 impl Engine {
     /// An engine over `store`, running actions of `catalog` on `host`.
     pub async fn new(
-        store: Arc<SqliteStore>,
+        store: Arc<Database>,
         host: Arc<PluginHost>,
         catalog: Catalog,
         clock: Arc<dyn Clock>,
@@ -132,7 +132,7 @@ impl Engine {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &Arc<Database> {
         &self.store
     }
 

@@ -62,6 +62,11 @@ pub fn spawn(
         let via = via.clone();
         set.spawn(async move { dispatcher(engine, via, settings.poll, shutdown).await });
     }
+    if let Some(pg) = engine.store.postgres().cloned() {
+        let engine = engine.clone();
+        let shutdown = shutdown.clone();
+        set.spawn(async move { listen_for_work(engine, pg, settings.poll, shutdown).await });
+    }
     set.spawn(on_own_thread("robota-rounds", move |steps| {
         step_loop(engine, settings, shutdown, steps, (via, rounds))
     }));
@@ -102,6 +107,51 @@ where
     async move {
         // An error means the thread ended without a word: also the end.
         let _ = ended.await;
+    }
+}
+
+/// On a shared database: wakes this node's loops when a commit on any node
+/// left work (PostgreSQL's NOTIFY, see [`crate::store::db::wake`]), so an
+/// idle node starts on it at once instead of at its next poll. A lost
+/// connection is opened again; meanwhile the loops poll as always.
+async fn listen_for_work(
+    engine: Arc<Engine>,
+    pg: crate::store::postgres::PgStore,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use crate::store::db::Wake;
+    while !*shutdown.borrow() {
+        let mut listener = match pg.wake_ups().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("listening for other nodes' work failed: {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(poll.max(Duration::from_secs(1))) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        loop {
+            let heard = tokio::select! {
+                heard = listener.try_recv() => heard,
+                _ = shutdown.changed() => return,
+            };
+            match heard {
+                Ok(Some(n)) => match Wake::parse(n.payload()) {
+                    Some(Wake::Events) => engine.events_written(),
+                    Some(Wake::Steps) => engine.wake.notify_waiters(),
+                    Some(Wake::Mail) | None => {}
+                },
+                // The connection was lost and is back: work may have been
+                // left meanwhile.
+                Ok(None) => engine.poke(),
+                Err(e) => {
+                    tracing::warn!("listening for other nodes' work failed: {e}");
+                    break;
+                }
+            }
+        }
     }
 }
 

@@ -212,6 +212,13 @@ impl Wake {
             Wake::Mail => "mail",
         }
     }
+
+    /// The word read back from the channel (None for any other).
+    pub fn parse(word: &str) -> Option<Wake> {
+        [Wake::Events, Wake::Steps, Wake::Mail]
+            .into_iter()
+            .find(|w| w.as_str() == word)
+    }
 }
 
 /// The PostgreSQL channel idle nodes listen on ([`wake`]).

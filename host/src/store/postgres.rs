@@ -190,13 +190,6 @@ impl PgStore {
             .map_err(storage)?;
         Ok(listener)
     }
-
-    /// The finished steps of a run as templates see them.
-    pub async fn step_results(&self, run_id: &str) -> Result<Map<String, Value>, CrmError> {
-        let run_id = run_id.to_owned();
-        self.read(move |db| super::runs::step_results(db, &run_id))
-            .await
-    }
 }
 
 fn storage(e: impl std::fmt::Display) -> CrmError {

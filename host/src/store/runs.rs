@@ -2,14 +2,13 @@
 //! in one transaction with whatever caused it, so a crash at any point
 //! leaves either all of it or none.
 
-use super::db::{Db, Dialect, Sql};
-use super::sqlite::{SqliteStore, db_err};
+use super::backend::Backend;
+use super::db::{Db, Dialect, Row, Sql, TxEnd};
 use crate::crm::changes::Change;
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 
 /// A run to start.
 #[derive(Debug, Clone)]
@@ -226,383 +225,411 @@ pub(super) fn subject_of(kind: Option<String>, id: Option<String>) -> Option<Ent
     })
 }
 
-impl SqliteStore {
+/// Runs and their steps as people and the engine look at and steer them.
+#[async_trait::async_trait]
+pub trait Runs: Backend {
     /// The finished steps of a run as templates see them: id → {status, output}.
-    pub async fn step_results(
-        &self,
-        run_id: &str,
-    ) -> Result<serde_json::Map<String, Value>, CrmError> {
-        self.read_native(|c| step_results(c, run_id)).await
+    async fn step_results(&self, run_id: &str) -> Result<serde_json::Map<String, Value>, CrmError> {
+        let run_id = run_id.to_owned();
+        self.read_with(Box::new(move |db| step_results(db, &run_id)))
+            .await
     }
 
     /// Makes every step marked running claimable again. Called when a server
-    /// starts: on the embedded database no other server shares the steps,
+    /// starts on the embedded database: no other server shares its steps,
     /// so any step still marked running belonged to a process that died
-    /// (its uncommitted effects died with it), and need not wait out its lease.
-    pub async fn release_running_steps(&self) -> Result<u64, CrmError> {
-        let done = sqlx::query(
-            "UPDATE run_steps SET status = 'pending', lease_until = NULL WHERE status = 'running'",
-        )
-        .execute(self.writer())
+    /// (its uncommitted effects died with it), and need not wait out its
+    /// lease. Never on a shared database, where another node may hold them.
+    async fn release_running_steps(&self) -> Result<u64, CrmError> {
+        self.write_with(Box::new(|db| {
+            let released = db.execute(
+                "UPDATE run_steps SET status = 'pending', lease_until = NULL WHERE status = 'running'",
+                &[],
+            )?;
+            Ok((released, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected())
     }
 
     /// Puts a claimed step back to wait until `due_at` without counting the
     /// attempt (its `at` time has not come yet).
-    pub async fn defer_step(
+    async fn defer_step(
         &self,
         step_id: &str,
         attempt: u32,
         due_at: DateTime<Utc>,
     ) -> Result<(), CrmError> {
-        sqlx::query(
-            "UPDATE run_steps SET status = 'pending', attempts = attempts - 1, lease_until = NULL, due_at = ?
-             WHERE id = ? AND status = 'running' AND attempts = ?",
-        )
-        .bind(timestamp_text(due_at))
-        .bind(step_id)
-        .bind(i64::from(attempt))
-        .execute(self.writer())
+        let params = vec![
+            Sql::Text(timestamp_text(due_at)),
+            Sql::from(step_id),
+            Sql::Int(i64::from(attempt)),
+        ];
+        self.write_with(Box::new(move |db| {
+            db.execute(
+                "UPDATE run_steps SET status = 'pending', attempts = attempts - 1, lease_until = NULL, due_at = ?1
+                 WHERE id = ?2 AND status = 'running' AND attempts = ?3",
+                &params,
+            )?;
+            Ok(((), TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(())
     }
 
     /// When the next step is due, if any is waiting.
-    pub async fn next_due(&self) -> Result<Option<String>, CrmError> {
-        sqlx::query_scalar("SELECT MIN(due_at) FROM run_steps WHERE status = 'pending'")
-            .fetch_one(self.reader())
-            .await
-            .map_err(db_err)
+    async fn next_due(&self) -> Result<Option<String>, CrmError> {
+        self.read_with(Box::new(|db| {
+            Ok(db
+                .query_opt(
+                    "SELECT MIN(due_at) FROM run_steps WHERE status = 'pending'",
+                    &[],
+                )?
+                .and_then(|mut r| r.take(0)))
+        }))
+        .await
     }
 
     /// Runs, newest first.
-    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, CrmError> {
-        let (kind, id) = filter.entity.as_ref().map_or((None, None), |e| {
-            (Some(e.kind.as_str()), Some(e.id.as_str()))
-        });
-        // The access condition is static text from crate::access (kinds,
-        // tables, columns); its values are bound like the filters'.
-        let seen = filter
-            .seen_by
-            .as_ref()
-            .and_then(|a| a.subject_sql("runs.entity_kind", "runs.entity_id"));
-        let sql = format!(
-            "SELECT id, process_id, process_version, status, entity_kind, entity_id, error,
-                    created_at, finished_at
-             FROM runs
-             WHERE (? IS NULL OR process_id = ?) AND (? IS NULL OR status = ?)
-               AND (? IS NULL OR entity_kind = ?) AND (? IS NULL OR entity_id = ?)
-               AND (? IS NULL OR id < ?) AND (? IS NULL OR created_at >= ?)
-               AND (? IS NULL OR created_at < ?) AND {}
-             ORDER BY id DESC LIMIT ?",
-            seen.as_ref().map_or("1", |(sql, _)| sql.as_str())
-        );
-        let mut query = sqlx::query(&sql);
-        for value in [&filter.process_id, &filter.status] {
-            query = query.bind(value).bind(value);
-        }
-        for value in [kind, id] {
-            query = query.bind(value).bind(value);
-        }
-        query = query.bind(&filter.after).bind(&filter.after);
-        for at in [filter.from, filter.to] {
-            let text = at.map(timestamp_text);
-            query = query.bind(text.clone()).bind(text);
-        }
-        if let Some((_, binds)) = &seen {
-            let user = filter.seen_by.as_ref().and_then(|a| a.user_id.clone());
-            for _ in 0..*binds {
-                query = query.bind(user.clone());
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, CrmError> {
+        // Only the filters given become conditions; the text is static
+        // fragments (and the access condition from crate::access: kinds,
+        // tables, columns), every value bound.
+        let mut sql = format!("{RUN_COLUMNS} FROM runs WHERE TRUE");
+        let mut params = Vec::new();
+        let mut when = |condition: &str, value: Option<Sql>| {
+            if let Some(v) = value {
+                sql.push_str(condition);
+                params.push(v);
             }
+        };
+        when(
+            " AND process_id = ?",
+            filter.process_id.as_deref().map(Sql::from),
+        );
+        when(" AND status = ?", filter.status.as_deref().map(Sql::from));
+        if let Some(e) = &filter.entity {
+            when(" AND entity_kind = ?", Some(Sql::from(e.kind.as_str())));
+            when(" AND entity_id = ?", Some(Sql::from(e.id.as_str())));
         }
-        let rows = query
-            .bind(i64::from(filter.limit.clamp(1, 1000)))
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_err)?;
-        Ok(rows.into_iter().map(run_summary).collect())
+        when(" AND id < ?", filter.after.as_deref().map(Sql::from));
+        when(
+            " AND created_at >= ?",
+            filter.from.map(|t| Sql::Text(timestamp_text(t))),
+        );
+        when(
+            " AND created_at < ?",
+            filter.to.map(|t| Sql::Text(timestamp_text(t))),
+        );
+        if let Some(access) = &filter.seen_by
+            && let Some((seen, binds)) = access.subject_sql("runs.entity_kind", "runs.entity_id")
+        {
+            sql.push_str(" AND ");
+            sql.push_str(&seen);
+            params.extend((0..binds).map(|_| Sql::from(access.user_id.as_deref())));
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        params.push(Sql::Int(i64::from(filter.limit.clamp(1, 1000))));
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(&sql, &params)?
+                .into_iter()
+                .map(run_summary)
+                .collect())
+        }))
+        .await
     }
 
     /// One run.
-    pub async fn get_run(&self, id: &str) -> Result<Option<RunSummary>, CrmError> {
-        let row = sqlx::query(
-            "SELECT id, process_id, process_version, status, entity_kind, entity_id, error,
-                    created_at, finished_at
-             FROM runs WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.reader())
+    async fn get_run(&self, id: &str) -> Result<Option<RunSummary>, CrmError> {
+        let id = Sql::from(id);
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query_opt(&format!("{RUN_COLUMNS} FROM runs WHERE id = ?1"), &[id])?
+                .map(run_summary))
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(row.map(run_summary))
     }
 
     /// A run's steps with every attempt, in order.
-    pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepLog>, CrmError> {
-        let steps = sqlx::query(
-            "SELECT id, step_key, status, attempts, due_at, input, output, error
-             FROM run_steps WHERE run_id = ? ORDER BY created_at, rowid",
-        )
-        .bind(run_id)
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_err)?;
-        let mut out = Vec::new();
-        for s in steps {
-            let id: String = s.get("id");
-            let attempts = sqlx::query(
-                "SELECT attempt, status, input, output, error, logs, started_at, finished_at, duration_ms,
-                        digest
-                 FROM step_attempts WHERE step_id = ? ORDER BY attempt, started_at",
-            )
-            .bind(&id)
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_err)?;
-            let log = attempts
-                .into_iter()
-                .map(|a| {
-                    serde_json::json!({
-                        "attempt": a.get::<i64, _>("attempt"),
-                        "status": a.get::<String, _>("status"),
-                        "input": json_col(a.get("input")),
-                        "output": json_col(a.get("output")),
-                        "error": a.get::<Option<String>, _>("error"),
-                        "logs": json_col(a.get("logs")),
-                        "started_at": a.get::<String, _>("started_at"),
-                        "finished_at": a.get::<String, _>("finished_at"),
-                        "duration_ms": a.get::<i64, _>("duration_ms"),
-                        "digest": a.get::<Option<String>, _>("digest"),
+    async fn run_steps(&self, run_id: &str) -> Result<Vec<StepLog>, CrmError> {
+        let run_id = Sql::from(run_id);
+        self.read_with(Box::new(move |db| {
+            let order = made_order(db.dialect(), "");
+            let steps = db.query(
+                &format!(
+                    "SELECT id, step_key, status, attempts, due_at, input, output, error
+                     FROM run_steps WHERE run_id = ?1 ORDER BY created_at, {order}"
+                ),
+                &[run_id],
+            )?;
+            let mut out = Vec::new();
+            for mut s in steps {
+                let id = s.take(0).unwrap_or_default();
+                let attempts = db.query(
+                    "SELECT attempt, status, input, output, error, logs, started_at, finished_at,
+                            duration_ms, digest
+                     FROM step_attempts WHERE step_id = ?1 ORDER BY attempt, started_at",
+                    &[Sql::from(id.as_str())],
+                )?;
+                let log = attempts
+                    .into_iter()
+                    .map(|mut a| {
+                        serde_json::json!({
+                            "attempt": a.int(0),
+                            "status": a.take(1),
+                            "input": json_col(a.take(2)),
+                            "output": json_col(a.take(3)),
+                            "error": a.take(4),
+                            "logs": json_col(a.take(5)),
+                            "started_at": a.take(6),
+                            "finished_at": a.take(7),
+                            "duration_ms": a.int(8),
+                            "digest": a.take(9),
+                        })
                     })
-                })
-                .collect();
-            out.push(StepLog {
-                id,
-                step: s.get("step_key"),
-                status: s.get("status"),
-                attempts: s.get("attempts"),
-                due_at: s.get("due_at"),
-                input: json_col(s.get("input")),
-                output: json_col(s.get("output")),
-                error: s.get("error"),
-                log,
-            });
-        }
-        Ok(out)
+                    .collect();
+                out.push(StepLog {
+                    id,
+                    step: s.take(1).unwrap_or_default(),
+                    status: s.take(2).unwrap_or_default(),
+                    attempts: s.int(3).unwrap_or_default(),
+                    due_at: s.take(4).unwrap_or_default(),
+                    input: json_col(s.take(5)),
+                    output: json_col(s.take(6)),
+                    error: s.take(7),
+                    log,
+                });
+            }
+            Ok(out)
+        }))
+        .await
     }
 
     /// Cancels a running run and its waiting steps; false if it is not running.
-    pub async fn cancel_run(&self, id: &str, now: DateTime<Utc>) -> Result<bool, CrmError> {
-        let now = timestamp_text(now);
-        let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE runs SET status = 'cancelled', updated_at = ?, finished_at = ?
-             WHERE id = ? AND status = 'running'",
-        )
-        .bind(&now)
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
+    async fn cancel_run(&self, id: &str, now: DateTime<Utc>) -> Result<bool, CrmError> {
+        let (now, id) = (Sql::Text(timestamp_text(now)), Sql::from(id));
+        self.write_with(Box::new(move |db| {
+            let cancelled = db.execute(
+                "UPDATE runs SET status = 'cancelled', updated_at = ?1, finished_at = ?1
+                 WHERE id = ?2 AND status = 'running'",
+                &[now.clone(), id.clone()],
+            )? == 1;
+            if cancelled {
+                db.execute(
+                    "UPDATE run_steps SET status = 'cancelled', lease_until = NULL, finished_at = ?1
+                     WHERE run_id = ?2 AND status IN ('pending', 'running', 'waiting')",
+                    &[now.clone(), id.clone()],
+                )?;
+                db.execute(
+                    "UPDATE approvals SET status = 'cancelled', decided_at = ?1
+                     WHERE run_id = ?2 AND status = 'pending'",
+                    &[now, id],
+                )?;
+            }
+            Ok((cancelled, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 1 {
-            sqlx::query(
-                "UPDATE run_steps SET status = 'cancelled', lease_until = NULL, finished_at = ?
-                 WHERE run_id = ? AND status IN ('pending', 'running', 'waiting')",
-            )
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            sqlx::query(
-                "UPDATE approvals SET status = 'cancelled', decided_at = ?
-                 WHERE run_id = ? AND status = 'pending'",
-            )
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// Runs a failed run's failed step again, with fresh attempts; false if
     /// the run has not failed.
-    pub async fn retry_run(&self, id: &str, now: DateTime<Utc>) -> Result<bool, CrmError> {
-        let now = timestamp_text(now);
-        let mut tx = self.write_tx().await?;
-        let step = sqlx::query(
-            "SELECT s.step_index, s.step_key, s.item FROM run_steps s JOIN runs r ON r.id = s.run_id
-             WHERE r.id = ? AND r.status = 'failed' AND s.status = 'failed'
-             ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
+    async fn retry_run(&self, id: &str, now: DateTime<Utc>) -> Result<bool, CrmError> {
+        let (now, id) = (Sql::Text(timestamp_text(now)), Sql::from(id));
+        self.write_with(Box::new(move |db| {
+            let order = made_order(db.dialect(), "s.");
+            // Locked on PostgreSQL: two nodes retrying at once retry once.
+            let lock = match db.dialect() {
+                Dialect::Sqlite => "",
+                Dialect::Postgres => " FOR UPDATE OF r",
+            };
+            let step = db.query_opt(
+                &format!(
+                    "SELECT s.step_index, s.step_key, s.item FROM run_steps s JOIN runs r ON r.id = s.run_id
+                     WHERE r.id = ?1 AND r.status = 'failed' AND s.status = 'failed'
+                     ORDER BY s.created_at DESC, {order} DESC LIMIT 1{lock}"
+                ),
+                std::slice::from_ref(&id),
+            )?;
+            let Some(mut step) = step else {
+                return Ok((false, TxEnd::Commit));
+            };
+            let reopened = db.execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, updated_at = ?1
+                 WHERE id = ?2 AND status = 'failed'",
+                &[now.clone(), id.clone()],
+            )?;
+            if reopened != 1 {
+                return Ok((false, TxEnd::Commit));
+            }
+            db.execute(
+                "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status, due_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+                &[
+                    Sql::Text(new_id()),
+                    id,
+                    step.int(0).map_or(Sql::Null, Sql::Int),
+                    Sql::from(step.take(1)),
+                    step.int(2).map_or(Sql::Null, Sql::Int),
+                    now,
+                ],
+            )?;
+            super::db::wake(db, super::db::Wake::Steps)?;
+            Ok((true, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        let Some(step) = step else { return Ok(false) };
-        sqlx::query(
-            "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, updated_at = ?
-             WHERE id = ?",
-        )
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO run_steps (id, run_id, step_index, step_key, item, status, due_at, created_at)
-             VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-        )
-        .bind(new_id())
-        .bind(id)
-        .bind(step.get::<i64, _>("step_index"))
-        .bind(step.get::<String, _>("step_key"))
-        .bind(step.get::<Option<i64>, _>("item"))
-        .bind(&now)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
     }
 
     /// Trigger-to-completion times, in milliseconds, of the completed runs
     /// whose deal's title starts with `prefix` (for `robota bench`): from
     /// the event to the commit of the run's end.
-    pub async fn run_latencies_ms(&self, prefix: &str) -> Result<Vec<f64>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT e.at AS started, r.updated_at AS finished
-             FROM runs r JOIN deals d ON d.id = r.entity_id
-             JOIN events e ON e.entity_id = d.id AND e.kind = 'created'
-             WHERE r.status = 'completed' AND d.title LIKE ? || '%'",
-        )
-        .bind(prefix)
-        .fetch_all(self.reader())
+    async fn run_latencies_ms(&self, prefix: &str) -> Result<Vec<f64>, CrmError> {
+        let like = Sql::Text(format!("{prefix}%"));
+        self.read_with(Box::new(move |db| {
+            let rows = db.query(
+                "SELECT e.at, r.updated_at
+                 FROM runs r JOIN deals d ON d.id = r.entity_id
+                 JOIN events e ON e.entity_id = d.id AND e.kind = 'created'
+                 WHERE r.status = 'completed' AND d.title LIKE ?1",
+                &[like],
+            )?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let ms = between_ms(r.text(0)?, r.text(1)?);
+                    ms.is_finite().then_some(ms)
+                })
+                .collect())
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                let at = |c: &str| {
-                    DateTime::parse_from_rfc3339(&r.get::<String, _>(c))
-                        .ok()
-                        .map(|t| t.with_timezone(&Utc))
-                };
-                let ms = (at("finished")? - at("started")?).num_microseconds()? as f64 / 1000.0;
-                Some(ms)
-            })
-            .collect())
     }
 
     /// Where the time of the completed runs on deals titled `prefix…` went,
     /// one [`RunPhases`] per run (for `robota bench`).
-    pub async fn run_phases(&self, prefix: &str) -> Result<Vec<RunPhases>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT r.id AS run_id, e.at AS event_at, r.created_at AS run_at,
-                    r.updated_at AS committed,
-                    s.step_index, s.created_at AS scheduled, s.started_at AS claimed,
-                    a.started_at AS began, a.finished_at AS ended
-             FROM runs r JOIN deals d ON d.id = r.entity_id
-             JOIN events e ON e.entity_id = d.id AND e.kind = 'created'
-             JOIN run_steps s ON s.run_id = r.id
-             JOIN step_attempts a ON a.step_id = s.id
-             WHERE r.status = 'completed' AND d.title LIKE ? || '%'
-             ORDER BY r.id, s.step_index, a.attempt",
-        )
-        .bind(prefix)
-        .fetch_all(self.reader())
+    async fn run_phases(&self, prefix: &str) -> Result<Vec<RunPhases>, CrmError> {
+        let like = Sql::Text(format!("{prefix}%"));
+        self.read_with(Box::new(move |db| {
+            let rows = db.query(
+                "SELECT r.id, e.at, r.created_at, r.updated_at, s.created_at, s.started_at,
+                        a.started_at, a.finished_at
+                 FROM runs r JOIN deals d ON d.id = r.entity_id
+                 JOIN events e ON e.entity_id = d.id AND e.kind = 'created'
+                 JOIN run_steps s ON s.run_id = r.id
+                 JOIN step_attempts a ON a.step_id = s.id
+                 WHERE r.status = 'completed' AND d.title LIKE ?1
+                 ORDER BY r.id, s.step_index, a.attempt",
+                &[like],
+            )?;
+            Ok(phases_of(rows))
+        }))
         .await
-        .map_err(db_err)?;
-        let ms = |from: &str, to: &str| -> f64 {
-            let at = |t: &str| DateTime::parse_from_rfc3339(t).ok();
-            match (at(from), at(to)) {
-                (Some(a), Some(b)) => (b - a).num_microseconds().unwrap_or(0) as f64 / 1000.0,
-                _ => f64::NAN,
-            }
-        };
-        let mut out: Vec<RunPhases> = Vec::new();
-        let mut last_end: Option<(String, String)> = None;
-        for r in rows {
-            let run: String = r.get("run_id");
-            let scheduled: String = r.get("scheduled");
-            let claimed: Option<String> = r.get("claimed");
-            let claimed = claimed.unwrap_or_else(|| scheduled.clone());
-            let began: String = r.get("began");
-            let ended: String = r.get("ended");
-            if out.last().is_none_or(|p| p.run_id != run) {
-                out.push(RunPhases {
-                    run_id: run.clone(),
-                    dispatch: ms(
-                        &r.get::<String, _>("event_at"),
-                        &r.get::<String, _>("run_at"),
-                    ),
-                    ..RunPhases::default()
-                });
-                last_end = None;
-            }
-            let Some(phases) = out.last_mut() else {
-                continue;
-            };
-            // Until the run's end is committed; the last step's row counts.
-            phases.committing_end = ms(&ended, &r.get::<String, _>("committed"));
-            if let Some((prev_run, prev_end)) = &last_end
-                && *prev_run == run
-            {
-                phases.committing += ms(prev_end, &scheduled);
-            }
-            // A round takes its time before writing, so a step claimed in
-            // the round that wrote it has a claim time before its row's.
-            let queued = ms(&scheduled, &claimed);
-            let (queued, ready) = if queued > 0.0 {
-                (queued, &claimed)
-            } else {
-                (0.0, &scheduled)
-            };
-            phases.queued += queued;
-            phases.starting += ms(ready, &began);
-            phases.running += ms(&began, &ended);
-            last_end = Some((run, ended));
-        }
-        Ok(out)
     }
 
     /// Counts the CRM's tasks (for `robota bench`'s check of the effects).
-    pub async fn count_tasks(&self) -> Result<i64, CrmError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
-            .fetch_one(self.reader())
+    async fn count_tasks(&self) -> Result<i64, CrmError> {
+        self.read_with(Box::new(|db| count(db, "SELECT COUNT(*) FROM tasks", &[])))
             .await
-            .map_err(db_err)
     }
 
     /// Counts runs by status (for `robota bench` and the demo).
-    pub async fn count_runs(&self, status: &str) -> Result<i64, CrmError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE status = ?")
-            .bind(status)
-            .fetch_one(self.reader())
-            .await
-            .map_err(db_err)
+    async fn count_runs(&self, status: &str) -> Result<i64, CrmError> {
+        let status = Sql::from(status);
+        self.read_with(Box::new(move |db| {
+            count(db, "SELECT COUNT(*) FROM runs WHERE status = ?1", &[status])
+        }))
+        .await
     }
 }
 
-fn run_summary(r: sqlx::sqlite::SqliteRow) -> RunSummary {
+impl<T: Backend> Runs for T {}
+
+/// The columns a [`RunSummary`] is read from, in [`run_summary`]'s order.
+const RUN_COLUMNS: &str = "SELECT id, process_id, process_version, status, entity_kind, entity_id, \
+                           error, created_at, finished_at";
+
+fn run_summary(mut r: Row) -> RunSummary {
     RunSummary {
-        id: r.get("id"),
-        process_id: r.get("process_id"),
-        process_version: r.get("process_version"),
-        status: r.get("status"),
-        entity: subject_of(r.get("entity_kind"), r.get("entity_id")),
-        error: r.get("error"),
-        created_at: r.get("created_at"),
-        finished_at: r.get("finished_at"),
+        id: r.take(0).unwrap_or_default(),
+        process_id: r.take(1).unwrap_or_default(),
+        process_version: r.int(2).unwrap_or_default(),
+        status: r.take(3).unwrap_or_default(),
+        entity: subject_of(r.take(4), r.take(5)),
+        error: r.take(6),
+        created_at: r.take(7).unwrap_or_default(),
+        finished_at: r.take(8),
     }
+}
+
+/// Among rows of `run_steps` made at once, the order they were made in:
+/// SQLite's rowid, PostgreSQL's time-ordered ids (`alias` is the table's,
+/// with its dot).
+fn made_order(dialect: Dialect, alias: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("{alias}rowid"),
+        Dialect::Postgres => format!("{alias}id"),
+    }
+}
+
+/// One number a `COUNT(*)` query answers.
+fn count(db: &dyn Db, sql: &str, params: &[Sql]) -> Result<i64, CrmError> {
+    Ok(db
+        .query_opt(sql, params)?
+        .and_then(|r| r.int(0))
+        .unwrap_or_default())
+}
+
+/// Milliseconds from one stored time to another (NaN if either is not one).
+fn between_ms(from: &str, to: &str) -> f64 {
+    let at = |t: &str| DateTime::parse_from_rfc3339(t).ok();
+    match (at(from), at(to)) {
+        (Some(a), Some(b)) => (b - a).num_microseconds().unwrap_or(0) as f64 / 1000.0,
+        _ => f64::NAN,
+    }
+}
+
+/// [`Runs::run_phases`]' rows (run, event, run made, run's end committed,
+/// step made, step claimed, attempt began, attempt ended; by run, step,
+/// attempt) summed per run.
+fn phases_of(rows: Vec<Row>) -> Vec<RunPhases> {
+    let mut out: Vec<RunPhases> = Vec::new();
+    let mut last_end: Option<(String, String)> = None;
+    for mut r in rows {
+        let text = |r: &mut Row, i| r.take(i).unwrap_or_default();
+        let run = text(&mut r, 0);
+        let scheduled = text(&mut r, 4);
+        let claimed = r.take(5).unwrap_or_else(|| scheduled.clone());
+        let began = text(&mut r, 6);
+        let ended = text(&mut r, 7);
+        if out.last().is_none_or(|p| p.run_id != run) {
+            out.push(RunPhases {
+                run_id: run.clone(),
+                dispatch: between_ms(&text(&mut r, 1), &text(&mut r, 2)),
+                ..RunPhases::default()
+            });
+            last_end = None;
+        }
+        let Some(phases) = out.last_mut() else {
+            continue;
+        };
+        // Until the run's end is committed; the last step's row counts.
+        phases.committing_end = between_ms(&ended, &text(&mut r, 3));
+        if let Some((prev_run, prev_end)) = &last_end
+            && *prev_run == run
+        {
+            phases.committing += between_ms(prev_end, &scheduled);
+        }
+        // A round takes its time before writing, so a step claimed in
+        // the round that wrote it has a claim time before its row's.
+        let queued = between_ms(&scheduled, &claimed);
+        let (queued, ready) = if queued > 0.0 {
+            (queued, &claimed)
+        } else {
+            (0.0, &scheduled)
+        };
+        phases.queued += queued;
+        phases.starting += between_ms(ready, &began);
+        phases.running += between_ms(&began, &ended);
+        last_end = Some((run, ended));
+    }
+    out
 }
 
 /// The finished steps of run `run_id`: id → {status, output}.

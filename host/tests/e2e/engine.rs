@@ -1,7 +1,9 @@
-//! The process engine in-process, with the real `chaos` component and a real
-//! SQLite file: entity events start runs whose CRM effects commit with the
-//! step, transient failures retry, `once_per` stops duplicates, delays wait
-//! for the clock, cron ticks fire once, and bad process files change nothing.
+//! The process engine in-process, with the real `chaos` component, on each
+//! database — a real SQLite file and a real PostgreSQL server (every test
+//! runs on both: `on_sqlite::…`, `on_postgres::…`): entity events start
+//! runs whose CRM effects commit with the step, transient failures retry,
+//! `once_per` stops duplicates, delays wait for the clock, cron ticks fire
+//! once, and bad process files change nothing.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -12,8 +14,10 @@ use robota::crm::{EntityKind, EntityRef};
 use robota::engine::catalog::InstalledAction;
 use robota::engine::{Catalog, Engine, ShiftedClock};
 use robota::plugins::{Grants, Limits};
+use robota::store::postgres::PgStore;
 use robota::store::prelude::*;
-use robota::store::{CrmStore, SqliteStore};
+use robota::store::{CrmStore, Database, SqliteStore};
+use robota_test_postgres::TestPostgres;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,15 +25,38 @@ use std::time::Duration;
 
 struct World {
     engine: Arc<Engine>,
-    store: Arc<SqliteStore>,
+    store: Arc<Database>,
     clock: Arc<ShiftedClock>,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL server of a world on PostgreSQL (stopped on drop).
+    _server: Option<TestPostgres>,
 }
 
-async fn world() -> World {
+/// Which database a world runs on.
+#[derive(Clone, Copy)]
+enum On {
+    Sqlite,
+    Postgres,
+}
+
+async fn world(on: On) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("crm.db").display());
-    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+    let (store, server) = match on {
+        On::Sqlite => {
+            let url = format!("sqlite://{}", dir.path().join("crm.db").display());
+            let store = SqliteStore::open(&url).await.unwrap();
+            (Database::from(store), None)
+        }
+        On::Postgres => {
+            let server = TestPostgres::start().unwrap();
+            let url = server.create_database("crm").unwrap();
+            (
+                Database::from(PgStore::open(&url).await.unwrap()),
+                Some(server),
+            )
+        }
+    };
+    let store = Arc::new(store);
     let host = Arc::new(common::host());
     let plugin = host
         .load_file(std::path::Path::new(robota_plugin_artifacts::CHAOS))
@@ -55,6 +82,7 @@ async fn world() -> World {
         store,
         clock,
         _dir: dir,
+        _server: server,
     }
 }
 
@@ -139,9 +167,7 @@ uses = "chaos@0"
 input = { do = "echo", value = "{{ steps.task.output.id }}" }
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stage_move_runs_the_process_and_its_effects_commit() {
-    let w = world().await;
+async fn a_stage_move_runs_the_process_and_its_effects_commit(w: World) {
     w.engine.install("call.toml", ON_NEGOTIATION).await.unwrap();
     w.commit(vec![
         create_deal("d1", "Насосы", "15000.00"),
@@ -180,9 +206,7 @@ async fn a_stage_move_runs_the_process_and_its_effects_commit() {
     assert_eq!(w.run_statuses().await.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transient_failure_is_retried_and_its_writes_land_once() {
-    let w = world().await;
+async fn a_transient_failure_is_retried_and_its_writes_land_once(w: World) {
     w.engine
         .install(
             "flaky.toml",
@@ -232,9 +256,7 @@ input = { do = "flaky", succeed_at = 3, kind = "task", fields = { title = "Flaky
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_final_failure_fails_the_run_with_the_actions_message() {
-    let w = world().await;
+async fn a_final_failure_fails_the_run_with_the_actions_message(w: World) {
     w.engine
         .install(
             "fails.toml",
@@ -276,9 +298,7 @@ input = { do = "create", kind = "task", fields = { title = "never" } }
     assert!(steps.iter().all(|s| s.status == "failed"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_delay_waits_for_the_clock() {
-    let w = world().await;
+async fn a_delay_waits_for_the_clock(w: World) {
     w.engine
         .install(
             "later.toml",
@@ -308,9 +328,7 @@ input = { do = "create", kind = "task", fields = { title = "Three days later" } 
     assert_eq!(w.run_statuses().await, vec!["completed"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cron_tick_fires_once_even_after_missed_ticks() {
-    let w = world().await;
+async fn a_cron_tick_fires_once_even_after_missed_ticks(w: World) {
     w.engine
         .install(
             "daily.toml",
@@ -342,9 +360,7 @@ input = { do = "create", kind = "task", fields = { title = "Daily {{ trigger.tic
     assert_eq!(w.tasks().await.len(), before + 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_version_leaves_started_runs_on_theirs() {
-    let w = world().await;
+async fn a_new_version_leaves_started_runs_on_theirs(w: World) {
     let slow = ON_NEGOTIATION.replace("id = \"task\"\n", "id = \"task\"\nafter = \"1h\"\n");
     let v1 = w.engine.install("call.toml", &slow).await.unwrap();
     w.commit(vec![create_deal("d1", "Old", "20000")]).await;
@@ -371,9 +387,7 @@ async fn a_new_version_leaves_started_runs_on_theirs() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_process_files_are_refused_with_their_place_and_change_nothing() {
-    let w = world().await;
+async fn bad_process_files_are_refused_with_their_place_and_change_nothing(w: World) {
     let bad = ON_NEGOTIATION.replace("deal.amount > 10000", "deal.amout > 10000");
     let err = w.engine.install("call.toml", &bad).await.unwrap_err();
     assert!(
@@ -421,11 +435,9 @@ fn head_of_sales() -> robota::engine::approvals::Decider {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_approval_waits_then_branches_on_the_decision() {
+async fn an_approval_waits_then_branches_on_the_decision(w: World) {
     use robota::engine::approvals::{DecideError, Decider};
     use robota::engine::definition::Decision;
-    let w = world().await;
     w.engine.install("pay.toml", APPROVE_PAYMENT).await.unwrap();
     let approve_run = w
         .engine
@@ -519,9 +531,7 @@ async fn an_approval_waits_then_branches_on_the_decision() {
     assert_eq!(w.run_statuses().await, vec!["completed", "completed"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_approval_timeout_decides_as_configured() {
-    let w = world().await;
+async fn an_approval_timeout_decides_as_configured(w: World) {
     w.engine.install("pay.toml", APPROVE_PAYMENT).await.unwrap();
     w.engine
         .start_manual("approve-payment", json!({ "what": "coffee" }), None)
@@ -545,9 +555,7 @@ async fn an_approval_timeout_decides_as_configured() {
     assert_eq!(all[0].decided_by.as_deref(), Some("timeout"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn for_each_runs_the_action_once_per_found_entity_durably() {
-    let w = world().await;
+async fn for_each_runs_the_action_once_per_found_entity_durably(w: World) {
     w.engine
         .install(
             "sweep.toml",
@@ -611,9 +619,7 @@ input = { do = "echo", value = "{{ steps.each.output.count }}" }
     assert_eq!(w.run_statuses().await, vec!["completed"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_for_each_that_finds_nothing_goes_straight_on() {
-    let w = world().await;
+async fn a_for_each_that_finds_nothing_goes_straight_on(w: World) {
     w.engine
         .install(
             "none.toml",
@@ -666,9 +672,7 @@ input = { do = "echo", value = "{{ invoice.numbr }}" }
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_final_failure_can_start_an_error_process() {
-    let w = world().await;
+async fn a_final_failure_can_start_an_error_process(w: World) {
     w.engine
         .install(
             "on-error.toml",
@@ -714,9 +718,7 @@ input = { do = "fail", kind = "failed", message = "registry down" }
     assert_eq!(statuses, vec!["completed", "failed"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_step_at_a_date_waits_for_it_and_follows_the_date() {
-    let w = world().await;
+async fn a_step_at_a_date_waits_for_it_and_follows_the_date(w: World) {
     w.engine
         .install(
             "before-close.toml",
@@ -754,10 +756,8 @@ input = { do = "create", kind = "task", fields = { title = "Closing tomorrow: {{
     assert_eq!(steps[0].attempts, 1, "waiting is not an attempt");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_manual_start_on_a_missing_entity_is_refused_and_starts_nothing() {
+async fn a_manual_start_on_a_missing_entity_is_refused_and_starts_nothing(w: World) {
     use robota::engine::StartError;
-    let w = world().await;
     w.engine.install("pay.toml", APPROVE_PAYMENT).await.unwrap();
     let e = w
         .engine
@@ -776,9 +776,7 @@ async fn a_manual_start_on_a_missing_entity_is_refused_and_starts_nothing() {
     assert!(w.run_statuses().await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_writes_are_group_committed_with_the_rounds_while_the_loops_run() {
-    let w = world().await;
+async fn api_writes_commit_while_the_loops_run_grouped_with_rounds_on_sqlite(w: World) {
     w.engine.install("call.toml", ON_NEGOTIATION).await.unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let settings = robota::engine::workers::WorkerSettings {
@@ -786,10 +784,17 @@ async fn api_writes_are_group_committed_with_the_rounds_while_the_loops_run() {
         poll: Duration::from_millis(20),
     };
     let mut loops = robota::engine::workers::spawn(w.engine.clone(), settings, stopped);
-    assert!(
-        format!("{:?}", w.store).contains("routed: true"),
-        "commits go to the step loop while it runs"
-    );
+    // On SQLite, commits go to the step loop while it runs (one writer:
+    // group commit); on PostgreSQL each keeps its own transaction.
+    let routed = |on: bool| format!("routed: {on}");
+    if w.store.sqlite().is_some() {
+        assert!(
+            format!("{:?}", w.store).contains(&routed(true)),
+            "commits go to the step loop while it runs"
+        );
+    } else {
+        assert!(!format!("{:?}", w.store).contains("routed"));
+    }
     // Writes through the rounds start the process like any other write.
     w.commit(vec![create_deal("d1", "Насосы", "15000.00")])
         .await;
@@ -820,7 +825,9 @@ async fn api_writes_are_group_committed_with_the_rounds_while_the_loops_run() {
     stop.send(true).unwrap();
     w.engine.poke();
     while loops.join_next().await.is_some() {}
-    assert!(format!("{:?}", w.store).contains("routed: false"));
+    if w.store.sqlite().is_some() {
+        assert!(format!("{:?}", w.store).contains(&routed(false)));
+    }
     w.commit(vec![create_deal("d3", "После", "5.00")]).await;
     assert_eq!(
         w.store
@@ -831,3 +838,43 @@ async fn api_writes_are_group_committed_with_the_rounds_while_the_loops_run() {
         2
     );
 }
+
+/// Every test above, on each database.
+macro_rules! on_each_database {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::world(super::On::Sqlite).await).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::world(super::On::Postgres).await).await
+                }
+            )*
+        }
+    };
+}
+
+on_each_database!(
+    a_stage_move_runs_the_process_and_its_effects_commit,
+    a_transient_failure_is_retried_and_its_writes_land_once,
+    a_final_failure_fails_the_run_with_the_actions_message,
+    a_delay_waits_for_the_clock,
+    a_cron_tick_fires_once_even_after_missed_ticks,
+    a_new_version_leaves_started_runs_on_theirs,
+    bad_process_files_are_refused_with_their_place_and_change_nothing,
+    an_approval_waits_then_branches_on_the_decision,
+    an_approval_timeout_decides_as_configured,
+    for_each_runs_the_action_once_per_found_entity_durably,
+    a_for_each_that_finds_nothing_goes_straight_on,
+    a_final_failure_can_start_an_error_process,
+    a_step_at_a_date_waits_for_it_and_follows_the_date,
+    a_manual_start_on_a_missing_entity_is_refused_and_starts_nothing,
+    api_writes_commit_while_the_loops_run_grouped_with_rounds_on_sqlite,
+);

@@ -7,6 +7,7 @@
 use crate::common;
 
 use common::items;
+use robota::store::prelude::*;
 
 use common::server::{Api, Site};
 use serde_json::{Value, json};
