@@ -25,7 +25,7 @@ mod settings;
 mod statements;
 
 use crate::engine::{Engine, ShiftedClock};
-use crate::store::SqliteStore;
+use crate::store::Database;
 use crate::store::prelude::*;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
@@ -41,7 +41,7 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 #[derive(Clone)]
 pub struct AppState {
     /// The CRM and the engine's tables.
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<Database>,
     /// The process engine.
     pub engine: Arc<Engine>,
     /// A clock that `POST /api/v1/dev/clock` may move (only with `--dev-clock`).

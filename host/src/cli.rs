@@ -117,6 +117,10 @@ pub struct ServeArgs {
     /// SQLite durability: full (survives power loss) or normal (faster).
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     pub synchronous: String,
+    /// On PostgreSQL: seconds a step claimed by a node that died waits
+    /// before another node runs it (a live node renews its claims).
+    #[arg(long, env = "ROBOTA_STEP_LEASE", default_value_t = 30)]
+    pub step_lease: u64,
     /// Where compiled components are cached.
     #[arg(long, env = "ROBOTA_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -474,6 +478,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 dev_clock: args.dev_clock,
                 cache_dir: args.cache_dir,
                 durability: durability(&args.synchronous),
+                step_lease: std::time::Duration::from_secs(args.step_lease),
                 print_new_admin_token: false,
                 smtp: match args.smtp_host {
                     Some(host) => Some(crate::mail::SmtpSettings {
@@ -509,7 +514,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let store = crate::store::open_existing(&db).await?;
             let token =
-                crate::api::auth::create_token(&store, &role, user.as_deref(), &label).await?;
+                crate::api::auth::create_token(store.as_ref(), &role, user.as_deref(), &label)
+                    .await?;
             println!("{token}");
             Ok(())
         }

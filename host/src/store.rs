@@ -41,6 +41,7 @@ pub mod sqlite;
 mod testing;
 pub mod timeline;
 pub mod tokens;
+pub mod visible;
 
 use crate::crm::changes::{Change, CommitReport, StoredFile};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
@@ -62,6 +63,7 @@ pub mod prelude {
     pub use super::runs::Runs as _;
     pub use super::schedules::Schedules as _;
     pub use super::tokens::Tokens as _;
+    pub use super::visible::Visible as _;
 }
 
 /// The CRM store as the rest of the host sees it.
@@ -103,16 +105,14 @@ pub trait CrmStore: Send + Sync {
 /// A shared handle to a store.
 pub type Store = Arc<dyn CrmStore>;
 
-/// Opens the database at `url` (`sqlite://path.db`, `sqlite::memory:`), creating
-/// it if missing, and applies the migrations.
-pub async fn open(url: &str) -> anyhow::Result<Arc<SqliteStore>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
-    } else if is_postgres(url) {
-        anyhow::bail!(
-            "`{}`: on PostgreSQL this version prepares the schema (`robota migrate --db URL`) and runs the CRM store; the engine and the API run on sqlite: URLs until the rest of the store is moved over",
-            postgres::redacted(url)
-        )
+/// Opens the database at `url` (`sqlite://path.db`, `sqlite::memory:`,
+/// `postgres://user@host/db`), creating a SQLite file if missing, and
+/// applies the migrations.
+pub async fn open(url: &str) -> anyhow::Result<Arc<Database>> {
+    if url.starts_with("sqlite:") || is_postgres(url) {
+        Ok(Arc::new(
+            Database::open(url, sqlite::Durability::Full).await?,
+        ))
     } else {
         anyhow::bail!(
             "unsupported database URL `{}`: give sqlite://FILE or postgres://USER@HOST/DB",
@@ -129,17 +129,13 @@ pub fn is_postgres(url: &str) -> bool {
 /// Creates (SQLite) or connects to (PostgreSQL) the database at `url` and
 /// applies its pending migrations.
 pub async fn migrate(url: &str) -> anyhow::Result<()> {
-    if is_postgres(url) {
-        postgres::PgStore::open(url).await.map(drop)
-    } else {
-        open(url).await.map(drop)
-    }
+    open(url).await.map(drop)
 }
 
 /// Opens a database that must already exist, for commands that read or
 /// steer one (`run list`, `token create`, …): a mistyped or missing `--db`
 /// is an error naming the file, not a new empty database.
-pub async fn open_existing(url: &str) -> anyhow::Result<Arc<SqliteStore>> {
+pub async fn open_existing(url: &str) -> anyhow::Result<Arc<Database>> {
     if let Some(path) = sqlite_file(url)
         && !path.exists()
     {

@@ -5,7 +5,6 @@ use super::AppState;
 use super::problem::ApiError;
 use crate::access::{Access, Role};
 use crate::crm::changes::Change;
-use crate::store::SqliteStore;
 use crate::store::prelude::*;
 use crate::store::tokens::TokenOwner;
 use axum::extract::{Request, State};
@@ -66,7 +65,7 @@ pub fn random_token(prefix: &str) -> String {
 /// Makes a token for `role` (and `user_id`), stores its hash, and returns
 /// the token itself: the only time it is ever seen.
 pub async fn create_token(
-    store: &SqliteStore,
+    store: &(impl crate::store::tokens::Tokens + crate::store::CrmStore),
     role: &str,
     user_id: Option<&str>,
     label: &str,

@@ -15,6 +15,7 @@ use crate::crm::duplicates::is_checked;
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter, FilterOp, new_id};
 use crate::store::CrmStore;
+use crate::store::prelude::*;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
@@ -233,6 +234,7 @@ async fn create(
         // create through the API is checked unless the caller says so.
         if let Err(e) = state
             .store
+            .sqlite_only("duplicate checks")?
             .create_unless_duplicate(kind, &id, &fields)
             .await
         {
@@ -296,7 +298,11 @@ async fn timeline(
             }
         }
     }
-    let mut entries = state.store.timeline(&target, &cursor, limit + 1).await?;
+    let mut entries = state
+        .store
+        .sqlite_only("timelines")?
+        .timeline(&target, &cursor, limit + 1)
+        .await?;
     let more = entries.len() > limit as usize;
     entries.truncate(limit as usize);
     let next = more.then(|| entries.last().map(|e| e.id.clone())).flatten();
@@ -383,7 +389,11 @@ async fn shared_with(
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (target, _) = visible_at(&state, &caller, &collection, id).await?;
-    let items = state.store.shared_with(&target).await?;
+    let items = state
+        .store
+        .sqlite_only("record sharing")?
+        .shared_with(&target)
+        .await?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -398,6 +408,7 @@ async fn share(
     caller.access.check_share(target.kind, &record)?;
     let added = state
         .store
+        .sqlite_only("record sharing")?
         .share_record(&target, &user_id, caller.user_id())
         .await?;
     let status = if added {
@@ -405,7 +416,11 @@ async fn share(
     } else {
         StatusCode::OK
     };
-    let items = state.store.shared_with(&target).await?;
+    let items = state
+        .store
+        .sqlite_only("record sharing")?
+        .shared_with(&target)
+        .await?;
     Ok((status, Json(json!({ "items": items }))))
 }
 
@@ -419,6 +434,7 @@ async fn unshare(
     caller.access.check_share(target.kind, &record)?;
     if state
         .store
+        .sqlite_only("record sharing")?
         .unshare_record(&target, &user_id, caller.user_id())
         .await?
     {

@@ -38,7 +38,11 @@ async fn list(
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (target, _) = visible_at(&state, &caller, &collection, id).await?;
-    let files = state.store.files(&target).await?;
+    let files = state
+        .store
+        .sqlite_only("file listings")?
+        .files(&target)
+        .await?;
     Ok(Json(json!({ "items": files })))
 }
 
@@ -121,6 +125,7 @@ pub(super) async fn newest_pdf(
 ) -> Result<Option<String>, ApiError> {
     Ok(state
         .store
+        .sqlite_only("file listings")?
         .files(target)
         .await?
         .into_iter()

@@ -368,7 +368,7 @@ async fn remove(
     caller.require(&[Role::Admin], "remove actions")?;
     let folder = folder(&state)?;
     let _changing = folder.changing.lock().await;
-    let processes = install::enabled_processes(&state.store)
+    let processes = install::enabled_processes(state.store.as_ref())
         .await
         .map_err(ApiError::internal)?;
     let gone = install::remove(&folder.dir, &id, q.major, &processes).map_err(|e| match e {

@@ -12,6 +12,7 @@ use super::problem::{ApiError, ApiResult};
 use crate::crm::duplicates::company_name_key;
 use crate::crm::money::money_text;
 use crate::crm::{EntityKind, EntityRef, Filter};
+use crate::store::prelude::*;
 use axum::extract::{Extension, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -157,7 +158,13 @@ async fn registry(
     }
     asked.check()?;
     let saved = match caller.user_id() {
-        Some(user) => state.store.saved_filter(user, VIEW).await?,
+        Some(user) => {
+            state
+                .store
+                .sqlite_only("saved filters")?
+                .saved_filter(user, VIEW)
+                .await?
+        }
         None => None,
     };
     let saved: RegistryView = saved
@@ -249,6 +256,7 @@ async fn registry(
         };
         let files: Vec<Value> = state
             .store
+            .sqlite_only("file listings")?
             .files(&target)
             .await?
             .into_iter()
@@ -266,7 +274,7 @@ async fn registry(
             "payment_purpose_text": text("payment_purpose_text"),
             "status": text("status"),
             "author_id": r.get("author_id").cloned().unwrap_or(Value::Null),
-            "approver_id": state.store.approver_of(&id).await?,
+            "approver_id": state.store.sqlite_only("payment requests")?.approver_of(&id).await?,
             "overdue": late,
             "files": files,
         });

@@ -118,6 +118,7 @@ async fn invoices(
     }
     let rows = state
         .store
+        .sqlite_only("reports")?
         .invoices_issued(&caller.access, &from.to_string(), &to.to_string())
         .await?;
     let mut report = issued_report(&rows);
@@ -230,6 +231,7 @@ async fn debt(
     let day_after = (as_of + Duration::days(1)).to_string();
     let rows = state
         .store
+        .sqlite_only("reports")?
         .invoices_due_before(&caller.access, &day_after)
         .await?;
     Ok(Json(debt_report(&rows, as_of, top, weeks)))

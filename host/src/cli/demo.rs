@@ -275,6 +275,7 @@ pub async fn demo(dir: PathBuf, listen: String, cache_dir: Option<PathBuf>) -> a
         durability: Durability::Full,
         print_new_admin_token: true,
         smtp: None,
+        step_lease: crate::engine::runtime::DEFAULT_STEP_LEASE,
     })
     .await
 }

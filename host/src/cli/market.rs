@@ -294,7 +294,7 @@ pub async fn remove(package: &str, plugins: &Path, db: &str) -> anyhow::Result<(
         None => (package, None),
     };
     let store = crate::store::open_existing(db).await?;
-    let processes = crate::market::install::enabled_processes(&store).await?;
+    let processes = crate::market::install::enabled_processes(store.as_ref()).await?;
     let gone = crate::market::install::remove(plugins, id, major, &processes)?;
     for p in gone {
         println!("removed {} {} ({})", p.id, p.version, p.file);

@@ -6,7 +6,7 @@ use crate::engine::Engine;
 use crate::engine::catalog::Catalog;
 use crate::engine::workers::{self, WorkerSettings};
 use crate::plugins::{HostSettings, PluginHost};
-use crate::store::SqliteStore;
+use crate::store::Database;
 use crate::store::prelude::*;
 use crate::store::sqlite::Durability;
 use anyhow::Context as _;
@@ -35,6 +35,8 @@ pub struct ServeOptions {
     pub cache_dir: Option<PathBuf>,
     /// SQLite synchronous mode.
     pub durability: Durability,
+    /// On a shared database: how long a dead node's steps wait.
+    pub step_lease: Duration,
     /// A token to print at start (the demo's); otherwise one is made only
     /// on the first start.
     pub print_new_admin_token: bool,
@@ -45,13 +47,17 @@ pub struct ServeOptions {
 /// Opens everything, serves until SIGTERM or Ctrl-C, then lets in-flight
 /// steps finish and commit.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
-    let store = Arc::new(SqliteStore::open_with(&opts.db, opts.durability).await?);
-    let database = Arc::new(crate::store::Database::Sqlite(store.as_ref().clone()));
-    let orphans = store.release_running_steps().await?;
-    if orphans > 0 {
-        tracing::warn!(
-            "{orphans} step(s) were running when the last server stopped; running them again"
-        );
+    let store = Arc::new(Database::open(&opts.db, opts.durability).await?);
+    // On the embedded database this is the only node: steps still marked
+    // running died with the last server. On a shared one, other nodes may
+    // hold them; a dead node's steps come back when their lease runs out.
+    if !store.is_shared() {
+        let orphans = store.release_running_steps().await?;
+        if orphans > 0 {
+            tracing::warn!(
+                "{orphans} step(s) were running when the last server stopped; running them again"
+            );
+        }
     }
     // The one clock of the server: the engine, the store's timestamps and
     // the actions' wall clock all read it (and `--dev-clock` moves it).
@@ -66,12 +72,16 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         Some(dir) => Catalog::load_dir(&host, dir).await?,
         None => Catalog::new(),
     };
-    let engine = Arc::new(Engine::new(database.clone(), host, catalog, clock.clone()).await?);
+    let engine = Arc::new(
+        Engine::new(store.clone(), host, catalog, clock.clone())
+            .await?
+            .with_step_lease(opts.step_lease),
+    );
     if let Some(dir) = &opts.processes {
         engine.install_dir(dir).await?;
     }
     let token = if opts.print_new_admin_token || store.count_tokens().await? == 0 {
-        Some(api::auth::create_token(&store, "admin", None, "admin (first start)").await?)
+        Some(api::auth::create_token(store.as_ref(), "admin", None, "admin (first start)").await?)
     } else {
         None
     };
@@ -108,7 +118,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let mut loops = workers::spawn(engine.clone(), settings, stop_rx.clone());
     match &opts.smtp {
         Some(smtp) => {
-            let dispatcher = crate::mail::Dispatcher::new(database.clone(), smtp, clock.clone())?;
+            let dispatcher = crate::mail::Dispatcher::new(store.clone(), smtp, clock.clone())?;
             loops.spawn(crate::mail::run(
                 dispatcher,
                 Duration::from_millis(250),

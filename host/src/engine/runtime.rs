@@ -20,7 +20,7 @@ use crate::store::runs::{AttemptStatus, ClaimedStep, NewStep, StepFinish, Then};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -32,6 +32,9 @@ pub(super) const EVENT_BATCH: u32 = 500;
 /// How long past its deadline a step's lease lasts before another worker
 /// may take it over (its first worker is presumed dead).
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// On a shared database, how long a step claimed by a node that stopped
+/// renewing its leases (it died) waits before another node takes it over.
+pub const DEFAULT_STEP_LEASE: Duration = Duration::from_secs(30);
 /// The longest one call may be given (a step's `timeout`, an action's
 /// deadline). Leases are sized by it, so no step outlives its lease and is
 /// taken over while it still runs.
@@ -57,6 +60,13 @@ pub struct Engine {
     /// approvals now rather than at its next poll (a poke may come from a
     /// moved clock or a new process).
     pub(crate) checks_due: AtomicBool,
+    /// The steps this node holds (claimed, not yet finished).
+    held: Mutex<HashSet<String>>,
+    /// On a shared database: how long a claim holds without renewal (the
+    /// step loop renews the held steps' leases while they run, so only a
+    /// dead node's steps run out). None on the embedded database, whose
+    /// leases cover the longest step and are released at start instead.
+    step_lease: Option<Duration>,
 }
 
 /// The installed actions in use and the id of their set (`action_sets`).
@@ -115,7 +125,6 @@ impl Engine {
             .await
             .context("recording the installed actions")?;
         Ok(Engine {
-            store,
             host,
             active: RwLock::new(Arc::new(Active {
                 catalog: Arc::new(catalog),
@@ -128,7 +137,52 @@ impl Engine {
             wake: Notify::new(),
             events: Notify::new(),
             checks_due: AtomicBool::new(true),
+            held: Mutex::new(HashSet::new()),
+            step_lease: store.is_shared().then_some(DEFAULT_STEP_LEASE),
+            store,
         })
+    }
+
+    /// Sets how long a claim holds without renewal on a shared database
+    /// (`robota serve --step-lease`); nothing changes on the embedded one.
+    pub fn with_step_lease(mut self, lease: Duration) -> Engine {
+        if self.step_lease.is_some() {
+            self.step_lease = Some(lease.max(Duration::from_secs(1)));
+        }
+        self
+    }
+
+    /// How long a claim holds without renewal, when claims are renewed
+    /// (on a shared database).
+    pub fn step_lease(&self) -> Option<Duration> {
+        self.step_lease
+    }
+
+    /// Until when a step claimed at `now` is held.
+    pub(super) fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.step_lease {
+            Some(lease) => now + chrono_duration(Some(lease)),
+            None => now + chrono_duration(Some(MAX_STEP_TIME + LEASE_MARGIN)),
+        }
+    }
+
+    /// Marks step `id` as held by this node until the guard drops.
+    pub(super) fn hold(&self, id: &str) -> Held<'_> {
+        if let Ok(mut h) = self.held.lock() {
+            h.insert(id.to_owned());
+        }
+        Held {
+            engine: self,
+            id: id.to_owned(),
+        }
+    }
+
+    /// The steps this node holds now.
+    pub(super) fn held_steps(&self) -> Vec<String> {
+        self.held
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The store.
@@ -344,7 +398,7 @@ impl Engine {
     /// Claims one due step and runs it. Returns false when nothing was due.
     pub async fn work_one(&self) -> anyhow::Result<bool> {
         let now = self.clock.now();
-        let Some(step) = self.store.claim_step(now, lease_until(now)).await? else {
+        let Some(step) = self.store.claim_step(now, self.lease_until(now)).await? else {
             return Ok(false);
         };
         self.run_step(step, &Committer::Direct).await?;
@@ -415,9 +469,18 @@ impl Engine {
     }
 }
 
-/// Until when a step claimed at `now` is held.
-pub(super) fn lease_until(now: DateTime<Utc>) -> DateTime<Utc> {
-    now + chrono_duration(Some(MAX_STEP_TIME + LEASE_MARGIN))
+/// A step this node holds; dropping it lets go (see [`Engine::hold`]).
+pub(super) struct Held<'a> {
+    engine: &'a Engine,
+    id: String,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut h) = self.engine.held.lock() {
+            h.remove(&self.id);
+        }
+    }
 }
 
 /// What follows step `index` of `process` after `outcome`, at `now`.

@@ -30,6 +30,13 @@ impl Engine {
         claimed: ClaimedStep,
         via: &Committer,
     ) -> anyhow::Result<()> {
+        // Held (its lease renewed on a shared database) until its finish
+        // is committed or dropped.
+        let _held = self.hold(&claimed.id);
+        self.run_held_step(claimed, via).await
+    }
+
+    async fn run_held_step(&self, claimed: ClaimedStep, via: &Committer) -> anyhow::Result<()> {
         let started = self.clock.now();
         let process = self
             .process(&claimed.process_id, claimed.process_version)

@@ -5,8 +5,9 @@
 
 use super::batch::Batch;
 use super::committer::{Committer, ForRound};
-use super::runtime::{Engine, lease_until};
+use super::runtime::Engine;
 use crate::crm::changes::Change;
+use crate::store::prelude::*;
 use crate::store::rounds::ClaimRequest;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -66,6 +67,11 @@ pub fn spawn(
         let engine = engine.clone();
         let shutdown = shutdown.clone();
         set.spawn(async move { listen_for_work(engine, pg, settings.poll, shutdown).await });
+    }
+    if let Some(lease) = engine.step_lease() {
+        let engine = engine.clone();
+        let shutdown = shutdown.clone();
+        set.spawn(async move { renew_leases(engine, lease, shutdown).await });
     }
     set.spawn(on_own_thread("robota-rounds", move |steps| {
         step_loop(engine, settings, shutdown, steps, (via, rounds))
@@ -151,6 +157,31 @@ async fn listen_for_work(
                     break;
                 }
             }
+        }
+    }
+}
+
+/// On a shared database: renews the leases of the steps this node holds,
+/// three times per lease, so they stay this node's while it lives however
+/// long they run, and come back to the others one lease after it dies.
+/// Ends when the loops have stopped and nothing is held.
+async fn renew_leases(engine: Arc<Engine>, lease: Duration, mut shutdown: watch::Receiver<bool>) {
+    let every = lease / 3;
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(every) => *shutdown.borrow(),
+            _ = shutdown.changed() => true,
+        };
+        let held = engine.held_steps();
+        if stopping && held.is_empty() {
+            return;
+        }
+        if held.is_empty() {
+            continue;
+        }
+        let until = engine.lease_until(engine.now());
+        if let Err(e) = engine.store.renew_leases(&held, until).await {
+            tracing::warn!("renewing the leases of {} step(s) failed: {e}", held.len());
         }
     }
 }
@@ -255,7 +286,7 @@ async fn step_loop(
         let now = engine.now();
         let claim = (room > 0).then(|| ClaimRequest {
             now,
-            lease_until: lease_until(now),
+            lease_until: engine.lease_until(now),
             limit: room,
         });
         let (work, replies) = std::mem::take(&mut batch).split();

@@ -10,7 +10,6 @@ use super::keys::TrustStore;
 use super::oci::{Fetched, Registry};
 use super::package::{check_matches, in_words};
 use crate::plugins::PluginHost;
-use crate::store::prelude::*;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -385,7 +384,7 @@ pub enum RemoveError {
 
 /// The enabled processes of `store` as (id, source): what a removal checks.
 pub async fn enabled_processes(
-    store: &crate::store::SqliteStore,
+    store: &impl crate::store::processes::Processes,
 ) -> anyhow::Result<Vec<(String, String)>> {
     Ok(store
         .current_processes()

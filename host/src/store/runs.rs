@@ -251,6 +251,30 @@ pub trait Runs: Backend {
         .await
     }
 
+    /// Extends the leases of steps `ids` (still running) to `until`: their
+    /// node lives and still runs them. On PostgreSQL a step whose row is
+    /// locked — its finish is being committed — is skipped rather than
+    /// waited for, so a renewal never deadlocks with a round.
+    async fn renew_leases(&self, ids: &[String], until: DateTime<Utc>) -> Result<u64, CrmError> {
+        let mut params = vec![Sql::Text(timestamp_text(until))];
+        params.extend(ids.iter().map(Sql::from));
+        let marks = vec!["?"; ids.len()].join(", ");
+        self.write_with(Box::new(move |db| {
+            let sql = match db.dialect() {
+                Dialect::Sqlite => format!(
+                    "UPDATE run_steps SET lease_until = ? WHERE status = 'running' AND id IN ({marks})"
+                ),
+                Dialect::Postgres => format!(
+                    "UPDATE run_steps SET lease_until = ? WHERE id IN
+                       (SELECT id FROM run_steps WHERE status = 'running' AND id IN ({marks})
+                        ORDER BY id FOR UPDATE SKIP LOCKED)"
+                ),
+            };
+            Ok((db.execute(&sql, &params)?, TxEnd::Commit))
+        }))
+        .await
+    }
+
     /// Puts a claimed step back to wait until `due_at` without counting the
     /// attempt (its `at` time has not come yet).
     async fn defer_step(

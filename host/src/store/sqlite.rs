@@ -6,10 +6,8 @@ use super::CrmStore;
 use super::apply::{LogRows, apply_change};
 use super::group::{CommitRoute, CommitSink};
 use super::native::{self, Native, NativeHandles, NativeReaders, TxEnd};
-use super::rows::{self, Seen};
-use crate::access::{Access, Visibility};
+use super::rows;
 use crate::crm::changes::{Change, CommitReport, StoredFile};
-use crate::crm::schema::spec;
 use crate::crm::{CrmError, EntityKind, EntityRef, Filter};
 use anyhow::Context as _;
 use serde_json::{Map, Value};
@@ -193,68 +191,6 @@ impl SqliteStore {
         .await
     }
 
-    /// One entity if `access` may see it: None both when it does not exist
-    /// and when it is out of the caller's reach (the API answers 404 to both).
-    pub async fn get_as(
-        &self,
-        access: &Access,
-        target: &EntityRef,
-    ) -> Result<Option<Map<String, Value>>, CrmError> {
-        match access.visibility(target.kind) {
-            Visibility::All => self.get(target).await,
-            Visibility::Nothing => Ok(None),
-            Visibility::Where { sql, binds } => {
-                let seen = Seen {
-                    sql,
-                    binds,
-                    user: access.user_id.as_deref(),
-                };
-                self.read_native(|c| rows::load_seen(c, target, Some(seen)))
-                    .await
-            }
-        }
-    }
-
-    /// [`CrmStore::query_after`] as `access` sees it: only the rows the
-    /// caller may see, the limit counting only those.
-    pub async fn query_as(
-        &self,
-        access: &Access,
-        kind: EntityKind,
-        filters: &[Filter],
-        after: &str,
-        limit: u32,
-    ) -> Result<Vec<Map<String, Value>>, CrmError> {
-        let seen = match access.visibility(kind) {
-            Visibility::All => None,
-            Visibility::Nothing => {
-                for f in filters {
-                    f.check(spec(kind))?;
-                }
-                return Ok(Vec::new());
-            }
-            Visibility::Where { sql, binds } => Some(Seen {
-                sql,
-                binds,
-                user: access.user_id.as_deref(),
-            }),
-        };
-        self.query_seen(kind, filters, seen, after, limit).await
-    }
-
-    /// Entities of `kind` passing every filter and `seen`, after `after`.
-    async fn query_seen(
-        &self,
-        kind: EntityKind,
-        filters: &[Filter],
-        seen: Option<Seen<'_>>,
-        after: &str,
-        limit: u32,
-    ) -> Result<Vec<Map<String, Value>>, CrmError> {
-        self.read_native(|c| rows::query(c, kind, filters, seen, after, limit))
-            .await
-    }
-
     /// The single-connection pool that every write goes through.
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
@@ -274,7 +210,8 @@ impl CrmStore for SqliteStore {
         after: &str,
         limit: u32,
     ) -> Result<Vec<Map<String, Value>>, CrmError> {
-        self.query_seen(kind, filters, None, after, limit).await
+        self.read_native(|c| rows::query(c, kind, filters, None, after, limit))
+            .await
     }
 
     async fn file(&self, target: &EntityRef, name: &str) -> Result<Option<StoredFile>, CrmError> {

@@ -134,8 +134,17 @@ fn bad_flags_are_refused_before_anything_runs() {
     assert!(e.contains("/no/such/plugin.wasm"), "{e}");
     let e = call_err(&["plugin", "call", CHAOS, "--db", "mysql://localhost/x"]);
     assert!(e.contains("unsupported database URL"), "{e}");
-    let e = call_err(&["plugin", "call", CHAOS, "--db", "postgres://localhost/x"]);
-    assert!(e.contains("on PostgreSQL this version"), "{e}");
+    let e = call_err(&[
+        "plugin",
+        "call",
+        CHAOS,
+        "--db",
+        "postgres://robota@127.0.0.1:1/x",
+    ]);
+    assert!(
+        e.contains("cannot connect to `postgres://robota@127.0.0.1:1/x`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -411,7 +420,7 @@ fn a_users_token_takes_their_role_and_bad_users_are_refused() {
 }
 
 #[test]
-fn migrate_prepares_a_postgresql_database_and_serve_names_what_runs_there_yet() {
+fn migrate_prepares_a_postgresql_database_that_the_other_commands_then_use() {
     let pg = robota_test_postgres::TestPostgres::start().unwrap();
     let url = pg.create_database("robota").unwrap();
     for _ in 0..2 {
@@ -432,11 +441,31 @@ fn migrate_prepares_a_postgresql_database_and_serve_names_what_runs_there_yet() 
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "sales");
-    // The engine and the API do not run on PostgreSQL yet: said plainly,
-    // with the password kept out of the message.
-    let secret = format!("postgres://robota:hunter2@127.0.0.1:{}/robota", pg.port());
-    let e = call_err(&["run", "list", "--db", &secret]);
-    assert!(e.contains("robota migrate --db URL"), "{e}");
+    // The other commands use it: a token made there, no runs yet.
+    let token = robota(&["token", "create", "--role", "admin", "--db", &url]);
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let psql = Command::new("psql")
+        .args([&url, "-tAc", "SELECT role FROM api_tokens"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "admin");
+    let runs = robota(&["run", "list", "--db", &url]);
+    assert!(
+        runs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&runs.stderr)
+    );
+    // A server that is not there is named without the password.
+    let secret = "postgres://robota:hunter2@127.0.0.1:1/robota";
+    let e = call_err(&["run", "list", "--db", secret]);
+    assert!(
+        e.contains("postgres://robota:***@127.0.0.1:1/robota"),
+        "{e}"
+    );
     assert!(!e.contains("hunter2"), "{e}");
     let e = call_err(&["migrate", "--db", "mysql://x/y"]);
     assert!(

@@ -23,6 +23,7 @@ mod leads;
 mod mail;
 mod marketplace;
 mod meetings;
+mod nodes;
 mod payment_requests;
 mod plugin_crm;
 mod sandbox;

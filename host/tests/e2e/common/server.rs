@@ -18,6 +18,8 @@ grants = ["crm.read", "crm.write", "mail.send"]
 /// A folder with a database, plugins and processes that outlives restarts.
 pub struct Site {
     pub dir: tempfile::TempDir,
+    /// The database when it is not the site's own SQLite file.
+    pub db_url: Option<String>,
 }
 
 impl Site {
@@ -55,11 +57,21 @@ impl Site {
         for (name, text) in processes {
             std::fs::write(procs.join(name), text).expect("write process");
         }
-        Site { dir }
+        Site { dir, db_url: None }
+    }
+
+    /// The same site on database `url` (a PostgreSQL one several servers
+    /// share).
+    pub fn on(mut self, url: &str) -> Site {
+        self.db_url = Some(url.to_owned());
+        self
     }
 
     /// The database URL.
     pub fn db(&self) -> String {
+        if let Some(url) = &self.db_url {
+            return url.clone();
+        }
         format!("sqlite://{}", self.dir.path().join("robota.db").display())
     }
 
