@@ -58,10 +58,17 @@ pub mod prelude {
     pub use super::approvals::Approvals as _;
     pub use super::console_sessions::ConsoleSessions as _;
     pub use super::events::Events as _;
+    pub use super::files::Files as _;
+    pub use super::me::Me as _;
     pub use super::outbox::Outbox as _;
+    pub use super::outbox::OutboxListing as _;
     pub use super::processes::Processes as _;
+    pub use super::record_access::RecordAccess as _;
+    pub use super::reports::Reports as _;
     pub use super::runs::Runs as _;
     pub use super::schedules::Schedules as _;
+    pub use super::shares::Shares as _;
+    pub use super::timeline::Timelines as _;
     pub use super::tokens::Tokens as _;
     pub use super::visible::Visible as _;
 }

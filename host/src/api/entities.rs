@@ -298,11 +298,7 @@ async fn timeline(
             }
         }
     }
-    let mut entries = state
-        .store
-        .sqlite_only("timelines")?
-        .timeline(&target, &cursor, limit + 1)
-        .await?;
+    let mut entries = state.store.timeline(&target, &cursor, limit + 1).await?;
     let more = entries.len() > limit as usize;
     entries.truncate(limit as usize);
     let next = more.then(|| entries.last().map(|e| e.id.clone())).flatten();
@@ -389,11 +385,7 @@ async fn shared_with(
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (target, _) = visible_at(&state, &caller, &collection, id).await?;
-    let items = state
-        .store
-        .sqlite_only("record sharing")?
-        .shared_with(&target)
-        .await?;
+    let items = state.store.shared_with(&target).await?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -408,7 +400,6 @@ async fn share(
     caller.access.check_share(target.kind, &record)?;
     let added = state
         .store
-        .sqlite_only("record sharing")?
         .share_record(&target, &user_id, caller.user_id())
         .await?;
     let status = if added {
@@ -416,11 +407,7 @@ async fn share(
     } else {
         StatusCode::OK
     };
-    let items = state
-        .store
-        .sqlite_only("record sharing")?
-        .shared_with(&target)
-        .await?;
+    let items = state.store.shared_with(&target).await?;
     Ok((status, Json(json!({ "items": items }))))
 }
 
@@ -434,7 +421,6 @@ async fn unshare(
     caller.access.check_share(target.kind, &record)?;
     if state
         .store
-        .sqlite_only("record sharing")?
         .unshare_record(&target, &user_id, caller.user_id())
         .await?
     {

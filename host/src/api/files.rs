@@ -11,6 +11,7 @@ use super::problem::{ApiError, ApiResult};
 use crate::crm::changes::{Change, MAX_FILE_BYTES, StoredFile};
 use crate::crm::{EntityKind, EntityRef};
 use crate::store::CrmStore;
+use crate::store::prelude::*;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -38,11 +39,7 @@ async fn list(
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (target, _) = visible_at(&state, &caller, &collection, id).await?;
-    let files = state
-        .store
-        .sqlite_only("file listings")?
-        .files(&target)
-        .await?;
+    let files = state.store.files(&target).await?;
     Ok(Json(json!({ "items": files })))
 }
 
@@ -125,7 +122,6 @@ pub(super) async fn newest_pdf(
 ) -> Result<Option<String>, ApiError> {
     Ok(state
         .store
-        .sqlite_only("file listings")?
         .files(target)
         .await?
         .into_iter()

@@ -15,6 +15,7 @@ use crate::crm::changes::Change;
 use crate::crm::{EntityKind, EntityRef};
 use crate::engine::definition::ActionRef;
 use crate::store::CrmStore;
+use crate::store::prelude::*;
 use crate::store::shares::ShareLink;
 use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
@@ -332,7 +333,6 @@ async fn make_link(
     let expires = state.engine.now() + chrono::Duration::days(days);
     let link = state
         .store
-        .sqlite_only("share links")?
         .insert_share(target, &hash_token(&token), expires, Some(&caller.owner.id))
         .await?;
     state
@@ -384,7 +384,7 @@ async fn shares(
 ) -> ApiResult<Json<Value>> {
     let (target, _) = seen_invoice(&state, &caller, &id).await?;
     Ok(Json(
-        json!({ "items": state.store.sqlite_only("share links")?.shares_of(&target).await? }),
+        json!({ "items": state.store.shares_of(&target).await? }),
     ))
 }
 
@@ -394,12 +394,7 @@ async fn revoke(
     Path((id, share_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (target, _) = seen_invoice(&state, &caller, &id).await?;
-    if !state
-        .store
-        .sqlite_only("share links")?
-        .revoke_share(&target, &share_id)
-        .await?
-    {
+    if !state.store.revoke_share(&target, &share_id).await? {
         return Err(ApiError::not_found(format!(
             "{target} has no working share link `{share_id}`"
         )));
@@ -423,12 +418,7 @@ async fn shared(State(state): State<AppState>, Path(token): Path<String>) -> Api
             "this link has expired or was revoked; ask for a new one",
         )
     };
-    let Some(link) = state
-        .store
-        .sqlite_only("share links")?
-        .find_share(&hash_token(&token))
-        .await?
-    else {
+    let Some(link) = state.store.find_share(&hash_token(&token)).await? else {
         return Err(ApiError::not_found("no such link"));
     };
     let expired = chrono::DateTime::parse_from_rfc3339(&link.expires_at).map_or(true, |at| {

@@ -12,6 +12,7 @@ use super::registry::{self, RegistryView};
 use crate::crm::changes::Change;
 use crate::crm::{EntityKind, EntityRef};
 use crate::store::CrmStore as _;
+use crate::store::prelude::*;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -57,13 +58,7 @@ async fn me(
         None => None,
     };
     let unread = match caller.user_id() {
-        Some(id) => {
-            state
-                .store
-                .sqlite_only("notifications")?
-                .unread_notifications(id)
-                .await?
-        }
+        Some(id) => state.store.unread_notifications(id).await?,
         None => 0,
     };
     Ok(Json(json!({
@@ -124,7 +119,6 @@ async fn notifications(
     }
     let mut rows = state
         .store
-        .sqlite_only("notifications")?
         .notifications_of(
             user,
             q.unread.unwrap_or(false),
@@ -135,11 +129,7 @@ async fn notifications(
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
-    let unread = state
-        .store
-        .sqlite_only("notifications")?
-        .unread_notifications(user)
-        .await?;
+    let unread = state.store.unread_notifications(user).await?;
     Ok(Json(
         json!({ "items": rows, "next_cursor": next, "unread": unread }),
     ))
@@ -152,7 +142,6 @@ async fn read(
 ) -> ApiResult<StatusCode> {
     if state
         .store
-        .sqlite_only("notifications")?
         .mark_notification_read(user(&caller)?, &id)
         .await?
     {
@@ -182,11 +171,7 @@ async fn filter(
     Path(view): Path<String>,
 ) -> ApiResult<Json<Value>> {
     known(&view)?;
-    let saved = state
-        .store
-        .sqlite_only("saved filters")?
-        .saved_filter(user(&caller)?, &view)
-        .await?;
+    let saved = state.store.saved_filter(user(&caller)?, &view).await?;
     Ok(Json(json!({ "view": view, "filter": saved })))
 }
 
@@ -205,11 +190,7 @@ async fn save_filter(
     filter.currency = filter.currency.map(|c| c.to_uppercase());
     filter.check()?;
     let value = serde_json::to_value(&filter).map_err(ApiError::internal)?;
-    state
-        .store
-        .sqlite_only("saved filters")?
-        .save_filter(user, &view, Some(&value))
-        .await?;
+    state.store.save_filter(user, &view, Some(&value)).await?;
     Ok(Json(json!({ "view": view, "filter": value })))
 }
 
@@ -219,10 +200,6 @@ async fn drop_filter(
     Path(view): Path<String>,
 ) -> ApiResult<StatusCode> {
     known(&view)?;
-    state
-        .store
-        .sqlite_only("saved filters")?
-        .save_filter(user(&caller)?, &view, None)
-        .await?;
+    state.store.save_filter(user(&caller)?, &view, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

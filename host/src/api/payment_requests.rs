@@ -9,6 +9,7 @@ use super::entities::visible;
 use super::problem::{ApiError, ApiResult, body_as};
 use crate::access::Role;
 use crate::crm::{EntityKind, EntityRef};
+use crate::store::prelude::*;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -152,7 +153,6 @@ pub(super) async fn from_registry(
 pub(super) async fn materials(state: &AppState, target: &EntityRef) -> ApiResult<Value> {
     let files: Vec<Value> = state
         .store
-        .sqlite_only("file listings")?
         .files(target)
         .await?
         .into_iter()

@@ -158,13 +158,7 @@ async fn registry(
     }
     asked.check()?;
     let saved = match caller.user_id() {
-        Some(user) => {
-            state
-                .store
-                .sqlite_only("saved filters")?
-                .saved_filter(user, VIEW)
-                .await?
-        }
+        Some(user) => state.store.saved_filter(user, VIEW).await?,
         None => None,
     };
     let saved: RegistryView = saved
@@ -256,7 +250,7 @@ async fn registry(
         };
         let files: Vec<Value> = state
             .store
-            .sqlite_only("file listings")?
+
             .files(&target)
             .await?
             .into_iter()

@@ -7,6 +7,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::problem::{ApiError, ApiResult};
+use crate::store::prelude::*;
 use crate::store::reports::InvoiceFacts;
 use axum::extract::{Extension, Query, State};
 use axum::routing::get;
@@ -118,7 +119,6 @@ async fn invoices(
     }
     let rows = state
         .store
-        .sqlite_only("reports")?
         .invoices_issued(&caller.access, &from.to_string(), &to.to_string())
         .await?;
     let mut report = issued_report(&rows);
@@ -231,7 +231,6 @@ async fn debt(
     let day_after = (as_of + Duration::days(1)).to_string();
     let rows = state
         .store
-        .sqlite_only("reports")?
         .invoices_due_before(&caller.access, &day_after)
         .await?;
     Ok(Json(debt_report(&rows, as_of, top, weeks)))

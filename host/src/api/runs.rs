@@ -39,7 +39,6 @@ async fn outbox_message(
     caller.require(&[Role::Admin], "read the mail outbox")?;
     let (message, _) = state
         .store
-        .sqlite_only("the outbox listing")?
         .outbox_message(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no message `{id}` in the outbox")))?;
@@ -55,7 +54,6 @@ async fn outbox_attachment(
     caller.require(&[Role::Admin], "read the mail outbox")?;
     let (_, files) = state
         .store
-        .sqlite_only("the outbox listing")?
         .outbox_message(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no message `{id}` in the outbox")))?;
@@ -96,7 +94,6 @@ async fn outbox(
     }
     let items = state
         .store
-        .sqlite_only("the outbox listing")?
         .outbox(q.status.as_deref(), q.limit.unwrap_or(50))
         .await?;
     Ok(Json(json!({ "items": items })))

@@ -73,9 +73,17 @@ pub fn spawn(
         let shutdown = shutdown.clone();
         set.spawn(async move { renew_leases(engine, lease, shutdown).await });
     }
-    set.spawn(on_own_thread("robota-rounds", move |steps| {
-        step_loop(engine, settings, shutdown, steps, (via, rounds))
-    }));
+    if engine.store.is_shared() {
+        // PostgreSQL's connections belong to the runtime they were opened
+        // on: the rounds run on the shared one, so a connection a round
+        // opened outlives the loop.
+        let steps = Handle::current();
+        set.spawn(step_loop(engine, settings, shutdown, steps, (via, rounds)));
+    } else {
+        set.spawn(on_own_thread("robota-rounds", move |steps| {
+            step_loop(engine, settings, shutdown, steps, (via, rounds))
+        }));
+    }
     set
 }
 

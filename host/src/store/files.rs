@@ -2,11 +2,11 @@
 //! [`Change::AttachFile`](crate::crm::changes::Change::AttachFile) in a
 //! change set, read here.
 
-use super::sqlite::{SqliteStore, db_err};
+use super::backend::Backend;
+use super::db::Sql;
 use crate::crm::changes::StoredFile;
 use crate::crm::{CrmError, EntityRef};
 use serde::Serialize;
-use sqlx::Row;
 
 /// A stored file without its bytes, as listings show it.
 #[derive(Debug, Clone, Serialize)]
@@ -21,49 +21,57 @@ pub struct FileInfo {
     pub created_at: String,
 }
 
-impl SqliteStore {
-    /// The file `name` stored with `target`, if there is one.
-    pub async fn load_file(
+/// Files stored with entities.
+#[async_trait::async_trait]
+pub trait Files: Backend {
+    /// The file `name` of `target`, with its bytes.
+    async fn load_file(
         &self,
         target: &EntityRef,
         name: &str,
     ) -> Result<Option<StoredFile>, CrmError> {
-        let row = sqlx::query(
-            "SELECT name, content_type, content FROM entity_files
-             WHERE entity_kind = ? AND entity_id = ? AND name = ?",
-        )
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .bind(name)
-        .fetch_optional(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(|r| StoredFile {
-            name: r.get("name"),
-            content_type: r.get("content_type"),
-            content: r.get("content"),
+        let params = vec![
+            Sql::from(target.kind.as_str()),
+            Sql::from(&target.id),
+            Sql::from(name),
+        ];
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query_opt(
+                    "SELECT name, content_type, content FROM entity_files
+                     WHERE entity_kind = ?1 AND entity_id = ?2 AND name = ?3",
+                    &params,
+                )?
+                .map(|mut r| StoredFile {
+                    name: r.take(0).unwrap_or_default(),
+                    content_type: r.take(1).unwrap_or_default(),
+                    content: r.blob(2).unwrap_or_default(),
+                }))
         }))
+        .await
     }
 
-    /// Every file stored with `target`, newest first.
-    pub async fn files(&self, target: &EntityRef) -> Result<Vec<FileInfo>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT name, content_type, size, created_at FROM entity_files
-             WHERE entity_kind = ? AND entity_id = ? ORDER BY created_at DESC, name",
-        )
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .fetch_all(self.reader())
+    /// The files of `target` (without their bytes), newest first.
+    async fn files(&self, target: &EntityRef) -> Result<Vec<FileInfo>, CrmError> {
+        let params = vec![Sql::from(target.kind.as_str()), Sql::from(&target.id)];
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(
+                    "SELECT name, content_type, size, created_at FROM entity_files
+                     WHERE entity_kind = ?1 AND entity_id = ?2 ORDER BY created_at DESC, name",
+                    &params,
+                )?
+                .into_iter()
+                .map(|mut r| FileInfo {
+                    name: r.take(0).unwrap_or_default(),
+                    content_type: r.take(1).unwrap_or_default(),
+                    size: r.int(2).unwrap_or_default(),
+                    created_at: r.take(3).unwrap_or_default(),
+                })
+                .collect())
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| FileInfo {
-                name: r.get("name"),
-                content_type: r.get("content_type"),
-                size: r.get("size"),
-                created_at: r.get("created_at"),
-            })
-            .collect())
     }
 }
+
+impl<T: Backend> Files for T {}

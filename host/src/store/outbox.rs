@@ -2,15 +2,13 @@
 //! the dispatcher ([`crate::mail`]), each attempt recorded on the row.
 
 use super::backend::Backend;
-use super::db::{Db, Dialect, Sql, TxEnd};
-use super::sqlite::{SqliteStore, db_err};
+use super::db::{Db, Dialect, Row, Sql, TxEnd};
 use crate::crm::changes::{MailAttachment, OutgoingMail};
 use crate::crm::{CrmError, timestamp_text};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 
 /// A queued e-mail with its delivery state.
 #[derive(Debug, Clone)]
@@ -76,18 +74,22 @@ pub struct OutboxFile {
 
 /// An outbox row as listed, from a row with its columns and its decoded
 /// attachments.
-fn entry(r: &sqlx::sqlite::SqliteRow, files: &[MailAttachment]) -> OutboxEntry {
+/// The columns an [`OutboxEntry`] is read from, in [`entry`]'s order
+/// (`attachments` last, for the caller to read first).
+const ENTRY_COLUMNS: &str = "id, message_id, recipients, subject, status, attempts, last_error, created_at, sent_at, attachments";
+
+fn entry(r: &mut Row, files: &[MailAttachment]) -> OutboxEntry {
     OutboxEntry {
-        id: r.get("id"),
-        message_id: r.get("message_id"),
-        to: strings(&r.get::<String, _>("recipients")),
-        subject: r.get("subject"),
-        status: r.get("status"),
-        attempts: r.get("attempts"),
-        last_error: r.get("last_error"),
+        id: r.take(0).unwrap_or_default(),
+        message_id: r.take(1).unwrap_or_default(),
+        to: strings(r.text(2).unwrap_or_default()),
+        subject: r.take(3).unwrap_or_default(),
+        status: r.take(4).unwrap_or_default(),
+        attempts: r.int(5).unwrap_or_default(),
+        last_error: r.take(6),
         attachments: files.iter().map(|a| a.filename.clone()).collect(),
-        created_at: r.get("created_at"),
-        sent_at: r.get("sent_at"),
+        created_at: r.take(7).unwrap_or_default(),
+        sent_at: r.take(8),
     }
 }
 
@@ -230,61 +232,65 @@ pub trait Outbox: Backend {
 
 impl<T: Backend> Outbox for T {}
 
-impl SqliteStore {
+/// The outbox as people look at it.
+#[async_trait::async_trait]
+pub trait OutboxListing: Backend {
     /// One message of the outbox with its bodies and attachments, and the
     /// attachments' bytes (for the download route).
-    pub async fn outbox_message(
+    async fn outbox_message(
         &self,
         id: &str,
     ) -> Result<Option<(OutboxMessage, Vec<MailAttachment>)>, CrmError> {
-        let row = sqlx::query(
-            "SELECT id, message_id, recipients, cc, subject, text_body, html_body, status, attempts,
-                    last_error, attachments, created_at, sent_at
-             FROM mail_outbox WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(row.map(|r| {
-            let files = attachments(&r.get::<String, _>("attachments"));
-            let message = OutboxMessage {
-                entry: entry(&r, &files),
-                cc: strings(&r.get::<String, _>("cc")),
-                text_body: r.get("text_body"),
-                html_body: r.get("html_body"),
-                files: files
-                    .iter()
-                    .map(|a| OutboxFile {
-                        filename: a.filename.clone(),
-                        content_type: a.content_type.clone(),
-                        size: a.content.len(),
-                    })
-                    .collect(),
-            };
-            (message, files)
+        let id = Sql::from(id);
+        self.read_with(Box::new(move |db| {
+            let row = db.query_opt(
+                &format!("SELECT {ENTRY_COLUMNS}, cc, text_body, html_body FROM mail_outbox WHERE id = ?1"),
+                &[id],
+            )?;
+            Ok(row.map(|mut r| {
+                let files = attachments(r.text(9).unwrap_or_default());
+                let message = OutboxMessage {
+                    entry: entry(&mut r, &files),
+                    cc: strings(r.text(10).unwrap_or_default()),
+                    text_body: r.take(11).unwrap_or_default(),
+                    html_body: r.take(12),
+                    files: files
+                        .iter()
+                        .map(|a| OutboxFile {
+                            filename: a.filename.clone(),
+                            content_type: a.content_type.clone(),
+                            size: a.content.len(),
+                        })
+                        .collect(),
+                };
+                (message, files)
+            }))
         }))
+        .await
     }
 
     /// The outbox, newest first, optionally only one status.
-    pub async fn outbox(
-        &self,
-        status: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<OutboxEntry>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT id, message_id, recipients, subject, status, attempts, last_error, attachments,
-                    created_at, sent_at
-             FROM mail_outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY created_at DESC LIMIT ?2",
-        )
-        .bind(status)
-        .bind(i64::from(limit.clamp(1, 1000)))
-        .fetch_all(self.reader())
+    async fn outbox(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxEntry>, CrmError> {
+        let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM mail_outbox");
+        let mut params = Vec::new();
+        if let Some(s) = status {
+            sql.push_str(" WHERE status = ?");
+            params.push(Sql::from(s));
+        }
+        sql.push_str(" ORDER BY created_at DESC LIMIT ?");
+        params.push(Sql::Int(i64::from(limit.clamp(1, 1000))));
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(&sql, &params)?
+                .into_iter()
+                .map(|mut r| {
+                    let files = attachments(r.text(9).unwrap_or_default());
+                    entry(&mut r, &files)
+                })
+                .collect())
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| entry(&r, &attachments(&r.get::<String, _>("attachments"))))
-            .collect())
     }
 }
+
+impl<T: Backend> OutboxListing for T {}

@@ -14,7 +14,7 @@ pub use conn::PgDb;
 
 use super::CrmStore;
 use super::apply::LogRows;
-use super::db::{Db, Sql};
+use super::db::Db;
 use super::events::EventStarts;
 use super::native::TxEnd;
 use super::rounds::{ClaimRequest, Round, RoundWork, run_round};
@@ -216,25 +216,7 @@ impl CrmStore for PgStore {
     }
 
     async fn file(&self, target: &EntityRef, name: &str) -> Result<Option<StoredFile>, CrmError> {
-        let params = [
-            Sql::from(target.kind.as_str()),
-            Sql::from(&target.id),
-            Sql::from(name),
-        ];
-        self.read(move |db| {
-            Ok(db
-                .query_opt(
-                    "SELECT name, content_type, content FROM entity_files
-                     WHERE entity_kind = ?1 AND entity_id = ?2 AND name = ?3",
-                    &params,
-                )?
-                .map(|r| StoredFile {
-                    name: r.string(0).unwrap_or_default(),
-                    content_type: r.string(1).unwrap_or_default(),
-                    content: r.blob(2).unwrap_or_default(),
-                }))
-        })
-        .await
+        super::files::Files::load_file(self, target, name).await
     }
 
     async fn next_invoice_seq(&self, year: i64) -> Result<i64, CrmError> {

@@ -3,10 +3,10 @@
 //! has been shared with them. Each share and unshare is on the record's
 //! timeline.
 
-use super::sqlite::{SqliteStore, db_err};
+use super::backend::Backend;
+use super::db::{Db, Sql, TxEnd};
 use crate::crm::{CrmError, EntityRef, new_id, now_text};
 use serde::Serialize;
-use sqlx::Row as _;
 
 /// A user a record is shared with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,133 +23,140 @@ pub struct SharedWith {
     pub granted_at: String,
 }
 
-impl SqliteStore {
-    /// The users `target` is shared with, in the order they got it.
-    pub async fn shared_with(&self, target: &EntityRef) -> Result<Vec<SharedWith>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT a.user_id, u.name, u.role, a.granted_by, a.granted_at
-             FROM record_access a JOIN users u ON u.id = a.user_id
-             WHERE a.entity_kind = ? AND a.entity_id = ? ORDER BY a.granted_at, a.user_id",
-        )
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .fetch_all(self.reader())
+/// Records shared with users of a store.
+#[async_trait::async_trait]
+pub trait RecordAccess: Backend {
+    /// Who `target` is shared with, in the order it was shared.
+    async fn shared_with(&self, target: &EntityRef) -> Result<Vec<SharedWith>, CrmError> {
+        let params = vec![Sql::from(target.kind.as_str()), Sql::from(&target.id)];
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(
+                    "SELECT a.user_id, u.name, u.role, a.granted_by, a.granted_at
+                     FROM record_access a JOIN users u ON u.id = a.user_id
+                     WHERE a.entity_kind = ?1 AND a.entity_id = ?2 ORDER BY a.granted_at, a.user_id",
+                    &params,
+                )?
+                .into_iter()
+                .map(|mut r| SharedWith {
+                    user_id: r.take(0).unwrap_or_default(),
+                    name: r.take(1).unwrap_or_default(),
+                    role: r.take(2).unwrap_or_default(),
+                    granted_by: r.take(3),
+                    granted_at: r.take(4).unwrap_or_default(),
+                })
+                .collect())
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(rows
-            .iter()
-            .map(|r| SharedWith {
-                user_id: r.get("user_id"),
-                name: r.get("name"),
-                role: r.get("role"),
-                granted_by: r.get("granted_by"),
-                granted_at: r.get("granted_at"),
-            })
-            .collect())
     }
 
-    /// Shares `target` with `user_id` (again: nothing changes). Refuses an
-    /// unknown or inactive user.
-    pub async fn share_record(
+    /// Shares `target` with active user `user_id` (`by`: who shared it),
+    /// noted on its timeline; false if it already was. An unknown or
+    /// inactive user is an error naming them.
+    async fn share_record(
         &self,
         target: &EntityRef,
         user_id: &str,
         by: Option<&str>,
     ) -> Result<bool, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let Some(name) = user_name(&mut tx, user_id, true).await? else {
-            return Err(CrmError::Invalid(format!(
-                "user_id: no active user `{user_id}`"
-            )));
-        };
-        let at = now_text();
-        let added = sqlx::query(
-            "INSERT OR IGNORE INTO record_access (entity_kind, entity_id, user_id, granted_by, granted_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .bind(user_id)
-        .bind(by)
-        .bind(&at)
-        .execute(&mut *tx)
+        let (target, user_id, by) = (target.clone(), user_id.to_owned(), by.map(str::to_owned));
+        self.write_with(Box::new(move |db| {
+            let Some(name) = user_name(db, &user_id, true)? else {
+                return Err(CrmError::Invalid(format!(
+                    "user_id: no active user `{user_id}`"
+                )));
+            };
+            let at = now_text();
+            let added = db.execute(
+                "INSERT INTO record_access (entity_kind, entity_id, user_id, granted_by, granted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                &[
+                    Sql::from(target.kind.as_str()),
+                    Sql::from(&target.id),
+                    Sql::from(&user_id),
+                    Sql::from(&by),
+                    Sql::from(&at),
+                ],
+            )? > 0;
+            if added {
+                note(
+                    db,
+                    &target,
+                    &at,
+                    &format!("Shared with {name}"),
+                    by.as_deref(),
+                )?;
+            }
+            Ok((added, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?
-        .rows_affected()
-            > 0;
-        if added {
-            note(&mut tx, target, &at, &format!("Shared with {name}"), by).await?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(added)
     }
 
-    /// Stops sharing `target` with `user_id`; false if it was not shared.
-    pub async fn unshare_record(
+    /// Stops sharing `target` with `user_id`, noted on its timeline; false
+    /// if it was not shared with them.
+    async fn unshare_record(
         &self,
         target: &EntityRef,
         user_id: &str,
         by: Option<&str>,
     ) -> Result<bool, CrmError> {
-        let mut tx = self.write_tx().await?;
-        let removed = sqlx::query(
-            "DELETE FROM record_access WHERE entity_kind = ? AND entity_id = ? AND user_id = ?",
-        )
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .bind(user_id)
-        .execute(&mut *tx)
+        let (target, user_id, by) = (target.clone(), user_id.to_owned(), by.map(str::to_owned));
+        self.write_with(Box::new(move |db| {
+            let removed = db.execute(
+                "DELETE FROM record_access WHERE entity_kind = ?1 AND entity_id = ?2 AND user_id = ?3",
+                &[
+                    Sql::from(target.kind.as_str()),
+                    Sql::from(&target.id),
+                    Sql::from(&user_id),
+                ],
+            )? > 0;
+            if removed {
+                let name = user_name(db, &user_id, false)?;
+                let text = format!(
+                    "No longer shared with {}",
+                    name.as_deref().unwrap_or(&user_id)
+                );
+                note(db, &target, &now_text(), &text, by.as_deref())?;
+            }
+            Ok((removed, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?
-        .rows_affected()
-            > 0;
-        if removed {
-            let name = user_name(&mut tx, user_id, false).await?;
-            let text = format!(
-                "No longer shared with {}",
-                name.as_deref().unwrap_or(user_id)
-            );
-            note(&mut tx, target, &now_text(), &text, by).await?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(removed)
     }
 }
 
-/// The name of user `id` (only if active, when `active` is asked).
-async fn user_name(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    id: &str,
-    active: bool,
-) -> Result<Option<String>, CrmError> {
-    sqlx::query_scalar("SELECT name FROM users WHERE id = ? AND (? = 0 OR active = 1)")
-        .bind(id)
-        .bind(active)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_err)
+impl<T: Backend> RecordAccess for T {}
+
+/// The name of user `id` (only an active one if `active`).
+fn user_name(db: &dyn Db, id: &str, active: bool) -> Result<Option<String>, CrmError> {
+    let sql = if active {
+        "SELECT name FROM users WHERE id = ?1 AND active"
+    } else {
+        "SELECT name FROM users WHERE id = ?1"
+    };
+    Ok(db
+        .query_opt(sql, &[Sql::from(id)])?
+        .and_then(|mut r| r.take(0)))
 }
 
-/// A timeline entry of kind `access` on `target`.
-async fn note(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+/// Notes a share or unshare on `target`'s timeline.
+fn note(
+    db: &dyn Db,
     target: &EntityRef,
     at: &str,
     text: &str,
     by: Option<&str>,
 ) -> Result<(), CrmError> {
-    sqlx::query(
+    db.execute(
         "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
-         VALUES (?, ?, ?, ?, 'access', ?, '{}', ?)",
-    )
-    .bind(new_id())
-    .bind(target.kind.as_str())
-    .bind(&target.id)
-    .bind(at)
-    .bind(text)
-    .bind(by)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
+         VALUES (?1, ?2, ?3, ?4, 'access', ?5, '{}', ?6)",
+        &[
+            Sql::Text(new_id()),
+            Sql::from(target.kind.as_str()),
+            Sql::from(&target.id),
+            Sql::from(at),
+            Sql::from(text),
+            Sql::from(by),
+        ],
+    )?;
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! The invoice facts reports are computed from. Sums are done in Rust with
 //! exact decimals: SQLite's SUM would turn the stored text into floats.
 
-use super::sqlite::{SqliteStore, db_err};
+use super::backend::Backend;
+use super::db::{Row, Sql};
 use crate::access::Access;
 use crate::crm::CrmError;
 use crate::crm::EntityKind;
-use sqlx::Row;
 
 /// One invoice, as reports see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,25 +35,27 @@ pub struct InvoiceFacts {
 const COLUMNS: &str =
     "id, number, buyer_company_id, buyer, total, currency, issue_date, due_date, status, paid_date";
 
-fn facts(r: &sqlx::sqlite::SqliteRow) -> InvoiceFacts {
+fn facts(mut r: Row) -> InvoiceFacts {
     InvoiceFacts {
-        id: r.get("id"),
-        number: r.get("number"),
-        buyer_company_id: r.get("buyer_company_id"),
-        buyer: r.get("buyer"),
-        total: r.get("total"),
-        currency: r.get("currency"),
-        issue_date: r.get("issue_date"),
-        due_date: r.get("due_date"),
-        status: r.get("status"),
-        paid_date: r.get("paid_date"),
+        id: r.take(0).unwrap_or_default(),
+        number: r.take(1).unwrap_or_default(),
+        buyer_company_id: r.take(2),
+        buyer: r.take(3).unwrap_or_default(),
+        total: r.take(4).unwrap_or_default(),
+        currency: r.take(5).unwrap_or_default(),
+        issue_date: r.take(6).unwrap_or_default(),
+        due_date: r.take(7).unwrap_or_default(),
+        status: r.take(8).unwrap_or_default(),
+        paid_date: r.take(9),
     }
 }
 
-impl SqliteStore {
+/// The invoices reports are made of.
+#[async_trait::async_trait]
+pub trait Reports: Backend {
     /// Invoices issued from `from` to `to`, both included, that `access`
     /// may see (a manager's report is of their own deals).
-    pub async fn invoices_issued(
+    async fn invoices_issued(
         &self,
         access: &Access,
         from: &str,
@@ -64,17 +66,17 @@ impl SqliteStore {
             "SELECT {COLUMNS} FROM invoices WHERE issue_date >= ? AND issue_date <= ? AND ({seen})
              ORDER BY issue_date, seq"
         );
-        let mut query = sqlx::query(&sql).bind(from).bind(to);
-        for _ in 0..binds {
-            query = query.bind(access.user_id.as_deref());
-        }
-        let rows = query.fetch_all(self.reader()).await.map_err(db_err)?;
-        Ok(rows.iter().map(facts).collect())
+        let mut params = vec![Sql::from(from), Sql::from(to)];
+        params.extend((0..binds).map(|_| Sql::from(access.user_id.as_deref())));
+        self.read_with(Box::new(move |db| {
+            Ok(db.query(&sql, &params)?.into_iter().map(facts).collect())
+        }))
+        .await
     }
 
     /// Invoices that fell due before `before` and were not cancelled: every
     /// invoice that can have been a debt on some day up to then.
-    pub async fn invoices_due_before(
+    async fn invoices_due_before(
         &self,
         access: &Access,
         before: &str,
@@ -84,11 +86,13 @@ impl SqliteStore {
             "SELECT {COLUMNS} FROM invoices WHERE due_date < ? AND status NOT IN ('cancelled', 'draft')
              AND ({seen}) ORDER BY due_date, seq"
         );
-        let mut query = sqlx::query(&sql).bind(before);
-        for _ in 0..binds {
-            query = query.bind(access.user_id.as_deref());
-        }
-        let rows = query.fetch_all(self.reader()).await.map_err(db_err)?;
-        Ok(rows.iter().map(facts).collect())
+        let mut params = vec![Sql::from(before)];
+        params.extend((0..binds).map(|_| Sql::from(access.user_id.as_deref())));
+        self.read_with(Box::new(move |db| {
+            Ok(db.query(&sql, &params)?.into_iter().map(facts).collect())
+        }))
+        .await
     }
 }
+
+impl<T: Backend> Reports for T {}

@@ -2,11 +2,11 @@
 //! invoice's PDF) without an API token, until it expires or is revoked.
 //! Only the token's hash is stored.
 
-use super::sqlite::{SqliteStore, db_err};
+use super::backend::Backend;
+use super::db::{Sql, TxEnd};
 use crate::crm::{CrmError, EntityRef, new_id, now_text, timestamp_text};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row as _;
 
 /// A share link as its owner sees it (never the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,9 +34,11 @@ pub struct SharedEntity {
     pub revoked: bool,
 }
 
-impl SqliteStore {
+/// Share links of a store.
+#[async_trait::async_trait]
+pub trait Shares: Backend {
     /// Stores a link to `target` whose token hashes to `token_hash`.
-    pub async fn insert_share(
+    async fn insert_share(
         &self,
         target: &EntityRef,
         token_hash: &str,
@@ -50,82 +52,92 @@ impl SqliteStore {
             expires_at: timestamp_text(expires_at),
             revoked_at: None,
         };
-        sqlx::query(
-            "INSERT INTO share_links (id, token_hash, entity_kind, entity_id, created_by, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&link.id)
-        .bind(token_hash)
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .bind(&link.created_by)
-        .bind(&link.created_at)
-        .bind(&link.expires_at)
-        .execute(self.writer())
-        .await
-        .map_err(db_err)?;
+        let params = vec![
+            Sql::from(&link.id),
+            Sql::from(token_hash),
+            Sql::from(target.kind.as_str()),
+            Sql::from(&target.id),
+            Sql::from(&link.created_by),
+            Sql::from(&link.created_at),
+            Sql::from(&link.expires_at),
+        ];
+        self.write_with(Box::new(move |db| {
+            db.execute(
+                "INSERT INTO share_links (id, token_hash, entity_kind, entity_id, created_by, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &params,
+            )?;
+            Ok(((), TxEnd::Commit))
+        }))
+        .await?;
         Ok(link)
     }
 
     /// The links of `target`, oldest first.
-    pub async fn shares_of(&self, target: &EntityRef) -> Result<Vec<ShareLink>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT id, created_by, created_at, expires_at, revoked_at FROM share_links
-             WHERE entity_kind = ? AND entity_id = ? ORDER BY id",
-        )
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .fetch_all(self.reader())
+    async fn shares_of(&self, target: &EntityRef) -> Result<Vec<ShareLink>, CrmError> {
+        let params = vec![Sql::from(target.kind.as_str()), Sql::from(&target.id)];
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(
+                    "SELECT id, created_by, created_at, expires_at, revoked_at FROM share_links
+                     WHERE entity_kind = ?1 AND entity_id = ?2 ORDER BY id",
+                    &params,
+                )?
+                .into_iter()
+                .map(|mut r| ShareLink {
+                    id: r.take(0).unwrap_or_default(),
+                    created_by: r.take(1),
+                    created_at: r.take(2).unwrap_or_default(),
+                    expires_at: r.take(3).unwrap_or_default(),
+                    revoked_at: r.take(4),
+                })
+                .collect())
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(rows
-            .iter()
-            .map(|r| ShareLink {
-                id: r.get("id"),
-                created_by: r.get("created_by"),
-                created_at: r.get("created_at"),
-                expires_at: r.get("expires_at"),
-                revoked_at: r.get("revoked_at"),
-            })
-            .collect())
     }
 
     /// Revokes link `id` of `target`; false if it has no such link or it
     /// was revoked already.
-    pub async fn revoke_share(&self, target: &EntityRef, id: &str) -> Result<bool, CrmError> {
-        let done = sqlx::query(
-            "UPDATE share_links SET revoked_at = ?
-             WHERE id = ? AND entity_kind = ? AND entity_id = ? AND revoked_at IS NULL",
-        )
-        .bind(now_text())
-        .bind(id)
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .execute(self.writer())
+    async fn revoke_share(&self, target: &EntityRef, id: &str) -> Result<bool, CrmError> {
+        let params = vec![
+            Sql::Text(now_text()),
+            Sql::from(id),
+            Sql::from(target.kind.as_str()),
+            Sql::from(&target.id),
+        ];
+        self.write_with(Box::new(move |db| {
+            let revoked = db.execute(
+                "UPDATE share_links SET revoked_at = ?1
+                 WHERE id = ?2 AND entity_kind = ?3 AND entity_id = ?4 AND revoked_at IS NULL",
+                &params,
+            )?;
+            Ok((revoked == 1, TxEnd::Commit))
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// What the token with this hash opens.
-    pub async fn find_share(&self, token_hash: &str) -> Result<Option<SharedEntity>, CrmError> {
-        let row = sqlx::query(
-            "SELECT entity_kind, entity_id, expires_at, revoked_at FROM share_links WHERE token_hash = ?",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.reader())
-        .await
-        .map_err(db_err)?;
-        Ok(row.and_then(|r| {
-            let kind = crate::crm::EntityKind::parse(&r.get::<String, _>("entity_kind"))?;
-            Some(SharedEntity {
-                target: EntityRef {
-                    kind,
-                    id: r.get("entity_id"),
-                },
-                expires_at: r.get("expires_at"),
-                revoked: r.get::<Option<String>, _>("revoked_at").is_some(),
-            })
+    async fn find_share(&self, token_hash: &str) -> Result<Option<SharedEntity>, CrmError> {
+        let hash = Sql::from(token_hash);
+        self.read_with(Box::new(move |db| {
+            let row = db.query_opt(
+                "SELECT entity_kind, entity_id, expires_at, revoked_at FROM share_links WHERE token_hash = ?1",
+                &[hash],
+            )?;
+            Ok(row.and_then(|mut r| {
+                let kind = crate::crm::EntityKind::parse(r.text(0)?)?;
+                Some(SharedEntity {
+                    target: EntityRef {
+                        kind,
+                        id: r.take(1).unwrap_or_default(),
+                    },
+                    expires_at: r.take(2).unwrap_or_default(),
+                    revoked: r.text(3).is_some(),
+                })
+            }))
         }))
+        .await
     }
 }
+
+impl<T: Backend> Shares for T {}

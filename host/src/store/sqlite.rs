@@ -215,7 +215,7 @@ impl CrmStore for SqliteStore {
     }
 
     async fn file(&self, target: &EntityRef, name: &str) -> Result<Option<StoredFile>, CrmError> {
-        self.load_file(target, name).await
+        super::files::Files::load_file(self, target, name).await
     }
 
     async fn next_invoice_seq(&self, year: i64) -> Result<i64, CrmError> {

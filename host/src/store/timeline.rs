@@ -1,11 +1,11 @@
 //! Reading an entity's timeline: everything that happened to it, oldest
 //! first (what the card shows under the fields).
 
-use super::sqlite::{SqliteStore, db_err};
+use super::backend::Backend;
+use super::db::Sql;
 use crate::crm::{CrmError, EntityRef};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row as _;
 
 /// One entry of a timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,37 +24,47 @@ pub struct TimelineEntry {
     pub user_id: Option<String>,
 }
 
-impl SqliteStore {
-    /// The timeline of `target`, oldest first: at most `limit` entries
-    /// after the entry with id `after` ("" for the start).
-    pub async fn timeline(
+/// Entities' timelines.
+#[async_trait::async_trait]
+pub trait Timelines: Backend {
+    /// `target`'s timeline, oldest first: at most `limit` entries with
+    /// ids after `after` ("" from the start).
+    async fn timeline(
         &self,
         target: &EntityRef,
         after: &str,
         limit: u32,
     ) -> Result<Vec<TimelineEntry>, CrmError> {
-        let rows = sqlx::query(
-            "SELECT id, at, kind, text, data, user_id FROM timeline
-             WHERE entity_kind = ? AND entity_id = ? AND id > ?
-             ORDER BY id LIMIT ?",
-        )
-        .bind(target.kind.as_str())
-        .bind(&target.id)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
+        let params = vec![
+            Sql::from(target.kind.as_str()),
+            Sql::from(&target.id),
+            Sql::from(after),
+            Sql::Int(i64::from(limit)),
+        ];
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(
+                    "SELECT id, at, kind, text, data, user_id FROM timeline
+                     WHERE entity_kind = ?1 AND entity_id = ?2 AND id > ?3
+                     ORDER BY id LIMIT ?4",
+                    &params,
+                )?
+                .into_iter()
+                .map(|mut r| TimelineEntry {
+                    id: r.take(0).unwrap_or_default(),
+                    at: r.take(1).unwrap_or_default(),
+                    kind: r.take(2).unwrap_or_default(),
+                    text: r.take(3).unwrap_or_default(),
+                    data: r
+                        .take(4)
+                        .and_then(|d| serde_json::from_str(&d).ok())
+                        .unwrap_or(Value::Null),
+                    user_id: r.take(5),
+                })
+                .collect())
+        }))
         .await
-        .map_err(db_err)?;
-        Ok(rows
-            .iter()
-            .map(|r| TimelineEntry {
-                id: r.get("id"),
-                at: r.get("at"),
-                kind: r.get("kind"),
-                text: r.get("text"),
-                data: serde_json::from_str(&r.get::<String, _>("data")).unwrap_or(Value::Null),
-                user_id: r.get("user_id"),
-            })
-            .collect())
     }
 }
+
+impl<T: Backend> Timelines for T {}
