@@ -153,10 +153,6 @@ pub enum CrmError {
     /// The database failed; the message says how.
     #[error("storage failed: {0}")]
     Storage(String),
-    /// This database cannot do it yet (a part of the store not yet moved
-    /// to PostgreSQL); names what.
-    #[error("{0} does not run on PostgreSQL yet (it does on SQLite)")]
-    Unsupported(&'static str),
 }
 
 impl CrmError {

@@ -11,6 +11,7 @@ use crate::crm::{CrmError, EntityKind, EntityRef};
 use crate::store::conversion::Conversion;
 use crate::store::import::OnDuplicate;
 use crate::store::merge::MergeRequest;
+use crate::store::prelude::*;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -104,11 +105,7 @@ async fn import(
     }
     let rows = crate::crm::import::parse(kind, &crate::crm::import::decode(&body))
         .map_err(ApiError::unprocessable)?;
-    let report = state
-        .store
-        .sqlite_only("import")?
-        .import(kind, &rows, policy, partial)
-        .await?;
+    let report = state.store.import(kind, &rows, policy, partial).await?;
     state.engine.poke();
     let status = if report.committed {
         StatusCode::OK
@@ -153,12 +150,7 @@ async fn convert(
         body,
         r#"{"into": "company" | "person", "contact"?, "company"?, "deal"?, "use_existing"?, "merge"?, "create_anyway"?}"#,
     )?;
-    match state
-        .store
-        .sqlite_only("lead conversion")?
-        .convert_lead(&id, &conversion)
-        .await
-    {
+    match state.store.convert_lead(&id, &conversion).await {
         Ok(done) => {
             state.engine.poke();
             Ok((StatusCode::CREATED, Json(json!(done))))
@@ -201,11 +193,7 @@ async fn merge(
         body,
         r#"{"from": "<id>", "fields": {"phone": "from" | "into", …}}"#,
     )?;
-    let merged = state
-        .store
-        .sqlite_only("merging records")?
-        .merge_records(kind, &id, &req)
-        .await?;
+    let merged = state.store.merge_records(kind, &id, &req).await?;
     state.engine.poke();
     Ok(Json(json!(merged)))
 }
@@ -232,10 +220,6 @@ async fn groups(
         Some("company" | "companies") => EntityKind::Company,
         _ => return Err(ApiError::bad_request("give ?kind=contact or ?kind=company")),
     };
-    let groups = state
-        .store
-        .sqlite_only("duplicate checks")?
-        .duplicate_groups(kind)
-        .await?;
+    let groups = state.store.duplicate_groups(kind).await?;
     Ok(Json(json!({ "kind": kind, "groups": groups })))
 }

@@ -234,7 +234,6 @@ async fn create(
         // create through the API is checked unless the caller says so.
         if let Err(e) = state
             .store
-            .sqlite_only("duplicate checks")?
             .create_unless_duplicate(kind, &id, &fields)
             .await
         {

@@ -57,7 +57,6 @@ async fn prefill(
     }
     if let Some(known) = state
         .store
-        .sqlite_only("payment requests")?
         .payment_prefill(inn.as_deref(), contractor.as_deref())
         .await?
     {
@@ -104,7 +103,6 @@ pub(super) async fn contractor_known(
     };
     if state
         .store
-        .sqlite_only("payment requests")?
         .payment_prefill(Some(inn), None)
         .await?
         .is_some()
@@ -163,8 +161,8 @@ pub(super) async fn materials(state: &AppState, target: &EntityRef) -> ApiResult
         .collect();
     Ok(json!({
         "files": files,
-        "history": state.store.sqlite_only("payment requests")?.payment_history(&target.id).await?,
-        "approver_id": state.store.sqlite_only("payment requests")?.approver_of(&target.id).await?,
+        "history": state.store.payment_history(&target.id).await?,
+        "approver_id": state.store.approver_of(&target.id).await?,
     }))
 }
 
@@ -205,7 +203,6 @@ async fn give_back(
         .check_update(EntityKind::PaymentRequest, &record, &back)?;
     let comment = state
         .store
-        .sqlite_only("payment requests")?
         .return_payment_request(&id, caller.user_id(), &body.reason)
         .await?;
     state.engine.poke();
@@ -231,7 +228,6 @@ async fn comment(
     request(&state, &caller, &id).await?;
     let comment = state
         .store
-        .sqlite_only("payment requests")?
         .comment_payment_request(&id, caller.user_id(), &body.text)
         .await?;
     Ok((StatusCode::CREATED, Json(comment)))

@@ -117,7 +117,6 @@ impl From<CrmError> for ApiError {
                 ApiError::conflict(e.to_string()).with("candidates", json!(candidates))
             }
             CrmError::Storage(_) => ApiError::internal(e),
-            CrmError::Unsupported(_) => ApiError::new(StatusCode::NOT_IMPLEMENTED, e.to_string()),
         }
     }
 }

@@ -268,7 +268,7 @@ async fn registry(
             "payment_purpose_text": text("payment_purpose_text"),
             "status": text("status"),
             "author_id": r.get("author_id").cloned().unwrap_or(Value::Null),
-            "approver_id": state.store.sqlite_only("payment requests")?.approver_of(&id).await?,
+            "approver_id": state.store.approver_of(&id).await?,
             "overdue": late,
             "files": files,
         });

@@ -10,6 +10,7 @@ use super::problem::{ApiError, ApiResult, body_as};
 use crate::access::Role;
 use crate::crm::EntityKind;
 use crate::crm::custom_fields::CustomFieldDef;
+use crate::store::prelude::*;
 use crate::store::settings::Stage;
 use axum::extract::{Extension, Path, State};
 use axum::routing::{get, put};
@@ -40,11 +41,7 @@ async fn custom_fields(
     Path(kind): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let kind = kind_named(&kind)?;
-    let fields = state
-        .store
-        .sqlite_only("settings")?
-        .custom_field_defs(kind)
-        .await?;
+    let fields = state.store.custom_field_defs(kind).await?;
     Ok(Json(json!({ "kind": kind, "fields": fields })))
 }
 
@@ -69,21 +66,14 @@ async fn put_custom_fields(
     )?;
     state
         .store
-        .sqlite_only("settings")?
         .put_custom_field_defs(kind, &body.fields)
         .await?;
-    let fields = state
-        .store
-        .sqlite_only("settings")?
-        .custom_field_defs(kind)
-        .await?;
+    let fields = state.store.custom_field_defs(kind).await?;
     Ok(Json(json!({ "kind": kind, "fields": fields })))
 }
 
 async fn lead_statuses(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": state.store.sqlite_only("settings")?.lead_statuses().await? }),
-    ))
+    Ok(Json(json!({ "items": state.store.lead_statuses().await? })))
 }
 
 /// The body of `PUT /api/v1/lead-statuses/{code}`.
@@ -103,16 +93,13 @@ async fn put_lead_status(
     let body: LeadStatus = body_as(body, r#"{"required_fields": ["phone", …]}"#)?;
     let stage = state
         .store
-        .sqlite_only("settings")?
         .set_lead_status_fields(&code, &body.required_fields)
         .await?;
     Ok(Json(json!(stage)))
 }
 
 async fn pipelines(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": state.store.sqlite_only("settings")?.pipelines().await? }),
-    ))
+    Ok(Json(json!({ "items": state.store.pipelines().await? })))
 }
 
 /// The body of `PUT /api/v1/pipelines/{id}/stages/{code}`.
@@ -146,14 +133,9 @@ async fn put_stage(
         semantic: body.semantic,
         required_fields: body.required_fields,
     };
-    state
-        .store
-        .sqlite_only("settings")?
-        .put_stage(&pipeline, &stage)
-        .await?;
+    state.store.put_stage(&pipeline, &stage).await?;
     let pipeline = state
         .store
-        .sqlite_only("settings")?
         .pipelines()
         .await?
         .into_iter()

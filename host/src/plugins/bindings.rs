@@ -72,7 +72,6 @@ impl From<crate::crm::CrmError> for WitError {
             C::NotFound(_) | C::FileNotFound { .. } => WitError::NotFound(e.to_string()),
             C::Conflict(_) | C::Duplicates { .. } => WitError::Conflict(e.to_string()),
             C::Storage(_) => WitError::Transient(e.to_string()),
-            C::Unsupported(_) => WitError::Failed(e.to_string()),
             C::InvalidField { .. } | C::Invalid(_) | C::MissingStageFields { .. } => {
                 WitError::InvalidInput(e.to_string())
             }

@@ -6,17 +6,17 @@
 //! lead becomes `converted` with the new ids.
 
 use super::apply::LogRows;
-use super::duplicates::candidates;
-use super::native::{Native, TxEnd, native_err};
+use super::backend::Backend;
+use super::db::{Db, Dialect, Sql, TxEnd};
+use super::duplicates::{candidates, lock_checks};
 use super::required::load_defs;
 use super::rows;
-use super::sqlite::{SqliteStore, apply_changes};
+use super::sqlite::apply_changes;
 use crate::crm::changes::Change;
 use crate::crm::duplicates::{email_key, phone_key};
 use crate::crm::schema::spec;
 use crate::crm::validate::normalize_patch;
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef, new_id};
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -104,19 +104,38 @@ pub struct Converted {
     pub custom_fields: Vec<CopiedField>,
 }
 
-impl SqliteStore {
+/// Lead conversion.
+#[async_trait::async_trait]
+pub trait Conversions: Backend {
     /// Converts lead `lead_id` as `conversion` says; all of it or nothing.
-    pub async fn convert_lead(
+    async fn convert_lead(
         &self,
         lead_id: &str,
         conversion: &Conversion,
     ) -> Result<Converted, CrmError> {
-        self.write_native(|c| convert(c, lead_id, conversion).map(|done| (done, TxEnd::Commit)))
-            .await
+        let (lead_id, conversion) = (lead_id.to_owned(), conversion.clone());
+        self.write_with(Box::new(move |db| {
+            // On PostgreSQL: the lead is converted once however many nodes
+            // are asked at once, and the contact and company it makes are
+            // checked for duplicates with the other checks held off (in
+            // one order everywhere: contacts, then companies).
+            if db.dialect() == Dialect::Postgres {
+                db.query(
+                    "SELECT 1 FROM leads WHERE id = ?1 FOR UPDATE",
+                    &[Sql::from(&lead_id)],
+                )?;
+            }
+            lock_checks(db, EntityKind::Contact)?;
+            lock_checks(db, EntityKind::Company)?;
+            convert(db, &lead_id, &conversion).map(|done| (done, TxEnd::Commit))
+        }))
+        .await
     }
 }
 
-fn convert(c: &Native, lead_id: &str, conv: &Conversion) -> Result<Converted, CrmError> {
+impl<T: Backend> Conversions for T {}
+
+fn convert(c: &dyn Db, lead_id: &str, conv: &Conversion) -> Result<Converted, CrmError> {
     let lead_ref = EntityRef {
         kind: EntityKind::Lead,
         id: lead_id.to_owned(),
@@ -393,7 +412,7 @@ fn contact_from_lead(text: &dyn Fn(&str) -> Option<String>) -> Map<String, Value
 /// The record a conversion uses for `kind`: a stored one as it is, a stored
 /// one with the lead's values merged in, or a new one; adds the change.
 fn resolve(
-    c: &Native,
+    c: &dyn Db,
     kind: EntityKind,
     existing: &Option<String>,
     merge: &Option<String>,
@@ -460,7 +479,7 @@ fn taken<'a>(take: &'a [String], kind: &str) -> Vec<&'a str> {
 /// write) disagree: scalar fields both have, with different values. Lists
 /// (phones, e-mails) are united by a merge, so they are not choices.
 fn differences(
-    c: &Native,
+    c: &dyn Db,
     candidate: &crate::crm::duplicates::Candidate,
     proposed: &Map<String, Value>,
 ) -> Result<Vec<crate::crm::duplicates::Difference>, CrmError> {
@@ -553,7 +572,7 @@ pub(super) fn fill_blanks(
 /// Defines custom field `name` on `kind` if it is not: like the lead's own
 /// definition when the value came from one, else as text. True if defined now.
 fn ensure_custom_field(
-    c: &Native,
+    c: &dyn Db,
     kind: EntityKind,
     name: &str,
     like: Option<&crate::crm::custom_fields::CustomFieldDef>,
@@ -569,19 +588,16 @@ fn ensure_custom_field(
             Vec::new(),
         ),
     };
-    c.prepare_cached(
+    c.execute(
         "INSERT INTO custom_field_defs (id, entity_kind, code, name, type, options) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .and_then(|mut insert| {
-        insert.execute(params![
-            new_id(),
-            kind.as_str(),
-            name,
-            label,
-            ty,
-            serde_json::to_string(&options).unwrap_or_else(|_| "[]".into()),
-        ])
-    })
-    .map_err(native_err)?;
+        &[
+            Sql::Text(new_id()),
+            Sql::from(kind.as_str()),
+            Sql::from(name),
+            Sql::from(label),
+            Sql::from(ty),
+            Sql::Text(serde_json::to_string(&options).unwrap_or_else(|_| "[]".into())),
+        ],
+    )?;
     Ok(true)
 }

@@ -70,12 +70,6 @@ impl Database {
         }
     }
 
-    /// The SQLite store for the parts of the store that run only there
-    /// yet; on PostgreSQL an error naming `what` (the API answers 501).
-    pub fn sqlite_only(&self, what: &'static str) -> Result<&SqliteStore, CrmError> {
-        self.sqlite().ok_or(CrmError::Unsupported(what))
-    }
-
     /// Whether other nodes may share this database (steps another node
     /// holds are then left to their leases, never released at start).
     pub fn is_shared(&self) -> bool {

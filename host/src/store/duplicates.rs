@@ -3,7 +3,8 @@
 //! for a record about to be written, and the groups of duplicates already
 //! stored.
 
-use super::db::{Db, Sql};
+use super::backend::Backend;
+use super::db::{Db, Dialect, Sql};
 use super::native::{Native, TxEnd, native_err};
 use super::sqlite::{SqliteStore, apply_changes};
 use crate::crm::changes::{Change, CommitReport};
@@ -140,66 +141,65 @@ pub(super) fn backfill(conn: &Native) -> Result<(), CrmError> {
     Ok(())
 }
 
-impl SqliteStore {
+/// The duplicate checks of contacts and companies.
+#[async_trait::async_trait]
+pub trait Duplicates: Backend {
     /// Creates a contact or a company unless stored records share a key
     /// with it: then nothing is written and the error lists them. The
-    /// check and the insert are one transaction, so two callers cannot both
+    /// check and the insert are one transaction — on PostgreSQL holding a
+    /// lock per kind — so two callers, on one node or two, cannot both
     /// slip the same record in.
-    pub async fn create_unless_duplicate(
+    async fn create_unless_duplicate(
         &self,
         kind: EntityKind,
         id: &str,
         fields: &Map<String, Value>,
     ) -> Result<CommitReport, CrmError> {
         let record = normalize_patch(kind, fields)?;
-        self.write_native(|c| {
-            let found = candidates(c, kind, &record, None)?;
+        let create = Change::Create {
+            kind,
+            id: id.to_owned(),
+            fields: fields.clone(),
+        };
+        self.write_with(Box::new(move |db| {
+            lock_checks(db, kind)?;
+            let found = candidates(db, kind, &record, None)?;
             if !found.is_empty() {
                 return Err(CrmError::Duplicates {
                     kind,
                     candidates: found,
                 });
             }
-            let create = Change::Create {
-                kind,
-                id: id.to_owned(),
-                fields: fields.clone(),
-            };
-            let (report, log) = apply_changes(c, std::slice::from_ref(&create))?;
-            log.write(c)?;
+            let (report, log) = apply_changes(db, std::slice::from_ref(&create))?;
+            log.write(db)?;
             Ok((report, TxEnd::Commit))
-        })
+        }))
         .await
-    }
-
-    /// Fills missing duplicate keys (see [`backfill`]); run at open.
-    pub(super) async fn backfill_duplicate_keys(&self) -> Result<(), CrmError> {
-        self.write_native(|c| backfill(c).map(|()| ((), TxEnd::Commit)))
-            .await
     }
 
     /// The groups of stored records of `kind` that share a key: each record
     /// once, in the group of everything it shares a key with.
-    pub async fn duplicate_groups(
-        &self,
-        kind: EntityKind,
-    ) -> Result<Vec<DuplicateGroup>, CrmError> {
-        self.read_native(|c| {
-            let rows: Vec<(String, String, String)> = c
-                .prepare_cached(
+    async fn duplicate_groups(&self, kind: EntityKind) -> Result<Vec<DuplicateGroup>, CrmError> {
+        self.read_with(Box::new(move |db| {
+            let rows: Vec<(String, String, String)> = db
+                .query(
                     "SELECT d.key, d.value, d.entity_id FROM duplicate_keys d
                      JOIN (SELECT key, value FROM duplicate_keys WHERE entity_kind = ?1
                            GROUP BY key, value HAVING COUNT(*) > 1) shared
                        ON shared.key = d.key AND shared.value = d.value
                      WHERE d.entity_kind = ?1
                      ORDER BY d.entity_id, d.key, d.value",
-                )
-                .and_then(|mut select| {
-                    select
-                        .query_map([kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                        .collect()
+                    &[Sql::from(kind.as_str())],
+                )?
+                .into_iter()
+                .map(|mut r| {
+                    (
+                        r.take(0).unwrap_or_default(),
+                        r.take(1).unwrap_or_default(),
+                        r.take(2).unwrap_or_default(),
+                    )
                 })
-                .map_err(native_err)?;
+                .collect();
             let mut groups = group_by_shared_keys(&rows);
             let mut out = Vec::with_capacity(groups.len());
             for (ids, shared) in groups.drain(..) {
@@ -218,7 +218,7 @@ impl SqliteStore {
                             });
                         Ok(Candidate {
                             kind,
-                            name: display_name(c, kind, &id)?,
+                            name: display_name(db, kind, &id)?,
                             id,
                             matched,
                             differs: Vec::new(),
@@ -228,8 +228,36 @@ impl SqliteStore {
                 out.push(DuplicateGroup { records, shared });
             }
             Ok(out)
-        })
+        }))
         .await
+    }
+}
+
+impl<T: Backend> Duplicates for T {}
+
+/// The PostgreSQL advisory lock (plus the kind's number) a duplicate
+/// check holds until its transaction ends.
+const DUPLICATE_CHECK_LOCK: i64 = 0x726f_626f_7461_0100;
+
+/// On PostgreSQL, waits for other transactions checking `kind` for
+/// duplicates (on any node) to end, and holds the others off until this
+/// one ends: a check and the write it allows are then one step. Nothing
+/// on SQLite, whose one writer already is.
+pub(super) fn lock_checks(db: &dyn Db, kind: EntityKind) -> Result<(), CrmError> {
+    if db.dialect() == Dialect::Postgres {
+        db.query(
+            "SELECT pg_advisory_xact_lock(?1)",
+            &[Sql::Int(DUPLICATE_CHECK_LOCK + kind as i64)],
+        )?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Fills missing duplicate keys (see [`backfill`]); run at open.
+    pub(super) async fn backfill_duplicate_keys(&self) -> Result<(), CrmError> {
+        self.write_native(|c| backfill(c).map(|()| ((), TxEnd::Commit)))
+            .await
     }
 }
 

@@ -5,11 +5,12 @@
 //! or falls alone, under a savepoint of its own).
 
 use super::apply::LogRows;
+use super::backend::Backend;
 use super::conversion::fill_blanks;
-use super::duplicates::candidates;
-use super::native::{Native, TxEnd, native_err};
+use super::db::{Db, TxEnd};
+use super::duplicates::{candidates, lock_checks};
 use super::rows;
-use super::sqlite::{SqliteStore, apply_changes};
+use super::sqlite::apply_changes;
 use crate::crm::changes::Change;
 use crate::crm::import::ImportRow;
 use crate::crm::validate::normalize_patch;
@@ -68,29 +69,33 @@ pub struct ImportReport {
     pub rows: Vec<RowReport>,
 }
 
-impl SqliteStore {
+/// Imports of contacts and companies.
+#[async_trait::async_trait]
+pub trait Import: Backend {
     /// Imports `rows` of `kind`.
-    pub async fn import(
+    async fn import(
         &self,
         kind: EntityKind,
         rows: &[ImportRow],
         policy: OnDuplicate,
         partial: bool,
     ) -> Result<ImportReport, CrmError> {
-        self.write_native(|c| {
+        let rows = rows.to_vec();
+        self.write_with(Box::new(move |db| {
+            lock_checks(db, kind)?;
             let mut log = LogRows::default();
             let mut reports = Vec::with_capacity(rows.len());
-            for row in rows {
-                savepoint(c, "SAVEPOINT import_row")?;
-                match import_row(c, kind, row, policy) {
+            for row in &rows {
+                db.execute("SAVEPOINT import_row", &[])?;
+                match import_row(db, kind, row, policy) {
                     Ok((report, row_log)) => {
-                        savepoint(c, "RELEASE import_row")?;
+                        db.execute("RELEASE import_row", &[])?;
                         log.append(row_log);
                         reports.push(report);
                     }
                     Err(report) => {
-                        savepoint(c, "ROLLBACK TO import_row")?;
-                        savepoint(c, "RELEASE import_row")?;
+                        db.execute("ROLLBACK TO import_row", &[])?;
+                        db.execute("RELEASE import_row", &[])?;
                         reports.push(report);
                     }
                 }
@@ -99,7 +104,7 @@ impl SqliteStore {
             let errors = count("error");
             let keep = errors == 0 || partial;
             if keep {
-                log.write(c)?;
+                log.write(db)?;
             }
             let report = ImportReport {
                 committed: keep,
@@ -110,18 +115,16 @@ impl SqliteStore {
                 rows: reports,
             };
             Ok((report, if keep { TxEnd::Commit } else { TxEnd::Rollback }))
-        })
+        }))
         .await
     }
 }
 
-fn savepoint(c: &Native, sql: &str) -> Result<(), CrmError> {
-    c.execute_batch(sql).map_err(native_err)
-}
+impl<T: Backend> Import for T {}
 
 /// One row: created, skipped or merged (with what it logged), or its error.
 fn import_row(
-    c: &Native,
+    c: &dyn Db,
     kind: EntityKind,
     row: &ImportRow,
     policy: OnDuplicate,

@@ -5,14 +5,14 @@
 //! All in one transaction.
 
 use super::apply::LogRows;
+use super::backend::Backend;
 use super::conversion::fill_blanks;
-use super::native::{Native, TxEnd, native_err};
+use super::db::{Db, Sql, TxEnd};
 use super::rows;
-use super::sqlite::{SqliteStore, apply_changes};
+use super::sqlite::apply_changes;
 use crate::crm::changes::Change;
 use crate::crm::schema::{FieldType, spec};
 use crate::crm::{CrmError, EntityKind, EntityRef, now_text};
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -70,9 +70,11 @@ fn references(kind: EntityKind) -> &'static [(&'static str, &'static str)] {
 /// Tables that point at any entity by (entity_kind, entity_id).
 const LINKED: &[&str] = &["tasks", "notifications", "timeline", "runs", "approvals"];
 
-impl SqliteStore {
+/// Merging duplicate contacts and companies.
+#[async_trait::async_trait]
+pub trait Merge: Backend {
     /// Merges record `req.from` of `kind` into record `into`.
-    pub async fn merge_records(
+    async fn merge_records(
         &self,
         kind: EntityKind,
         into: &str,
@@ -88,13 +90,18 @@ impl SqliteStore {
                 "`from` is the record itself; name another".into(),
             ));
         }
-        self.write_native(|c| merge(c, kind, into, req).map(|m| (m, TxEnd::Commit)))
-            .await
+        let (into, req) = (into.to_owned(), req.clone());
+        self.write_with(Box::new(move |db| {
+            merge(db, kind, &into, &req).map(|m| (m, TxEnd::Commit))
+        }))
+        .await
     }
 }
 
+impl<T: Backend> Merge for T {}
+
 fn merge(
-    c: &Native,
+    c: &dyn Db,
     kind: EntityKind,
     into_id: &str,
     req: &MergeRequest,
@@ -212,7 +219,7 @@ fn merge(
 
 /// Points everything that refers to `from` at `into`; counts per table.
 fn repoint(
-    c: &Native,
+    c: &dyn Db,
     kind: EntityKind,
     from: &str,
     into: &str,
@@ -224,29 +231,23 @@ fn repoint(
         let sql = format!(
             "UPDATE {table} SET {column} = ?1, version = version + 1, updated_at = ?3 WHERE {column} = ?2"
         );
-        let n = c
-            .prepare_cached(&sql)
-            .and_then(|mut update| update.execute(params![into, from, now]))
-            .map_err(native_err)?;
-        *counts.entry(*table).or_insert(0) += n;
+        let n = c.execute(&sql, &[Sql::from(into), Sql::from(from), Sql::from(&now)])?;
+        *counts.entry(*table).or_insert(0) += n as usize;
     }
+    let (kind_, from_, into_) = (Sql::from(kind.as_str()), Sql::from(from), Sql::from(into));
     // A file name the survivor already has is kept apart by the old id.
-    c.prepare_cached(
+    c.execute(
         "UPDATE entity_files SET name = ?2 || '-' || name
          WHERE entity_kind = ?1 AND entity_id = ?2
            AND name IN (SELECT name FROM entity_files WHERE entity_kind = ?1 AND entity_id = ?3)",
-    )
-    .and_then(|mut rename| rename.execute(params![kind.as_str(), from, into]))
-    .map_err(native_err)?;
+        &[kind_.clone(), from_.clone(), into_.clone()],
+    )?;
     for table in LINKED.iter().chain(std::iter::once(&"entity_files")) {
         let sql =
             format!("UPDATE {table} SET entity_id = ?3 WHERE entity_kind = ?1 AND entity_id = ?2");
-        let n = c
-            .prepare_cached(&sql)
-            .and_then(|mut update| update.execute(params![kind.as_str(), from, into]))
-            .map_err(native_err)?;
+        let n = c.execute(&sql, &[kind_.clone(), from_.clone(), into_.clone()])?;
         if n > 0 {
-            *counts.entry(*table).or_insert(0) += n;
+            *counts.entry(*table).or_insert(0) += n as usize;
         }
     }
     counts.retain(|_, n| *n > 0);

@@ -3,12 +3,10 @@
 //! the same contractor are filled in automatically"), and comments on the
 //! request's history.
 
-use super::db::{Db, Sql};
-use super::native::{Native, TxEnd, native_err};
-use super::sqlite::SqliteStore;
+use super::backend::Backend;
+use super::db::{Db, Dialect, Sql, TxEnd};
 use crate::crm::duplicates::company_name_key;
 use crate::crm::{Clash, CrmError, EntityKind, EntityRef, new_id, now_text};
-use rusqlite::{OptionalExtension as _, params};
 use serde_json::{Map, Value, json};
 
 /// The fields a contractor's earlier request gives a new one.
@@ -180,7 +178,7 @@ pub(super) fn fill_from_before(
 }
 
 /// One entry of a request's history: a status move or a comment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HistoryEntry {
     /// When.
     pub at: String,
@@ -194,124 +192,145 @@ pub struct HistoryEntry {
     pub comment: Option<String>,
 }
 
-impl SqliteStore {
+/// Payment requests' own operations (their records go through the CRM
+/// store like every entity's).
+#[async_trait::async_trait]
+pub trait PaymentRequests: Backend {
     /// Request `id`'s history, oldest first: every status move and comment
     /// with who and when.
-    pub async fn payment_history(&self, id: &str) -> Result<Vec<HistoryEntry>, CrmError> {
-        sqlx::query_as::<_, HistoryEntry>(
-            "SELECT at, user_id, from_status, to_status, comment FROM payment_request_history
-             WHERE request_id = ? ORDER BY at, id",
-        )
-        .bind(id)
-        .fetch_all(self.reader())
+    async fn payment_history(&self, id: &str) -> Result<Vec<HistoryEntry>, CrmError> {
+        let id = Sql::from(id);
+        self.read_with(Box::new(move |db| {
+            Ok(db
+                .query(
+                    "SELECT at, user_id, from_status, to_status, comment FROM payment_request_history
+                     WHERE request_id = ?1 ORDER BY at, id",
+                    &[id],
+                )?
+                .into_iter()
+                .map(|mut r| HistoryEntry {
+                    at: r.take(0).unwrap_or_default(),
+                    user_id: r.take(1),
+                    from_status: r.take(2),
+                    to_status: r.take(3),
+                    comment: r.take(4),
+                })
+                .collect())
+        }))
         .await
-        .map_err(super::sqlite::db_err)
     }
 
     /// Who approved request `id`: the approval step's decider, else whoever
     /// moved it to `approved`.
-    pub async fn approver_of(&self, id: &str) -> Result<Option<String>, CrmError> {
-        let decided: Option<String> = sqlx::query_scalar(
-            "SELECT decided_by FROM approvals
-             WHERE entity_kind = 'payment-request' AND entity_id = ? AND status = 'approved'
-             ORDER BY decided_at DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(self.reader())
+    async fn approver_of(&self, id: &str) -> Result<Option<String>, CrmError> {
+        let id = Sql::from(id);
+        self.read_with(Box::new(move |db| {
+            let decided = db
+                .query_opt(
+                    "SELECT decided_by FROM approvals
+                     WHERE entity_kind = 'payment-request' AND entity_id = ?1 AND status = 'approved'
+                     ORDER BY decided_at DESC LIMIT 1",
+                    std::slice::from_ref(&id),
+                )?
+                .and_then(|mut r| r.take(0));
+            if decided.is_some() {
+                return Ok(decided);
+            }
+            Ok(db
+                .query_opt(
+                    "SELECT user_id FROM payment_request_history
+                     WHERE request_id = ?1 AND to_status = 'approved' AND user_id IS NOT NULL
+                     ORDER BY at DESC LIMIT 1",
+                    &[id],
+                )?
+                .and_then(|mut r| r.take(0)))
+        }))
         .await
-        .map_err(super::sqlite::db_err)?
-        .flatten();
-        if decided.is_some() {
-            return Ok(decided);
-        }
-        sqlx::query_scalar(
-            "SELECT user_id FROM payment_request_history
-             WHERE request_id = ? AND to_status = 'approved' AND user_id IS NOT NULL
-             ORDER BY at DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(self.reader())
-        .await
-        .map_err(super::sqlite::db_err)
     }
 
     /// What a new request for this contractor would be filled with, and
     /// where it comes from.
-    pub async fn payment_prefill(
+    async fn payment_prefill(
         &self,
         inn: Option<&str>,
         contractor: Option<&str>,
     ) -> Result<Option<Prefill>, CrmError> {
-        self.read_native(|c| prefill(c, inn, contractor)).await
+        let (inn, contractor) = (inn.map(str::to_owned), contractor.map(str::to_owned));
+        self.read_with(Box::new(move |db| {
+            prefill(db, inn.as_deref(), contractor.as_deref())
+        }))
+        .await
     }
 
     /// Adds `text` by `user_id` to the request's history and timeline.
-    pub async fn comment_payment_request(
+    async fn comment_payment_request(
         &self,
         id: &str,
         user_id: Option<&str>,
         text: &str,
     ) -> Result<Value, CrmError> {
         let text = comment_text(text)?;
-        self.write_native(|c| {
-            let status = status_of(c, id)?;
-            Ok((add_comment(c, id, &status, user_id, &text)?, TxEnd::Commit))
-        })
+        let (id, user_id) = (id.to_owned(), user_id.map(str::to_owned));
+        self.write_with(Box::new(move |db| {
+            let status = status_of(db, &id)?;
+            let comment = add_comment(db, &id, &status, user_id.as_deref(), &text)?;
+            Ok((comment, TxEnd::Commit))
+        }))
         .await
     }
 
     /// Accounting returns approved request `id` for rework: it goes back to
     /// draft (out of the registry) with `reason` kept and commented, and
     /// its `status_changed` event lets a process give the author a task.
-    pub async fn return_payment_request(
+    async fn return_payment_request(
         &self,
         id: &str,
         user_id: Option<&str>,
         reason: &str,
     ) -> Result<Value, CrmError> {
         let reason = comment_text(reason)?;
-        let target = EntityRef {
-            kind: EntityKind::PaymentRequest,
-            id: id.to_owned(),
-        };
-        self.write_native(|c| {
-            let status = status_of(c, id)?;
+        let (id, user_id) = (id.to_owned(), user_id.map(str::to_owned));
+        self.write_with(Box::new(move |db| {
+            let target = EntityRef {
+                kind: EntityKind::PaymentRequest,
+                id: id.clone(),
+            };
+            let status = status_of(db, &id)?;
             if status != "approved" {
                 return Err(CrmError::Conflict(Clash::ReturnNotApproved {
                     request: target.to_string(),
                     status,
                 }));
             }
-            c.prepare_cached(
+            db.execute(
                 "UPDATE payment_requests SET returned_reason = ?1, returned_by = ?2 WHERE id = ?3",
-            )
-            .and_then(|mut update| update.execute(params![reason, user_id, id]))
-            .map_err(native_err)?;
+                &[Sql::from(&reason), Sql::from(&user_id), Sql::from(&id)],
+            )?;
             let mut fields = Map::new();
             fields.insert("status".into(), json!("draft"));
             use crate::crm::changes::Change;
-            let by = user_id.map(|u| Change::By {
-                user_id: u.to_owned(),
-            });
+            let by = user_id.as_ref().map(|u| Change::By { user_id: u.clone() });
             let update = Change::Update {
                 target: target.clone(),
                 fields,
             };
             let changes: Vec<Change> = by.into_iter().chain([update]).collect();
-            let (_, log) = super::sqlite::apply_changes(c, &changes)?;
-            log.write(c)?;
+            let (_, log) = super::sqlite::apply_changes(db, &changes)?;
+            log.write(db)?;
             let comment = add_comment(
-                c,
-                id,
+                db,
+                &id,
                 "draft",
-                user_id,
+                user_id.as_deref(),
                 &format!("Returned for rework: {reason}"),
             )?;
             Ok((comment, TxEnd::Commit))
-        })
+        }))
         .await
     }
 }
+
+impl<T: Backend> PaymentRequests for T {}
 
 /// A comment's text, trimmed, or why it cannot be one.
 fn comment_text(text: &str) -> Result<String, CrmError> {
@@ -326,22 +345,30 @@ fn comment_text(text: &str) -> Result<String, CrmError> {
     Ok(text.to_owned())
 }
 
-/// The status of request `id`, or not found.
-fn status_of(c: &Native, id: &str) -> Result<String, CrmError> {
-    c.prepare_cached("SELECT status FROM payment_requests WHERE id = ?1")
-        .and_then(|mut select| select.query_row([id], |r| r.get(0)).optional())
-        .map_err(native_err)?
-        .ok_or_else(|| {
-            CrmError::NotFound(EntityRef {
-                kind: EntityKind::PaymentRequest,
-                id: id.to_owned(),
-            })
+/// The status of request `id`, or not found; on PostgreSQL its row is
+/// locked until the caller's transaction ends, so two people moving it at
+/// once on two nodes go one after the other.
+fn status_of(db: &dyn Db, id: &str) -> Result<String, CrmError> {
+    let lock = match db.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE",
+    };
+    db.query_opt(
+        &format!("SELECT status FROM payment_requests WHERE id = ?1{lock}"),
+        &[Sql::from(id)],
+    )?
+    .and_then(|mut r| r.take(0))
+    .ok_or_else(|| {
+        CrmError::NotFound(EntityRef {
+            kind: EntityKind::PaymentRequest,
+            id: id.to_owned(),
         })
+    })
 }
 
 /// Writes a comment on the request's history (at its `status`) and timeline.
 fn add_comment(
-    c: &Native,
+    db: &dyn Db,
     id: &str,
     status: &str,
     user_id: Option<&str>,
@@ -349,17 +376,28 @@ fn add_comment(
 ) -> Result<Value, CrmError> {
     let at = now_text();
     let comment_id = new_id();
-    c.prepare_cached(
+    db.execute(
         "INSERT INTO payment_request_history (id, request_id, at, user_id, from_status, to_status, comment)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-    )
-    .and_then(|mut insert| insert.execute(params![comment_id, id, at, user_id, status, text]))
-    .map_err(native_err)?;
-    c.prepare_cached(
+        &[
+            Sql::from(&comment_id),
+            Sql::from(id),
+            Sql::from(&at),
+            Sql::from(user_id),
+            Sql::from(status),
+            Sql::from(text),
+        ],
+    )?;
+    db.execute(
         "INSERT INTO timeline (id, entity_kind, entity_id, at, kind, text, data, user_id)
          VALUES (?1, 'payment-request', ?2, ?3, 'comment', ?4, '{}', ?5)",
-    )
-    .and_then(|mut insert| insert.execute(params![new_id(), id, at, text, user_id]))
-    .map_err(native_err)?;
+        &[
+            Sql::Text(new_id()),
+            Sql::from(id),
+            Sql::from(&at),
+            Sql::from(text),
+            Sql::from(user_id),
+        ],
+    )?;
     Ok(json!({ "id": comment_id, "at": at, "user_id": user_id, "status": status, "text": text }))
 }

@@ -3,13 +3,12 @@
 //! Every change is checked against what records already hold, so no
 //! definition can strand a stored value.
 
-use super::native::{Native, TxEnd, native_err};
+use super::backend::Backend;
+use super::db::{Db, Sql, TxEnd};
 use super::required::load_defs;
-use super::sqlite::SqliteStore;
 use crate::crm::custom_fields::{CustomFieldDef, MAX_CUSTOM_FIELDS, has_stages};
 use crate::crm::schema::spec;
 use crate::crm::{Clash, CrmError, EntityKind, new_id};
-use rusqlite::{OptionalExtension as _, params};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -43,94 +42,99 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
 }
 
-impl SqliteStore {
-    /// The custom fields defined for `kind`.
-    pub async fn custom_field_defs(
-        &self,
-        kind: EntityKind,
-    ) -> Result<Vec<CustomFieldDef>, CrmError> {
-        self.read_native(|c| load_defs(c, kind)).await
+/// What the admin shapes the CRM with.
+#[async_trait::async_trait]
+pub trait Settings: Backend {
+    /// The custom fields defined for `kind`, in their order.
+    async fn custom_field_defs(&self, kind: EntityKind) -> Result<Vec<CustomFieldDef>, CrmError> {
+        self.read_with(Box::new(move |db| load_defs(db, kind)))
+            .await
     }
 
-    /// Replaces the custom fields of `kind` with `defs`. Refused (and
-    /// nothing changed) when a definition is wrong, names a stage or status
-    /// that does not exist, or would strand values records hold: a field
-    /// dropped while records have it, or retyped so their values no longer
-    /// fit.
-    pub async fn put_custom_field_defs(
+    /// Replaces the custom fields of `kind` with `defs`: refused whole when
+    /// a definition is wrong, names a stage that does not exist, or would
+    /// strand a value a record holds.
+    async fn put_custom_field_defs(
         &self,
         kind: EntityKind,
         defs: &[CustomFieldDef],
     ) -> Result<(), CrmError> {
         check_defs(kind, defs)?;
-        self.write_native(|c| {
+        let defs = defs.to_vec();
+        self.write_with(Box::new(move |db| {
             for (i, def) in defs.iter().enumerate() {
                 for code in &def.required_at {
-                    if !stage_exists(c, kind, code)? {
-                        let what = if kind == EntityKind::Deal { "a deal stage" } else { "a lead status" };
+                    if !stage_exists(db, kind, code)? {
+                        let what = if kind == EntityKind::Deal {
+                            "a deal stage"
+                        } else {
+                            "a lead status"
+                        };
                         return Err(CrmError::Invalid(format!(
                             "fields[{i}].required_at: `{code}` is not {what}"
                         )));
                     }
                 }
             }
-            check_stored_values(c, kind, defs)?;
-            c.prepare_cached("DELETE FROM custom_field_defs WHERE entity_kind = ?1")
-                .and_then(|mut delete| delete.execute([kind.as_str()]))
-                .map_err(native_err)?;
-            let mut insert = c
-                .prepare_cached(
-                    "INSERT INTO custom_field_defs (id, entity_kind, code, name, type, options, required_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(native_err)?;
-            for def in defs {
-                insert
-                    .execute(params![
-                        new_id(),
-                        kind.as_str(),
-                        def.name,
-                        def.label.trim(),
-                        def.ty,
-                        serde_json::to_string(&def.options).unwrap_or_else(|_| "[]".into()),
-                        serde_json::to_string(&def.required_at).unwrap_or_else(|_| "[]".into()),
-                    ])
-                    .map_err(native_err)?;
-            }
+            check_stored_values(db, kind, &defs)?;
+            db.execute(
+                "DELETE FROM custom_field_defs WHERE entity_kind = ?1",
+                &[Sql::from(kind.as_str())],
+            )?;
+            let rows: Vec<Vec<Sql>> = defs
+                .iter()
+                .map(|def| {
+                    vec![
+                        Sql::Text(new_id()),
+                        Sql::from(kind.as_str()),
+                        Sql::from(&def.name),
+                        Sql::from(def.label.trim()),
+                        Sql::from(&def.ty),
+                        Sql::Text(serde_json::to_string(&def.options).unwrap_or_else(|_| "[]".into())),
+                        Sql::Text(
+                            serde_json::to_string(&def.required_at).unwrap_or_else(|_| "[]".into()),
+                        ),
+                    ]
+                })
+                .collect();
+            db.execute_each(
+                "INSERT INTO custom_field_defs (id, entity_kind, code, name, type, options, required_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &rows,
+            )?;
             Ok(((), TxEnd::Commit))
-        })
+        }))
         .await
     }
 
-    /// The lead statuses, in order.
-    pub async fn lead_statuses(&self) -> Result<Vec<Stage>, CrmError> {
-        self.read_native(|c| {
+    /// The lead statuses in their order, with the fields each requires.
+    async fn lead_statuses(&self) -> Result<Vec<Stage>, CrmError> {
+        self.read_with(Box::new(|db| {
             stages_of(
-                c,
+                db,
                 "SELECT code, name, sort, semantic, required_fields FROM lead_statuses ORDER BY sort",
-                [],
+                &[],
             )
-        })
+        }))
         .await
     }
 
-    /// Sets the fields a lead must have to enter status `code`.
-    pub async fn set_lead_status_fields(
+    /// Sets the fields lead status `code` requires.
+    async fn set_lead_status_fields(
         &self,
         code: &str,
         required: &[String],
     ) -> Result<Stage, CrmError> {
-        self.write_native(|c| {
-            check_field_names(c, EntityKind::Lead, required)?;
-            let done = c
-                .prepare_cached("UPDATE lead_statuses SET required_fields = ?1 WHERE code = ?2")
-                .and_then(|mut update| {
-                    update.execute(params![
-                        serde_json::to_string(required).unwrap_or_default(),
-                        code
-                    ])
-                })
-                .map_err(native_err)?;
+        let (code, required) = (code.to_owned(), required.to_vec());
+        self.write_with(Box::new(move |db| {
+            check_field_names(db, EntityKind::Lead, &required)?;
+            let done = db.execute(
+                "UPDATE lead_statuses SET required_fields = ?1 WHERE code = ?2",
+                &[
+                    Sql::Text(serde_json::to_string(&required).unwrap_or_default()),
+                    Sql::from(&code),
+                ],
+            )?;
             if done == 0 {
                 return Err(CrmError::Invalid(format!(
                     "`{code}` is not a lead status: use one of {}",
@@ -138,55 +142,50 @@ impl SqliteStore {
                 )));
             }
             let stage = stages_of(
-                c,
+                db,
                 "SELECT code, name, sort, semantic, required_fields FROM lead_statuses
                  WHERE code = ?1",
-                [code],
+                &[Sql::from(&code)],
             )?
             .pop()
             .ok_or_else(|| CrmError::Storage("a status vanished".into()))?;
             Ok((stage, TxEnd::Commit))
-        })
+        }))
         .await
     }
 
-    /// Every pipeline with its stages.
-    pub async fn pipelines(&self) -> Result<Vec<Pipeline>, CrmError> {
-        self.read_native(|c| {
-            let heads: Vec<(String, String, String, bool)> = c
-                .prepare_cached(
-                    "SELECT id, code, name, is_default FROM pipelines ORDER BY created_at, id",
-                )
-                .and_then(|mut select| {
-                    select
-                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                        .collect()
-                })
-                .map_err(native_err)?;
+    /// The pipelines with their stages, in order.
+    async fn pipelines(&self) -> Result<Vec<Pipeline>, CrmError> {
+        self.read_with(Box::new(|db| {
+            let heads = db.query(
+                "SELECT id, code, name, is_default FROM pipelines ORDER BY created_at, id",
+                &[],
+            )?;
             heads
                 .into_iter()
-                .map(|(id, code, name, is_default)| {
+                .map(|mut h| {
+                    let id = h.take(0).unwrap_or_default();
                     let stages = stages_of(
-                        c,
+                        db,
                         "SELECT code, name, sort, semantic, required_fields FROM stages
                          WHERE pipeline_id = ?1 ORDER BY sort",
-                        [&id],
+                        &[Sql::from(&id)],
                     )?;
                     Ok(Pipeline {
                         id,
-                        code,
-                        name,
-                        is_default,
+                        code: h.take(1).unwrap_or_default(),
+                        name: h.take(2).unwrap_or_default(),
+                        is_default: h.int(3).is_some_and(|d| d != 0),
                         stages,
                     })
                 })
                 .collect()
-        })
+        }))
         .await
     }
 
-    /// Adds stage `stage.code` to `pipeline` or changes it.
-    pub async fn put_stage(&self, pipeline: &str, stage: &Stage) -> Result<(), CrmError> {
+    /// Adds or changes a stage of `pipeline`.
+    async fn put_stage(&self, pipeline: &str, stage: &Stage) -> Result<(), CrmError> {
         if !["open", "won", "lost"].contains(&stage.semantic.as_str()) {
             return Err(CrmError::Invalid(format!(
                 "semantic: `{}` is not one of open, won, lost",
@@ -208,44 +207,41 @@ impl SqliteStore {
         if stage.name.trim().is_empty() {
             return Err(CrmError::Invalid("name: a stage needs a name".into()));
         }
-        self.write_native(|c| {
-            let known: Option<i64> = c
-                .prepare_cached("SELECT 1 FROM pipelines WHERE id = ?1")
-                .and_then(|mut select| select.query_row([pipeline], |r| r.get(0)).optional())
-                .map_err(native_err)?;
-            if known.is_none() {
+        let (pipeline, stage) = (pipeline.to_owned(), stage.clone());
+        self.write_with(Box::new(move |db| {
+            if !db.exists(
+                "SELECT 1 FROM pipelines WHERE id = ?1",
+                &[Sql::from(&pipeline)],
+            )? {
                 return Err(CrmError::Invalid(format!(
                     "no pipeline with id `{pipeline}`"
                 )));
             }
-            check_field_names(c, EntityKind::Deal, &stage.required_fields)?;
-            c.prepare_cached(
+            check_field_names(db, EntityKind::Deal, &stage.required_fields)?;
+            db.execute(
                 "INSERT INTO stages (id, pipeline_id, code, name, sort, semantic, required_fields)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (pipeline_id, code) DO UPDATE SET
                      name = excluded.name, sort = excluded.sort,
                      semantic = excluded.semantic, required_fields = excluded.required_fields",
-            )
-            .and_then(|mut upsert| {
-                upsert.execute(params![
-                    format!("stage-{pipeline}-{}", stage.code),
-                    pipeline,
-                    stage.code,
-                    stage.name.trim(),
-                    stage.sort,
-                    stage.semantic,
-                    serde_json::to_string(&stage.required_fields).unwrap_or_default(),
-                ])
-            })
-            .map_err(native_err)?;
+                &[
+                    Sql::Text(format!("stage-{pipeline}-{}", stage.code)),
+                    Sql::from(&pipeline),
+                    Sql::from(&stage.code),
+                    Sql::from(stage.name.trim()),
+                    Sql::Int(stage.sort),
+                    Sql::from(&stage.semantic),
+                    Sql::Text(serde_json::to_string(&stage.required_fields).unwrap_or_default()),
+                ],
+            )?;
             Ok(((), TxEnd::Commit))
-        })
+        }))
         .await
     }
 }
 
-/// Each definition is valid, names are unique, and only kinds with stages
-/// have `required_at`.
+impl<T: Backend> Settings for T {}
+
 fn check_defs(kind: EntityKind, defs: &[CustomFieldDef]) -> Result<(), CrmError> {
     if defs.len() > MAX_CUSTOM_FIELDS {
         return Err(CrmError::Invalid(format!(
@@ -280,7 +276,7 @@ fn check_defs(kind: EntityKind, defs: &[CustomFieldDef]) -> Result<(), CrmError>
 /// Every value records hold in their custom fields still has a definition
 /// that accepts it.
 fn check_stored_values(
-    c: &Native,
+    db: &dyn Db,
     kind: EntityKind,
     defs: &[CustomFieldDef],
 ) -> Result<(), CrmError> {
@@ -289,12 +285,12 @@ fn check_stored_values(
         "SELECT id, custom_fields FROM {} WHERE custom_fields <> '{{}}'",
         spec(kind).table
     );
-    let mut select = c.prepare(&sql).map_err(native_err)?;
-    let mut rows = select.query([]).map_err(native_err)?;
-    while let Some(row) = rows.next().map_err(native_err)? {
-        let id: String = row.get(0).map_err(native_err)?;
-        let text: String = row.get(1).map_err(native_err)?;
-        let values: Map<String, Value> = serde_json::from_str(&text).unwrap_or_default();
+    for mut row in db.query(&sql, &[])? {
+        let id = row.take(0).unwrap_or_default();
+        let values: Map<String, Value> = row
+            .take(1)
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
         for (name, value) in values.iter().filter(|(_, v)| !v.is_null()) {
             match defs.iter().find(|d| d.name == *name) {
                 None => {
@@ -318,20 +314,17 @@ fn check_stored_values(
     Ok(())
 }
 
-fn stage_exists(c: &Native, kind: EntityKind, code: &str) -> Result<bool, CrmError> {
+fn stage_exists(db: &dyn Db, kind: EntityKind, code: &str) -> Result<bool, CrmError> {
     let sql = if kind == EntityKind::Deal {
         "SELECT 1 FROM stages WHERE code = ?1"
     } else {
         "SELECT 1 FROM lead_statuses WHERE code = ?1"
     };
-    c.prepare_cached(sql)
-        .and_then(|mut select| select.exists([code]))
-        .map_err(native_err)
+    Ok(db.exists(sql, &[Sql::from(code)])?)
 }
 
-/// Each name is a writable field of `kind` or `custom_fields.<defined>`.
-fn check_field_names(c: &Native, kind: EntityKind, names: &[String]) -> Result<(), CrmError> {
-    let defs = load_defs(c, kind)?;
+fn check_field_names(db: &dyn Db, kind: EntityKind, names: &[String]) -> Result<(), CrmError> {
+    let defs = load_defs(db, kind)?;
     for name in names {
         let ok = match name.strip_prefix("custom_fields.") {
             Some(code) => defs.iter().any(|d| d.name == code),
@@ -346,21 +339,19 @@ fn check_field_names(c: &Native, kind: EntityKind, names: &[String]) -> Result<(
     Ok(())
 }
 
-fn stages_of(c: &Native, sql: &str, key: impl rusqlite::Params) -> Result<Vec<Stage>, CrmError> {
-    c.prepare_cached(sql)
-        .and_then(|mut select| {
-            select
-                .query_map(key, |r| {
-                    let required: String = r.get(4)?;
-                    Ok(Stage {
-                        code: r.get(0)?,
-                        name: r.get(1)?,
-                        sort: r.get(2)?,
-                        semantic: r.get(3)?,
-                        required_fields: serde_json::from_str(&required).unwrap_or_default(),
-                    })
-                })?
-                .collect()
+fn stages_of(db: &dyn Db, sql: &str, key: &[Sql]) -> Result<Vec<Stage>, CrmError> {
+    Ok(db
+        .query(sql, key)?
+        .into_iter()
+        .map(|mut r| Stage {
+            code: r.take(0).unwrap_or_default(),
+            name: r.take(1).unwrap_or_default(),
+            sort: r.int(2).unwrap_or_default(),
+            semantic: r.take(3).unwrap_or_default(),
+            required_fields: r
+                .take(4)
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
         })
-        .map_err(native_err)
+        .collect())
 }
