@@ -228,6 +228,14 @@ async fn contract(store: &dyn CrmStore) -> Vec<Map<String, Value>> {
     let stored_product = get(store, &product).await;
     assert_eq!(stored_product["active"], false);
     assert_eq!(stored_product["price"], "10.10");
+    // A zero keeps its decimals too (PostgreSQL's numeric 0.00 decodes
+    // without them unless its display scale is read).
+    let (free, f) = create(
+        EntityKind::Product,
+        json!({ "name": "Доставка", "price": "0.00", "currency": "RUB", "vat_rate": "20" }),
+    );
+    store.commit(&[f]).await.unwrap();
+    assert_eq!(get(store, &free).await["price"], "0.00");
 
     // A stage asks for its fields; given them, the deal moves.
     let e = store

@@ -673,16 +673,18 @@ async fn approved_returned_resent_paid_and_the_contractor_told() {
         .await;
     // The author and every accountant heard of each approval (the
     // process runs after the status it reacts to).
-    let db = sqlx::SqlitePool::connect(&site.db()).await.unwrap();
+    let db = site.database().await;
     let started = std::time::Instant::now();
     loop {
-        let heard: Vec<(String, String)> = sqlx::query_as(
-            "SELECT user_id, title FROM notifications WHERE entity_id = ? ORDER BY created_at",
+        let heard: Vec<(String, String)> = common::server::rows(
+            &db,
+            "SELECT user_id, title FROM notifications WHERE entity_id = ?1 ORDER BY created_at",
+            vec![id.as_str().into()],
         )
-        .bind(&id)
-        .fetch_all(&db)
         .await
-        .unwrap();
+        .into_iter()
+        .map(|r| (r.string(0).unwrap(), r.string(1).unwrap()))
+        .collect();
         let count = |user: &str, title: &str| {
             heard
                 .iter()

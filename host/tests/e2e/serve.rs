@@ -458,10 +458,7 @@ async fn kill_9_in_the_middle_of_200_runs_then_every_run_completes_exactly_once(
     .await;
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    let done_before = {
-        let store = robota::store::SqliteStore::open(&site.db()).await.unwrap();
-        store.count_runs("completed").await.unwrap()
-    };
+    let done_before = site.database().await.count_runs("completed").await.unwrap();
     assert!(done_before < 200, "the kill came too late to test anything");
 
     let server = site.start(&["--workers", "4"]);
@@ -472,14 +469,18 @@ async fn kill_9_in_the_middle_of_200_runs_then_every_run_completes_exactly_once(
         |b| items(b).len() == 200,
     )
     .await;
-    let store = robota::store::SqliteStore::open(&site.db()).await.unwrap();
+    let store = site.database().await;
     assert_eq!(store.count_runs("completed").await.unwrap(), 200);
     assert_eq!(store.count_runs("running").await.unwrap(), 0);
-    let per_deal: Vec<(String, i64)> =
-        sqlx::query_as("SELECT entity_id, COUNT(*) FROM tasks GROUP BY entity_id")
-            .fetch_all(store.reader())
-            .await
-            .unwrap();
+    let per_deal: Vec<(String, i64)> = common::server::rows(
+        &store,
+        "SELECT entity_id, COUNT(*) FROM tasks GROUP BY entity_id",
+        vec![],
+    )
+    .await
+    .into_iter()
+    .map(|r| (r.string(0).unwrap(), r.int(1).unwrap()))
+    .collect();
     assert_eq!(per_deal.len(), 200, "every deal got its task");
     assert!(
         per_deal.iter().all(|(_, n)| *n == 1),
@@ -749,7 +750,7 @@ async fn sigterm_lets_the_step_in_hand_finish_and_commit() {
     assert!(killed.success());
     let status = server.child.wait().unwrap();
     assert!(status.success(), "a clean stop: {status:?}");
-    let store = robota::store::SqliteStore::open(&site.db()).await.unwrap();
+    let store = site.database().await;
     let steps = store.run_steps(&run_id).await.unwrap();
     assert_eq!(
         steps[0].status, "done",

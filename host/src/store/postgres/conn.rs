@@ -103,8 +103,12 @@ fn bind(types: &[PgTypeInfo], params: &[Sql]) -> Result<PgArguments, DbError> {
         };
         let added = match ty {
             "NUMERIC" => args.add(
-                text.map(|t| Decimal::from_str(&t).map_err(|_| wrong("a decimal")))
-                    .transpose()?,
+                text.map(|t| {
+                    Decimal::from_str(&t)
+                        .map(Scaled)
+                        .map_err(|_| wrong("a decimal"))
+                })
+                .transpose()?,
             ),
             "TIMESTAMPTZ" => args.add(
                 text.map(|t| {
@@ -184,7 +188,16 @@ fn decode(row: &PgRow) -> Result<Row, DbError> {
             "NUMERIC" => row
                 .try_get::<Option<Decimal>, _>(i)
                 .map_err(bad)?
-                .map(|d| Sql::Text(d.to_string())),
+                .map(|mut d| {
+                    // The decoded decimal drops a zero's scale ("0.00" → "0"):
+                    // the value's own display scale puts it back.
+                    if let Some(scale) = numeric_scale(row, i)
+                        && d.scale() < scale
+                    {
+                        d.rescale(scale);
+                    }
+                    Sql::Text(d.to_string())
+                }),
             "TIMESTAMPTZ" => row
                 .try_get::<Option<DateTime<Utc>>, _>(i)
                 .map_err(bad)?
@@ -201,6 +214,8 @@ fn decode(row: &PgRow) -> Result<Row, DbError> {
                 .try_get::<Option<Vec<u8>>, _>(i)
                 .map_err(bad)?
                 .map(Sql::Blob),
+            // What a function called for its effect returns (a lock's).
+            "VOID" => None,
             _ => row
                 .try_get::<Option<String>, _>(i)
                 .map_err(bad)?
@@ -209,6 +224,46 @@ fn decode(row: &PgRow) -> Result<Row, DbError> {
         out.push(value.unwrap_or(Sql::Null));
     }
     Ok(Row(out))
+}
+
+/// A decimal bound as a numeric with its scale, zero included: sqlx sends
+/// every zero as a bare 0, so "0.00" would read back as "0".
+struct Scaled(Decimal);
+
+impl sqlx::Type<sqlx::Postgres> for Scaled {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <Decimal as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for Scaled {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        if !self.0.is_zero() {
+            return <Decimal as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.0, buf);
+        }
+        // PostgreSQL's binary numeric: ndigits, weight, sign (positive),
+        // display scale — no digits for a zero.
+        let scale = u16::try_from(self.0.scale()).unwrap_or(0);
+        for part in [0u16, 0, 0, scale] {
+            buf.extend_from_slice(&part.to_be_bytes());
+        }
+        Ok(sqlx::encode::IsNull::No)
+    }
+}
+
+/// The display scale of numeric column `i` (how many decimals it was
+/// stored with), read from its binary form: ndigits, weight, sign, dscale.
+fn numeric_scale(row: &PgRow, i: usize) -> Option<u32> {
+    let raw = row.try_get_raw(i).ok()?;
+    if raw.format() != sqlx::postgres::PgValueFormat::Binary {
+        return None;
+    }
+    let bytes = raw.as_bytes().ok()?;
+    let dscale = u16::from_be_bytes([*bytes.get(6)?, *bytes.get(7)?]);
+    Some(u32::from(dscale))
 }
 
 /// A sqlx error with its kind of failure (SQLSTATE 23505, 23503, 23514).

@@ -20,6 +20,15 @@ pub struct Site {
     pub dir: tempfile::TempDir,
     /// The database when it is not the site's own SQLite file.
     pub db_url: Option<String>,
+    /// The site's own PostgreSQL server when the tests run on PostgreSQL
+    /// (`ROBOTA_TEST_DB=postgres`); stopped when the site is dropped.
+    _server: Option<robota_test_postgres::TestPostgres>,
+}
+
+/// Whether the tests run on PostgreSQL (`ROBOTA_TEST_DB=postgres`, as
+/// `scripts/test` runs them a second time) rather than on SQLite files.
+pub fn on_postgres() -> bool {
+    std::env::var("ROBOTA_TEST_DB").is_ok_and(|v| v == "postgres")
 }
 
 impl Site {
@@ -57,7 +66,16 @@ impl Site {
         for (name, text) in processes {
             std::fs::write(procs.join(name), text).expect("write process");
         }
-        Site { dir, db_url: None }
+        let server = on_postgres()
+            .then(|| robota_test_postgres::TestPostgres::start().expect("PostgreSQL starts"));
+        let db_url = server
+            .as_ref()
+            .map(|s| s.create_database("robota").expect("a database"));
+        Site {
+            dir,
+            db_url,
+            _server: server,
+        }
     }
 
     /// The same site on database `url` (a PostgreSQL one several servers
@@ -65,6 +83,13 @@ impl Site {
     pub fn on(mut self, url: &str) -> Site {
         self.db_url = Some(url.to_owned());
         self
+    }
+
+    /// The site's database, opened as robota opens it (either kind).
+    pub async fn database(&self) -> std::sync::Arc<robota::store::Database> {
+        robota::store::open(&self.db())
+            .await
+            .expect("the database opens")
     }
 
     /// The database URL.
@@ -357,4 +382,18 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The rows `sql` (with SQLite's `?N` placeholders, as the store's shared
+/// SQL) reads from `db`, either kind.
+pub async fn rows(
+    db: &robota::store::Database,
+    sql: &str,
+    params: Vec<robota::store::db::Sql>,
+) -> Vec<robota::store::db::Row> {
+    use robota::store::backend::Backend as _;
+    let sql = sql.to_owned();
+    db.read_with(Box::new(move |c| Ok(c.query(&sql, &params)?)))
+        .await
+        .expect("the query runs")
 }
