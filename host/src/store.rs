@@ -1,8 +1,11 @@
 //! Persistence: the only module with SQL.
 //!
-//! [`CrmStore`] is the seam callers use; [`sqlite::SqliteStore`] is the
-//! embedded implementation. A PostgreSQL implementation slots in behind the
-//! same trait without touching callers.
+//! A node holds a [`Database`]: the embedded [`SqliteStore`] or a
+//! PostgreSQL server ([`postgres::PgStore`]) several nodes share. The SQL
+//! is written once, on [`db::Db`], and runs on either ([`backend::Backend`]);
+//! [`CrmStore`] is the seam actions and the engine read and write the CRM
+//! through, and the traits in [`prelude`] are everything else the host
+//! stores.
 
 pub mod action_sets;
 mod apply;

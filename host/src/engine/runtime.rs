@@ -166,15 +166,18 @@ impl Engine {
         }
     }
 
-    /// Marks step `id` as held by this node until the guard drops.
-    pub(super) fn hold(&self, id: &str) -> Held<'_> {
+    /// Marks step `id` as held by this node until the guard drops (on a
+    /// shared database, where held steps' leases are renewed; nothing to
+    /// keep on the embedded one).
+    pub(super) fn hold(&self, id: &str) -> Option<Held<'_>> {
+        self.step_lease?;
         if let Ok(mut h) = self.held.lock() {
             h.insert(id.to_owned());
         }
-        Held {
+        Some(Held {
             engine: self,
             id: id.to_owned(),
-        }
+        })
     }
 
     /// The steps this node holds now.

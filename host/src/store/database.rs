@@ -1,9 +1,9 @@
 //! The database a node runs on, whichever it is: embedded SQLite or a
-//! PostgreSQL server shared by several nodes. The engine (and, as the rest
-//! of the store moves onto [`super::db::Db`], the API) holds a
-//! [`Database`]; the operations written once (`store::prelude`) work on it
-//! through [`Backend`], and the few each backend runs its own way (the
-//! engine's rounds, claims and finishes) are dispatched here.
+//! PostgreSQL server shared by several nodes. The engine, the API, the
+//! mailer and the CLI hold a [`Database`]; the operations written once
+//! (`store::prelude`) work on it through [`Backend`], and the few each
+//! backend runs its own way (the engine's rounds, claims and finishes, the
+//! CRM store's hot reads) are dispatched here.
 
 use super::backend::{Backend, Work};
 use super::db::TxEnd;

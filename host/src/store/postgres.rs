@@ -1,12 +1,13 @@
 //! The PostgreSQL backend, for a company that outgrows one machine or wants
-//! a second node (issue #17). Built so far: the schema (`migrations/postgres`,
-//! the same tables and columns as SQLite's, with PostgreSQL's own types),
-//! migrations that several nodes may run at once (sqlx takes an advisory
-//! lock), the pool, and the CRM store ([`CrmStore`]: records with every
-//! check SQLite's has, queries, files, gap-free invoice numbers), running
-//! the same code as SQLite's through [`crate::store::db::Db`]. The engine's
-//! runs and claims, events, schedules, the outbox and the API's own tables
-//! follow behind the same seams.
+//! a second node: the schema (`migrations/postgres`, the same tables and
+//! columns as SQLite's, with PostgreSQL's own types), migrations that
+//! several nodes may run at once (sqlx takes an advisory lock), the pool,
+//! and the connection ([`PgDb`]) that runs the store's shared SQL
+//! ([`crate::store::db::Db`]) — so the CRM store, the engine's rounds and
+//! claims, events, schedules, the outbox and the API's own tables are the
+//! same code as SQLite's, with the few places where several nodes need
+//! more (`SKIP LOCKED`, row and advisory locks, `NOTIFY`) said by the
+//! dialect.
 
 mod conn;
 

@@ -459,6 +459,31 @@ fn migrate_prepares_a_postgresql_database_that_the_other_commands_then_use() {
         "{}",
         String::from_utf8_lossy(&runs.stderr)
     );
+    // The bench runs on it only when it is empty, and several nodes only
+    // on a shared database.
+    let psql = Command::new("psql")
+        .args([
+            &url,
+            "-tAc",
+            "INSERT INTO tasks (id, title, status, created_at, updated_at) VALUES ('t1', 'x', 'open', now(), now())",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    let e = call_err(&["bench", "--db", &url, "--runs", "10", "--latency-runs", "1"]);
+    assert!(e.contains("the bench needs an empty database"), "{e}");
+    assert!(e.contains("1 tasks"), "{e}");
+    let e = call_err(&["bench", "--nodes", "2"]);
+    assert!(
+        e.contains("several nodes share a PostgreSQL database"),
+        "{e}"
+    );
+    let e = call_err(&["bench", "--nodes", "0"]);
+    assert!(e.contains("--nodes must be at least 1"), "{e}");
     // A server that is not there is named without the password.
     let secret = "postgres://robota:hunter2@127.0.0.1:1/robota";
     let e = call_err(&["run", "list", "--db", secret]);
