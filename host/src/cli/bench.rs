@@ -98,7 +98,7 @@ pub async fn bench(opts: BenchOptions) -> anyhow::Result<()> {
     );
     anyhow::ensure!(
         runs == 0 && tasks == 0,
-        "the bench needs an empty database (it checks the effects by counting them): `{}` has {runs} runs and {tasks} tasks",
+        "the bench needs an empty database (it checks the effects by counting them): `{}` has {runs} runs and {tasks} tasks; create a new one (createdb) and give its URL",
         crate::store::postgres::redacted(&url)
     );
     nodes[0]

@@ -237,6 +237,14 @@ pub fn wake(conn: &dyn Db, what: Wake) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The one number a query such as `SELECT COUNT(*) …` answers (0 for no row).
+pub fn count(db: &dyn Db, sql: &str, params: &[Sql]) -> Result<i64, DbError> {
+    Ok(db
+        .query_opt(sql, params)?
+        .and_then(|r| r.int(0))
+        .unwrap_or_default())
+}
+
 /// A connection (inside the caller's transaction, if it opened one) that
 /// runs the shared SQL.
 pub trait Db {

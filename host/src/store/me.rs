@@ -2,7 +2,7 @@
 //! filters a screen opens with.
 
 use super::backend::Backend;
-use super::db::{Sql, TxEnd};
+use super::db::{Sql, TxEnd, count};
 use crate::crm::{CrmError, now_text};
 use serde::Serialize;
 use serde_json::Value;
@@ -74,13 +74,11 @@ pub trait Me: Backend {
     async fn unread_notifications(&self, user_id: &str) -> Result<i64, CrmError> {
         let user = Sql::from(user_id);
         self.read_with(Box::new(move |db| {
-            Ok(db
-                .query_opt(
-                    "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL",
-                    &[user],
-                )?
-                .and_then(|r| r.int(0))
-                .unwrap_or_default())
+            Ok(count(
+                db,
+                "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL",
+                &[user],
+            )?)
         }))
         .await
     }

@@ -3,7 +3,7 @@
 //! leaves either all of it or none.
 
 use super::backend::Backend;
-use super::db::{Db, Dialect, Row, Sql, TxEnd};
+use super::db::{Db, Dialect, Row, Sql, TxEnd, count};
 use crate::crm::changes::Change;
 use crate::crm::{CrmError, EntityKind, EntityRef, new_id, timestamp_text};
 use chrono::{DateTime, Utc};
@@ -549,15 +549,21 @@ pub trait Runs: Backend {
 
     /// Counts the CRM's tasks (for `robota bench`'s check of the effects).
     async fn count_tasks(&self) -> Result<i64, CrmError> {
-        self.read_with(Box::new(|db| count(db, "SELECT COUNT(*) FROM tasks", &[])))
-            .await
+        self.read_with(Box::new(|db| {
+            Ok(count(db, "SELECT COUNT(*) FROM tasks", &[])?)
+        }))
+        .await
     }
 
     /// Counts runs by status (for `robota bench` and the demo).
     async fn count_runs(&self, status: &str) -> Result<i64, CrmError> {
         let status = Sql::from(status);
         self.read_with(Box::new(move |db| {
-            count(db, "SELECT COUNT(*) FROM runs WHERE status = ?1", &[status])
+            Ok(count(
+                db,
+                "SELECT COUNT(*) FROM runs WHERE status = ?1",
+                &[status],
+            )?)
         }))
         .await
     }
@@ -590,14 +596,6 @@ fn made_order(dialect: Dialect, alias: &str) -> String {
         Dialect::Sqlite => format!("{alias}rowid"),
         Dialect::Postgres => format!("{alias}id"),
     }
-}
-
-/// One number a `COUNT(*)` query answers.
-fn count(db: &dyn Db, sql: &str, params: &[Sql]) -> Result<i64, CrmError> {
-    Ok(db
-        .query_opt(sql, params)?
-        .and_then(|r| r.int(0))
-        .unwrap_or_default())
 }
 
 /// Milliseconds from one stored time to another (NaN if either is not one).

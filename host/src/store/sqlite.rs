@@ -190,11 +190,6 @@ impl SqliteStore {
         })
         .await
     }
-
-    /// The single-connection pool that every write goes through.
-    pub fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
 }
 
 #[async_trait::async_trait]

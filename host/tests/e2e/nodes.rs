@@ -268,3 +268,52 @@ async fn a_cron_tick_fires_once_across_nodes_after_downtime_and_with_a_late_join
         count(&db, "SELECT COUNT(*) FROM runs WHERE status = 'completed'").await
     );
 }
+
+/// A step that runs longer than the lease.
+const LONG: &str = r#"
+id = "long"
+[trigger]
+event = "deal.created"
+[[step]]
+id = "think"
+uses = "chaos@0"
+input = { do = "sleep", ms = 4000 }
+[[step]]
+id = "task"
+uses = "create-task@1"
+input = { title = "after a long think", entity = { kind = "deal", id = "{{ deal.id }}" } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_longer_than_its_lease_stays_with_its_living_node() {
+    let pg = TestPostgres::start().unwrap();
+    let url = pg.create_database("long").unwrap();
+    let site = Site::new(&[("long.toml", LONG)]).on(&url);
+    let token = site.token("admin");
+    // A two-second lease and a four-second step (the action deadline is five) on two nodes: only the
+    // node's renewals keep the other from taking the step over.
+    let nodes: Vec<Server> = (0..2)
+        .map(|_| site.start(&["--workers", "4", "--step-lease", "2"]))
+        .collect();
+    let a = Api::new(&nodes[0].url, Some(&token))
+        .post(
+            "/api/v1/deals",
+            &json!({ "title": "long", "amount": "1.00", "currency": "RUB" }),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let db = pool(&url).await;
+    wait_count(
+        &db,
+        "SELECT COUNT(*) FROM runs WHERE status = 'completed'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM step_attempts").await,
+        2,
+        "each step ran once: the long one was never taken over"
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM tasks").await, 1);
+}
