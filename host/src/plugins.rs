@@ -18,6 +18,7 @@ mod sandbox;
 mod session;
 mod state;
 mod stdio;
+mod warm;
 
 pub use call::{CallError, CallOutcome, CallRequest, LogLine};
 pub use engine::{HostSettings, LoadedPlugin, PluginHost};

@@ -9,6 +9,7 @@ use super::sandbox::{FreshStore, start_deadline};
 use super::session::CrmSession;
 use super::state::CallState;
 use super::stdio::CappedPipe;
+use super::warm::RefillAfter;
 use crate::crm::EntityRef;
 use crate::crm::changes::Change;
 use crate::store::Store;
@@ -152,10 +153,19 @@ impl PluginHost {
     /// drops it: the part of a call's cost that instantiating is (the
     /// `plugin_call` benchmark reports it).
     pub async fn instantiate_unused(&self, plugin: &LoadedPlugin) -> anyhow::Result<()> {
-        let mut fresh = self.sandbox.store(&plugin.manifest.id, &Limits::default());
-        plugin
-            .pre
-            .instantiate_async(&mut fresh.store)
+        self.instantiate(&plugin.pre).await
+    }
+
+    /// Whether `plugin`'s next call would find an instance made ahead and
+    /// the background idle (always false for an action not kept warm).
+    pub fn next_call_is_warm(&self, plugin: &LoadedPlugin) -> bool {
+        plugin.warm.as_ref().is_some_and(|w| w.is_ready()) && !self.warmer.is_busy()
+    }
+
+    /// Instantiates `pre` in a fresh store and drops both.
+    pub(crate) async fn instantiate(&self, pre: &ActionPre<CallState>) -> anyhow::Result<()> {
+        let mut fresh = self.sandbox.store("(instantiating)", &Limits::default());
+        pre.instantiate_async(&mut fresh.store)
             .await
             .map_err(anyhow::Error::from)?;
         Ok(())
@@ -202,11 +212,34 @@ impl PluginHost {
             .await
             .map_err(|e| CallError::Host(e.into()))?;
         let started = Instant::now();
+        // An instance made ahead under the same limits, else a new one.
+        let (ready, stale) = match &plugin.warm {
+            Some(slot) => slot.take(&limits),
+            None => (None, None),
+        };
+        // Work handed to the background only when it keeps up (see `Warmer::is_busy`).
+        let background = plugin.warm.as_ref().filter(|_| !self.warmer.is_busy());
+        let _refill = background.map(|slot| RefillAfter {
+            warmer: &self.warmer,
+            slot,
+            pre: &plugin.pre,
+            plugin_id: &plugin.manifest.id,
+            limits,
+        });
+        if let Some(stale) = stale {
+            self.warmer.discard(stale.fresh.store);
+        }
+        let (fresh, ready_action) = match ready {
+            Some(r) => (r.fresh, Some(r.action)),
+            None => (self.sandbox.store(&plugin.manifest.id, &limits), None),
+        };
         let FreshStore {
             mut store,
             stdout,
             stderr,
-        } = self.sandbox.store(&plugin.manifest.id, &limits);
+        } = fresh;
+        // Host-call data counts from the call, not from the instantiation.
+        store.set_hostcall_fuel(limits.host_call_bytes);
         {
             // Give the fresh store this call's grants and CRM.
             let state = store.data_mut();
@@ -227,7 +260,10 @@ impl PluginHost {
         };
         let result = {
             let run = async {
-                let action = plugin.pre.instantiate_async(&mut store).await?;
+                let action = match ready_action {
+                    Some(a) => a,
+                    None => plugin.pre.instantiate_async(&mut store).await?,
+                };
                 action.call_run(&mut store, &ctx, &req.input).await
             };
             // The epoch deadline stops guest code; this timeout stops a call
@@ -262,8 +298,8 @@ impl PluginHost {
         if started.elapsed() > limits.deadline {
             return Err(CallError::Deadline(limits.deadline));
         }
-        let state = store.into_data();
-        let mut logs = state.logs;
+        let state = store.data_mut();
+        let mut logs = std::mem::take(&mut state.logs);
         if state.logs_dropped > 0 {
             logs.push(LogLine {
                 level: "warn",
@@ -275,8 +311,13 @@ impl PluginHost {
         }
         let changes = state
             .session
+            .take()
             .map(CrmSession::into_changes)
             .unwrap_or_default();
+        if background.is_some() {
+            // Dropping resets the memory slot page by page: off the call's path.
+            self.warmer.discard(store);
+        }
         Ok(CallOutcome {
             output,
             changes,

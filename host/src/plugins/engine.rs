@@ -8,6 +8,7 @@ use super::cache::{ComponentCache, Origin, digest};
 use super::grants::{Capability, Grants};
 use super::sandbox::Sandbox;
 use super::state::CallState;
+use super::warm::{self, WarmSlot, Warmer};
 use crate::clock::{Clock, SystemClock};
 use anyhow::Context as _;
 use std::collections::HashMap;
@@ -35,6 +36,9 @@ pub struct HostSettings {
     /// The wall clock actions see through WASI: the server's one clock, so
     /// an action's "now" is the engine's (a moved demo clock included).
     pub clock: Arc<dyn Clock>,
+    /// Actions that take at least this long to instantiate get an instance
+    /// made ahead for each call (see `plugins::warm`); `None` makes none.
+    pub warm_above: Option<Duration>,
 }
 
 impl Default for HostSettings {
@@ -45,6 +49,8 @@ impl Default for HostSettings {
             max_memory_bytes: 512 << 20,
             epoch_tick: Duration::from_millis(5),
             clock: Arc::new(SystemClock),
+            // A Python action instantiates in ~0.5 ms, a Rust one in ~5 µs.
+            warm_above: Some(Duration::from_micros(150)),
         }
     }
 }
@@ -61,6 +67,8 @@ pub struct LoadedPlugin {
     pub load_time: Duration,
     pub(crate) wanted: Grants,
     pub(crate) pre: ActionPre<CallState>,
+    /// Its instance made ahead, when instantiating it is slow.
+    pub(crate) warm: Option<Arc<WarmSlot>>,
 }
 
 /// Advances the engine's epoch on a timer thread until dropped.
@@ -106,6 +114,7 @@ pub struct PluginHost {
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
     pub(crate) sandbox: Sandbox,
     pub(crate) slots: Semaphore,
+    pub(crate) warmer: Warmer,
     _ticker: EpochTicker,
 }
 
@@ -113,15 +122,18 @@ impl PluginHost {
     /// Builds the engine and linker.
     pub fn new(settings: HostSettings) -> anyhow::Result<PluginHost> {
         let n = settings.max_concurrent_calls.max(1);
+        // Room for the calls, the instances made ahead and the spent stores
+        // waiting to be dropped.
+        let instances = n + 2 * warm::MAX_READY as u32;
         let mut pool = PoolingAllocationConfig::new();
         // A component built by wit-component has a handful of core instances
         // (the module, its shims and fixups) with a table each; Python and JS
         // ones a few more. Smaller pools keep slot bookkeeping cheap.
-        pool.total_component_instances(n)
-            .total_core_instances(n * 8)
-            .total_memories(n * 2)
-            .total_tables(n * 8)
-            .total_stacks(n)
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 8)
+            .total_memories(instances * 2)
+            .total_tables(instances * 8)
+            .total_stacks(instances)
             .max_core_instances_per_component(16)
             .max_memories_per_component(2)
             .max_tables_per_component(8)
@@ -158,13 +170,16 @@ impl PluginHost {
             .build()
             .context("building the HTTP client")?;
         let ticker = EpochTicker::start(engine.clone(), settings.epoch_tick)?;
+        let sandbox = Sandbox {
+            engine: engine.clone(),
+            http,
+            clock: settings.clock.clone(),
+            max_memory_bytes: settings.max_memory_bytes,
+        };
         Ok(PluginHost {
-            sandbox: Sandbox {
-                engine: engine.clone(),
-                http,
-                clock: settings.clock.clone(),
-                max_memory_bytes: settings.max_memory_bytes,
-            },
+            warmer: Warmer::start(sandbox.clone(), settings.warm_above)
+                .context("starting the thread that makes instances ahead")?,
+            sandbox,
             engine,
             linker,
             cache: settings.cache_dir.clone().map(ComponentCache::new),
@@ -252,6 +267,17 @@ impl PluginHost {
             "plugin loaded"
         );
         let manifest = manifest_from_wit(&wit_manifest)?;
+        // The first instance above paid for mapping the memory image; the
+        // second is what each call pays.
+        let warm = if self.warmer.warm_above.is_some() {
+            let timed = Instant::now();
+            self.instantiate(&pre).await?;
+            self.warmer
+                .keeps_warm(timed.elapsed())
+                .then(|| Arc::new(WarmSlot::default()))
+        } else {
+            None
+        };
         let plugin = Arc::new(LoadedPlugin {
             digest: digest.clone(),
             wanted: Grants::from_manifest(&wit_manifest.capabilities),
@@ -259,6 +285,7 @@ impl PluginHost {
             from_cache: origin == Origin::Cached,
             load_time: started.elapsed(),
             pre,
+            warm,
         });
         self.loaded
             .lock()

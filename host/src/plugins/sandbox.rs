@@ -47,6 +47,7 @@ pub(crate) struct FreshStore {
 }
 
 /// What making a store needs.
+#[derive(Clone)]
 pub(crate) struct Sandbox {
     /// The engine the stores belong to.
     pub engine: Engine,

@@ -357,3 +357,137 @@ async fn every_call_gets_a_never_used_instance() {
         assert_eq!(out.stdout, "call 1 of this instance\n", "call {i}");
     }
 }
+
+/// A host that makes an instance ahead for every action, however cheap.
+fn warm_host() -> robota::plugins::PluginHost {
+    robota::plugins::PluginHost::new(robota::plugins::HostSettings {
+        cache_dir: Some(common::shared_cache()),
+        max_concurrent_calls: 4,
+        warm_above: Some(Duration::ZERO),
+        ..robota::plugins::HostSettings::default()
+    })
+    .unwrap()
+}
+
+/// Waits until `plugin`'s next instance is made.
+async fn until_ready(host: &robota::plugins::PluginHost, plugin: &robota::plugins::LoadedPlugin) {
+    let started = Instant::now();
+    while !host.next_call_is_warm(plugin) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no instance was made ahead"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn instances_made_ahead_serve_one_call_each_with_its_own_output() {
+    let host = warm_host();
+    let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
+    assert!(
+        !host.next_call_is_warm(&chaos),
+        "made ahead before any call"
+    );
+    let store = store().await;
+    for i in 0..10 {
+        if i > 0 {
+            until_ready(&host, &chaos).await;
+        }
+        let out = host
+            .call(
+                &chaos,
+                request(json!({"do": "count"}), Grants::none(), store.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.output["calls"], 1, "call {i} ran in a used instance");
+        assert_eq!(out.stdout, "call 1 of this instance\n", "call {i}");
+    }
+    // An action that is cheap to instantiate is not kept warm by default.
+    let default = common::host();
+    let chaos = default.load_file(CHAOS.as_ref()).await.unwrap();
+    default
+        .call(
+            &chaos,
+            request(json!({"do": "count"}), Grants::none(), store.clone()),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!default.next_call_is_warm(&chaos));
+}
+
+#[tokio::test]
+async fn an_instance_made_ahead_keeps_the_calls_deadline_memory_cap_and_grants() {
+    let host = warm_host();
+    let chaos = host.load_file(CHAOS.as_ref()).await.unwrap();
+    let store = store().await;
+    let limits = Limits {
+        deadline: Duration::from_millis(600),
+        memory_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let with = |input: serde_json::Value, grants: Grants| {
+        let mut req = request(input, grants, store.clone());
+        req.limits = limits;
+        req
+    };
+    host.call(
+        &chaos,
+        with(json!({"do": "echo", "value": 1}), Grants::none()),
+    )
+    .await
+    .unwrap();
+    until_ready(&host, &chaos).await;
+    // Made longer ago than the deadline: the deadline counts from the call.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let out = host
+        .call(
+            &chaos,
+            with(json!({"do": "echo", "value": 2}), Grants::none()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.output["value"], 2);
+    until_ready(&host, &chaos).await;
+    let started = Instant::now();
+    let looped = host
+        .call(&chaos, with(json!({"do": "loop"}), Grants::none()))
+        .await;
+    assert!(matches!(looped, Err(CallError::Deadline(_))), "{looped:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    until_ready(&host, &chaos).await;
+    let grown = host
+        .call(&chaos, with(json!({"do": "grow"}), Grants::none()))
+        .await;
+    assert!(matches!(grown, Err(CallError::Memory { .. })), "{grown:?}");
+    // Grants are each call's own (the instance was made with none).
+    let create = json!({"do": "create", "kind": "lead", "fields": {"title": "Made ahead"}});
+    until_ready(&host, &chaos).await;
+    let denied = host
+        .call(
+            &chaos,
+            with(create.clone(), Grants::parse(&["crm.read"]).unwrap()),
+        )
+        .await;
+    assert!(
+        matches!(&denied, Err(CallError::Action { kind: "denied", .. })),
+        "{denied:?}"
+    );
+    until_ready(&host, &chaos).await;
+    let created = host
+        .call(
+            &chaos,
+            with(create, Grants::parse(&["crm.read", "crm.write"]).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.changes.len(), 1);
+    // A call under other limits does not take an instance made under these.
+    until_ready(&host, &chaos).await;
+    let mut other = request(json!({"do": "count"}), Grants::none(), store.clone());
+    other.limits = Limits::default();
+    let out = host.call(&chaos, other).await.unwrap();
+    assert_eq!(out.output["calls"], 1);
+}
