@@ -171,6 +171,19 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_of_call_failure_is_said_in_both_languages() {
+        for kind in crate::plugins::CallError::kinds() {
+            for lang in [Lang::Ru, Lang::En] {
+                assert!(
+                    lang.lookup(&format!("call_errors.{kind}")).is_some(),
+                    "call_errors.{kind} is missing from {}",
+                    lang.code()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_problem_is_filled_with_its_parameters_and_labels() {
         let params = serde_json::json!({
             "from": "draft", "to": "paid", "allowed": ["on_approval"]

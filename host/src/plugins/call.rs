@@ -137,6 +137,43 @@ impl CallError {
     }
 }
 
+/// The words each kind of failure starts with (its `Display`), and its
+/// code: a run log keeps a failure as its words, and a client says the
+/// code in its own language before them.
+const KINDS: [(&str, &str); 14] = [
+    ("deadline exceeded: ", "deadline"),
+    ("memory limit exceeded: ", "memory"),
+    ("stack overflow: ", "stack-overflow"),
+    ("the action crashed: ", "crashed"),
+    ("output too large: ", "output-too-large"),
+    ("invalid output: ", "invalid-output"),
+    ("host error: ", "host"),
+    ("invalid input: ", "input-refused"),
+    ("invalid-input: ", "invalid-input"),
+    ("not-found: ", "not-found"),
+    ("denied: ", "denied"),
+    ("conflict: ", "conflict"),
+    ("transient: ", "transient"),
+    ("failed: ", "failed"),
+];
+
+impl CallError {
+    /// The code of a failure from its words as a run log keeps them
+    /// (`deadline`, `memory`, `crashed`, an action's own kind such as
+    /// `not-found`…), if they are a call's failure.
+    pub fn kind_of(words: &str) -> Option<&'static str> {
+        KINDS
+            .iter()
+            .find(|(start, _)| words.starts_with(start))
+            .map(|(_, code)| *code)
+    }
+
+    /// Every code [`CallError::kind_of`] gives.
+    pub fn kinds() -> impl Iterator<Item = &'static str> {
+        KINDS.iter().map(|(_, code)| *code)
+    }
+}
+
 fn wit_error_parts(e: WitError) -> (&'static str, String) {
     match e {
         WitError::InvalidInput(m) => ("invalid-input", m),
@@ -425,7 +462,7 @@ fn panic_message(stderr: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::panic_message;
+    use super::*;
 
     #[test]
     fn a_rust_panic_is_reduced_to_its_location_and_message() {
@@ -435,5 +472,44 @@ mod tests {
             Some("panicked at src/lib.rs:106:41: boom at step 3")
         );
         assert_eq!(panic_message("just some output\n"), None);
+    }
+
+    #[test]
+    fn a_failures_kind_is_read_back_from_its_words() {
+        let cases = [
+            (CallError::Deadline(Duration::from_secs(5)), "deadline"),
+            (CallError::Memory { cap: 1, tried: 2 }, "memory"),
+            (CallError::StackOverflow("deep".into()), "stack-overflow"),
+            (CallError::Trap("panicked".into()), "crashed"),
+            (
+                CallError::OutputTooLarge { size: 2, cap: 1 },
+                "output-too-large",
+            ),
+            (
+                CallError::InvalidOutput("not JSON".into()),
+                "invalid-output",
+            ),
+            (CallError::Host(anyhow::anyhow!("gone")), "host"),
+            (CallError::InvalidInput("not JSON".into()), "input-refused"),
+        ];
+        for (e, code) in cases {
+            assert_eq!(CallError::kind_of(&format!("{e:#}")), Some(code), "{e}");
+        }
+        for kind in [
+            "invalid-input",
+            "not-found",
+            "denied",
+            "conflict",
+            "transient",
+            "failed",
+        ] {
+            let e = CallError::Action {
+                kind,
+                message: "the action's words".into(),
+            };
+            assert_eq!(CallError::kind_of(&e.to_string()), Some(kind));
+        }
+        assert_eq!(CallError::kind_of("at: not a time"), None);
+        assert_eq!(CallError::kinds().count(), 14);
     }
 }

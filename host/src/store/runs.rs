@@ -397,12 +397,14 @@ pub trait Runs: Backend {
                 let log = attempts
                     .into_iter()
                     .map(|mut a| {
+                        let error = a.take(4);
                         serde_json::json!({
                             "attempt": a.int(0),
                             "status": a.take(1),
                             "input": json_col(a.take(2)),
                             "output": json_col(a.take(3)),
-                            "error": a.take(4),
+                            "error_kind": error.as_deref().and_then(crate::plugins::CallError::kind_of),
+                            "error": error,
                             "logs": json_col(a.take(5)),
                             "started_at": a.take(6),
                             "finished_at": a.take(7),

@@ -414,6 +414,20 @@ async fn the_invoice_process_finishes_its_pdf_opens_and_a_statement_pays_it() {
     );
     b.open("/console/invoices?status=paid").await;
     assert!(b.text("#invoice-list").await.contains(&number));
+    // The same statement again: its payment now pays an invoice paid
+    // already, and the report says so in Russian.
+    b.open("/console/invoices").await;
+    b.wait_for("#statement-file")
+        .await
+        .send_keys(file.path().to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("#statement-form button[type=submit]").await;
+    let unmatched = b.wait_text("#unmatched", "уже оплачен", false).await;
+    assert!(
+        unmatched.contains(&format!("счёт {number} уже оплачен")),
+        "{unmatched}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -530,6 +544,11 @@ async fn an_admin_opens_a_failed_run_retries_it_and_sees_a_broken_process_on_its
     assert!(step.contains("Попыток: 1"), "{step}");
     b.shot("run-failed.png").await;
     assert!(step.contains("crm.write"), "the grant it lacks: {step}");
+    assert_eq!(
+        b.text("[data-step='task'] .error-kind").await,
+        "нет прав",
+        "the kind of failure, in Russian"
+    );
     // The admin grants it (the server reloads its folder) and retries:
     // the step runs again and the run finishes.
     std::fs::write(&grants, &full).unwrap();

@@ -254,6 +254,9 @@ input = { do = "flaky", succeed_at = 3, kind = "task", fields = { title = "Flaky
             .unwrap()
             .contains("attempt 1 of 3: not yet")
     );
+    // The kind of failure, for a client to say in its language.
+    assert_eq!(steps[0].log[0]["error_kind"], "transient");
+    assert_eq!(steps[0].log[2]["error_kind"], serde_json::Value::Null);
 }
 
 async fn a_final_failure_fails_the_run_with_the_actions_message(w: World) {

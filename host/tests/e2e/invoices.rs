@@ -307,6 +307,16 @@ async fn an_invoice_is_issued_once_rendered_mailed_with_its_pdf_and_paid_from_a_
             .contains("no invoice number of ours"),
         "{report}"
     );
+    // The same reasons as codes with their parameters, for a client to say.
+    assert_eq!(
+        unmatched[0]["reasons"],
+        json!([{"code": "already-paid", "params": {"invoice": number}}]),
+        "{report}"
+    );
+    assert_eq!(
+        unmatched[1]["reasons"][0]["code"], "no-invoice-number",
+        "{report}"
+    );
     let paid = api.get(&format!("/api/v1/invoices/{id}")).await.body;
     assert_eq!(paid["status"], "paid");
     assert_eq!(paid["paid_date"], json!(company_today().to_string()));

@@ -50,7 +50,11 @@ struct Unmatched {
     payer: String,
     payer_inn: String,
     purpose: String,
+    /// Why, in English.
     reason: String,
+    /// Why, as codes with their parameters (one per invoice the purpose
+    /// names, or one saying it names none).
+    reasons: Vec<matching::Mismatch>,
 }
 
 /// An outgoing payment matched to a payment request.
@@ -170,7 +174,9 @@ fn pay_request(doc: &statement::Document, request: &Value) -> Result<PaidRequest
 }
 
 /// The invoice a payment pays, or why none.
-fn find_invoice(doc: &statement::Document) -> Result<Result<Value, String>, Error> {
+fn find_invoice(
+    doc: &statement::Document,
+) -> Result<Result<Value, Vec<matching::Mismatch>>, Error> {
     let purpose = doc.get("НазначениеПлатежа");
     let mut reasons = Vec::new();
     for candidate in matching::number_candidates(purpose) {
@@ -185,11 +191,12 @@ fn find_invoice(doc: &statement::Document) -> Result<Result<Value, String>, Erro
             }
         }
     }
-    Ok(Err(if reasons.is_empty() {
-        format!("no invoice number of ours in the purpose `{purpose}`")
-    } else {
-        reasons.join("; ")
-    }))
+    if reasons.is_empty() {
+        reasons.push(matching::Mismatch::NoInvoiceNumber {
+            purpose: purpose.to_owned(),
+        });
+    }
+    Ok(Err(reasons))
 }
 
 struct ImportBankStatement;
@@ -300,7 +307,7 @@ impl Action for ImportBankStatement {
                         invoice_number: number.to_owned(),
                     });
                 }
-                Err(reason) => out.unmatched.push(Unmatched {
+                Err(reasons) => out.unmatched.push(Unmatched {
                     document: doc.get("Номер").to_owned(),
                     date,
                     amount: doc.amount.to_string(),
@@ -310,7 +317,12 @@ impl Action for ImportBankStatement {
                     },
                     payer_inn: doc.get("ПлательщикИНН").to_owned(),
                     purpose: doc.get("НазначениеПлатежа").to_owned(),
-                    reason,
+                    reason: reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    reasons,
                 }),
             }
         }

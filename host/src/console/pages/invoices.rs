@@ -306,7 +306,8 @@ async fn statement(
         .send_bytes(Method::POST, "/api/v1/bank-statements", "text/plain", bytes)
         .await
     {
-        Ok(report) => {
+        Ok(mut report) => {
+            say_reasons(&mut report, me.lang);
             here.page(
                 "invoices",
                 "statement.html",
@@ -325,5 +326,63 @@ async fn statement(
                 .await;
             super::with_status(page, status)
         }
+    }
+}
+
+/// Gives each unmatched payment of a statement report `said`: its reasons
+/// (codes with parameters) in `lang`, else the action's own words.
+fn say_reasons(report: &mut serde_json::Value, lang: crate::console::i18n::Lang) {
+    let Some(unmatched) = report["unmatched"].as_array_mut() else {
+        return;
+    };
+    for payment in unmatched {
+        let said: Option<Vec<String>> = payment["reasons"].as_array().and_then(|reasons| {
+            reasons
+                .iter()
+                .map(|r| lang.problem(r["code"].as_str()?, &r["params"]))
+                .collect()
+        });
+        let said = said
+            .filter(|s| !s.is_empty())
+            .map(|s| s.join("; "))
+            .or_else(|| payment["reason"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        payment["said"] = serde_json::Value::String(said);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::i18n::Lang;
+    use serde_json::json;
+
+    #[test]
+    fn a_statements_unmatched_payments_are_said_in_the_persons_language() {
+        let mut report = json!({"unmatched": [
+            {"reason": "invoice 2026-00001 is already paid",
+             "reasons": [{"code": "already-paid", "params": {"invoice": "2026-00001"}}]},
+            {"reason": "amount 1000 differs from invoice 7 total 1200; invoice 8 is cancelled",
+             "reasons": [{"code": "amount-differs", "params": {"amount": "1000", "invoice": "7", "total": "1200"}},
+                         {"code": "invoice-cancelled", "params": {"invoice": "8"}}]},
+            {"reason": "an older action's words", "reasons": [{"code": "not-known-here", "params": {}}]},
+            {"reason": "no codes at all"}
+        ]});
+        say_reasons(&mut report, Lang::Ru);
+        let said: Vec<&str> = report["unmatched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["said"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "счёт 2026-00001 уже оплачен",
+                "сумма 1000 не равна сумме счёта 7 (1200); счёт 8 отменён",
+                "an older action's words",
+                "no codes at all"
+            ]
+        );
     }
 }
