@@ -315,6 +315,16 @@ async fn a_move_the_stage_refuses_asks_for_exactly_the_missing_fields_in_place()
     assert_eq!(b.text("#deal-stage").await, "Новая");
 }
 
+/// Uploads the statement in `file` from the invoices page.
+async fn upload_statement(b: &Browser, file: &std::path::Path) {
+    b.wait_for("#statement-file")
+        .await
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("#statement-form button[type=submit]").await;
+}
+
 /// A 1CClientBankExchange statement with one incoming payment.
 fn statement(day: &str, amount: &str, payer_inn: &str, number: &str) -> String {
     format!(
@@ -399,12 +409,7 @@ async fn the_invoice_process_finishes_its_pdf_opens_and_a_statement_pays_it() {
         statement(&day, "480000.00", "7707083893", &number),
     )
     .unwrap();
-    b.wait_for("#statement-file")
-        .await
-        .send_keys(file.path().to_str().unwrap())
-        .await
-        .unwrap();
-    b.click("#statement-form button[type=submit]").await;
+    upload_statement(&b, file.path()).await;
     let matched = b.wait_text("#matched", &number, false).await;
     assert!(matched.contains("480"), "{matched}");
     assert_eq!(
@@ -417,12 +422,7 @@ async fn the_invoice_process_finishes_its_pdf_opens_and_a_statement_pays_it() {
     // The same statement again: its payment now pays an invoice paid
     // already, and the report says so in Russian.
     b.open("/console/invoices").await;
-    b.wait_for("#statement-file")
-        .await
-        .send_keys(file.path().to_str().unwrap())
-        .await
-        .unwrap();
-    b.click("#statement-form button[type=submit]").await;
+    upload_statement(&b, file.path()).await;
     let unmatched = b.wait_text("#unmatched", "уже оплачен", false).await;
     assert!(
         unmatched.contains(&format!("счёт {number} уже оплачен")),
