@@ -268,6 +268,16 @@ pub fn with_status(mut response: Response, status: StatusCode) -> Response {
     response
 }
 
+/// A refusal shown in place of what was asked: `status` for a plain form
+/// post, 200 for htmx (which swaps only 2xx answers in by default).
+pub fn refused_in_place(response: Response, status: StatusCode, headers: &HeaderMap) -> Response {
+    if headers.contains_key("hx-request") {
+        response
+    } else {
+        with_status(response, status)
+    }
+}
+
 /// The query parameters a list page passes on to the API: each of
 /// `pairs` that has a value, percent-encoded.
 pub fn filters(pairs: &[(&str, Option<&str>)]) -> Vec<String> {

@@ -419,6 +419,15 @@ async fn the_invoice_process_finishes_its_pdf_opens_and_a_statement_pays_it() {
     );
     b.open("/console/invoices?status=paid").await;
     assert!(b.text("#invoice-list").await.contains(&number));
+    // A file that is not a statement is refused, in Russian, naming the line.
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), "Это не выписка\n").unwrap();
+    b.open("/console/invoices").await;
+    upload_statement(&b, junk.path()).await;
+    let refused = b
+        .wait_text("#statement-report", "Файл не принят", false)
+        .await;
+    assert!(refused.contains("line 1"), "{refused}");
     // The same statement again: its payment now pays an invoice paid
     // already, and the report says so in Russian.
     b.open("/console/invoices").await;

@@ -271,6 +271,7 @@ async fn share(
 async fn statement(
     State(console): State<ConsoleState>,
     Extension(me): Extension<Signed>,
+    headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Response {
     let here = Here::new(&console, &me);
@@ -299,7 +300,7 @@ async fn statement(
                 minijinja::context! { error => here.t("invoices.statement_missing") },
             )
             .await;
-        return super::with_status(page, StatusCode::UNPROCESSABLE_ENTITY);
+        return super::refused_in_place(page, StatusCode::UNPROCESSABLE_ENTITY, &headers);
     };
     match here
         .api
@@ -317,14 +318,21 @@ async fn statement(
         }
         Err(p) => {
             let status = p.status;
+            // A file the import action could not read: said in the person's
+            // language, with the action's words (the line, what is wrong).
+            let error = if status == StatusCode::UNPROCESSABLE_ENTITY {
+                format!("{}: {}", here.t("invoices.statement_malformed"), p.detail())
+            } else {
+                here.words(&p)
+            };
             let page = here
                 .page(
                     "invoices",
                     "statement.html",
-                    minijinja::context! { error => here.words(&p) },
+                    minijinja::context! { error => error },
                 )
                 .await;
-            super::with_status(page, status)
+            super::refused_in_place(page, status, &headers)
         }
     }
 }
