@@ -124,7 +124,7 @@ impl PluginHost {
         let n = settings.max_concurrent_calls.max(1);
         // Room for the calls, the instances made ahead and the spent stores
         // waiting to be dropped.
-        let instances = n + 2 * warm::MAX_READY as u32;
+        let instances = n + warm::EXTRA_INSTANCES as u32;
         let mut pool = PoolingAllocationConfig::new();
         // A component built by wit-component has a handful of core instances
         // (the module, its shims and fixups) with a table each; Python and JS

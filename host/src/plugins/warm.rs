@@ -20,11 +20,18 @@ use std::time::Duration;
 use wasmtime::Store as WasmStore;
 
 /// The most instances kept ready across all actions (a few hot slow actions
-/// at once); also about how many spent stores may wait to be dropped. The
-/// pooling allocator gets room for both — and every slot more in its pool
-/// costs each call a little (the Rust call: 8.8 µs with none, 9.6 µs with 8,
-/// 10.2 µs with 32).
+/// at once). Every slot more in the allocator's pool costs each call a
+/// little (the Rust call: 8.8 µs with none, 9.6 µs with 8, 10.2 µs with 32).
 pub(crate) const MAX_READY: usize = 4;
+
+/// The most jobs waiting for the thread. A spent store may wait here after
+/// its call has given back its concurrency slot, so the instances alive
+/// beyond the calls are at most the ready ones, the queued stores and the
+/// one being dropped: `MAX_READY + QUEUE + 1` = [`EXTRA_INSTANCES`].
+const QUEUE: usize = MAX_READY - 1;
+
+/// The room the pooling allocator needs beyond the concurrent calls.
+pub(crate) const EXTRA_INSTANCES: usize = MAX_READY + QUEUE + 1;
 
 /// An instance made ahead, with the limits its store was made under.
 pub(crate) struct Ready {
@@ -108,8 +115,7 @@ pub(crate) struct Warmer {
 impl Warmer {
     /// Starts the thread.
     pub fn start(sandbox: Sandbox, warm_above: Option<Duration>) -> anyhow::Result<Warmer> {
-        // Room for a fill per ready instance and a drop per waiting store.
-        let (jobs, rx) = sync_channel::<Job>(2 * MAX_READY);
+        let (jobs, rx) = sync_channel::<Job>(QUEUE);
         let counted = Arc::new(AtomicUsize::new(0));
         let pending = Arc::new(AtomicUsize::new(0));
         let done = pending.clone();
